@@ -1,0 +1,68 @@
+"""The errors every service may raise; transports map each class to one status code."""
+
+from __future__ import annotations
+
+
+class FleetError(Exception):
+    """Base of every error a transport knows how to render."""
+
+
+class InvalidArgument(FleetError):
+    """Validation failed; carries one (name, reason) pair per offending field."""
+
+    def __init__(self, *problems: tuple[str, str]) -> None:
+        self.problems: tuple[tuple[str, str], ...] = problems
+        super().__init__("; ".join(f"{name} {reason}" for name, reason in problems))
+
+
+class BadRequest(FleetError):
+    """The request is malformed (wrong JSON type, unknown key); ``name`` is the field, if any."""
+
+    def __init__(self, reason: str, name: str = "base") -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(reason)
+
+
+class NotFound(FleetError):
+    """The addressed resource does not exist (or is invisible to the caller)."""
+
+
+class AlreadyExists(FleetError):
+    """A uniqueness rule would be broken."""
+
+
+class Conflict(FleetError):
+    """The request conflicts with the current state (setup already done, ...)."""
+
+
+class PermissionDenied(FleetError):
+    """The authenticated user may not perform this action."""
+
+
+class AuthFailed(FleetError):
+    """Missing, unknown, expired or revoked credentials."""
+
+
+class PasswordResetRequired(FleetError):
+    """The user must reset the password before doing anything else."""
+
+
+class RateLimited(FleetError):
+    """Too many attempts; the caller should wait ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class NotConfigured(FleetError):
+    """A server-side integration the request needs (SMTP, SSO) is not configured."""
+
+
+class NodeInvalid(FleetError):
+    """The agent must re-enroll (osquery reads ``node_invalid``)."""
+
+
+class Unavailable(FleetError):
+    """A backing service (database, cache, mail server) did not answer."""

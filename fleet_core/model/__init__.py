@@ -1,0 +1,1 @@
+"""Entities and value objects as the core sees them; no wire or storage concerns here."""

@@ -1,0 +1,25 @@
+"""Facts about the running server that the API reports but users cannot change through it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class ServerRuntime:
+    session_duration: dt.timedelta = dt.timedelta(days=5)
+    logging_debug: bool = False
+    logging_json: bool = False
+    # {"plugin": ..., "config": {...}} for results and for status logs, as GET /config shows them.
+    result_logging: dict[str, Any] = attrs.field(factory=lambda: {"plugin": "filesystem", "config": {}})
+    status_logging: dict[str, Any] = attrs.field(factory=lambda: {"plugin": "filesystem", "config": {}})
+    detail_update_interval: dt.timedelta = dt.timedelta(hours=1)
+    policy_update_interval: dt.timedelta = dt.timedelta(hours=1)
+    label_update_interval: dt.timedelta = dt.timedelta(hours=1)
+    # PEM chain the server presents over TLS; None when serving plain HTTP.
+    certificate_chain: str | None = None
+    # Where password-reset and invite links point when server_url is not configured yet.
+    default_server_url: str = ""
