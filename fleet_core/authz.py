@@ -41,7 +41,7 @@ class Action(enum.StrEnum):
     WRITE_USER = "user.write"
     CREATE_USER = "user.create"
     DELETE_USER = "user.delete"
-    REQUIRE_PASSWORD_RESET = "user.require_password_reset"
+    REQUIRE_PASSWORD_RESET = "user.require_password_reset"  # noqa: S105 - an action name
     READ_SESSIONS = "session.read"
     DELETE_SESSIONS = "session.delete"
     READ_INVITES = "invite.read"

@@ -6,6 +6,7 @@ every adapter (in-memory and Postgres/Redis). Methods raise only fleet_core.erro
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol, Self
@@ -41,7 +42,7 @@ class UserRepository(Protocol):
         ...
 
     async def list(self, options: ListOptions, *, team_id: int | None = None,
-                   team_ids: frozenset[int] | None = None) -> list[User]:
+                   team_ids: frozenset[int] | None = None) -> builtins.list[User]:
         """Users matching ``options.query`` on name or email (substring, case-insensitive),
         ordered by ``options.order_key`` (one of USER_ORDER_KEYS) then id, paged. ``team_id``
         keeps members of that team; ``team_ids`` keeps members of any of those teams."""
@@ -153,7 +154,9 @@ class EnrollSecretRepository(Protocol):
         """The secrets of a team (None: the global ones), oldest first."""
         ...
 
-    async def replace(self, team_id: int | None, secrets: Sequence[str], at: dt.datetime) -> list[EnrollSecret]:
+    async def replace(
+        self, team_id: int | None, secrets: Sequence[str], at: dt.datetime
+    ) -> builtins.list[EnrollSecret]:
         """Make ``secrets`` the whole set for the team (None: global). Secrets already present
         keep their created_at. Raises AlreadyExists if a secret belongs to another team."""
         ...

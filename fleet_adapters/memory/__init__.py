@@ -1,1 +1,67 @@
-"""memory."""
+"""The all-in-memory kit: every port implemented without a server, for tests and library use."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import argon2
+import attrs
+
+from fleet_adapters.memory.mail import RecordingMailer
+from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
+from fleet_adapters.memory.store import InMemoryStore, InMemoryUnitOfWork
+from fleet_adapters.security.argon2 import Argon2PasswordHasher
+from fleet_adapters.security.tokens import SecretsTokenGenerator
+from fleet_core.model.runtime import ServerRuntime
+from fleet_core.ports import Clock
+from fleet_core.services import Services, make_services
+
+__all__ = ["InMemoryKit", "InMemoryStore", "InMemoryUnitOfWork", "MovableClock", "in_memory_kit"]
+
+
+@attrs.define
+class MovableClock:
+    """A clock tests can move; starts at the real current time."""
+
+    current: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
+
+    def now(self) -> dt.datetime:
+        return self.current
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.current += delta
+
+
+class AlwaysHealthy:
+    async def check(self) -> dict[str, bool]:
+        return {"memory": True}
+
+
+@attrs.frozen
+class InMemoryKit:
+    """The services plus the fakes behind them, so tests can look at what was stored or sent."""
+
+    services: Services
+    store: InMemoryStore
+    mailer: RecordingMailer
+    clock: Clock
+
+
+def in_memory_kit(
+    *, runtime: ServerRuntime | None = None, clock: Clock | None = None
+) -> InMemoryKit:
+    store = InMemoryStore()
+    mailer = RecordingMailer()
+    clock = clock or MovableClock()
+    services = make_services(
+        uow=store.unit_of_work,
+        # Real argon2 with the cheapest parameters: same code path, test-speed hashing.
+        hasher=Argon2PasswordHasher(argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)),
+        tokens=SecretsTokenGenerator(),
+        clock=clock,
+        mailer=mailer,
+        rate_limiter=InMemoryRateLimiter(clock),
+        health=AlwaysHealthy(),
+        runtime=runtime or ServerRuntime(),
+    )
+    return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock)

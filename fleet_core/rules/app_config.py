@@ -142,7 +142,8 @@ def config_problems(config: AppConfig) -> list[tuple[str, str]]:
             if not smtp.password:
                 problems.append(("password", "SMTP password cannot be empty"))
         if smtp.authentication_method not in ("authmethod_plain", "authmethod_cram_md5", "authmethod_login"):
-            problems.append(("authentication_method", "must be authmethod_plain, authmethod_cram_md5 or authmethod_login"))
+            problems.append(
+                ("authentication_method", "must be authmethod_plain, authmethod_cram_md5 or authmethod_login"))
     sso = config.sso_settings
     if sso.enable_sso:
         if not sso.metadata and not sso.metadata_url:

@@ -54,7 +54,7 @@ def make_services(
     return Services(
         auth=auth,
         setup=SetupService(uow=uow, hasher=hasher, auth=auth, clock=clock),
-        users=UserService(uow=uow, hasher=hasher, clock=clock, auth=auth),
+        users=UserService(uow=uow, hasher=hasher, tokens=tokens, clock=clock),
         invites=InviteService(uow=uow, tokens=tokens, clock=clock, mailer=mailer, runtime=runtime),
         config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime),
         activities=activities,
