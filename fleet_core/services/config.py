@@ -103,9 +103,11 @@ class ConfigService:
             return await uow.enroll_secrets.list(team_id)
 
     async def replace_enroll_secrets(
-        self, viewer: Viewer, secrets: Sequence[str], team_id: int | None = None
+        self, viewer: Viewer, secrets: Sequence[str], team_id: int | None = None, *, dry_run: bool = False
     ) -> list[EnrollSecret]:
         """Make ``secrets`` the whole set (global or the team's); an empty list removes them all.
+
+        With ``dry_run`` every check runs (including clashes with other teams) and nothing is kept.
 
         Raises:
             InvalidArgument: too many, empty or repeated secrets.
@@ -121,6 +123,8 @@ class ConfigService:
             stored = await uow.enroll_secrets.replace(team_id, secrets, self.clock.now())
             details = None if team_id is None else {"team_id": team_id, "team_name": team_name}
             await record_activity(uow, viewer.user, "edited_enroll_secrets", details, self.clock.now())
+            if dry_run:
+                return stored
             await uow.commit()
         log.info("enroll_secrets_replaced", team_id=team_id, count=len(stored))
         return stored

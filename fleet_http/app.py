@@ -1,0 +1,59 @@
+"""The management API application: Fleet's REST API under /api/v1/fleet and /api/latest/fleet."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from fleet_core import version
+from fleet_core.services import Services
+from fleet_http.controllers.auth import AuthController, SetupController
+from fleet_http.controllers.config import ConfigController, healthz
+from fleet_http.controllers.invites import InviteController
+from fleet_http.controllers.users import SessionController, UserController
+from fleet_http.deps import provide_services, provide_viewer
+from fleet_http.errors import EXCEPTION_HANDLERS
+from fleet_http.logging import request_logging
+
+FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteController, ConfigController]
+API_PREFIXES = ("/api/v1", "/api/latest")
+
+
+def _routers() -> list[Router]:
+    routers = []
+    for prefix in API_PREFIXES:
+        routers.append(Router(path=f"{prefix}/fleet", route_handlers=FLEET_CONTROLLERS))
+        routers.append(Router(path=prefix, route_handlers=[SetupController]))
+    return routers
+
+
+def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]]) -> Litestar:
+    @asynccontextmanager
+    async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services() as services:
+            app.state.services = services
+            yield
+
+    return Litestar(
+        route_handlers=[*_routers(), healthz],
+        dependencies={
+            "services": Provide(provide_services, sync_to_thread=False),
+            "viewer": Provide(provide_viewer),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[services_lifespan],
+        middleware=[request_logging],
+        openapi_config=OpenAPIConfig(
+            title="Fleet REST API",
+            version=version.VERSION,
+            path="/api/openapi",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        # A JSON body of more than a few megabytes is never a legitimate management request.
+        request_max_body_size=8 * 1024 * 1024,
+    )

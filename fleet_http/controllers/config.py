@@ -1,0 +1,140 @@
+"""App configuration, enroll secrets, version, certificate, activities, health."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from fleet_core import version
+from fleet_core.authz import Viewer
+from fleet_core.errors import BadRequest, NotFound
+from fleet_core.model.config import AppConfig
+from fleet_core.model.runtime import ServerRuntime
+from fleet_core.ports import ACTIVITY_ORDER_KEYS
+from fleet_core.services import Services
+from fleet_http.controllers.listing import options_from_query
+from fleet_http.schemas import (
+    ApplyEnrollSecretSpecRequest,
+    CertificateResponse,
+    EmptyResponse,
+    EnrollSecretSpecResponse,
+    ListActivitiesResponse,
+    SecretsSpecOut,
+    TeamSecretsRequest,
+    TeamSecretsResponse,
+    VersionResponse,
+    to_activity,
+    to_secret,
+)
+
+NANOSECONDS = 1_000_000_000
+
+
+def render_config(config: AppConfig, runtime: ServerRuntime) -> dict[str, Any]:
+    """GET /config: the stored settings plus what the server reports about itself."""
+    body: dict[str, Any] = msgspec.to_builtins(config)
+    body["license"] = {"tier": "free", "expiration": "0001-01-01T00:00:00Z"}
+    body["logging"] = {
+        "debug": runtime.logging_debug,
+        "json": runtime.logging_json,
+        "result": runtime.result_logging,
+        "status": runtime.status_logging,
+    }
+    # Fleet reports durations as Go nanoseconds.
+    body["update_interval"] = {
+        "osquery_detail": int(runtime.detail_update_interval.total_seconds()) * NANOSECONDS,
+        "osquery_policy": int(runtime.policy_update_interval.total_seconds()) * NANOSECONDS,
+    }
+    body["vulnerabilities"] = {
+        "cpe_database_url": "", "current_instance_checks": "auto", "cve_feed_prefix_url": "",
+        "databases_path": config.vulnerability_settings.databases_path, "disable_data_sync": False,
+        "periodicity": 3600 * NANOSECONDS, "recent_vulnerability_max_age": 30 * 86400 * NANOSECONDS,
+    }
+    return body
+
+
+class ConfigController(Controller):
+    tags = ["Fleet configuration"]
+
+    @get("/config")
+    async def get_config(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> dict[str, Any]:
+        return render_config(await services.config.get(viewer), services.runtime)
+
+    @patch("/config")
+    async def modify_config(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer],
+                            services: NamedDependency[Services]) -> dict[str, Any]:
+        # The patch is merged field by field in the core, so it is read as a raw JSON object.
+        try:
+            body = msgspec.json.decode(await request.body())
+        except msgspec.DecodeError:
+            raise BadRequest("the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be a JSON object")
+        return render_config(await services.config.modify(viewer, body), services.runtime)
+
+    @get("/config/certificate")
+    async def certificate(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> CertificateResponse:
+        await services.config.get(viewer)
+        chain = services.runtime.certificate_chain
+        if chain is None:
+            raise NotFound("the server is not serving TLS, so there is no certificate chain")
+        # Fleet's field is a Go []byte, which JSON carries as base64 of the PEM text.
+        return CertificateResponse(certificate_chain=base64.b64encode(chain.encode()).decode())
+
+    @get("/version")
+    async def get_version(self, viewer: NamedDependency[Viewer]) -> VersionResponse:
+        return VersionResponse(version=version.VERSION, branch=version.BRANCH, revision=version.REVISION,
+                               go_version="", build_date=version.BUILD_DATE, build_user=version.BUILD_USER)
+
+    @get("/spec/enroll_secret")
+    async def get_enroll_secrets(self, viewer: NamedDependency[Viewer],
+                                 services: NamedDependency[Services]) -> EnrollSecretSpecResponse:
+        secrets = await services.config.enroll_secrets(viewer)
+        return EnrollSecretSpecResponse(spec=SecretsSpecOut(secrets=[to_secret(s) for s in secrets]))
+
+    @post("/spec/enroll_secret", status_code=200)
+    async def apply_enroll_secrets(self, data: JSONBody[ApplyEnrollSecretSpecRequest], viewer: NamedDependency[Viewer],
+                                   services: NamedDependency[Services]) -> EmptyResponse:
+        if data.spec is None:
+            raise BadRequest("spec is required", name="spec")
+        await services.config.replace_enroll_secrets(viewer, [s.secret for s in data.spec.secrets],
+                                                     dry_run=data.dry_run)
+        return EmptyResponse()
+
+    @get("/teams/{team_id:int}/secrets")
+    async def get_team_secrets(self, team_id: FromPath[int], viewer: NamedDependency[Viewer],
+                               services: NamedDependency[Services]) -> TeamSecretsResponse:
+        secrets = await services.config.enroll_secrets(viewer, team_id)
+        return TeamSecretsResponse(secrets=[to_secret(s) for s in secrets])
+
+    @patch("/teams/{team_id:int}/secrets")
+    async def modify_team_secrets(self, team_id: FromPath[int], data: JSONBody[TeamSecretsRequest],
+                                  viewer: NamedDependency[Viewer],
+                                  services: NamedDependency[Services]) -> TeamSecretsResponse:
+        if data.secrets is None:
+            raise BadRequest("secrets is required", name="secrets")
+        stored = await services.config.replace_enroll_secrets(viewer, [s.secret for s in data.secrets], team_id)
+        # Fleet answers an emptied list with null.
+        return TeamSecretsResponse(secrets=[to_secret(s) for s in stored] or None)
+
+    @get("/activities")
+    async def list_activities(
+        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
+        order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
+    ) -> ListActivitiesResponse:
+        options = options_from_query(page=page, per_page=per_page, order_key=order_key,
+                                     order_direction=order_direction, query=None, allowed_keys=ACTIVITY_ORDER_KEYS)
+        activities = await services.activities.list(viewer, options)
+        return ListActivitiesResponse(activities=[to_activity(a) for a in activities])
+
+
+@get("/healthz", tags=["Health"])
+async def healthz(services: NamedDependency[Services]) -> Response[dict[str, bool]]:
+    checks = await services.health.check()
+    return Response(checks, status_code=200 if all(checks.values()) else 503)

@@ -1,0 +1,74 @@
+"""Invites."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+
+from fleet_core.authz import Viewer
+from fleet_core.ports import INVITE_ORDER_KEYS
+from fleet_core.services import Services
+from fleet_core.services.invites import InviteChanges, InviteInput
+from fleet_http.controllers.listing import options_from_query
+from fleet_http.schemas import (
+    UNSET,
+    CreateInviteRequest,
+    EmptyResponse,
+    InviteResponse,
+    ListInvitesResponse,
+    ModifyInviteRequest,
+    team_pairs,
+    to_invite,
+)
+
+
+class InviteController(Controller):
+    path = "/invites"
+    tags = ["Invites"]
+
+    @post("/", status_code=200)
+    async def create(self, data: JSONBody[CreateInviteRequest], viewer: NamedDependency[Viewer],
+                     services: NamedDependency[Services]) -> InviteResponse:
+        invite = await services.invites.create(viewer, InviteInput(
+            email=data.email, name=data.name, global_role=data.global_role, teams=team_pairs(data.teams),
+            sso_enabled=data.sso_enabled, position=data.position,
+        ))
+        return InviteResponse(invite=to_invite(invite))
+
+    @get("/")
+    async def list_invites(
+        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
+        order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
+        search: Annotated[str | None, Parameter(query="query")] = None,
+    ) -> ListInvitesResponse:
+        options = options_from_query(page=page, per_page=per_page, order_key=order_key,
+                                     order_direction=order_direction, query=search, allowed_keys=INVITE_ORDER_KEYS)
+        return ListInvitesResponse(invites=[to_invite(i) for i in await services.invites.list(viewer, options)])
+
+    @delete("/{invite_id:int}", status_code=200)
+    async def delete_invite(self, invite_id: FromPath[int], viewer: NamedDependency[Viewer],
+                            services: NamedDependency[Services]) -> EmptyResponse:
+        await services.invites.delete(viewer, invite_id)
+        return EmptyResponse()
+
+    @get("/{token:str}")
+    async def verify(self, token: FromPath[str], services: NamedDependency[Services]) -> InviteResponse:
+        return InviteResponse(invite=to_invite(await services.invites.verify(token)))
+
+    @patch("/{invite_id:int}")
+    async def modify(self, invite_id: FromPath[int], data: JSONBody[ModifyInviteRequest],
+                     viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> InviteResponse:
+        changes = InviteChanges(
+            email=data.email if isinstance(data.email, str) else None,
+            name=data.name if isinstance(data.name, str) else None,
+            position=data.position if isinstance(data.position, str) else None,
+            sso_enabled=data.sso_enabled if isinstance(data.sso_enabled, bool) else None,
+            global_role=data.global_role if isinstance(data.global_role, str) else None,
+            global_role_given=data.global_role is not UNSET,
+            teams=team_pairs(data.teams) if isinstance(data.teams, list) else ([] if data.teams is None else None),
+        )
+        return InviteResponse(invite=to_invite(await services.invites.update(viewer, invite_id, changes)))
