@@ -193,14 +193,23 @@ class ActivityRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() discards every write."""
 
-    users: UserRepository
-    sessions: SessionRepository
-    invites: InviteRepository
-    password_resets: PasswordResetRepository
-    app_config: AppConfigRepository
-    enroll_secrets: EnrollSecretRepository
-    teams: TeamRepository
-    activities: ActivityRepository
+    # Read-only members, so adapters may expose their own concrete repository types.
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def invites(self) -> InviteRepository: ...
+    @property
+    def password_resets(self) -> PasswordResetRepository: ...
+    @property
+    def app_config(self) -> AppConfigRepository: ...
+    @property
+    def enroll_secrets(self) -> EnrollSecretRepository: ...
+    @property
+    def teams(self) -> TeamRepository: ...
+    @property
+    def activities(self) -> ActivityRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,1 +1,1 @@
-"""redis."""
+"""Adapters backed by Redis: state shared by every server process (rate limits, ...)."""

@@ -1,0 +1,53 @@
+"""The composition root: real adapters wired into the core's services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio
+
+from fleet_adapters.clock import SystemClock
+from fleet_adapters.health import BackendHealth
+from fleet_adapters.mail import SMTPMailer
+from fleet_adapters.postgres.pool import connection_pool
+from fleet_adapters.postgres.uow import PgUnitOfWork
+from fleet_adapters.redis.rate_limit import RedisRateLimiter
+from fleet_adapters.security.argon2 import Argon2PasswordHasher
+from fleet_adapters.security.tokens import SecretsTokenGenerator
+from fleet_adapters.settings import Settings, SettingsError, server_runtime
+from fleet_core.model.runtime import ServerRuntime
+from fleet_core.services import Services, make_services
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, *, runtime: ServerRuntime | None = None) -> AsyncIterator[Services]:
+    """Open the Postgres pool and the Redis client, yield the services, close both on exit.
+
+    ``settings.database_url`` and ``settings.redis_url`` must be set by now: starting the
+    embedded servers when they are not is the command line's job. ``runtime`` defaults to
+    what the settings describe.
+
+    Raises:
+        SettingsError: a URL is missing.
+        Unavailable: Postgres did not accept a connection in time.
+    """
+    if settings.database_url is None or settings.redis_url is None:
+        raise SettingsError("open_services needs database_url and redis_url to be set")
+    runtime = runtime if runtime is not None else server_runtime(settings)
+    async with connection_pool(settings.database_url) as pool:
+        r = redis.asyncio.Redis.from_url(settings.redis_url)
+        try:
+            yield make_services(
+                uow=lambda: PgUnitOfWork(pool),
+                hasher=Argon2PasswordHasher(),
+                tokens=SecretsTokenGenerator(),
+                clock=SystemClock(),
+                mailer=SMTPMailer(),
+                rate_limiter=RedisRateLimiter(r),
+                health=BackendHealth(pool, r),
+                runtime=runtime,
+            )
+        finally:
+            # Redis first, then (leaving the block) the pool: the reverse of opening.
+            await r.aclose()
