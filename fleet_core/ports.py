@@ -271,6 +271,11 @@ class RateLimiter(Protocol):
         within ``limit``, else the seconds until the window resets. Shared across processes."""
         ...
 
+    async def blocked(self, key: str, *, limit: int) -> int:
+        """Without counting: 0 while fewer than ``limit`` attempts are in the current window
+        under ``key``, else the seconds until it resets (at least 1)."""
+        ...
+
     async def reset(self, key: str) -> None:
         """Forget the attempts under ``key``."""
         ...

@@ -31,5 +31,12 @@ class InMemoryRateLimiter:
             return 0
         return max(1, math.ceil((ends - now).total_seconds()))
 
+    async def blocked(self, key: str, *, limit: int) -> int:
+        now = self._clock.now()
+        count, ends = self._windows.get(key, (0, now))
+        if now >= ends or count < limit:
+            return 0
+        return max(1, math.ceil((ends - now).total_seconds()))
+
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 import redis.asyncio
@@ -45,6 +46,16 @@ class RedisRateLimiter:
         except RedisError as exc:
             raise Unavailable("rate limiter unavailable") from exc
         return int(wait)
+
+    async def blocked(self, key: str, *, limit: int) -> int:
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                count, pttl = await pipe.get(KEY_PREFIX + key).pttl(KEY_PREFIX + key).execute()
+        except RedisError as exc:
+            raise Unavailable("rate limiter unavailable") from exc
+        if count is None or int(count) < limit:
+            return 0
+        return max(1, math.ceil(pttl / 1000)) if pttl > 0 else 1
 
     async def reset(self, key: str) -> None:
         try:

@@ -71,8 +71,10 @@ class AuthService:
             raise InvalidArgument(*problems)
         account_key = "login:account:" + self.tokens.digest(email.strip().casefold())
         address_key = "login:addr:" + remote_addr
-        for key, limit in ((account_key, LOGIN_ATTEMPTS_PER_ACCOUNT), (address_key, LOGIN_ATTEMPTS_PER_ADDRESS)):
-            wait = await self.rate_limiter.hit(key, limit=limit, window_seconds=LOGIN_WINDOW_SECONDS)
+        # Only failures count, so scripts that log in often from one address are never locked out.
+        limits = ((account_key, LOGIN_ATTEMPTS_PER_ACCOUNT), (address_key, LOGIN_ATTEMPTS_PER_ADDRESS))
+        for key, limit in limits:
+            wait = await self.rate_limiter.blocked(key, limit=limit)
             if wait:
                 raise RateLimited("too many failed login attempts, try again later", retry_after=wait)
         async with self.uow() as uow:
@@ -83,6 +85,8 @@ class AuthService:
                 await record_activity(uow, None, "user_failed_login",
                                       {"email": email.strip(), "public_ip": remote_addr}, now)
                 await uow.commit()
+                for key, _ in limits:
+                    await self.rate_limiter.hit(key, limit=0, window_seconds=LOGIN_WINDOW_SECONDS)
                 log.info("login_failed", user_id=user.id if user else None)
                 raise AuthFailed("Authentication failed")
             token = self.tokens.token()

@@ -134,6 +134,18 @@ async def test_failed_attempts_do_not_extend_the_window(harness: Harness, key: s
     assert await harness.limiter.hit(key, limit=1, window_seconds=1) == 0
 
 
+async def test_blocked_reports_without_counting(harness: Harness, key: str) -> None:
+    assert await harness.limiter.blocked(key, limit=2) == 0
+    for _ in range(5):
+        assert await harness.limiter.blocked(key, limit=2) == 0
+    await harness.limiter.hit(key, limit=2, window_seconds=60)
+    assert await harness.limiter.blocked(key, limit=2) == 0
+    await harness.limiter.hit(key, limit=2, window_seconds=60)
+    assert 0 < await harness.limiter.blocked(key, limit=2) <= 60
+    await harness.limiter.reset(key)
+    assert await harness.limiter.blocked(key, limit=2) == 0
+
+
 # --- what only one implementation can show
 
 
