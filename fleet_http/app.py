@@ -56,4 +56,6 @@ def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]
         ),
         # A JSON body of more than a few megabytes is never a legitimate management request.
         request_max_body_size=8 * 1024 * 1024,
+        # Logging is configured once by the fleet command; Litestar must not replace it.
+        logging_config=None,
     )

@@ -19,4 +19,4 @@ def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]
             app.state.services = services
             yield
 
-    return Litestar(route_handlers=[], lifespan=[services_lifespan], openapi_config=None)
+    return Litestar(route_handlers=[], lifespan=[services_lifespan], openapi_config=None, logging_config=None)

