@@ -113,10 +113,8 @@ def keep_masked_secrets(previous: AppConfig, updated: AppConfig) -> AppConfig:
 
 
 def mask_secrets(config: AppConfig) -> AppConfig:
-    smtp = config.smtp_settings
-    return attrs.evolve(
-        config, smtp_settings=attrs.evolve(smtp, password=MASKED_PASSWORD if smtp.password else "")
-    )
+    """Fleet always shows the mask, set or not, so the output never tells whether one is stored."""
+    return attrs.evolve(config, smtp_settings=attrs.evolve(config.smtp_settings, password=MASKED_PASSWORD))
 
 
 def config_problems(config: AppConfig) -> list[tuple[str, str]]:

@@ -51,6 +51,8 @@ class SetupService:
             InvalidArgument: a field breaks the rules.
             Conflict: setup was already completed (a user exists).
         """
+        if not await self.required():
+            raise Conflict("setup has already been completed")
         problems = []
         if not data.name.strip():
             problems.append(("admin.name", "cannot be empty"))
