@@ -1,0 +1,102 @@
+"""Translate psycopg errors into fleet_core errors, keyed on the constraint that fired.
+
+Driver messages quote the offending values (emails, token hashes, enroll secrets), so the core
+errors carry only a fixed summary and the driver error is not chained onto them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from typing import Any, Final, LiteralString
+
+import psycopg
+from psycopg import AsyncConnection, errors
+
+from fleet_core.errors import AlreadyExists, FleetError, InvalidArgument, NotFound, Unavailable
+
+_ROLE_REASON = "must be one of admin, maintainer, observer"
+
+# Constraint names come from migrations/*.sql.
+CONSTRAINTS: Final[dict[str, FleetError]] = {
+    "users_email_key": AlreadyExists("a user with this email already exists"),
+    "teams_name_key": AlreadyExists("a team with this name already exists"),
+    "invites_email_key": AlreadyExists("an invite for this email already exists"),
+    "invites_token_hash_key": AlreadyExists("invite token collision"),
+    "sessions_token_hash_key": AlreadyExists("session token collision"),
+    "password_resets_token_hash_key": AlreadyExists("password reset token collision"),
+    "enroll_secrets_pkey": AlreadyExists("the enroll secret is already in use"),
+    "user_teams_team_id_fkey": NotFound("team not found"),
+    "invite_teams_team_id_fkey": NotFound("team not found"),
+    "enroll_secrets_team_id_fkey": NotFound("team not found"),
+    "sessions_user_id_fkey": NotFound("user not found"),
+    "password_resets_user_id_fkey": NotFound("user not found"),
+    "user_teams_user_id_fkey": NotFound("user not found"),
+    "invite_teams_invite_id_fkey": NotFound("invite not found"),
+    "users_global_role_check": InvalidArgument(("global_role", _ROLE_REASON)),
+    "invites_global_role_check": InvalidArgument(("global_role", _ROLE_REASON)),
+    "user_teams_role_check": InvalidArgument(("role", _ROLE_REASON)),
+    "invite_teams_role_check": InvalidArgument(("role", _ROLE_REASON)),
+}
+
+
+def translate(exc: psycopg.Error) -> FleetError | None:
+    """The core error for a driver error, or None when the error is a bug, not a rule."""
+    if isinstance(exc, errors.IntegrityError):
+        known = CONSTRAINTS.get(exc.diag.constraint_name or "")
+        if known is not None:
+            # A fresh instance per raise: exceptions carry tracebacks.
+            return _copy(known)
+    if isinstance(exc, errors.UniqueViolation):
+        return AlreadyExists("resource already exists")
+    if isinstance(exc, errors.ForeignKeyViolation):
+        return NotFound("referenced resource not found")
+    if isinstance(exc, errors.CheckViolation):
+        return InvalidArgument(("base", "value not allowed"))
+    if isinstance(exc, psycopg.OperationalError):
+        return Unavailable("database unavailable")
+    return None
+
+
+def _copy(error: FleetError) -> FleetError:
+    if isinstance(error, InvalidArgument):
+        return InvalidArgument(*error.problems)
+    return type(error)(*error.args)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Re-raise driver errors that encode a rule (or an outage) as core errors."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        core = translate(exc)
+        if core is None:
+            raise
+        raise core from None
+
+
+SAVEPOINT: Final[LiteralString] = "SAVEPOINT fleet_write"
+ROLLBACK_TO_SAVEPOINT: Final[LiteralString] = "ROLLBACK TO SAVEPOINT fleet_write"
+RELEASE_SAVEPOINT: Final[LiteralString] = "RELEASE SAVEPOINT fleet_write"
+
+
+@asynccontextmanager
+async def guarded_write(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
+    """Run a multi-statement write that may break a rule, undoing all of it if it does.
+
+    A failed statement would otherwise abort the whole unit of work; the in-memory adapter
+    leaves the unit of work usable after AlreadyExists/NotFound, and so must we. Plain
+    SAVEPOINT statements rather than conn.transaction(): the latter would open (and commit)
+    an outer transaction if none were in progress yet.
+    """
+    with translated():
+        await conn.execute(SAVEPOINT)
+        try:
+            yield
+        except Exception:
+            # A dead connection cannot roll back; the original error is the one to report.
+            with suppress(psycopg.Error):
+                await conn.execute(ROLLBACK_TO_SAVEPOINT)
+            raise
+        await conn.execute(RELEASE_SAVEPOINT)

@@ -1,0 +1,73 @@
+"""PgUnitOfWork: one pooled connection, one transaction, every repository bound to it."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack, suppress
+from typing import Any, Self
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import PoolTimeout
+
+from fleet_adapters.postgres.activities import PgActivityRepository
+from fleet_adapters.postgres.app_config import PgAppConfigRepository
+from fleet_adapters.postgres.enroll_secrets import PgEnrollSecretRepository
+from fleet_adapters.postgres.errors import translated
+from fleet_adapters.postgres.invites import PgInviteRepository
+from fleet_adapters.postgres.password_resets import PgPasswordResetRepository
+from fleet_adapters.postgres.pool import Pool
+from fleet_adapters.postgres.sessions import PgSessionRepository
+from fleet_adapters.postgres.teams import PgTeamRepository
+from fleet_adapters.postgres.users import PgUserRepository
+from fleet_core.errors import Unavailable
+
+
+class PgUnitOfWork:
+    """One pooled connection, one transaction; rolls back unless commit() ran.
+
+    After commit() the unit of work stays usable: the next statement opens a new
+    transaction, which again needs its own commit().
+    """
+
+    users: PgUserRepository
+    sessions: PgSessionRepository
+    invites: PgInviteRepository
+    password_resets: PgPasswordResetRepository
+    app_config: PgAppConfigRepository
+    enroll_secrets: PgEnrollSecretRepository
+    teams: PgTeamRepository
+    activities: PgActivityRepository
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Self:
+        try:
+            conn = await self._stack.enter_async_context(self._pool.connection())
+        except (PoolTimeout, psycopg.OperationalError):
+            raise Unavailable("database unavailable") from None
+        self._conn: AsyncConnection[Any] = conn
+        self.users = PgUserRepository(conn)
+        self.sessions = PgSessionRepository(conn)
+        self.invites = PgInviteRepository(conn)
+        self.password_resets = PgPasswordResetRepository(conn)
+        self.app_config = PgAppConfigRepository(conn)
+        self.enroll_secrets = PgEnrollSecretRepository(conn)
+        self.teams = PgTeamRepository(conn)
+        self.activities = PgActivityRepository(conn)
+        return self
+
+    async def commit(self) -> None:
+        with translated():
+            await self._conn.commit()
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            # pool.connection() would COMMIT an open transaction on a clean exit; roll back
+            # first so that "no commit()" really means "nothing written". A broken
+            # connection has nothing left to roll back, and the pool discards it.
+            with suppress(psycopg.OperationalError):
+                await self._conn.rollback()
+        finally:
+            await self._stack.aclose()
