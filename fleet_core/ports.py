@@ -58,13 +58,14 @@ class UserRepository(Protocol):
         ...
 
     async def delete(self, user_id: int) -> bool:
-        """Delete the user and its sessions; False if there was no such user."""
+        """Delete the user with its sessions and pending password resets; False if there was
+        no such user."""
         ...
 
 
 class SessionRepository(Protocol):
     async def add(self, *, user_id: int, token_hash: str, at: dt.datetime) -> Session:
-        """Create a session keyed by the hash of its token."""
+        """Create a session keyed by the hash of its token; NotFound if the user is gone."""
         ...
 
     async def get(self, session_id: int) -> Session | None:
@@ -121,7 +122,7 @@ class InviteRepository(Protocol):
 
 class PasswordResetRepository(Protocol):
     async def add(self, *, user_id: int, token_hash: str, expires_at: dt.datetime) -> None:
-        """Store a reset request for the user."""
+        """Store a reset request for the user; NotFound if the user is gone."""
         ...
 
     async def consume(self, token_hash: str, *, now: dt.datetime) -> int | None:
@@ -151,14 +152,15 @@ class AppConfigRepository(Protocol):
 
 class EnrollSecretRepository(Protocol):
     async def list(self, team_id: int | None) -> list[EnrollSecret]:
-        """The secrets of a team (None: the global ones), oldest first."""
+        """The secrets of a team (None: the global ones), oldest first, then by secret."""
         ...
 
     async def replace(
         self, team_id: int | None, secrets: Sequence[str], at: dt.datetime
     ) -> builtins.list[EnrollSecret]:
         """Make ``secrets`` the whole set for the team (None: global). Secrets already present
-        keep their created_at. Raises AlreadyExists if a secret belongs to another team."""
+        keep their created_at. Raises AlreadyExists if a secret belongs to another team,
+        NotFound if the team does not exist."""
         ...
 
     async def find(self, secret: str) -> EnrollSecret | None:
@@ -168,7 +170,7 @@ class EnrollSecretRepository(Protocol):
 
 class TeamRepository(Protocol):
     async def add(self, *, name: str, description: str, at: dt.datetime) -> Team:
-        """Insert a team; AlreadyExists if the name is taken."""
+        """Insert a team; AlreadyExists if the name is taken (names compare case-insensitively)."""
         ...
 
     async def get(self, team_id: int) -> Team | None:

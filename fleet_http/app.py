@@ -16,7 +16,7 @@ from fleet_http.controllers.auth import AuthController, SetupController
 from fleet_http.controllers.config import ConfigController, healthz
 from fleet_http.controllers.invites import InviteController
 from fleet_http.controllers.users import SessionController, UserController
-from fleet_http.deps import provide_services, provide_viewer
+from fleet_http.deps import provide_services, provide_viewer, storable_input
 from fleet_http.errors import EXCEPTION_HANDLERS
 from fleet_http.logging import request_logging
 
@@ -46,6 +46,7 @@ def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]
             "viewer": Provide(provide_viewer),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        guards=[storable_input],
         lifespan=[services_lifespan],
         middleware=[request_logging],
         openapi_config=OpenAPIConfig(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import msgspec
@@ -43,9 +44,14 @@ _RENDER: dict[type[e.FleetError], tuple[int, str]] = {
 }
 
 
-def request_id(request: Request[Any, Any, Any]) -> str | None:
-    rid = request.scope.get("state", {}).get("request_id")
-    return rid if isinstance(rid, str) else None
+def request_id(request: Request[Any, Any, Any]) -> str:
+    """The id the logging middleware gave this request; routing errors happen outside that
+    middleware, so they get one here."""
+    state = request.scope.setdefault("state", {})
+    rid = state.get("request_id")
+    if not isinstance(rid, str):
+        rid = state["request_id"] = secrets.token_hex(8)
+    return rid
 
 
 def _base(reason: str) -> list[ErrorDetail]:

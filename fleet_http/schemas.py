@@ -190,8 +190,8 @@ class ModifyUserRequest(msgspec.Struct, kw_only=True):
     api_only: bool | UnsetType = UNSET
     password: str | UnsetType = UNSET
     new_password: str | UnsetType = UNSET
-    global_role: str | None | UnsetType = UNSET
-    teams: list[TeamRoleBody] | None | UnsetType = UNSET
+    global_role: str | UnsetType | None = UNSET
+    teams: list[TeamRoleBody] | UnsetType | None = UNSET
 
 
 class RequirePasswordResetRequest(msgspec.Struct, kw_only=True):
@@ -252,8 +252,8 @@ class ModifyInviteRequest(msgspec.Struct, kw_only=True):
     name: str | UnsetType = UNSET
     position: str | UnsetType = UNSET
     sso_enabled: bool | UnsetType = UNSET
-    global_role: str | None | UnsetType = UNSET
-    teams: list[TeamRoleBody] | None | UnsetType = UNSET
+    global_role: str | UnsetType | None = UNSET
+    teams: list[TeamRoleBody] | UnsetType | None = UNSET
 
 
 class InviteResponse(msgspec.Struct, kw_only=True):

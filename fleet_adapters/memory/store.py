@@ -186,6 +186,9 @@ class InMemoryUserRepository(_Repo):
         for session_id, (session, _) in list(self.state.sessions.items()):
             if session.user_id == user_id:
                 del self.state.sessions[session_id]
+        for token_hash, (owner, _) in list(self.state.password_resets.items()):
+            if owner == user_id:
+                del self.state.password_resets[token_hash]
         return True
 
 

@@ -15,6 +15,8 @@ T = TypeVar("T")
 # Fleet lists everything when no per_page is given.
 DEFAULT_PER_PAGE = 1_000_000
 MAX_PER_PAGE = 1_000_000
+# Offsets travel to the database as 64-bit integers.
+MAX_OFFSET = 2**63 - 1
 
 
 class Direction(enum.StrEnum):
@@ -61,6 +63,8 @@ def list_options(
             problems.append(("order_direction", "requires order_key"))
         else:
             direction = Direction(order_direction)
+    if not problems and (page or 0) * (per_page or DEFAULT_PER_PAGE) > MAX_OFFSET:
+        problems.append(("page", "is too large"))
     if problems:
         raise InvalidArgument(*problems)
     return ListOptions(

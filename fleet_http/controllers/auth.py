@@ -12,7 +12,7 @@ from fleet_core.authz import Viewer
 from fleet_core.errors import NotConfigured
 from fleet_core.services import Services
 from fleet_core.services.setup import SetupInput
-from fleet_http.deps import client_address, provide_viewer_pending_reset
+from fleet_http.deps import client_address, provide_viewer_pending_reset, strict_json_body
 from fleet_http.schemas import (
     ChangePasswordRequest,
     EmptyResponse,
@@ -38,6 +38,7 @@ PENDING_RESET_OK = {"viewer": Provide(provide_viewer_pending_reset)}
 
 class AuthController(Controller):
     tags = ["Authentication"]
+    guards = [strict_json_body]
 
     @post("/login", status_code=200)
     async def login(self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest],
@@ -99,6 +100,7 @@ class AuthController(Controller):
 
 class SetupController(Controller):
     tags = ["Setup"]
+    guards = [strict_json_body]
 
     @post("/setup", status_code=200)
     async def setup(self, data: JSONBody[SetupRequest], services: NamedDependency[Services]) -> SetupResponse:

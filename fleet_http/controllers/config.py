@@ -12,12 +12,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from fleet_core import version
 from fleet_core.authz import Viewer
-from fleet_core.errors import BadRequest, NotFound
+from fleet_core.errors import BadRequest, InvalidArgument, NotFound
 from fleet_core.model.config import AppConfig
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.ports import ACTIVITY_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_http.controllers.listing import options_from_query
+from fleet_http.deps import strict_json_body
 from fleet_http.schemas import (
     ApplyEnrollSecretSpecRequest,
     CertificateResponse,
@@ -60,6 +61,7 @@ def render_config(config: AppConfig, runtime: ServerRuntime) -> dict[str, Any]:
 
 class ConfigController(Controller):
     tags = ["Fleet configuration"]
+    guards = [strict_json_body]
 
     @get("/config")
     async def get_config(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> dict[str, Any]:
@@ -78,7 +80,8 @@ class ConfigController(Controller):
         return render_config(await services.config.modify(viewer, body), services.runtime)
 
     @get("/config/certificate")
-    async def certificate(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> CertificateResponse:
+    async def certificate(self, viewer: NamedDependency[Viewer],
+                          services: NamedDependency[Services]) -> CertificateResponse:
         await services.config.get(viewer)
         chain = services.runtime.certificate_chain
         if chain is None:
@@ -100,8 +103,9 @@ class ConfigController(Controller):
     @post("/spec/enroll_secret", status_code=200)
     async def apply_enroll_secrets(self, data: JSONBody[ApplyEnrollSecretSpecRequest], viewer: NamedDependency[Viewer],
                                    services: NamedDependency[Services]) -> EmptyResponse:
+        # A missing required field is a validation failure (422), like every other one.
         if data.spec is None:
-            raise BadRequest("spec is required", name="spec")
+            raise InvalidArgument(("spec", "is required"))
         await services.config.replace_enroll_secrets(viewer, [s.secret for s in data.spec.secrets],
                                                      dry_run=data.dry_run)
         return EmptyResponse()
@@ -117,7 +121,7 @@ class ConfigController(Controller):
                                   viewer: NamedDependency[Viewer],
                                   services: NamedDependency[Services]) -> TeamSecretsResponse:
         if data.secrets is None:
-            raise BadRequest("secrets is required", name="secrets")
+            raise InvalidArgument(("secrets", "is required"))
         stored = await services.config.replace_enroll_secrets(viewer, [s.secret for s in data.secrets], team_id)
         # Fleet answers an emptied list with null.
         return TeamSecretsResponse(secrets=[to_secret(s) for s in stored] or None)

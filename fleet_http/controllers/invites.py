@@ -6,13 +6,14 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from fleet_core.authz import Viewer
 from fleet_core.ports import INVITE_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_core.services.invites import InviteChanges, InviteInput
 from fleet_http.controllers.listing import options_from_query
+from fleet_http.deps import strict_json_body
 from fleet_http.schemas import (
     UNSET,
     CreateInviteRequest,
@@ -28,6 +29,7 @@ from fleet_http.schemas import (
 class InviteController(Controller):
     path = "/invites"
     tags = ["Invites"]
+    guards = [strict_json_body]
 
     @post("/", status_code=200)
     async def create(self, data: JSONBody[CreateInviteRequest], viewer: NamedDependency[Viewer],
@@ -43,7 +45,7 @@ class InviteController(Controller):
         self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
-        search: Annotated[str | None, Parameter(query="query")] = None,
+        search: Annotated[str | None, QueryParameter(name="query")] = None,
     ) -> ListInvitesResponse:
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=search, allowed_keys=INVITE_ORDER_KEYS)

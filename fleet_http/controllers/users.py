@@ -6,13 +6,14 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from fleet_core.authz import Viewer
 from fleet_core.ports import USER_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_core.services.users import UserChanges, UserInput
 from fleet_http.controllers.listing import options_from_query
+from fleet_http.deps import strict_json_body
 from fleet_http.schemas import (
     UNSET,
     CreateUserRequest,
@@ -36,13 +37,14 @@ def _given(value: object) -> bool:
 class UserController(Controller):
     path = "/users"
     tags = ["Users"]
+    guards = [strict_json_body]
 
     @get("/")
     async def list_users(
         self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
-        search: Annotated[str | None, Parameter(query="query")] = None, team_id: FromQuery[int | None] = None,
+        search: Annotated[str | None, QueryParameter(name="query")] = None, team_id: FromQuery[int | None] = None,
     ) -> ListUsersResponse:
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=search, allowed_keys=USER_ORDER_KEYS)
