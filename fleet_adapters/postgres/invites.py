@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final, LiteralString
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from fleet_adapters.postgres.errors import guarded_write, translated
+from fleet_adapters.postgres.memberships import TeamMemberships, fetch_one, role_of, role_text
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_core.errors import NotFound
-from fleet_core.model.users import Invite, NewInvite, Role, TeamRole
+from fleet_core.model.users import Invite, NewInvite, TeamRole
 from fleet_core.ports import INVITE_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
@@ -25,7 +26,7 @@ INSERT_INVITE: Final[LiteralString] = """
 
 INSERT_INVITE_TEAMS: Final[LiteralString] = """
     INSERT INTO invite_teams (invite_id, team_id, role)
-    SELECT %(invite_id)s, x.team_id, x.role
+    SELECT %(owner_id)s, x.team_id, x.role
       FROM unnest(%(team_ids)s::bigint[], %(roles)s::text[]) AS x(team_id, role)
 """
 
@@ -56,7 +57,7 @@ SELECT_TEAMS_OF_INVITES: Final[LiteralString] = """
     SELECT it.invite_id, it.team_id, it.role, t.name AS team_name
       FROM invite_teams it
       JOIN teams t ON t.id = it.team_id
-     WHERE it.invite_id = ANY(%(invite_ids)s::bigint[])
+     WHERE it.invite_id = ANY(%(owner_ids)s::bigint[])
      ORDER BY it.invite_id, it.team_id
 """
 
@@ -70,7 +71,9 @@ UPDATE_INVITE: Final[LiteralString] = """
            i.sso_enabled, i.position
 """
 
-DELETE_INVITE_TEAMS: Final[LiteralString] = "DELETE FROM invite_teams WHERE invite_id = %(invite_id)s"
+DELETE_INVITE_TEAMS: Final[LiteralString] = "DELETE FROM invite_teams WHERE invite_id = %(owner_id)s"
+
+TEAMS = TeamMemberships(insert=INSERT_INVITE_TEAMS, delete=DELETE_INVITE_TEAMS, select=SELECT_TEAMS_OF_INVITES)
 
 DELETE_INVITE: Final[LiteralString] = "DELETE FROM invites WHERE id = %(id)s"
 
@@ -96,13 +99,13 @@ class PgInviteRepository:
 
     async def add(self, invite: NewInvite) -> Invite:
         async with guarded_write(self._conn):
-            row = await self._fetch_one(INSERT_INVITE, {
+            row = await fetch_one(self._conn, INSERT_INVITE, {
                 "invited_by": invite.invited_by, "email": invite.email, "name": invite.name,
                 "position": invite.position, "sso_enabled": invite.sso_enabled,
-                "global_role": _role(invite.global_role), "token_hash": invite.token_hash,
+                "global_role": role_text(invite.global_role), "token_hash": invite.token_hash,
             })
             assert row is not None
-            await self._insert_teams(row["id"], invite.teams)
+            await TEAMS.replace(self._conn, row["id"], invite.teams)
         return (await self._with_teams([row]))[0]
 
     async def get(self, invite_id: int) -> Invite | None:
@@ -122,15 +125,14 @@ class PgInviteRepository:
 
     async def update(self, invite: Invite) -> Invite:
         async with guarded_write(self._conn):
-            row = await self._fetch_one(UPDATE_INVITE, {
+            row = await fetch_one(self._conn, UPDATE_INVITE, {
                 "id": invite.id, "invited_by": invite.invited_by, "email": invite.email,
-                "name": invite.name, "global_role": _role(invite.global_role),
+                "name": invite.name, "global_role": role_text(invite.global_role),
                 "sso_enabled": invite.sso_enabled, "position": invite.position,
             })
             if row is None:
                 raise NotFound("invite not found")
-            await self._conn.execute(DELETE_INVITE_TEAMS, {"invite_id": invite.id})
-            await self._insert_teams(invite.id, invite.teams)
+            await TEAMS.replace(self._conn, invite.id, invite.teams)
         return (await self._with_teams([row]))[0]
 
     async def delete(self, invite_id: int) -> bool:
@@ -138,38 +140,14 @@ class PgInviteRepository:
             cur = await self._conn.execute(DELETE_INVITE, {"id": invite_id})
         return cur.rowcount > 0
 
-    async def _insert_teams(self, invite_id: int, teams: Iterable[TeamRole]) -> None:
-        teams = tuple(teams)
-        if teams:
-            await self._conn.execute(INSERT_INVITE_TEAMS, {
-                "invite_id": invite_id,
-                "team_ids": [t.team_id for t in teams],
-                "roles": [str(t.role) for t in teams],
-            })
-
-    async def _fetch_one(self, query: LiteralString, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, params)
-            return await cur.fetchone()
-
     async def _get_one(self, query: LiteralString, params: Mapping[str, Any]) -> Invite | None:
         with translated():
-            row = await self._fetch_one(query, params)
+            row = await fetch_one(self._conn, query, params)
             return None if row is None else (await self._with_teams([row]))[0]
 
     async def _with_teams(self, rows: _Rows) -> _Invites:
-        if not rows:
-            return []
-        teams: dict[int, list[TeamRole]] = {}
-        with translated():
-            cur = await self._conn.execute(SELECT_TEAMS_OF_INVITES, {"invite_ids": [r["id"] for r in rows]})
-            for invite_id, team_id, role, team_name in await cur.fetchall():
-                teams.setdefault(invite_id, []).append(TeamRole(team_id, Role(role), team_name))
-        return [_row_to_invite(r, tuple(teams.get(r["id"], ()))) for r in rows]
-
-
-def _role(role: Role | None) -> str | None:
-    return None if role is None else str(role)
+        teams = await TEAMS.load(self._conn, [r["id"] for r in rows])
+        return [_row_to_invite(r, teams.get(r["id"], ())) for r in rows]
 
 
 def _row_to_invite(row: Mapping[str, Any], teams: tuple[TeamRole, ...]) -> Invite:
@@ -178,7 +156,7 @@ def _row_to_invite(row: Mapping[str, Any], teams: tuple[TeamRole, ...]) -> Invit
         invited_by=row["invited_by"],
         email=row["email"],
         name=row["name"],
-        global_role=None if row["global_role"] is None else Role(row["global_role"]),
+        global_role=role_of(row["global_role"]),
         teams=teams,
         created_at=row["created_at"],
         updated_at=row["updated_at"],

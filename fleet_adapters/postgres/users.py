@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final, LiteralString
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from fleet_adapters.postgres.errors import guarded_write, translated
+from fleet_adapters.postgres.memberships import TeamMemberships, fetch_one, role_of, role_text
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_core.errors import NotFound
-from fleet_core.model.users import NewUser, Role, TeamRole, User
+from fleet_core.model.users import NewUser, TeamRole, User
 from fleet_core.ports import USER_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
@@ -26,7 +27,7 @@ INSERT_USER: Final[LiteralString] = """
 
 INSERT_USER_TEAMS: Final[LiteralString] = """
     INSERT INTO user_teams (user_id, team_id, role)
-    SELECT %(user_id)s, x.team_id, x.role
+    SELECT %(owner_id)s, x.team_id, x.role
       FROM unnest(%(team_ids)s::bigint[], %(roles)s::text[]) AS x(team_id, role)
 """
 
@@ -63,7 +64,7 @@ SELECT_TEAMS_OF_USERS: Final[LiteralString] = """
     SELECT ut.user_id, ut.team_id, ut.role, t.name AS team_name
       FROM user_teams ut
       JOIN teams t ON t.id = ut.team_id
-     WHERE ut.user_id = ANY(%(user_ids)s::bigint[])
+     WHERE ut.user_id = ANY(%(owner_ids)s::bigint[])
      ORDER BY ut.user_id, ut.team_id
 """
 
@@ -80,7 +81,9 @@ UPDATE_USER: Final[LiteralString] = """
            u.force_password_reset, u.position, u.gravatar_url, u.created_at, u.updated_at
 """
 
-DELETE_USER_TEAMS: Final[LiteralString] = "DELETE FROM user_teams WHERE user_id = %(user_id)s"
+DELETE_USER_TEAMS: Final[LiteralString] = "DELETE FROM user_teams WHERE user_id = %(owner_id)s"
+
+TEAMS = TeamMemberships(insert=INSERT_USER_TEAMS, delete=DELETE_USER_TEAMS, select=SELECT_TEAMS_OF_USERS)
 
 # Sessions, team roles and password resets go with the user (ON DELETE CASCADE).
 DELETE_USER: Final[LiteralString] = "DELETE FROM users WHERE id = %(id)s"
@@ -110,14 +113,14 @@ class PgUserRepository:
 
     async def add(self, user: NewUser) -> User:
         async with guarded_write(self._conn):
-            row = await self._fetch_one(INSERT_USER, {
+            row = await fetch_one(self._conn, INSERT_USER, {
                 "name": user.name, "email": user.email, "password_hash": user.password_hash,
-                "global_role": _role(user.global_role), "sso_enabled": user.sso_enabled,
+                "global_role": role_text(user.global_role), "sso_enabled": user.sso_enabled,
                 "api_only": user.api_only, "force_password_reset": user.force_password_reset,
                 "position": user.position,
             })
             assert row is not None
-            await self._insert_teams(row["id"], user.teams)
+            await TEAMS.replace(self._conn, row["id"], user.teams)
         return (await self._with_teams([row]))[0]
 
     async def get(self, user_id: int) -> User | None:
@@ -150,17 +153,16 @@ class PgUserRepository:
 
     async def update(self, user: User) -> User:
         async with guarded_write(self._conn):
-            row = await self._fetch_one(UPDATE_USER, {
+            row = await fetch_one(self._conn, UPDATE_USER, {
                 "id": user.id, "name": user.name, "email": user.email,
-                "password_hash": user.password_hash, "global_role": _role(user.global_role),
+                "password_hash": user.password_hash, "global_role": role_text(user.global_role),
                 "sso_enabled": user.sso_enabled, "api_only": user.api_only,
                 "force_password_reset": user.force_password_reset, "position": user.position,
                 "gravatar_url": user.gravatar_url,
             })
             if row is None:
                 raise NotFound("user not found")
-            await self._conn.execute(DELETE_USER_TEAMS, {"user_id": user.id})
-            await self._insert_teams(user.id, user.teams)
+            await TEAMS.replace(self._conn, user.id, user.teams)
         return (await self._with_teams([row]))[0]
 
     async def delete(self, user_id: int) -> bool:
@@ -168,38 +170,14 @@ class PgUserRepository:
             cur = await self._conn.execute(DELETE_USER, {"id": user_id})
         return cur.rowcount > 0
 
-    async def _insert_teams(self, user_id: int, teams: Iterable[TeamRole]) -> None:
-        teams = tuple(teams)
-        if teams:
-            await self._conn.execute(INSERT_USER_TEAMS, {
-                "user_id": user_id,
-                "team_ids": [t.team_id for t in teams],
-                "roles": [str(t.role) for t in teams],
-            })
-
-    async def _fetch_one(self, query: LiteralString, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, params)
-            return await cur.fetchone()
-
     async def _get_one(self, query: LiteralString, params: Mapping[str, Any]) -> User | None:
         with translated():
-            row = await self._fetch_one(query, params)
+            row = await fetch_one(self._conn, query, params)
             return None if row is None else (await self._with_teams([row]))[0]
 
     async def _with_teams(self, rows: _Rows) -> _Users:
-        if not rows:
-            return []
-        teams: dict[int, list[TeamRole]] = {}
-        with translated():
-            cur = await self._conn.execute(SELECT_TEAMS_OF_USERS, {"user_ids": [r["id"] for r in rows]})
-            for user_id, team_id, role, team_name in await cur.fetchall():
-                teams.setdefault(user_id, []).append(TeamRole(team_id, Role(role), team_name))
-        return [_row_to_user(r, tuple(teams.get(r["id"], ()))) for r in rows]
-
-
-def _role(role: Role | None) -> str | None:
-    return None if role is None else str(role)
+        teams = await TEAMS.load(self._conn, [r["id"] for r in rows])
+        return [_row_to_user(r, teams.get(r["id"], ())) for r in rows]
 
 
 def _row_to_user(row: Mapping[str, Any], teams: tuple[TeamRole, ...]) -> User:
@@ -208,7 +186,7 @@ def _row_to_user(row: Mapping[str, Any], teams: tuple[TeamRole, ...]) -> User:
         name=row["name"],
         email=row["email"],
         password_hash=row["password_hash"],
-        global_role=None if row["global_role"] is None else Role(row["global_role"]),
+        global_role=role_of(row["global_role"]),
         teams=teams,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
