@@ -49,6 +49,9 @@ class Action(enum.StrEnum):
     READ_ACTIVITIES = "activity.read"
     READ_TEAM = "team.read"
     WRITE_TEAM = "team.write"
+    READ_HOSTS = "host.read"
+    WRITE_HOSTS = "host.write"
+    REFETCH_HOSTS = "host.refetch"
 
 
 @attrs.frozen
@@ -81,6 +84,9 @@ RULES: dict[Action, Rule] = {
     Action.READ_ACTIVITIES: Rule(ANY_ROLE, ANY_ROLE),
     Action.READ_TEAM: Rule(ANY_ROLE, ANY_ROLE),
     Action.WRITE_TEAM: Rule(ADMIN, ADMIN),
+    Action.READ_HOSTS: Rule(ANY_ROLE, ANY_ROLE),
+    Action.WRITE_HOSTS: Rule(WRITERS, WRITERS),
+    Action.REFETCH_HOSTS: Rule(ANY_ROLE, ANY_ROLE),
 }
 
 

@@ -9,6 +9,21 @@ import attrs
 
 
 @attrs.frozen
+class AgentSettings:
+    """The `--osquery-*` options: how the server treats agents."""
+
+    host_identifier: str = "provided"  # provided / instance / uuid / hostname
+    enroll_cooldown: dt.timedelta = dt.timedelta(0)
+    detail_update_interval: dt.timedelta = dt.timedelta(hours=1)
+    label_update_interval: dt.timedelta = dt.timedelta(hours=1)
+    policy_update_interval: dt.timedelta = dt.timedelta(hours=1)
+    max_jitter_percent: int = 10
+    # How long a process trusts what it cached about a host between invalidations.
+    host_cache_ttl: dt.timedelta = dt.timedelta(seconds=60)
+    seen_flush_interval: dt.timedelta = dt.timedelta(seconds=5)
+
+
+@attrs.frozen
 class ServerRuntime:
     session_duration: dt.timedelta = dt.timedelta(days=5)
     logging_debug: bool = False
@@ -16,9 +31,7 @@ class ServerRuntime:
     # {"plugin": ..., "config": {...}} for results and for status logs, as GET /config shows them.
     result_logging: dict[str, Any] = attrs.field(factory=lambda: {"plugin": "filesystem", "config": {}})
     status_logging: dict[str, Any] = attrs.field(factory=lambda: {"plugin": "filesystem", "config": {}})
-    detail_update_interval: dt.timedelta = dt.timedelta(hours=1)
-    policy_update_interval: dt.timedelta = dt.timedelta(hours=1)
-    label_update_interval: dt.timedelta = dt.timedelta(hours=1)
+    agents: AgentSettings = AgentSettings()
     # PEM chain the server presents over TLS; None when serving plain HTTP.
     certificate_chain: str | None = None
     # Where password-reset and invite links point when server_url is not configured yet.

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.ports import (
     Clock,
     HealthCheck,
+    InvalidationBus,
+    LogDestination,
     Mailer,
+    PackSource,
     PasswordHasher,
     RateLimiter,
     TokenGenerator,
     UnitOfWorkFactory,
 )
 from fleet_core.services.activities import ActivityService
+from fleet_core.services.agents import AgentService
 from fleet_core.services.auth import AuthService
 from fleet_core.services.config import ConfigService
+from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
 from fleet_core.services.setup import SetupService
 from fleet_core.services.users import UserService
@@ -30,6 +37,9 @@ class Services:
     invites: InviteService
     config: ConfigService
     activities: ActivityService
+    agents: AgentService
+    hosts: HostService
+    bus: InvalidationBus
     health: HealthCheck
     runtime: ServerRuntime
 
@@ -44,6 +54,9 @@ def make_services(
     rate_limiter: RateLimiter,
     health: HealthCheck,
     runtime: ServerRuntime,
+    bus: InvalidationBus,
+    logs: Mapping[str, LogDestination],
+    packs: PackSource,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     activities = ActivityService(uow=uow, clock=clock)
@@ -58,6 +71,10 @@ def make_services(
         invites=InviteService(uow=uow, tokens=tokens, clock=clock, mailer=mailer, runtime=runtime),
         config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime),
         activities=activities,
+        agents=AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs), packs=packs,
+                            settings=runtime.agents),
+        hosts=HostService(uow=uow, clock=clock, tokens=tokens, bus=bus),
+        bus=bus,
         health=health,
         runtime=runtime,
     )

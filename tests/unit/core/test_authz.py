@@ -42,6 +42,9 @@ GLOBAL_EXPECTED = {
     Action.READ_ACTIVITIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.READ_TEAM: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_TEAM: {Role.ADMIN},
+    Action.READ_HOSTS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.WRITE_HOSTS: {Role.ADMIN, Role.MAINTAINER},
+    Action.REFETCH_HOSTS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
 }
 
 # On an object of team 7, per role held on team 7.
@@ -63,6 +66,9 @@ TEAM_EXPECTED = {
     Action.READ_ACTIVITIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.READ_TEAM: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_TEAM: {Role.ADMIN},
+    Action.READ_HOSTS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.WRITE_HOSTS: {Role.ADMIN, Role.MAINTAINER},
+    Action.REFETCH_HOSTS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
 }
 
 

@@ -1,0 +1,410 @@
+"""The osquery agent side: enrollment, node-key authentication, config, distributed queries, logs.
+
+This is the hot path. In the steady state a check-in costs no database round trip: hosts are
+cached per process by node-key hash (dropped on invalidation from any process and after a TTL),
+seen times are buffered and written in one batch per flush, and the app configuration is
+cached for a second as Fleet caches it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import structlog
+
+from fleet_core.errors import InvalidArgument, NodeInvalid, Unavailable
+from fleet_core.model.config import AppConfig
+from fleet_core.model.hosts import Host, HostFacts, Label
+from fleet_core.model.runtime import AgentSettings
+from fleet_core.model.secrets import EnrollSecret
+from fleet_core.ports import Clock, InvalidationBus, LogDestination, PackSource, TokenGenerator, UnitOfWorkFactory
+from fleet_core.rules import detail_queries as details
+from fleet_core.rules.hosts import IdentifierMode, choose_identifier, is_due
+
+log = structlog.get_logger(__name__)
+
+DETAIL_PREFIX = "fleet_detail_query_"
+ADDITIONAL_PREFIX = "fleet_additional_query_"
+LABEL_PREFIX = "fleet_label_query_"
+POLICY_PREFIX = "fleet_policy_query_"
+LIVE_PREFIX = "fleet_distributed_query_"
+NO_POLICIES = "fleet_no_policies_wildcard"
+# osquery checks in every 5 s while "accelerate" lasts; Fleet asks for it until a fresh host is
+# identified (hostname and platform known).
+ACCELERATE_SECONDS = 10
+SHORT_CACHE = dt.timedelta(seconds=1)
+LOG_TYPES = frozenset({"result", "status"})
+# The osquery options that feed the online rule, and the host fields they are stored in.
+INTERVAL_OPTIONS = {
+    "distributed_interval": "distributed_interval",
+    "config_tls_refresh": "config_tls_refresh",
+    "config_refresh": "config_tls_refresh",
+    "logger_tls_period": "logger_tls_period",
+}
+
+
+@attrs.frozen
+class DistributedQueries:
+    queries: dict[str, str]
+    discovery: dict[str, str]
+    accelerate: int = 0
+
+
+@attrs.frozen
+class QueryResult:
+    rows: list[dict[str, str]]
+    status: int = 0
+    message: str = ""
+    stats: Mapping[str, Any] | None = None
+
+
+@attrs.define
+class _Expiring:
+    value: Any
+    until: dt.datetime
+
+
+@attrs.define
+class HostCache:
+    """Hosts by node-key hash, each trusted until its TTL or an invalidation."""
+
+    ttl: dt.timedelta
+    _by_key: dict[str, _Expiring] = attrs.field(factory=dict)
+    _key_of: dict[int, str] = attrs.field(factory=dict)
+
+    def get(self, key: str, now: dt.datetime) -> Host | None:
+        entry = self._by_key.get(key)
+        if entry is None or entry.until <= now:
+            return None
+        host: Host = entry.value
+        return host
+
+    def put(self, key: str, host: Host, now: dt.datetime) -> None:
+        stale = self._key_of.get(host.id)
+        if stale is not None and stale != key:
+            self._by_key.pop(stale, None)
+        self._by_key[key] = _Expiring(host, now + self.ttl)
+        self._key_of[host.id] = key
+
+    def invalidate(self, host_ids: Sequence[int]) -> None:
+        """Forget these hosts; an empty sequence means every host (the bus lost messages)."""
+        if not host_ids:
+            self._by_key.clear()
+            self._key_of.clear()
+            return
+        for host_id in host_ids:
+            key = self._key_of.pop(host_id, None)
+            if key is not None:
+                self._by_key.pop(key, None)
+
+
+@attrs.define
+class SeenBuffer:
+    """Check-ins since the last flush, newest time per host."""
+
+    _pending: dict[int, dt.datetime] = attrs.field(factory=dict)
+
+    def record(self, host_id: int, at: dt.datetime) -> None:
+        self._pending[host_id] = at
+
+    def take(self) -> dict[int, dt.datetime]:
+        pending, self._pending = self._pending, {}
+        return pending
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+
+def labels_for_host(labels: Sequence[Label], host: Host) -> list[Label]:
+    """The dynamic labels a host evaluates: any platform or the host's, global or the host's team."""
+    return [
+        label for label in labels
+        if label.label_membership_type == "dynamic" and label.query.strip()
+        and (not label.platform or label.platform == host.platform
+             or (label.platform == "centos" and host.platform == "rhel" and "centos" in host.os_version.lower()))
+        and (label.team_id is None or label.team_id == host.team_id)
+    ]
+
+
+def parse_query_results(
+    queries: Mapping[str, Any], statuses: Mapping[str, Any], messages: Mapping[str, Any], stats: Mapping[str, Any]
+) -> dict[str, QueryResult]:
+    """distributed/write as osquery sends it, made uniform: rows that are not a list of objects
+    become [] (osquery 1.8 sent ""), statuses arrive as ints or strings (osquery < 3)."""
+    results = {}
+    for name, raw_rows in queries.items():
+        rows = [
+            {str(k): v if isinstance(v, str) else ("" if v is None else str(v)) for k, v in row.items()}
+            for row in (raw_rows if isinstance(raw_rows, list) else []) if isinstance(row, dict)
+        ]
+        raw_status = statuses.get(name, 0)
+        try:
+            status = int(raw_status)
+        except (TypeError, ValueError):
+            status = 1
+        message = messages.get(name, "")
+        stat = stats.get(name)
+        results[str(name)] = QueryResult(rows=rows, status=status, message=message if isinstance(message, str) else "",
+                                         stats=stat if isinstance(stat, Mapping) else None)
+    return results
+
+
+@attrs.define
+class AgentService:
+    uow: UnitOfWorkFactory
+    tokens: TokenGenerator
+    clock: Clock
+    bus: InvalidationBus
+    logs: dict[str, LogDestination]
+    packs: PackSource
+    settings: AgentSettings
+    cache: HostCache = attrs.field(init=False)
+    seen: SeenBuffer = attrs.field(factory=SeenBuffer, init=False)
+    _config: _Expiring | None = attrs.field(default=None, init=False)
+    _secrets: _Expiring | None = attrs.field(default=None, init=False)
+    _labels: _Expiring | None = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.cache = HostCache(self.settings.host_cache_ttl)
+        self.bus.subscribe(self.cache.invalidate)
+
+    # ---- enrollment ------------------------------------------------------------------------
+
+    async def enroll(self, *, enroll_secret: str, host_identifier: str,
+                     host_details: Mapping[str, Mapping[str, str]], public_ip: str = "") -> str:
+        """Enroll or re-enroll an agent and return its new node key.
+
+        Raises:
+            NodeInvalid: unknown secret, no identifier, or re-enrolling faster than the cooldown
+                (osquery then retries enrollment later).
+        """
+        secret = await self._match_secret(enroll_secret)
+        if secret is None:
+            raise NodeInvalid("enroll failed: invalid enroll secret")
+        identifier = choose_identifier(IdentifierMode(self.settings.host_identifier), host_identifier, host_details)
+        if not identifier:
+            raise NodeInvalid("enroll failed: missing host identifier")
+        now = self.clock.now()
+        facts = details.facts_from_host_details(host_details, details.IngestContext(
+            platform="", public_ip=public_ip, now=now))
+        node_key = self.tokens.token()
+        async with self.uow() as uow:
+            if self.settings.enroll_cooldown:
+                existing = await uow.hosts.get_by_osquery_host_id(identifier)
+                if existing is not None and now - existing.last_enrolled_at < self.settings.enroll_cooldown:
+                    raise NodeInvalid(f"enroll failed: host identified by {identifier} enrolling too often")
+            host, created = await uow.hosts.enroll(
+                osquery_host_id=identifier, node_key_hash=self.tokens.digest(node_key), team_id=secret.team_id,
+                at=now, fields={**facts.fields, **({"public_ip": public_ip} if public_ip else {})})
+            await uow.commit()
+        if not created:
+            # Other processes may still hold the old node key for this host.
+            await announce(self.bus, [host.id])
+        log.info("host_enrolled", host_id=host.id, team_id=host.team_id, created=created)
+        return node_key
+
+    async def _match_secret(self, presented: str) -> EnrollSecret | None:
+        if not presented:
+            return None
+        now = self.clock.now()
+        if self._secrets is None or self._secrets.until <= now:
+            async with self.uow() as uow:
+                self._secrets = _Expiring(await uow.enroll_secrets.all(), now + SHORT_CACHE)
+        match = None
+        # Compare against every secret in constant time, so timing reveals nothing about them.
+        for secret in self._secrets.value:
+            if hmac.compare_digest(secret.secret.encode(), presented.encode()):
+                match = secret
+        return match
+
+    # ---- authentication ------------------------------------------------------------------------
+
+    async def authenticate(self, node_key: str) -> Host:
+        """The host holding this node key; records the check-in.
+
+        Raises:
+            NodeInvalid: missing or unknown node key (the agent re-enrolls).
+        """
+        if not node_key:
+            raise NodeInvalid("authentication error: missing node key")
+        key = self.tokens.digest(node_key)
+        now = self.clock.now()
+        host = self.cache.get(key, now)
+        if host is None:
+            async with self.uow() as uow:
+                host = await uow.hosts.get_by_node_key(key)
+            if host is None:
+                raise NodeInvalid("authentication error: invalid node key")
+            self.cache.put(key, host, now)
+        self.seen.record(host.id, now)
+        return host
+
+    async def flush_seen(self) -> int:
+        """Write the buffered check-ins in one statement; returns how many hosts."""
+        pending = self.seen.take()
+        if not pending:
+            return 0
+        try:
+            async with self.uow() as uow:
+                await uow.hosts.mark_seen(pending)
+                await uow.commit()
+        except Exception:
+            # Keep them for the next flush rather than lose them (newer check-ins win).
+            for host_id, at in pending.items():
+                if host_id not in self.seen._pending:
+                    self.seen.record(host_id, at)
+            raise
+        return len(pending)
+
+    # ---- config ----------------------------------------------------------------------------------
+
+    async def app_config(self) -> AppConfig:
+        now = self.clock.now()
+        if self._config is None or self._config.until <= now:
+            async with self.uow() as uow:
+                self._config = _Expiring(await uow.app_config.get(), now + SHORT_CACHE)
+        config: AppConfig = self._config.value
+        return config
+
+    async def config(self, host: Host) -> dict[str, Any]:
+        """The osquery configuration for this host (the bare object osquery expects)."""
+        app = await self.app_config()
+        options = app.agent_options or {}
+        base = options.get("config") or {}
+        override = ((options.get("overrides") or {}).get("platforms") or {}).get(host.platform)
+        # A platform override replaces the whole config, as in Fleet (no merge).
+        config: dict[str, Any] = dict(override if isinstance(override, Mapping) else base)
+        packs = await self.packs.packs_for_host(host)
+        if packs:
+            config["packs"] = {**(config.get("packs") or {}), **packs}
+        await self._follow_intervals(host, config.get("options") or {})
+        return config
+
+    async def _follow_intervals(self, host: Host, options: Mapping[str, Any]) -> None:
+        """Store the check-in intervals the host was just told to use; they decide its status."""
+        changes: dict[str, int] = {}
+        for option, field in INTERVAL_OPTIONS.items():
+            value = options.get(option)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                continue
+            if option == "config_refresh" and "config_tls_refresh" in options:
+                continue
+            if getattr(host, field) != int(value):
+                changes[field] = int(value)
+        if not changes:
+            return
+        async with self.uow() as uow:
+            await uow.hosts.apply_facts(host.id, HostFacts(fields=changes), at=self.clock.now())
+            await uow.commit()
+        await announce(self.bus, [host.id])
+
+    # ---- distributed ------------------------------------------------------------------------------
+
+    async def distributed_read(self, host: Host) -> DistributedQueries:
+        """The queries this host should run now, each with a discovery query."""
+        now = self.clock.now()
+        s = self.settings
+        queries: dict[str, str] = {}
+        discovery: dict[str, str] = {}
+        if is_due(host.detail_updated_at, s.detail_update_interval, host.id, s.max_jitter_percent, now,
+                  refetch_requested=host.refetch_requested):
+            app = await self.app_config()
+            for name, (sql, disc) in details.detail_queries_for(
+                host.platform,
+                software_inventory=app.features.enable_software_inventory,
+                host_users=app.features.enable_host_users,
+                additional=app.features.additional_queries,
+                overrides=None,
+            ).items():
+                queries[name] = sql
+                if disc:
+                    discovery[name] = disc
+        if is_due(host.label_updated_at, s.label_update_interval, host.id, s.max_jitter_percent, now,
+                  refetch_requested=host.refetch_requested):
+            for label in labels_for_host(await self._dynamic_labels(), host):
+                queries[f"{LABEL_PREFIX}{label.id}"] = label.query
+        if is_due(host.policy_updated_at, s.policy_update_interval, host.id, s.max_jitter_percent, now,
+                  refetch_requested=host.refetch_requested):
+            # No policy applies yet (policies arrive with their capability); the wildcard keeps
+            # policy_updated_at moving, as Fleet does when none match.
+            queries[NO_POLICIES] = "SELECT 1"
+        # osquery rejects empty SQL and a batch with any broken entry, so drop empties here.
+        queries = {name: sql for name, sql in queries.items() if sql.strip()}
+        discovery = {name: discovery.get(name) or "SELECT 1" for name in queries}
+        accelerate = ACCELERATE_SECONDS if not host.hostname or not host.platform else 0
+        return DistributedQueries(queries=queries, discovery=discovery, accelerate=accelerate)
+
+    async def _dynamic_labels(self) -> list[Label]:
+        now = self.clock.now()
+        if self._labels is None or self._labels.until <= now:
+            async with self.uow() as uow:
+                self._labels = _Expiring(await uow.labels.dynamic(), now + SHORT_CACHE)
+        labels: list[Label] = self._labels.value
+        return labels
+
+    async def distributed_write(self, host: Host, results: Mapping[str, QueryResult], *, public_ip: str = "") -> None:
+        """Ingest a host's answers, routed by query-name prefix; unknown names are ignored."""
+        now = self.clock.now()
+        detail_rows = {n: r.rows for n, r in results.items() if n.startswith(DETAIL_PREFIX)}
+        detail_statuses = {n: r.status for n, r in results.items() if n.startswith(DETAIL_PREFIX)}
+        ctx = details.IngestContext(platform=host.platform, public_ip=public_ip, now=now,
+                                    last_restarted_at=host.last_restarted_at, host_id=host.id)
+        facts, details_updated = details.ingest_detail_results(detail_rows, detail_statuses, ctx)
+        additional = details.additional_results(
+            {n: r.rows for n, r in results.items() if n.startswith(ADDITIONAL_PREFIX)},
+            {n: r.status for n, r in results.items() if n.startswith(ADDITIONAL_PREFIX)},
+        )
+        if additional:
+            facts = facts.merge(HostFacts(fields={"additional": additional}))
+        labels: dict[int, bool | None] = {}
+        for name, result in results.items():
+            if name.startswith(LABEL_PREFIX):
+                label_id = _int_suffix(name, LABEL_PREFIX)
+                if label_id is not None:
+                    labels[label_id] = None if result.status != 0 else bool(result.rows)
+        policies_updated = NO_POLICIES in results or any(n.startswith(POLICY_PREFIX) for n in results)
+        if public_ip and public_ip != host.public_ip:
+            facts = facts.merge(HostFacts(fields={"public_ip": public_ip}))
+        if not (facts.fields or details_updated or labels or policies_updated or host.refetch_requested
+                or facts.users is not None or facts.software is not None):
+            return
+        async with self.uow() as uow:
+            await uow.hosts.apply_facts(
+                host.id, facts, at=now, details_updated=details_updated, labels_updated=bool(labels),
+                policies_updated=policies_updated, clear_refetch=host.refetch_requested)
+            if labels:
+                await uow.labels.record_results(host.id, labels, now)
+            await uow.commit()
+        await announce(self.bus, [host.id])
+
+    # ---- logs -------------------------------------------------------------------------------------
+
+    async def submit_logs(self, host: Host, log_type: str, records: Sequence[bytes]) -> None:
+        """Hand a batch to the log destination; returns only once it accepted the batch.
+
+        Raises:
+            InvalidArgument: unknown log_type.
+            Unavailable: the destination did not take the batch (osquery keeps and resends it).
+        """
+        if log_type not in LOG_TYPES:
+            raise InvalidArgument(("log_type", f"unknown log type {log_type!r}"))
+        if records:
+            await self.logs[log_type].write(log_type, records)
+
+
+async def announce(bus: InvalidationBus, host_ids: Sequence[int]) -> None:
+    """Tell the other processes after a commit; if the bus is down the change is already stored,
+    so it is logged rather than failed, and caches catch up within their TTL."""
+    try:
+        await bus.publish(host_ids)
+    except Unavailable:
+        log.warning("host_invalidation_not_sent", hosts=len(host_ids))
+
+
+def _int_suffix(name: str, prefix: str) -> int | None:
+    suffix = name[len(prefix):]
+    return int(suffix) if suffix.isdigit() else None
