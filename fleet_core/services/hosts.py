@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-
 import datetime as dt
 from collections.abc import Sequence
 
@@ -182,7 +181,9 @@ class HostService:
         assert filters is not None
         return await uow.hosts.ids(_scoped(viewer, filters, action), now=self.clock.now())
 
-    async def os_versions(self, viewer: Viewer, *, team_id: int | None, platform: str | None) -> builtins.list[OSVersion]:
+    async def os_versions(
+        self, viewer: Viewer, *, team_id: int | None, platform: str | None
+    ) -> builtins.list[OSVersion]:
         scoped = _scoped(viewer, HostFilter(team_id=team_id))
         async with self.uow() as uow:
             versions = await uow.hosts.os_versions(scoped)
