@@ -9,13 +9,16 @@ import redis.asyncio
 
 from fleet_adapters.clock import SystemClock
 from fleet_adapters.health import BackendHealth
+from fleet_adapters.logs import log_destination
 from fleet_adapters.mail import SMTPMailer
+from fleet_adapters.packs import EmptyPackSource
 from fleet_adapters.postgres.pool import connection_pool
 from fleet_adapters.postgres.uow import PgUnitOfWork
+from fleet_adapters.redis.invalidation import RedisInvalidationBus
 from fleet_adapters.redis.rate_limit import RedisRateLimiter
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
-from fleet_adapters.settings import Settings, SettingsError, server_runtime
+from fleet_adapters.settings import Settings, SettingsError, log_files, server_runtime
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.services import Services, make_services
 
@@ -37,6 +40,19 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
     runtime = runtime if runtime is not None else server_runtime(settings)
     async with connection_pool(settings.database_url) as pool:
         r = redis.asyncio.Redis.from_url(settings.redis_url)
+        bus = RedisInvalidationBus(r)
+        result_file, status_file = log_files(settings)
+        file_options = {
+            "result_path": result_file, "status_path": status_file,
+            "rotate": settings.filesystem_enable_log_rotation, "compress": settings.filesystem_enable_log_compression,
+            "max_size_mb": settings.filesystem_max_size, "max_backups": settings.filesystem_max_backups,
+        }
+        # One destination per plugin, so a filesystem plugin serving both streams opens each file once.
+        plugins = {name: log_destination(name, **file_options)
+                   for name in {settings.osquery_result_log_plugin, settings.osquery_status_log_plugin}}
+        logs = {"result": plugins[settings.osquery_result_log_plugin],
+                "status": plugins[settings.osquery_status_log_plugin]}
+        await bus.start()
         try:
             yield make_services(
                 uow=lambda: PgUnitOfWork(pool),
@@ -47,7 +63,15 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 rate_limiter=RedisRateLimiter(r),
                 health=BackendHealth(pool, r),
                 runtime=runtime,
+                bus=bus,
+                logs=logs,
+                packs=EmptyPackSource(),
             )
         finally:
+            await bus.stop()
+            for destination in plugins.values():
+                close = getattr(destination, "aclose", None)
+                if close is not None:
+                    await close()
             # Redis first, then (leaving the block) the pool: the reverse of opening.
             await r.aclose()

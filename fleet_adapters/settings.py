@@ -11,12 +11,12 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
 from fleet_adapters.tls import ensure_self_signed, read_certificate_chain
-from fleet_core.model.runtime import ServerRuntime
+from fleet_core.model.runtime import AgentSettings, ServerRuntime
 
 ENV_PREFIX: Final = "FLEET_"
 
@@ -43,6 +43,41 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     logging_json: Annotated[bool, _help("log as JSON lines")] = False
     logging_debug: Annotated[bool, _help("log at debug level")] = False
     workers: Annotated[int, msgspec.Meta(ge=1, description="server processes")] = 1
+    osquery_host_identifier: Annotated[
+        Literal["provided", "instance", "uuid", "hostname"],
+        _help("what identifies a host across re-enrollments: provided, instance, uuid or hostname"),
+    ] = "provided"
+    osquery_enroll_cooldown: Annotated[
+        dt.timedelta, _help("refuse re-enrollment of the same host within this time (0: never)")
+    ] = dt.timedelta(0)
+    osquery_detail_update_interval: Annotated[dt.timedelta, _help("how often host vitals are collected")] = (
+        dt.timedelta(hours=1)
+    )
+    osquery_label_update_interval: Annotated[dt.timedelta, _help("how often label queries run on a host")] = (
+        dt.timedelta(hours=1)
+    )
+    osquery_policy_update_interval: Annotated[dt.timedelta, _help("how often policy queries run on a host")] = (
+        dt.timedelta(hours=1)
+    )
+    osquery_max_jitter_percent: Annotated[
+        int, msgspec.Meta(ge=0, le=100, description="spread of those collections, percent of the interval")
+    ] = 10
+    osquery_result_log_plugin: Annotated[
+        Literal["filesystem", "stdout", "none"], _help("where osquery result logs go")
+    ] = "filesystem"
+    osquery_status_log_plugin: Annotated[
+        Literal["filesystem", "stdout", "none"], _help("where osquery status logs go")
+    ] = "filesystem"
+    filesystem_result_log_file: Annotated[
+        str | None, _help("result log path for the filesystem plugin (default <data dir>/osquery_result)")
+    ] = None
+    filesystem_status_log_file: Annotated[
+        str | None, _help("status log path for the filesystem plugin (default <data dir>/osquery_status)")
+    ] = None
+    filesystem_enable_log_rotation: Annotated[bool, _help("rotate the filesystem logs")] = False
+    filesystem_enable_log_compression: Annotated[bool, _help("gzip rotated filesystem logs")] = False
+    filesystem_max_size: Annotated[int, msgspec.Meta(ge=1, description="rotate at this many MB")] = 500
+    filesystem_max_backups: Annotated[int, msgspec.Meta(ge=0, description="rotated files to keep")] = 3
 
     @property
     def host(self) -> str:
@@ -242,6 +277,37 @@ def server_runtime(settings: Settings) -> ServerRuntime:
         session_duration=settings.session_duration,
         logging_debug=settings.logging_debug,
         logging_json=settings.logging_json,
+        result_logging=_log_plugin(settings, settings.osquery_result_log_plugin),
+        status_logging=_log_plugin(settings, settings.osquery_status_log_plugin),
+        agents=AgentSettings(
+            host_identifier=settings.osquery_host_identifier,
+            enroll_cooldown=settings.osquery_enroll_cooldown,
+            detail_update_interval=settings.osquery_detail_update_interval,
+            label_update_interval=settings.osquery_label_update_interval,
+            policy_update_interval=settings.osquery_policy_update_interval,
+            max_jitter_percent=settings.osquery_max_jitter_percent,
+        ),
         certificate_chain=None if files is None else read_certificate_chain(files[0]),
         default_server_url=server_url(settings),
     )
+
+
+def log_files(settings: Settings) -> tuple[Path, Path]:
+    """(result log, status log) for the filesystem plugin."""
+    return (
+        Path(settings.filesystem_result_log_file or settings.data_path / "osquery_result"),
+        Path(settings.filesystem_status_log_file or settings.data_path / "osquery_status"),
+    )
+
+
+def _log_plugin(settings: Settings, plugin: str) -> dict[str, Any]:
+    """How GET /config reports a log destination, in Fleet's shape."""
+    if plugin != "filesystem":
+        return {"plugin": plugin, "config": {}}
+    result, status = log_files(settings)
+    return {"plugin": plugin, "config": {
+        "status_log_file": str(status),
+        "result_log_file": str(result),
+        "enable_log_rotation": settings.filesystem_enable_log_rotation,
+        "enable_log_compression": settings.filesystem_enable_log_compression,
+    }}

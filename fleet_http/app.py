@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import structlog
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -14,13 +17,17 @@ from fleet_core import version
 from fleet_core.services import Services
 from fleet_http.controllers.auth import AuthController, SetupController
 from fleet_http.controllers.config import ConfigController, healthz
+from fleet_http.controllers.hosts import HostAggregatesController, HostController
 from fleet_http.controllers.invites import InviteController
 from fleet_http.controllers.users import SessionController, UserController
 from fleet_http.deps import provide_services, provide_viewer, storable_input
 from fleet_http.errors import EXCEPTION_HANDLERS
 from fleet_http.logging import request_logging
 
-FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteController, ConfigController]
+log = structlog.get_logger(__name__)
+
+FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteController, ConfigController,
+                     HostController, HostAggregatesController]
 API_PREFIXES = ("/api/v1", "/api/latest")
 
 
@@ -32,12 +39,31 @@ def _routers() -> list[Router]:
     return routers
 
 
+# Host expiry counts in days, so checking a few times an hour is plenty.
+EXPIRY_CHECK_SECONDS = 600
+
+
+async def _expire_hosts_forever(services: Services) -> None:
+    while True:
+        try:
+            await services.hosts.expire()
+        except Exception:
+            log.exception("host_expiry_failed")
+        await asyncio.sleep(EXPIRY_CHECK_SECONDS)
+
+
 def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]]) -> Litestar:
     @asynccontextmanager
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services() as services:
             app.state.services = services
-            yield
+            expiry = asyncio.create_task(_expire_hosts_forever(services))
+            try:
+                yield
+            finally:
+                expiry.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await expiry
 
     return Litestar(
         route_handlers=[*_routers(), healthz],

@@ -7,9 +7,12 @@ import datetime as dt
 import argon2
 import attrs
 
+from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
+from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.memory.store import InMemoryStore, InMemoryUnitOfWork
+from fleet_adapters.packs import EmptyPackSource
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_core.model.runtime import ServerRuntime
@@ -45,6 +48,7 @@ class InMemoryKit:
     store: InMemoryStore
     mailer: RecordingMailer
     clock: Clock
+    logs: RecordingLogDestination
 
 
 def in_memory_kit(
@@ -52,6 +56,7 @@ def in_memory_kit(
 ) -> InMemoryKit:
     store = InMemoryStore()
     mailer = RecordingMailer()
+    logs = RecordingLogDestination()
     clock = clock or MovableClock()
     services = make_services(
         uow=store.unit_of_work,
@@ -63,5 +68,8 @@ def in_memory_kit(
         rate_limiter=InMemoryRateLimiter(clock),
         health=AlwaysHealthy(),
         runtime=runtime or ServerRuntime(),
+        bus=InMemoryInvalidationBus(),
+        logs={"result": logs, "status": logs},
+        packs=EmptyPackSource(),
     )
-    return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock)
+    return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs)

@@ -29,7 +29,7 @@ class ListOptions:
     page: int = 0
     per_page: int = DEFAULT_PER_PAGE
     order_key: str | None = None
-    order_direction: Direction = Direction.ASC
+    order_direction: Direction = attrs.field(default=Direction.ASC, converter=Direction)
     query: str = ""
 
     @property

@@ -1,0 +1,69 @@
+"""Host expiry and the host cache's invalidation across the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from fleet_adapters.memory import InMemoryKit, MovableClock
+from fleet_core.authz import Viewer
+from fleet_core.errors import NodeInvalid
+from fleet_core.rules.paging import ListOptions
+
+pytestmark = pytest.mark.anyio
+
+
+async def enroll(kit: InMemoryKit, identifier: str) -> str:
+    async with kit.store.unit_of_work() as uow:
+        if not await uow.enroll_secrets.all():
+            await uow.enroll_secrets.replace(None, ["s3cret"], kit.clock.now())
+            await uow.commit()
+    return await kit.services.agents.enroll(enroll_secret="s3cret", host_identifier=identifier, host_details={})
+
+
+async def test_hosts_unseen_past_the_expiry_window_are_deleted_and_recorded(kit: InMemoryKit, admin: Viewer,
+                                                                            clock: MovableClock) -> None:
+    stale_key = await enroll(kit, "stale")
+    clock.advance(dt.timedelta(days=20))
+    fresh_key = await enroll(kit, "fresh")
+    assert await kit.services.hosts.expire() == []  # disabled by default
+    await kit.services.config.modify(admin, {"host_expiry_settings": {"host_expiry_enabled": True,
+                                                                      "host_expiry_window": 15}})
+    deleted = await kit.services.hosts.expire()
+    assert len(deleted) == 1
+    with pytest.raises(NodeInvalid):
+        await kit.services.agents.authenticate(stale_key)
+    await kit.services.agents.authenticate(fresh_key)
+    activity = (await kit.services.activities.list(admin, ListOptions(order_key="id", order_direction="desc")))[0]
+    assert (activity.type, activity.details) == ("expired_hosts", {"host_ids": deleted, "host_expiry_window": 15})
+
+
+async def test_a_cached_host_is_dropped_when_it_is_deleted(kit: InMemoryKit, admin: Viewer) -> None:
+    node_key = await enroll(kit, "cached")
+    host = await kit.services.agents.authenticate(node_key)  # now cached
+    await kit.services.hosts.delete(admin, host.id)
+    with pytest.raises(NodeInvalid):
+        await kit.services.agents.authenticate(node_key)
+
+
+async def test_a_refetch_reaches_the_cached_host(kit: InMemoryKit, admin: Viewer) -> None:
+    node_key = await enroll(kit, "refetch")
+    host = await kit.services.agents.authenticate(node_key)
+    await kit.services.agents.distributed_write(host, {})
+    async with kit.store.unit_of_work() as uow:
+        await uow.hosts.apply_facts(host.id, await _no_facts(), at=kit.clock.now(), details_updated=True,
+                                    labels_updated=True, policies_updated=True, clear_refetch=True)
+        await uow.commit()
+    await kit.services.bus.publish([host.id])
+    quiet = await kit.services.agents.distributed_read(await kit.services.agents.authenticate(node_key))
+    assert quiet.queries == {}
+    await kit.services.hosts.refetch(admin, host.id)
+    busy = await kit.services.agents.distributed_read(await kit.services.agents.authenticate(node_key))
+    assert "fleet_detail_query_os_version" in busy.queries
+
+
+async def _no_facts():  # type: ignore[no-untyped-def]
+    from fleet_core.model.hosts import HostFacts
+
+    return HostFacts()
