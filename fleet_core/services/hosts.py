@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import attrs
 import structlog
 
-from fleet_core.authz import Action, Viewer, authorize, visible_team_ids
+from fleet_core.authz import Action, Viewer, authorize, is_allowed
 from fleet_core.errors import InvalidArgument, NotFound, PermissionDenied
 from fleet_core.model.hosts import (
     Battery,
@@ -54,22 +54,31 @@ class MacadminsSummary:
     munki_issues: list[tuple[int, str, str, int]]
 
 
+def team_filter(team_id: int | None) -> HostFilter:
+    """The API's team_id parameter: a team, 0 for hosts in no team, or None for all."""
+    return HostFilter(no_team=True) if team_id == 0 else HostFilter(team_id=team_id)
+
+
 def _scoped(viewer: Viewer, filters: HostFilter, action: Action = Action.READ_HOSTS) -> HostFilter:
-    """Limit a filter to the hosts the viewer may see; a team filter must be one of theirs."""
-    teams = visible_team_ids(viewer.user)
-    if teams is None:
+    """Limit a filter to the hosts the viewer may act on; a team filter must be one of those."""
+    if filters.team_id == 0:
+        filters = attrs.evolve(filters, team_id=None, no_team=True)
+    if viewer.user.global_role is not None:
         authorize(viewer, action)
         return filters
+    # Team users reach only hosts of the teams where their role allows this action; hosts in
+    # no team belong to no such team, so a no_team filter finds nothing for them.
+    allowed = frozenset(m.team_id for m in viewer.user.teams if is_allowed(viewer.user, action, team_ids=[m.team_id]))
     if filters.team_id is not None:
         authorize(viewer, action, team_ids=[filters.team_id])
-    elif not teams:
+    elif not allowed:
         raise PermissionDenied("forbidden")
-    return attrs.evolve(filters, visible_team_ids=teams)
+    return attrs.evolve(filters, visible_team_ids=allowed)
 
 
 def _check_host(viewer: Viewer, host: Host, action: Action) -> None:
-    # Team users may act on hosts of their teams only; a host in no team is global.
-    authorize(viewer, action, team_ids=None if host.team_id is None else [host.team_id])
+    # A host in no team is reached by global roles only (an empty team list admits no team role).
+    authorize(viewer, action, team_ids=[] if host.team_id is None else [host.team_id])
 
 
 @attrs.frozen
@@ -93,7 +102,7 @@ class HostService:
             return await uow.hosts.count(scoped, now=self.clock.now())
 
     async def summary(self, viewer: Viewer, *, team_id: int | None, platform: str | None) -> HostSummary:
-        scoped = _scoped(viewer, HostFilter(team_id=team_id))
+        scoped = _scoped(viewer, team_filter(team_id))
         async with self.uow() as uow:
             return await uow.hosts.summary(scoped, platform=platform or None, now=self.clock.now())
 
@@ -159,10 +168,11 @@ class HostService:
             targets = await self._resolve(uow, viewer, ids, filters, Action.WRITE_HOSTS)
             hosts = [h for h in [await uow.hosts.get(i) for i in targets] if h is not None]
             moved = await uow.hosts.transfer(targets, team_id)
-            await record_activity(uow, viewer.user, "transferred_hosts", {
-                "team_id": team_id, "team_name": team_name, "host_ids": moved,
-                "host_display_names": [h.display_name for h in hosts if h.id in set(moved)],
-            }, self.clock.now())
+            if moved:
+                await record_activity(uow, viewer.user, "transferred_hosts", {
+                    "team_id": team_id, "team_name": team_name, "host_ids": moved,
+                    "host_display_names": [h.display_name for h in hosts if h.id in set(moved)],
+                }, self.clock.now())
             await uow.commit()
         if moved:
             await announce(self.bus, moved)
@@ -182,12 +192,15 @@ class HostService:
         return await uow.hosts.ids(_scoped(viewer, filters, action), now=self.clock.now())
 
     async def os_versions(
-        self, viewer: Viewer, *, team_id: int | None, platform: str | None
+        self, viewer: Viewer, *, team_id: int | None, platform: str | None = None, name: str | None = None,
+        version: str | None = None,
     ) -> builtins.list[OSVersion]:
-        scoped = _scoped(viewer, HostFilter(team_id=team_id))
+        scoped = _scoped(viewer, team_filter(team_id))
         async with self.uow() as uow:
             versions = await uow.hosts.os_versions(scoped)
-        return [v for v in versions if not platform or v.platform == platform]
+        return [v for v in versions
+                if (not platform or v.platform == platform) and (not name or v.name_only == name)
+                and (not version or v.version == version)]
 
     async def device_mapping(self, viewer: Viewer, host_id: int) -> builtins.list[DeviceMapping]:
         async with self.uow() as uow:
@@ -202,7 +215,7 @@ class HostService:
             return await uow.hosts.mdm(host_id), await uow.hosts.munki(host_id)
 
     async def macadmins_summary(self, viewer: Viewer, *, team_id: int | None) -> MacadminsSummary:
-        scoped = _scoped(viewer, HostFilter(team_id=team_id))
+        scoped = _scoped(viewer, team_filter(team_id))
         async with self.uow() as uow:
             return MacadminsSummary(
                 mdm_solutions=await uow.hosts.mdm_solutions(scoped),

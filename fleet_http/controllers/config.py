@@ -48,8 +48,8 @@ def render_config(config: AppConfig, runtime: ServerRuntime) -> dict[str, Any]:
     }
     # Fleet reports durations as Go nanoseconds.
     body["update_interval"] = {
-        "osquery_detail": int(runtime.detail_update_interval.total_seconds()) * NANOSECONDS,
-        "osquery_policy": int(runtime.policy_update_interval.total_seconds()) * NANOSECONDS,
+        "osquery_detail": int(runtime.agents.detail_update_interval.total_seconds()) * NANOSECONDS,
+        "osquery_policy": int(runtime.agents.policy_update_interval.total_seconds()) * NANOSECONDS,
     }
     body["vulnerabilities"] = {
         "cpe_database_url": "", "current_instance_checks": "auto", "cve_feed_prefix_url": "",
