@@ -36,6 +36,9 @@ INSERT_NEW_ENROLL_SECRETS: Final[LiteralString] = """
                         WHERE e.secret = x.secret
                           AND e.team_id IS NOT DISTINCT FROM %(team_id)s::bigint)
 """
+SELECT_ALL_ENROLL_SECRETS: Final[LiteralString] = """
+    SELECT secret, team_id, created_at FROM enroll_secrets ORDER BY secret COLLATE "C"
+"""
 SELECT_ENROLL_SECRETS_BY_VALUE: Final[LiteralString] = """
     SELECT secret, team_id, created_at FROM enroll_secrets WHERE secret = %(secret)s
 """
@@ -66,3 +69,9 @@ class PgEnrollSecretRepository:
             async with self._conn.cursor(row_factory=class_row(EnrollSecret)) as cur:
                 await cur.execute(SELECT_ENROLL_SECRETS_BY_VALUE, {"secret": secret})
                 return await cur.fetchone()
+
+    async def all(self) -> _EnrollSecrets:
+        with translated():
+            async with self._conn.cursor(row_factory=class_row(EnrollSecret)) as cur:
+                await cur.execute(SELECT_ALL_ENROLL_SECRETS)
+                return await cur.fetchall()

@@ -94,3 +94,14 @@ async def test_an_unknown_team_is_not_found(uow_factory: UnitOfWorkFactory, at) 
         with pytest.raises(NotFound):
             await uow.enroll_secrets.replace(404, ["s"], at)
         assert await uow.enroll_secrets.find("s") is None
+
+
+async def test_all_lists_global_and_team_secrets_by_secret(uow_factory: UnitOfWorkFactory, at) -> None:
+    async with uow_factory() as uow:
+        team = await uow.teams.add(name="Apples", description="", at=at)
+        await uow.enroll_secrets.replace(None, ["global-b"], at)
+        await uow.enroll_secrets.replace(team.id, ["team-a"], at)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.enroll_secrets.all() == [
+            EnrollSecret("global-b", None, at), EnrollSecret("team-a", team.id, at)]
