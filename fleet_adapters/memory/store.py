@@ -17,6 +17,7 @@ from typing import Any, Self
 
 import attrs
 
+from fleet_adapters.memory.hosts import HostTables, InMemoryHostRepository, InMemoryLabelRepository
 from fleet_core.errors import AlreadyExists, NotFound
 from fleet_core.model.activities import Activity, NewActivity
 from fleet_core.model.config import AppConfig
@@ -36,6 +37,7 @@ class _State:
     enroll_secrets: dict[str, EnrollSecret] = attrs.field(factory=dict)
     teams: dict[int, Team] = attrs.field(factory=dict)
     activities: dict[int, Activity] = attrs.field(factory=dict)
+    host_tables: HostTables = attrs.field(factory=HostTables)
 
     def copy(self) -> _State:
         # Values are frozen attrs objects, so copying the containers is enough, except the
@@ -49,6 +51,7 @@ class _State:
             enroll_secrets=dict(self.enroll_secrets),
             teams=dict(self.teams),
             activities=dict(self.activities),
+            host_tables=self.host_tables.copy(),
         )
 
 
@@ -58,7 +61,9 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.state = _State()
         self.lock = asyncio.Lock()
-        self.ids = {name: itertools.count(1) for name in ("users", "sessions", "invites", "teams", "activities")}
+        self.ids = {name: itertools.count(1) for name in (
+            "users", "sessions", "invites", "teams", "activities", "hosts", "software", "operating_systems",
+            "mdm_solutions", "munki_issues")}
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)
@@ -82,6 +87,8 @@ class InMemoryUnitOfWork:
         self.enroll_secrets = InMemoryEnrollSecretRepository(self._state)
         self.teams = InMemoryTeamRepository(self._state, self._store)
         self.activities = InMemoryActivityRepository(self._state, self._store)
+        self.hosts = InMemoryHostRepository(self._state, self._store)
+        self.labels = InMemoryLabelRepository(self._state, self._store)
         return self
 
     async def commit(self) -> None:
@@ -91,7 +98,7 @@ class InMemoryUnitOfWork:
 
     def _rebind(self) -> None:
         for repo in (self.users, self.sessions, self.invites, self.password_resets, self.app_config,
-                     self.enroll_secrets, self.teams, self.activities):
+                     self.enroll_secrets, self.teams, self.activities, self.hosts, self.labels):
             repo.state = self._state
 
     async def __aexit__(self, *exc: object) -> None:
@@ -333,6 +340,9 @@ class InMemoryEnrollSecretRepository(_Repo):
 
     async def find(self, secret: str) -> EnrollSecret | None:
         return self.state.enroll_secrets.get(secret)
+
+    async def all(self) -> builtins.list[EnrollSecret]:
+        return [self.state.enroll_secrets[s] for s in sorted(self.state.enroll_secrets)]
 
 
 @attrs.define

@@ -13,7 +13,9 @@ from fleet_adapters.postgres.activities import PgActivityRepository
 from fleet_adapters.postgres.app_config import PgAppConfigRepository
 from fleet_adapters.postgres.enroll_secrets import PgEnrollSecretRepository
 from fleet_adapters.postgres.errors import translated
+from fleet_adapters.postgres.hosts import PgHostRepository
 from fleet_adapters.postgres.invites import PgInviteRepository
+from fleet_adapters.postgres.labels import PgLabelRepository
 from fleet_adapters.postgres.password_resets import PgPasswordResetRepository
 from fleet_adapters.postgres.pool import Pool
 from fleet_adapters.postgres.sessions import PgSessionRepository
@@ -37,6 +39,8 @@ class PgUnitOfWork:
     enroll_secrets: PgEnrollSecretRepository
     teams: PgTeamRepository
     activities: PgActivityRepository
+    hosts: PgHostRepository
+    labels: PgLabelRepository
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -56,6 +60,8 @@ class PgUnitOfWork:
         self.enroll_secrets = PgEnrollSecretRepository(conn)
         self.teams = PgTeamRepository(conn)
         self.activities = PgActivityRepository(conn)
+        self.hosts = PgHostRepository(conn)
+        self.labels = PgLabelRepository(conn)
         return self
 
     async def commit(self) -> None:

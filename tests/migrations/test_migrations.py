@@ -25,6 +25,9 @@ pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 EXPECTED_TABLES = {
     "activities", "app_config", "enroll_secrets", "invite_teams", "invites", "password_resets",
     "schema_migrations", "sessions", "teams", "user_teams", "users",
+    "operating_systems", "hosts", "host_seen_times", "host_users", "software", "host_software", "host_emails",
+    "mdm_solutions", "host_mdm", "host_munki_info", "munki_issues", "host_munki_issues", "host_batteries", "labels",
+    "label_membership", "policy_membership",
 }
 
 
