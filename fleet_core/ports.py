@@ -205,6 +205,10 @@ class TeamRepository(Protocol):
         """The teams that exist among ``team_ids``, in id order."""
         ...
 
+    async def set_agent_options(self, team_id: int, agent_options: Mapping[str, Any] | None) -> None:
+        """Replace the team's agent options (None: use the global ones); NotFound if no such team."""
+        ...
+
 
 class ActivityRepository(Protocol):
     async def add(self, activity: NewActivity, at: dt.datetime) -> Activity:

@@ -12,7 +12,7 @@ import builtins
 import copy
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import attrs
@@ -361,6 +361,13 @@ class InMemoryTeamRepository(_Repo):
 
     async def get_many(self, team_ids: Sequence[int]) -> list[Team]:
         return [self.state.teams[i] for i in sorted(set(team_ids)) if i in self.state.teams]
+
+    async def set_agent_options(self, team_id: int, agent_options: Mapping[str, Any] | None) -> None:
+        team = self.state.teams.get(team_id)
+        if team is None:
+            raise NotFound(f"Team with id={team_id} was not found in the datastore")
+        self.state.teams[team_id] = attrs.evolve(
+            team, agent_options=None if agent_options is None else copy.deepcopy(dict(agent_options)))
 
 
 @attrs.define

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -13,3 +15,5 @@ class Team:
     name: str
     created_at: dt.datetime
     description: str = ""
+    # The team's osquery agent options; None: the team's hosts get the global ones.
+    agent_options: Mapping[str, Any] | None = None

@@ -167,6 +167,7 @@ class AgentService:
     _config: _Expiring | None = attrs.field(default=None, init=False)
     _secrets: _Expiring | None = attrs.field(default=None, init=False)
     _labels: _Expiring | None = attrs.field(default=None, init=False)
+    _teams: dict[int, _Expiring] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.cache = HostCache(self.settings.host_cache_ttl)
@@ -270,10 +271,21 @@ class AgentService:
         config: AppConfig = self._config.value
         return config
 
+    async def _team_agent_options(self, team_id: int) -> Mapping[str, Any] | None:
+        now = self.clock.now()
+        cached = self._teams.get(team_id)
+        if cached is None or cached.until <= now:
+            async with self.uow() as uow:
+                team = await uow.teams.get(team_id)
+            cached = self._teams[team_id] = _Expiring(team.agent_options if team else None, now + SHORT_CACHE)
+        options: Mapping[str, Any] | None = cached.value
+        return options
+
     async def config(self, host: Host) -> dict[str, Any]:
-        """The osquery configuration for this host (the bare object osquery expects)."""
-        app = await self.app_config()
-        options = app.agent_options or {}
+        """The osquery configuration for this host (the bare object osquery expects): the host
+        team's agent options when the team has any, else the global ones."""
+        team_options = await self._team_agent_options(host.team_id) if host.team_id is not None else None
+        options = team_options or (await self.app_config()).agent_options or {}
         base = options.get("config") or {}
         override = ((options.get("overrides") or {}).get("platforms") or {}).get(host.platform)
         # A platform override replaces the whole config, as in Fleet (no merge).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleet_core.errors import AlreadyExists
+from fleet_core.errors import AlreadyExists, NotFound
 from fleet_core.model.teams import Team
 from fleet_core.ports import UnitOfWorkFactory
 
@@ -43,3 +43,22 @@ async def test_get_many_returns_the_existing_teams_in_id_order(uow_factory: Unit
         assert await uow.teams.get_many([c.id, a.id, c.id + 100, b.id, a.id]) == [a, b, c]
         assert await uow.teams.get_many([b.id]) == [b]
         assert await uow.teams.get_many([]) == []
+
+
+async def test_agent_options_are_stored_per_team_and_cleared_with_none(uow_factory: UnitOfWorkFactory, at) -> None:
+    options = {"config": {"options": {"distributed_interval": 30}}}
+    async with uow_factory() as uow:
+        team = await uow.teams.add(name="Options", description="", at=at)
+        assert team.agent_options is None
+        await uow.teams.set_agent_options(team.id, options)
+        await uow.commit()
+    async with uow_factory() as uow:
+        stored = await uow.teams.get(team.id)
+        assert stored is not None and stored.agent_options == options
+        await uow.teams.set_agent_options(team.id, None)
+        await uow.commit()
+    async with uow_factory() as uow:
+        cleared = await uow.teams.get(team.id)
+        assert cleared is not None and cleared.agent_options is None
+        with pytest.raises(NotFound):
+            await uow.teams.set_agent_options(team.id + 1000, options)

@@ -236,3 +236,22 @@ async def test_check_ins_are_recorded_in_one_batch(client: Client, kit: InMemory
     await client.post("/api/osquery/distributed/read", json={"node_key": node_key})
     assert await kit.services.agents.flush_seen() == 1
     assert (await host_row(kit)).seen_time == kit.clock.now()
+
+
+async def test_a_team_hosts_config_comes_from_its_teams_agent_options(client: Client, kit: InMemoryKit) -> None:
+    team_options = {"config": {"options": {"distributed_interval": 33, "logger_tls_period": 20}},
+                    "overrides": {"platforms": {"windows": {"options": {"distributed_interval": 44}}}}}
+    async with kit.store.unit_of_work() as uow:
+        team = await uow.teams.add(name="Configured", description="", at=kit.clock.now())
+        await uow.teams.set_agent_options(team.id, team_options)
+        await uow.enroll_secrets.replace(team.id, ["configured-secret"], kit.clock.now())
+        await uow.commit()
+    mac = await enroll(client, "team-mac", secret="configured-secret")
+    windows = await enroll(client, "team-win", secret="configured-secret",
+                           details={"os_version": {"name": "Windows 11", "platform": "windows"}})
+    mac_config = (await client.post("/api/osquery/config", json={"node_key": mac})).json()
+    assert mac_config["options"] == {"distributed_interval": 33, "logger_tls_period": 20}
+    win_config = (await client.post("/api/osquery/config", json={"node_key": windows})).json()
+    assert win_config == {"options": {"distributed_interval": 44}}
+    # The intervals a host was told to use are stored: they decide whether it is online.
+    assert (await host_row(kit, "team-mac")).distributed_interval == 33
