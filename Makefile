@@ -31,6 +31,17 @@ test-unit: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/fleet prepare db
 
+# The agent hot-path benchmark (not a test: never fails on a target). Rewrites docs/performance.md
+# below its marker line; e.g. `make bench HOSTS=2000 DURATION=180 WORKERS=1,2`.
+HOSTS ?= 2000
+DURATION ?= 180
+WINDOW ?= 90
+WORKERS ?= 1
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python tests/bench/run.py --hosts $(HOSTS) --duration $(DURATION) --window $(WINDOW) \
+		--workers $(WORKERS) $(BENCH_ARGS)
+
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

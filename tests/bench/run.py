@@ -1,0 +1,837 @@
+"""`make bench`: the agent hot path under a simulated fleet, written up in docs/performance.md.
+
+The harness runs what a user runs: `fleet serve --no-server-tls` with a fresh data dir (embedded
+Postgres and Redis), an admin and an enroll secret made through the API, then `fleet-sim`'s
+Simulator in a process of its own so its CPU is never counted as the server's. The simulator
+marks a steady-state window (the last WINDOW seconds, once every host has enrolled and sent its
+first detail and label answers); inside it the harness samples the server processes' CPU, Postgres'
+statement log and transaction counters, and Redis' command counters.
+
+It is a benchmark, not a test: it reports what it saw and never fails on a target. The exit code is
+non-zero only when the run itself could not be made (server did not start, simulator crashed).
+
+    .venv/bin/python tests/bench/run.py --hosts 2000 --duration 180 --window 90 --workers 1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import pstats
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "performance.md"
+RESULTS_MARKER = "<!-- bench:results (everything below is written by tests/bench/run.py) -->"
+BENCH_APP = "fleet-bench"  # application_name of the harness' own Postgres connection
+START_DEADLINE = 90.0
+STOP_DEADLINE = 60.0
+ADMIN_EMAIL = "bench@example.com"
+ADMIN_PASSWORD = "bench-horse-battery-9"
+ENROLL_SECRET = "bench-enroll-secret-0123456789"
+# %n: epoch with milliseconds, so statements can be cut to the window by time.
+LOG_LINE_PREFIX = "%n [%p] %a|"
+_LOG_RECORD = re.compile(r"^(\d+\.\d+) \[(\d+)\] ([^|]*)\|([A-Z]+):  (.*)$")
+
+# ---------------------------------------------------------------------------------------------
+# The simulator child: `run.py --sim-child CONFIG` (its own process, its own CPU)
+# ---------------------------------------------------------------------------------------------
+
+
+def _sim_child(config_json: str) -> int:
+    from fleet_osquery.sim.agent import SimOptions
+    from fleet_osquery.sim.simulator import Simulator
+    from fleet_osquery.sim.stats import EndpointStats
+
+    cfg = json.loads(config_json)
+    secret = os.environ["FLEET_SIM_ENROLL_SECRET"]
+    options = SimOptions(
+        config_interval=cfg["config_interval"],
+        query_interval=cfg["query_interval"],
+        logger_tls_period=cfg["logger_tls_period"],
+    )
+    sim = Simulator(
+        cfg["server_url"], secret, hosts=cfg["hosts"], os_templates=cfg["os_templates"], options=options,
+        start_period=cfg["start_period"], verify=False, max_connections=cfg["max_connections"],
+    )
+    duration: float = cfg["duration"]
+    window_start: float = duration - cfg["window"]
+    # The window closes a little before the simulator stops, so no request is cut off inside it.
+    window_end: float = duration - 1.0
+
+    def snapshot() -> dict[str, tuple[Counter[Any], Counter[int], int]]:
+        return {
+            ep.value: (Counter(s.outcomes), Counter(s.status_codes), len(s.latencies_ms))
+            for ep, s in sim.stats.endpoints.items()
+        }
+
+    marks: dict[str, Any] = {}
+
+    def mark(name: str) -> None:
+        marks[name] = {"snapshot": snapshot(), "monotonic": time.monotonic(), "wall": time.time(),
+                       "enrolled": sum(1 for h in sim.hosts if h.node_key), "started": sim.started_hosts}
+        print(f"MARK {name} {marks[name]['wall']:.3f}", flush=True)
+
+    async def marker(t0: float) -> None:
+        await asyncio.sleep(max(0.0, t0 + window_start - time.monotonic()))
+        mark("start")
+        await asyncio.sleep(max(0.0, t0 + window_end - time.monotonic()))
+        mark("end")
+
+    async def go() -> dict[str, Any]:
+        async with sim:
+            task = asyncio.create_task(marker(time.monotonic()))
+            report = await sim.run(duration)
+            await task
+            return report
+
+    try:
+        import uvloop
+        loop_factory: Any = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        report = runner.run(go())
+
+    start, end = marks["start"], marks["end"]
+    elapsed = end["monotonic"] - start["monotonic"]
+    window: dict[str, Any] = {}
+    for ep, stats in sim.stats.endpoints.items():
+        s_out, s_codes, s_len = start["snapshot"][ep.value]
+        e_out, e_codes, e_len = end["snapshot"][ep.value]
+        part = EndpointStats()
+        part.outcomes = e_out - s_out
+        part.status_codes = e_codes - s_codes
+        part.latencies_ms = stats.latencies_ms[s_len:e_len]
+        window[ep.value] = part.summary(elapsed)
+    out = {
+        "full_run": report,
+        "window": {
+            "elapsed_s": round(elapsed, 3),
+            "wall_start": start["wall"], "wall_end": end["wall"],
+            "hosts_enrolled_at_start": start["enrolled"], "hosts_started_at_start": start["started"],
+            "endpoints": window,
+            "requests": sum(e["requests"] for e in window.values()),
+            "errors": sum(e["errors"] for e in window.values()),
+        },
+    }
+    Path(cfg["result_path"]).write_text(json.dumps(out, indent=2))
+    print("DONE", flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes and their counters
+# ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def vm_hwm_kib(pid: int) -> int:
+    """Peak resident set (VmHWM) of a live process, in KiB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(procs: list[psutil.Process], *, with_reaped_children: bool = False) -> float:
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+            if with_reaped_children:
+                total += t.children_user + t.children_system
+    return total
+
+
+def processes_in(data_dir: Path) -> list[psutil.Process]:
+    """Live processes working in data_dir or naming it (postgres and redis-server chdir there)."""
+    root = str(data_dir.resolve())
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd", "status"]):
+        info = proc.info
+        if info["pid"] == os.getpid() or info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        cwd = info["cwd"] or ""
+        if cwd == root or cwd.startswith(root + os.sep) or root in " ".join(info["cmdline"] or ()):
+            found.append(proc)
+    return found
+
+
+@dataclass
+class Server:
+    """One `fleet serve` subprocess in a temporary data dir."""
+
+    workdir: Path
+    workers: int
+    profile_path: Path | None = None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        args = ["serve", "--no-server-tls", "--data-dir", str(self.data_dir),
+                "--server-address", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
+        if self.profile_path is not None:
+            # cProfile writes its stats when the server exits cleanly on SIGTERM.
+            return [sys.executable, "-m", "cProfile", "-o", str(self.profile_path), "-m", "fleet_http.cli", *args]
+        fleet = Path(sys.executable).with_name("fleet")
+        return [str(fleet), *args] if fleet.exists() else [sys.executable, "-m", "fleet_http.cli", *args]
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
+        with (self.workdir / "fleet.out").open("wb") as out, (self.workdir / "fleet.err").open("wb") as err:
+            self.process = subprocess.Popen(self.command(), stdout=out, stderr=err, env=env)
+        deadline = time.monotonic() + START_DEADLINE
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"fleet serve exited with {self.process.returncode}:\n{self.output()}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/healthz", timeout=2.0).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"fleet serve not healthy within {START_DEADLINE}s:\n{self.output()}")
+
+    def output(self) -> str:
+        return "".join((self.workdir / n).read_text(errors="replace") for n in ("fleet.out", "fleet.err")
+                       if (self.workdir / n).exists())
+
+    def server_processes(self) -> list[psutil.Process]:
+        """`fleet serve` and its uvicorn workers; not redis-server (its child) nor postgres."""
+        assert self.process is not None
+        parent = psutil.Process(self.process.pid)
+        kids = [p for p in parent.children(recursive=True) if "redis" not in p.name()]
+        return [parent, *kids]
+
+    def redis_processes(self) -> list[psutil.Process]:
+        return [p for p in processes_in(self.data_dir) if "redis" in p.name()]
+
+    def postmaster(self) -> psutil.Process:
+        pid = int((self.data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
+        return psutil.Process(pid)
+
+    def postgres_processes(self) -> list[psutil.Process]:
+        pm = self.postmaster()
+        return [pm, *pm.children(recursive=True)]
+
+    def pg_connect(self) -> psycopg.Connection[Any]:
+        lines = (self.data_dir / "postgres" / "postmaster.pid").read_text().splitlines()
+        port, socket_dir = lines[3].strip(), lines[4].strip()
+        return psycopg.connect(host=socket_dir, port=port, user="postgres", dbname="postgres",
+                               application_name=BENCH_APP, autocommit=True)
+
+    def redis_client(self) -> redis.Redis:
+        conf = (self.data_dir / "redis" / "redis.conf").read_text()
+        sock = re.search(r'^unixsocket "(.*)"$', conf, re.M)
+        assert sock is not None
+        return redis.Redis(unix_socket_path=sock.group(1).replace('\\"', '"').replace("\\\\", "\\"))
+
+    def stop(self) -> dict[str, Any]:
+        """SIGTERM, wait, then make sure nothing of the data dir is left running."""
+        result: dict[str, Any] = {"exit_code": None, "killed_leftovers": []}
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                result["exit_code"] = self.process.wait(STOP_DEADLINE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                result["exit_code"] = f"killed after ignoring SIGTERM for {STOP_DEADLINE}s"
+                self.process.wait()
+        elif self.process is not None:
+            result["exit_code"] = self.process.returncode
+        deadline = time.monotonic() + 20.0
+        leftovers = processes_in(self.data_dir)
+        while leftovers and time.monotonic() < deadline:
+            time.sleep(0.2)
+            leftovers = processes_in(self.data_dir)
+        for proc in leftovers:
+            with contextlib.suppress(psutil.Error):
+                result["killed_leftovers"].append(f"{proc.pid} {proc.name()}")
+                proc.kill()
+        return result
+
+
+@dataclass
+class Sample:
+    wall: float
+    server_cpu_s: float
+    postgres_cpu_s: float
+    redis_cpu_s: float
+    sim_cpu_s: float
+    machine_busy_s: float
+    xacts: int
+    redis_calls: dict[str, int]
+
+
+def machine_busy_seconds() -> float:
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0))
+
+
+def sample(server: Server, sim: psutil.Process, pg: psycopg.Connection[Any], rds: redis.Redis) -> Sample:
+    row = pg.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'postgres'"
+                     ).fetchone()
+    pg.execute("SELECT pg_stat_clear_snapshot()")
+    stats = rds.info("commandstats")
+    return Sample(
+        wall=time.time(),
+        server_cpu_s=cpu_seconds(server.server_processes()),
+        # The postmaster's reaped children count too: backends may come and go in the window.
+        postgres_cpu_s=cpu_seconds(server.postgres_processes()[:1], with_reaped_children=True)
+        + cpu_seconds(server.postgres_processes()[1:]),
+        redis_cpu_s=cpu_seconds(server.redis_processes()),
+        sim_cpu_s=cpu_seconds([sim]),
+        machine_busy_s=machine_busy_seconds(),
+        xacts=int(row[0]) if row else 0,
+        redis_calls={k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Postgres' statement log
+# ---------------------------------------------------------------------------------------------
+
+
+def set_statement_logging(pg: psycopg.Connection[Any], on: bool) -> None:
+    if on:
+        pg.execute(f"ALTER SYSTEM SET log_line_prefix = '{LOG_LINE_PREFIX}'")
+        pg.execute("ALTER SYSTEM SET log_statement = 'all'")
+    else:
+        pg.execute("ALTER SYSTEM RESET log_statement")
+    pg.execute("SELECT pg_reload_conf()")
+
+
+def statement_kind(sql: str) -> str:
+    """Which part of the server sent a statement, from its text (the agent path's statements)."""
+    s = " ".join(sql.split()).lower()
+    if s == "":
+        return "pool checkout check (empty query)"
+    if s in ("begin", "commit", "rollback"):
+        return f"transaction control ({s.upper()})"
+    # Before the seen-time test: the host lookup selects seen_time too.
+    if "node_key" in s:
+        return "host lookup by node key (host cache miss)"
+    if "host_seen_times" in s and s.startswith("insert"):
+        return "seen-time flush"
+    if "app_config" in s:
+        return "app config refresh"
+    if "enroll_secret" in s:
+        return "enroll secrets refresh"
+    if "label" in s:
+        return "labels"
+    return "other"
+
+
+@dataclass
+class Statement:
+    at: float
+    pid: int
+    sql: str
+    params: str = ""
+
+
+def read_statements(log_path: Path, start: float, end: float) -> list[Statement]:
+    """Every statement the server's connections ran in [start, end), with its logged parameters."""
+    out: list[Statement] = []
+    last_of: dict[int, Statement] = {}
+    current: Statement | None = None
+    with log_path.open(errors="replace") as f:
+        for line in f:
+            m = _LOG_RECORD.match(line.rstrip("\n"))
+            if m is None:
+                if current is not None:
+                    current.sql += "\n" + line.rstrip("\n")
+                continue
+            current = None
+            at, pid, app, level, message = float(m[1]), int(m[2]), m[3], m[4], m[5]
+            if app == BENCH_APP or not start <= at < end:
+                continue
+            if level == "DETAIL" and message.startswith("parameters: ") and pid in last_of:
+                last_of[pid].params = message.removeprefix("parameters: ")
+                continue
+            if level != "LOG":
+                continue
+            if message.startswith("statement: "):
+                current = Statement(at, pid, message.removeprefix("statement: "))
+            elif message.startswith("execute "):
+                current = Statement(at, pid, message.split(": ", 1)[1] if ": " in message else "")
+            if current is not None:
+                out.append(current)
+                last_of[pid] = current
+    return out
+
+
+def summarise_statements(statements: list[Statement]) -> dict[str, Any]:
+    kinds: Counter[str] = Counter()
+    texts: Counter[str] = Counter()
+    lookups: Counter[str] = Counter()
+    last_lookup: dict[str, float] = {}
+    lookups_within_2s = 0
+    for st in statements:
+        kind = statement_kind(st.sql)
+        kinds[kind] += 1
+        texts[" ".join(st.sql.split())[:160]] += 1
+        if kind.startswith("host lookup"):
+            lookups[st.params] += 1
+            if st.at - last_lookup.get(st.params, -1e9) < 2.0:
+                lookups_within_2s += 1
+            last_lookup[st.params] = st.at
+    # Transactions by what they did: the statements of one backend between BEGIN and COMMIT.
+    open_tx: dict[int, list[str]] = {}
+    tx_kinds: Counter[str] = Counter()
+    for st in statements:
+        pid, kind = st.pid, statement_kind(st.sql)
+        if kind.startswith("transaction control (BEGIN"):
+            open_tx[pid] = []
+        elif kind.startswith("transaction control"):
+            body = open_tx.pop(pid, [])
+            tx_kinds[" + ".join(sorted(set(body))) or "(empty)"] += 1
+        elif pid in open_tx and not kind.startswith("pool checkout"):
+            open_tx[pid].append(kind)
+    return {
+        "total": len(statements),
+        "by_kind": dict(kinds.most_common()),
+        "by_text": dict(texts.most_common(25)),
+        "transactions_by_content": dict(tx_kinds.most_common()),
+        # Several lookups of one node key in the window: concurrent misses of the same host.
+        "host_lookups": {"total": sum(lookups.values()), "distinct_node_keys": len(lookups),
+                         "keys_looked_up_more_than_once": sum(1 for n in lookups.values() if n > 1),
+                         "repeated_within_2s": lookups_within_2s},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# One run
+# ---------------------------------------------------------------------------------------------
+
+
+def set_up_fleet(url: str, schedule_interval: float) -> None:
+    """Admin, enroll secret, and a scheduled query so the hosts have logs to send."""
+    with httpx.Client(base_url=url, timeout=30.0) as client:
+        r = client.post("/api/v1/setup", json={
+            "admin": {"admin": True, "email": ADMIN_EMAIL, "name": "Bench Admin", "password": ADMIN_PASSWORD,
+                      "password_confirmation": ADMIN_PASSWORD},
+            "org_info": {"org_name": "Bench"},
+            "server_url": url,
+        })
+        if r.status_code != 200:
+            raise RuntimeError(f"POST /api/v1/setup answered {r.status_code}: {r.text}")
+        token = r.json()["token"]
+        r = client.post("/api/v1/fleet/spec/enroll_secret", headers={"Authorization": f"Bearer {token}"},
+                        json={"spec": {"secrets": [{"secret": ENROLL_SECRET}]}})
+        if r.status_code != 200:
+            raise RuntimeError(f"POST /api/v1/fleet/spec/enroll_secret answered {r.status_code}: {r.text}")
+        if schedule_interval <= 0:
+            return
+        r = client.get("/api/v1/fleet/config", headers={"Authorization": f"Bearer {token}"})
+        if r.status_code != 200:
+            raise RuntimeError(f"GET /api/v1/fleet/config answered {r.status_code}: {r.text}")
+        agent_options = r.json().get("agent_options") or {}
+        config = agent_options.setdefault("config", {})
+        # Without a schedule osquery has no result or status lines, and /log would see no traffic.
+        config["schedule"] = {"bench_uptime": {"query": "SELECT * FROM uptime;", "interval": int(schedule_interval),
+                                               "snapshot": True}}
+        r = client.patch("/api/v1/fleet/config", headers={"Authorization": f"Bearer {token}"},
+                         json={"agent_options": agent_options})
+        if r.status_code != 200:
+            raise RuntimeError(f"PATCH /api/v1/fleet/config answered {r.status_code}: {r.text}")
+
+
+def server_log_problems(text: str) -> dict[str, int]:
+    """Warnings and errors the server logged, counted by event name."""
+    found: Counter[str] = Counter()
+    for line in text.splitlines():
+        low = line.lower()
+        if any(w in low for w in ("warning", "error", "exception", "traceback")):
+            m = re.search(r"(agent_request_\w+|seen_flush_failed|host_invalidation_not_sent|Traceback)", line)
+            found[m[1] if m else line.strip()[:120]] += 1
+    return dict(found.most_common(20))
+
+
+def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
+    profile_path = workdir / "server.prof" if profile else None
+    server = Server(workdir, workers, profile_path=profile_path)
+    sim_proc: subprocess.Popen[str] | None = None
+    result: dict[str, Any] = {"workers": workers, "profiled": profile, "hosts": args.hosts,
+                              "duration_s": args.duration, "window_s": args.window}
+    try:
+        t0 = time.monotonic()
+        server.start()
+        result["server_start_s"] = round(time.monotonic() - t0, 2)
+        set_up_fleet(server.url, args.schedule_interval)
+        pg = server.pg_connect()
+        rds = server.redis_client()
+        result_path = workdir / "sim.json"
+        cfg = {
+            "server_url": server.url, "hosts": args.hosts, "os_templates": args.os_templates,
+            "start_period": args.start_period, "duration": args.duration, "window": args.window,
+            "config_interval": args.config_interval, "query_interval": args.query_interval,
+            "logger_tls_period": args.logger_tls_period, "max_connections": args.max_connections,
+            "result_path": str(result_path),
+        }
+        env = {**os.environ, "FLEET_SIM_ENROLL_SECRET": ENROLL_SECRET}
+        sim_proc = subprocess.Popen(
+            [sys.executable, __file__, "--sim-child", json.dumps(cfg)],
+            stdout=subprocess.PIPE, stderr=(workdir / "sim.err").open("wb"), text=True, env=env, cwd=ROOT,
+        )
+        sim_ps = psutil.Process(sim_proc.pid)
+        assert sim_proc.stdout is not None
+        samples: dict[str, Sample] = {}
+        deadline = time.monotonic() + args.duration + 120.0
+        for line in sim_proc.stdout:
+            if line.startswith("MARK start"):
+                set_statement_logging(pg, on=True)
+                samples["start"] = sample(server, sim_ps, pg, rds)
+            elif line.startswith("MARK end"):
+                samples["end"] = sample(server, sim_ps, pg, rds)
+                set_statement_logging(pg, on=False)
+            elif line.startswith("DONE") or time.monotonic() > deadline:
+                break
+        code = sim_proc.wait(max(1.0, deadline - time.monotonic()))
+        if code != 0 or "end" not in samples:
+            raise RuntimeError(f"simulator exited with {code}:\n{(workdir / 'sim.err').read_text()[-4000:]}")
+        sim = json.loads(result_path.read_text())
+        # Peaks are read before the server stops, while every process is still there.
+        result["peak_rss_kib"] = {
+            "server": {f"{p.pid} {' '.join(p.cmdline()[1:3])[:60]}": vm_hwm_kib(p.pid)
+                       for p in server.server_processes()},
+            "postgres_postmaster": vm_hwm_kib(server.postmaster().pid),
+            "postgres_backends_max": max((vm_hwm_kib(p.pid) for p in server.postgres_processes()[1:]), default=0),
+            "postgres_processes": len(server.postgres_processes()),
+            "redis": sum(vm_hwm_kib(p.pid) for p in server.redis_processes()),
+            "simulator": vm_hwm_kib(sim_proc.pid) if sim_proc.poll() is None else None,
+        }
+        pg.close()
+        rds.close()
+        s, e = samples["start"], samples["end"]
+        window = sim["window"]
+        agent_requests = window["requests"]
+        statements = read_statements(server.data_dir / "postgres" / "log", s.wall, e.wall)
+        redis_delta = {k: v - s.redis_calls.get(k, 0) for k, v in e.redis_calls.items()}
+        redis_delta["info"] = redis_delta.get("info", 0) - 1  # the harness' own INFO at the start
+        redis_delta = {k: v for k, v in sorted(redis_delta.items(), key=lambda kv: -kv[1]) if v > 0}
+        wall = e.wall - s.wall
+        per = (lambda x: round(x / agent_requests, 4)) if agent_requests else (lambda x: 0.0)
+        result.update({
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "sim": sim,
+            "measured_window_s": round(wall, 2),
+            "agent_requests": agent_requests,
+            "cpu": {
+                "server_s": round(e.server_cpu_s - s.server_cpu_s, 3),
+                "server_ms_per_request": per((e.server_cpu_s - s.server_cpu_s) * 1000),
+                "postgres_s": round(e.postgres_cpu_s - s.postgres_cpu_s, 3),
+                "postgres_ms_per_request": per((e.postgres_cpu_s - s.postgres_cpu_s) * 1000),
+                "redis_s": round(e.redis_cpu_s - s.redis_cpu_s, 3),
+                "redis_ms_per_request": per((e.redis_cpu_s - s.redis_cpu_s) * 1000),
+                "simulator_s": round(e.sim_cpu_s - s.sim_cpu_s, 3),
+                "machine_busy_cores": round((e.machine_busy_s - s.machine_busy_s) / wall, 2) if wall else 0.0,
+                "server_cores": round((e.server_cpu_s - s.server_cpu_s) / wall, 2) if wall else 0.0,
+            },
+            "postgres": {
+                # Less the harness' own pg_stat_clear_snapshot() between the two readings. Backends
+                # report their counters about once a second, so this is right to within a second.
+                "transactions": e.xacts - s.xacts - 1,
+                "transactions_per_request": per(e.xacts - s.xacts - 1),
+                "statements_per_request": per(len(statements)),
+                **summarise_statements(statements),
+            },
+            "redis": {"commands": sum(redis_delta.values()), "per_request": per(sum(redis_delta.values())),
+                      "by_command": redis_delta},
+        })
+    finally:
+        if sim_proc is not None and sim_proc.poll() is None:
+            sim_proc.kill()
+            sim_proc.wait()
+        result["server_log_problems"] = server_log_problems(server.output())
+        result["stop"] = server.stop()
+        if profile_path is not None and profile_path.exists():
+            result["profile_top"] = profile_summary(profile_path, args.profile_top)
+        if args.keep:
+            result["workdir"] = str(workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def profile_summary(path: Path, top: int) -> str:
+    buf = StringIO()
+    stats = pstats.Stats(str(path), stream=buf)
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    text = buf.getvalue()
+    # Drop pstats' preamble (file name and date); keep the totals line and the table.
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    keep = [ln for ln in lines if "function calls" in ln or ln.lstrip()[:1].isdigit() or "ncalls" in ln]
+    return "\n".join(keep)
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/performance.md
+# ---------------------------------------------------------------------------------------------
+
+DEFAULT_INTRO = """# Performance of the agent hot path
+
+(Intro kept by tests/bench/run.py; edit above the marker line.)
+"""
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": os.cpu_count(),
+        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def _ms(v: float) -> str:
+    return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    m = machine()
+    out = [
+        RESULTS_MARKER,
+        "",
+        f"## Results ({results[0].get('date', '?')})",
+        "",
+        f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['ram_gib']} GiB RAM, Python {m['python']}, "
+        f"Linux {m['kernel']}; the simulator shares these cores with the server.",
+        "",
+        f"Command: `{' '.join(['.venv/bin/python', 'tests/bench/run.py', *sys.argv[1:]])}` — "
+        f"{args.hosts} hosts ({args.os_templates}), start period {args.start_period:g} s, distributed "
+        f"{args.query_interval:g} s, config {args.config_interval:g} s, logs {args.logger_tls_period:g} s "
+        f"(one scheduled snapshot query every {args.schedule_interval:g} s: a result and a status line per run), "
+        f"{args.duration:g} s in all; the steady-state window is the last {args.window:g} s (ending 1 s before "
+        "the simulator stops).",
+        "",
+    ]
+    for r in results:
+        if "sim" not in r:
+            out += [f"### workers={r['workers']}: the run failed", "", "```", r.get("error", "?"), "```", ""]
+            continue
+        w = r["sim"]["window"]
+        full = r["sim"]["full_run"]
+        title = f"### `--workers {r['workers']}`" + (" (under cProfile: CPU figures are inflated)" if r["profiled"]
+                                                      else "")
+        out += [
+            title,
+            "",
+            f"Steady-state window: {w['elapsed_s']:.1f} s, {w['hosts_enrolled_at_start']}/{r['hosts']} hosts "
+            f"enrolled at its start, {r['agent_requests']} agent requests, **{w['errors']} errors** "
+            f"(whole run: {full['totals']['requests']} requests, {full['totals']['errors']} errors, "
+            f"{full['totals']['node_invalid']} node_invalid, {full['hosts']['enrolled']} hosts enrolled).",
+            "",
+            "| endpoint (steady state) | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, ep in w["endpoints"].items():
+            lat = ep["latency_ms"]
+            out.append(f"| {name} | {ep['requests']} | {ep['rps']:.1f} | {_ms(lat['p50'])} | {_ms(lat['p90'])} | "
+                       f"{_ms(lat['p99'])} | {_ms(lat['max'])} | {ep['errors']} |")
+        total_rps = w["requests"] / w["elapsed_s"] if w["elapsed_s"] else 0.0
+        out += [f"| **all** | {w['requests']} | {total_rps:.1f} | | | | | {w['errors']} |", ""]
+        out += [
+            "Whole run (enrollment storm and first detail/label answers included):",
+            "",
+            "| endpoint (whole run) | requests | req/s | p50 ms | p99 ms | max ms | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, ep in full["endpoints"].items():
+            lat = ep["latency_ms"]
+            out.append(f"| {name} | {ep['requests']} | {ep['rps']:.1f} | {_ms(lat['p50'])} | {_ms(lat['p99'])} | "
+                       f"{_ms(lat['max'])} | {ep['errors']} |")
+        c, pgs, rs, rss = r["cpu"], r["postgres"], r["redis"], r["peak_rss_kib"]
+        out += [
+            "",
+            "| steady state, per agent request | value |",
+            "|---|---:|",
+            f"| server CPU (fleet serve + workers) | **{c['server_ms_per_request']:.3f} ms** "
+            f"({c['server_s']:.1f} s CPU in {r['measured_window_s']:.0f} s = {c['server_cores']:.2f} cores) |",
+            f"| Postgres CPU (postmaster + backends) | {c['postgres_ms_per_request']:.3f} ms "
+            f"({c['postgres_s']:.1f} s) |",
+            f"| Redis CPU | {c['redis_ms_per_request']:.3f} ms ({c['redis_s']:.1f} s) |",
+            f"| Postgres statements (= round trips, nothing is pipelined) | **{pgs['statements_per_request']:.4f}** "
+            f"({pgs['total']} in the window) |",
+            f"| Postgres transactions (pg_stat_database) | {pgs['transactions_per_request']:.4f} "
+            f"({pgs['transactions']}) |",
+            f"| Redis commands | {rs['per_request']:.4f} ({rs['commands']}) |",
+            f"| simulator CPU in the window | {c['simulator_s']:.1f} s |",
+            f"| whole machine busy | {c['machine_busy_cores']:.2f} of {m['nproc']} cores |",
+            "",
+            "Peak RSS (VmHWM): " + ", ".join(f"server `{k}` {v / 1024:.0f} MiB" for k, v in rss["server"].items())
+            + f"; Postgres postmaster {rss['postgres_postmaster'] / 1024:.0f} MiB, largest backend "
+            f"{rss['postgres_backends_max'] / 1024:.0f} MiB ({rss['postgres_processes']} processes, shared buffers "
+            f"counted in each); Redis {rss['redis'] / 1024:.0f} MiB"
+            + (f"; simulator {rss['simulator'] / 1024:.0f} MiB." if rss.get("simulator") else "."),
+            "",
+            "Postgres statements in the window, by what sent them:",
+            "",
+            "| kind | statements | per agent request |",
+            "|---|---:|---:|",
+        ]
+        for kind, n in pgs["by_kind"].items():
+            out.append(f"| {kind} | {n} | {n / r['agent_requests']:.4f} |")
+        hl = pgs["host_lookups"]
+        out += ["", f"Host lookups by node key in the window: {hl['total']} for {hl['distinct_node_keys']} distinct "
+                f"node keys ({hl['keys_looked_up_more_than_once']} looked up more than once; "
+                f"{hl['repeated_within_2s']} lookups repeated one of the same key less than 2 s earlier, i.e. "
+                "concurrent misses of one host).", ""]
+        out += ["Transactions in the window, by the statements between BEGIN and COMMIT/ROLLBACK:", "",
+                "| transaction | count |", "|---|---:|"]
+        for kind, n in pgs["transactions_by_content"].items():
+            out.append(f"| {kind} | {n} |")
+        out += ["", "Most frequent statement texts in the window:", "", "| count | SQL (first 160 chars) |",
+                "|---:|---|"]
+        for text, n in pgs["by_text"].items():
+            out.append(f"| {n} | `{text.replace('|', '/') or '(empty query)'}` |")
+        out += ["", "Redis commands in the window: "
+                + (", ".join(f"{k} {v}" for k, v in rs["by_command"].items()) or "none") + ".", ""]
+        if r["server_log_problems"]:
+            out += ["Server log warnings/errors (whole run): "
+                    + ", ".join(f"`{k}` x{v}" for k, v in r["server_log_problems"].items()), ""]
+        else:
+            out += ["The server logged no warning or error during the run.", ""]
+        out += [f"Shutdown: exit code {r['stop']['exit_code']}, leftover processes killed: "
+                f"{r['stop']['killed_leftovers'] or 'none'}.", ""]
+        if r.get("profile_top"):
+            out += ["cProfile of the serving process, whole run, top functions by own time:", "", "```",
+                    r["profile_top"], "```", ""]
+    out += ["<details><summary>Raw numbers (JSON)</summary>", "", "```json",
+            json.dumps({"machine": m, "runs": [_raw(r) for r in results]}, indent=1), "```", "", "</details>", ""]
+    return "\n".join(out)
+
+
+def _raw(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in r.items() if k != "profile_top"}
+
+
+def write_doc(path: Path, body: str) -> None:
+    intro = DEFAULT_INTRO
+    if path.exists():
+        text = path.read_text()
+        if RESULTS_MARKER in text:
+            intro = text.split(RESULTS_MARKER, 1)[0]
+        elif text.strip():
+            intro = text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(intro.rstrip() + "\n\n" + body)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--hosts", type=int, default=2000)
+    p.add_argument("--duration", type=float, default=180.0, help="simulator run, seconds")
+    p.add_argument("--window", type=float, default=90.0, help="steady-state window: the last N seconds")
+    p.add_argument("--start-period", type=float, default=60.0)
+    p.add_argument("--workers", default="1", help="comma list: one run per value, e.g. 1,2")
+    p.add_argument("--os-templates", default="macos_14,ubuntu_22.04,windows_11,rhel_9")
+    p.add_argument("--config-interval", type=float, default=60.0)
+    p.add_argument("--query-interval", type=float, default=10.0)
+    p.add_argument("--logger-tls-period", type=float, default=10.0)
+    p.add_argument("--schedule-interval", type=float, default=10.0,
+                   help="interval of the one scheduled query in the agent options (0: none, so no /log traffic)")
+    p.add_argument("--max-connections", type=int, default=200)
+    p.add_argument("--profile", action="store_true",
+                   help="one more run with --workers 1 under cProfile (its CPU figures are inflated)")
+    p.add_argument("--profile-top", type=int, default=30)
+    p.add_argument("--output", type=Path, default=DOC)
+    p.add_argument("--keep", action="store_true", help="keep the temporary data dirs and logs")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--sim-child"]:
+        return _sim_child(argv[1])
+    args = build_parser().parse_args(argv)
+    if not 0 < args.window < args.duration - 1:
+        raise SystemExit("--window must be positive and shorter than --duration minus 1 s")
+    # A stopped harness still stops its servers (run_once's finally); a shell's background job
+    # may have SIGINT ignored, so SIGTERM is handled too.
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
+    plan = [(int(w), False) for w in args.workers.split(",") if w.strip()]
+    if args.profile:
+        plan.append((1, True))
+    results = []
+    for workers, profiled in plan:
+        print(f"bench: {args.hosts} hosts, {args.duration:g} s, --workers {workers}"
+              f"{' under cProfile' if profiled else ''} ...", flush=True)
+        try:
+            r = run_once(args, workers, profile=profiled)
+        except Exception as exc:  # a failed run is reported, and the other runs still happen
+            r = {"workers": workers, "profiled": profiled, "hosts": args.hosts, "error": f"{exc!r}"[:4000]}
+        results.append(r)
+        print(summary_line(r), flush=True)
+    write_doc(args.output, render(results, args))
+    print(f"bench: wrote {args.output}")
+    return 0 if all("sim" in r for r in results) else 1
+
+
+def summary_line(r: dict[str, Any]) -> str:
+    if "sim" not in r:
+        return f"  workers={r['workers']}: FAILED {r.get('error', '')[:2000]}"
+    w = r["sim"]["window"]
+    eps = ", ".join(f"{k} {v['rps']:.1f}/s p99 {v['latency_ms']['p99']:.1f} ms" for k, v in w["endpoints"].items()
+                    if v["requests"])
+    return (f"  workers={r['workers']}: {w['requests']} requests in {w['elapsed_s']:.0f} s, {w['errors']} errors; "
+            f"{eps}; server CPU {r['cpu']['server_ms_per_request']:.3f} ms/req; "
+            f"PG {r['postgres']['statements_per_request']:.4f} stmts/req ({r['postgres']['by_kind']}); "
+            f"Redis {r['redis']['per_request']:.4f} cmds/req")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
