@@ -411,6 +411,16 @@ class InvalidationBus(Protocol):
         and must not block; one that raises does not stop the others."""
         ...
 
+    async def publish_config_changed(self) -> None:
+        """Announce that the app configuration or a team's agent options changed. Raises
+        Unavailable if the announcement was not sent."""
+        ...
+
+    def subscribe_config(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after every configuration announcement, and whenever announcements
+        may have been lost (the same moments an empty host sequence is delivered)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() discards every write."""

@@ -14,6 +14,7 @@ class InMemoryInvalidationBus:
 
     def __init__(self) -> None:
         self._callbacks: list[Callable[[Sequence[int]], None]] = []
+        self._config_callbacks: list[Callable[[], None]] = []
 
     async def publish(self, host_ids: Sequence[int]) -> None:
         if not host_ids:
@@ -28,6 +29,16 @@ class InMemoryInvalidationBus:
 
     def subscribe(self, callback: Callable[[Sequence[int]], None]) -> None:
         self._callbacks.append(callback)
+
+    async def publish_config_changed(self) -> None:
+        for callback in list(self._config_callbacks):
+            try:
+                callback()
+            except Exception:
+                log.exception("config invalidation callback failed")
+
+    def subscribe_config(self, callback: Callable[[], None]) -> None:
+        self._config_callbacks.append(callback)
 
     async def start(self) -> None:
         """Nothing to start; present so the composition root treats every bus alike."""

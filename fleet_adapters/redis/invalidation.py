@@ -22,8 +22,11 @@ CHANNEL: Final = "fleet:hosts:invalidate"
 # What subscribers receive when announcements may have been missed: drop every cached host.
 EVERYTHING: Final[Sequence[int]] = ()
 
+# The message that announces a configuration change (host announcements are JSON arrays).
+CONFIG_MESSAGE: Final = b'"config"'
+
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(list[int])
+_decoder = msgspec.json.Decoder(list[int] | str)
 
 
 class RedisInvalidationBus:
@@ -45,6 +48,7 @@ class RedisInvalidationBus:
     ) -> None:
         self._redis = redis
         self._callbacks: list[Callable[[Sequence[int]], None]] = []
+        self._config_callbacks: list[Callable[[], None]] = []
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._ping_interval = ping_interval
@@ -64,6 +68,15 @@ class RedisInvalidationBus:
 
     def subscribe(self, callback: Callable[[Sequence[int]], None]) -> None:
         self._callbacks.append(callback)
+
+    async def publish_config_changed(self) -> None:
+        try:
+            await self._redis.publish(CHANNEL, CONFIG_MESSAGE)
+        except RedisError as exc:
+            raise Unavailable("invalidation bus unavailable") from exc
+
+    def subscribe_config(self, callback: Callable[[], None]) -> None:
+        self._config_callbacks.append(callback)
 
     @property
     def subscribed(self) -> bool:
@@ -135,17 +148,31 @@ class RedisInvalidationBus:
             # as a possible gap, except the very first while start() is still waiting for it.
             if self._live:
                 self._deliver(EVERYTHING)
+                self._deliver_config()
             self._ready.set()
             return True
         if kind != "message":
             return False
         try:
-            ids = _decoder.decode(message["data"])
+            decoded = _decoder.decode(message["data"])
         except (msgspec.DecodeError, TypeError):
-            log.warning("undecodable host invalidation message; dropping every cached host")
-            ids = []
-        self._deliver(tuple(ids))
+            decoded = None
+        if decoded == "config":
+            self._deliver_config()
+        elif isinstance(decoded, list):
+            self._deliver(tuple(decoded))
+        else:
+            log.warning("undecodable invalidation message; dropping everything cached")
+            self._deliver(EVERYTHING)
+            self._deliver_config()
         return False
+
+    def _deliver_config(self) -> None:
+        for callback in list(self._config_callbacks):
+            try:
+                callback()
+            except Exception:
+                log.exception("config invalidation callback failed")
 
     def _deliver(self, host_ids: Sequence[int]) -> None:
         for callback in list(self._callbacks):

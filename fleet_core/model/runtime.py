@@ -18,8 +18,9 @@ class AgentSettings:
     label_update_interval: dt.timedelta = dt.timedelta(hours=1)
     policy_update_interval: dt.timedelta = dt.timedelta(hours=1)
     max_jitter_percent: int = 10
-    # How long a process trusts what it cached about a host between invalidations.
-    host_cache_ttl: dt.timedelta = dt.timedelta(seconds=60)
+    # How long a process trusts what it cached about a host without hearing of a change. Every
+    # change is announced on the invalidation bus, so this is only a backstop.
+    host_cache_ttl: dt.timedelta = dt.timedelta(hours=1)
     seen_flush_interval: dt.timedelta = dt.timedelta(seconds=5)
 
 

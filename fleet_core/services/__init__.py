@@ -69,7 +69,7 @@ def make_services(
         setup=SetupService(uow=uow, hasher=hasher, auth=auth, clock=clock),
         users=UserService(uow=uow, hasher=hasher, tokens=tokens, clock=clock),
         invites=InviteService(uow=uow, tokens=tokens, clock=clock, mailer=mailer, runtime=runtime),
-        config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime),
+        config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime, bus=bus),
         activities=activities,
         agents=AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs), packs=packs,
                             settings=runtime.agents),

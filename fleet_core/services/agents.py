@@ -8,6 +8,7 @@ cached for a second as Fleet caches it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,8 @@ NO_POLICIES = "fleet_no_policies_wildcard"
 # identified (hostname and platform known).
 ACCELERATE_SECONDS = 10
 SHORT_CACHE = dt.timedelta(seconds=1)
+# The app config and team options are re-read when a change is announced; this is the backstop.
+CONFIG_CACHE = dt.timedelta(minutes=10)
 LOG_TYPES = frozenset({"result", "status"})
 # The osquery options that feed the online rule, and the host fields they are stored in.
 INTERVAL_OPTIONS = {
@@ -87,7 +90,10 @@ class HostCache:
         stale = self._key_of.get(host.id)
         if stale is not None and stale != key:
             self._by_key.pop(stale, None)
-        self._by_key[key] = _Expiring(host, now + self.ttl)
+        # Spread expiries over the last quarter of the TTL so hosts cached together (a restart,
+        # a bus reconnect) do not all reload in the same second.
+        spread = (host.id * 2654435761 % 1000) / 4000
+        self._by_key[key] = _Expiring(host, now + self.ttl * (0.75 + spread))
         self._key_of[host.id] = key
 
     def invalidate(self, host_ids: Sequence[int]) -> None:
@@ -168,10 +174,16 @@ class AgentService:
     _secrets: _Expiring | None = attrs.field(default=None, init=False)
     _labels: _Expiring | None = attrs.field(default=None, init=False)
     _teams: dict[int, _Expiring] = attrs.field(factory=dict, init=False)
+    _loading: dict[str, asyncio.Future[Host | None]] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.cache = HostCache(self.settings.host_cache_ttl)
         self.bus.subscribe(self.cache.invalidate)
+        self.bus.subscribe_config(self._forget_config)
+
+    def _forget_config(self) -> None:
+        self._config = None
+        self._teams.clear()
 
     # ---- enrollment ------------------------------------------------------------------------
 
@@ -234,15 +246,37 @@ class AgentService:
             raise NodeInvalid("authentication error: missing node key")
         key = self.tokens.digest(node_key)
         now = self.clock.now()
-        host = self.cache.get(key, now)
+        host = self.cache.get(key, now) or await self._load_host(key, now)
         if host is None:
-            async with self.uow() as uow:
-                host = await uow.hosts.get_by_node_key(key)
-            if host is None:
-                raise NodeInvalid("authentication error: invalid node key")
-            self.cache.put(key, host, now)
+            raise NodeInvalid("authentication error: invalid node key")
         self.seen.record(host.id, now)
         return host
+
+    async def _load_host(self, key: str, now: dt.datetime) -> Host | None:
+        """One lookup per node key at a time: an agent's log and distributed requests often
+        arrive together, and both would miss the cache."""
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Host | None] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            async with self.uow() as uow:
+                host = await uow.hosts.get_by_node_key(key)
+            if host is not None:
+                self.cache.put(key, host, now)
+            future.set_result(host)
+            return host
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            # Waiters get the error too; with none, asyncio would warn that nobody retrieved it.
+            future.exception()
+            raise
+        finally:
+            del self._loading[key]
 
     async def flush_seen(self) -> int:
         """Write the buffered check-ins in one statement; returns how many hosts."""
@@ -267,7 +301,7 @@ class AgentService:
         now = self.clock.now()
         if self._config is None or self._config.until <= now:
             async with self.uow() as uow:
-                self._config = _Expiring(await uow.app_config.get(), now + SHORT_CACHE)
+                self._config = _Expiring(await uow.app_config.get(), now + CONFIG_CACHE)
         config: AppConfig = self._config.value
         return config
 
@@ -277,7 +311,7 @@ class AgentService:
         if cached is None or cached.until <= now:
             async with self.uow() as uow:
                 team = await uow.teams.get(team_id)
-            cached = self._teams[team_id] = _Expiring(team.agent_options if team else None, now + SHORT_CACHE)
+            cached = self._teams[team_id] = _Expiring(team.agent_options if team else None, now + CONFIG_CACHE)
         options: Mapping[str, Any] | None = cached.value
         return options
 

@@ -9,11 +9,11 @@ import attrs
 import structlog
 
 from fleet_core.authz import Action, Viewer, authorize
-from fleet_core.errors import FleetError, InvalidArgument, NotFound
+from fleet_core.errors import FleetError, InvalidArgument, NotFound, Unavailable
 from fleet_core.model.config import AppConfig
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.secrets import EnrollSecret
-from fleet_core.ports import Clock, Email, Mailer, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import Clock, Email, InvalidationBus, Mailer, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.app_config import apply_patch, keep_masked_secrets, mask_secrets, validate_config
 from fleet_core.services.activities import record_activity
 
@@ -42,6 +42,7 @@ class ConfigService:
     clock: Clock
     mailer: Mailer
     runtime: ServerRuntime
+    bus: InvalidationBus
 
     async def get(self, viewer: Viewer) -> AppConfig:
         """The configuration with secrets masked."""
@@ -76,6 +77,11 @@ class ConfigService:
                 await record_activity(uow, viewer.user, "edited_agent_options",
                                       {"global": True, "team_id": None, "team_name": None}, now)
             await uow.commit()
+        # Every process caches the configuration for the agent hot path until it hears of a change.
+        try:
+            await self.bus.publish_config_changed()
+        except Unavailable:
+            log.warning("config_change_not_announced")
         return mask_secrets(updated)
 
     async def _check_smtp(self, viewer: Viewer, previous: AppConfig, updated: AppConfig) -> AppConfig:

@@ -237,3 +237,27 @@ async def test_a_restarted_listener_drops_everything_and_resumes(redis_bus: Redi
     await inbox.wait_for((2,))
     # What was announced while stopped is lost, so the restart drops everything first.
     assert inbox.received == [tuple(EVERYTHING), (2,)]
+
+
+async def test_config_announcements_reach_config_subscribers_only(bus: InvalidationBus) -> None:
+    inbox = Inbox()
+    config_calls: list[str] = []
+    bus.subscribe(inbox)
+    bus.subscribe_config(lambda: config_calls.append("changed"))
+    await bus.publish_config_changed()
+    await until(lambda: config_calls == ["changed"], "config subscriber never called")
+    await bus.publish([9])
+    await inbox.wait_for((9,))
+    assert inbox.received == [(9,)]
+    assert config_calls == ["changed"]
+
+
+@pytest.mark.redis
+async def test_config_subscribers_are_told_after_a_lost_connection(redis_bus: RedisInvalidationBus,
+                                                                   redis_url: str) -> None:
+    config_calls: list[str] = []
+    redis_bus.subscribe_config(lambda: config_calls.append("changed"))
+    assert redis_bus.subscribed
+    async with redis.asyncio.Redis.from_url(redis_url) as admin:
+        assert await admin.client_kill_filter(_type="pubsub") >= 1
+    await until(lambda: config_calls != [], "config subscriber not told after reconnect")

@@ -67,3 +67,33 @@ async def _no_facts():  # type: ignore[no-untyped-def]
     from fleet_core.model.hosts import HostFacts
 
     return HostFacts()
+
+
+async def test_concurrent_check_ins_of_one_agent_share_one_lookup(kit: InMemoryKit) -> None:
+    import asyncio
+
+    node_key = await enroll(kit, "twins")
+    lookups = 0
+    original = kit.store.unit_of_work
+
+    def counting_uow():  # type: ignore[no-untyped-def]
+        nonlocal lookups
+        lookups += 1
+        return original()
+
+    object.__setattr__(kit.services.agents, "uow", counting_uow)
+    hosts = await asyncio.gather(*(kit.services.agents.authenticate(node_key) for _ in range(5)))
+    assert len({h.id for h in hosts}) == 1
+    assert lookups == 1
+    await kit.services.agents.authenticate(node_key)
+    assert lookups == 1  # cached
+
+
+async def test_a_config_change_reaches_the_cached_agent_config(kit: InMemoryKit, admin: Viewer) -> None:
+    node_key = await enroll(kit, "configured")
+    host = await kit.services.agents.authenticate(node_key)
+    before = await kit.services.agents.config(host)
+    assert before["options"]["distributed_interval"] == 10
+    await kit.services.config.modify(admin, {"agent_options": {"config": {"options": {"distributed_interval": 7}}}})
+    after = await kit.services.agents.config(await kit.services.agents.authenticate(node_key))
+    assert after["options"] == {"distributed_interval": 7}
