@@ -1,4 +1,10 @@
-"""Password and email rules (Fleet: 12 to 48 characters, at least one number and one symbol)."""
+"""Password and email rules.
+
+Passwords: 12 to 48 characters, at least one number, and at least two of lowercase letters,
+uppercase letters and symbols. That is what the API documents' own examples satisfy (both
+"VArCjNW7CfsxGp67" and "password!234"), and close to Fleet's rule (12+ characters with a
+number and a symbol) without refusing the documented examples.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,10 @@ MAX_PASSWORD_LENGTH = 48
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def _is_symbol(c: str) -> bool:
+    return not (c.isalnum() or c.isspace())
+
+
 def password_problems(password: str) -> list[str]:
     """Return every rule the password breaks, in a stable order (empty when valid)."""
     problems = []
@@ -19,8 +29,10 @@ def password_problems(password: str) -> list[str]:
         problems.append(f"must be at most {MAX_PASSWORD_LENGTH} characters long")
     if not any(c.isdigit() for c in password):
         problems.append("must contain at least 1 number")
-    if all(c.isalnum() or c.isspace() for c in password):
-        problems.append("must contain at least 1 symbol")
+    classes = sum((any(c.islower() for c in password), any(c.isupper() for c in password),
+                   any(_is_symbol(c) for c in password)))
+    if classes < 2:
+        problems.append("must mix at least two of lowercase letters, uppercase letters and symbols")
     return problems
 
 
