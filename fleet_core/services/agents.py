@@ -121,6 +121,11 @@ class SeenBuffer:
         pending, self._pending = self._pending, {}
         return pending
 
+    def restore(self, pending: Mapping[int, dt.datetime]) -> None:
+        """Put back check-ins that could not be written; ones recorded since stay newer."""
+        for host_id, at in pending.items():
+            self._pending.setdefault(host_id, at)
+
     def __len__(self) -> int:
         return len(self._pending)
 
@@ -288,10 +293,8 @@ class AgentService:
                 await uow.hosts.mark_seen(pending)
                 await uow.commit()
         except Exception:
-            # Keep them for the next flush rather than lose them (newer check-ins win).
-            for host_id, at in pending.items():
-                if host_id not in self.seen._pending:
-                    self.seen.record(host_id, at)
+            # Keep them for the next flush rather than lose them.
+            self.seen.restore(pending)
             raise
         return len(pending)
 
