@@ -97,3 +97,16 @@ async def test_a_config_change_reaches_the_cached_agent_config(kit: InMemoryKit,
     await kit.services.config.modify(admin, {"agent_options": {"config": {"options": {"distributed_interval": 7}}}})
     after = await kit.services.agents.config(await kit.services.agents.authenticate(node_key))
     assert after["options"] == {"distributed_interval": 7}
+
+
+def test_check_ins_that_could_not_be_written_wait_for_the_next_flush_without_hiding_newer_ones() -> None:
+    from fleet_core.services.agents import SeenBuffer
+
+    buffer = SeenBuffer()
+    early, late = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    buffer.record(1, early)
+    buffer.record(2, early)
+    failed = buffer.take()
+    buffer.record(2, late)  # checked in again while the flush was failing
+    buffer.restore(failed)
+    assert buffer.take() == {1: early, 2: late}
