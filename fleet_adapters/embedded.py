@@ -22,6 +22,7 @@ so it is never orphaned. SIGTERM makes redis flush the AOF and write a final sna
 
 from __future__ import annotations
 
+import abc
 import atexit
 import ctypes
 import hashlib
@@ -79,19 +80,46 @@ def one_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-class EmbeddedPostgres:
+class _EmbeddedServer(abc.ABC):
+    """What both embedded servers share: a URL once started, and use as a context manager."""
+
+    name = "server"
+    _url: str | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError(f"embedded {self.name} is not started")
+        return self._url
+
+    @abc.abstractmethod
+    def start(self) -> str:
+        """Start the server (or attach to the one already running) and return its URL."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop what start() started; idempotent."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedPostgres(_EmbeddedServer):
     """Postgres 16 in ``<data_dir>/postgres``."""
+
+    name = "Postgres"
 
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = data_dir / "postgres"
         self._server: PostgresServer | None = None
         self._url: str | None = None
 
-    @property
-    def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("embedded Postgres is not started")
-        return self._url
 
     def start(self) -> str:
         """Start (or attach to the already running) server and return its URL."""
@@ -129,18 +157,11 @@ class EmbeddedPostgres:
         server.cleanup()
         atexit.unregister(server._cleanup)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-
-class EmbeddedRedis:
+class EmbeddedRedis(_EmbeddedServer):
     """redis-server with its data in ``<data_dir>/redis``."""
+
+    name = "Redis"
 
     def __init__(self, data_dir: Path) -> None:
         self.directory = data_dir / "redis"
@@ -148,11 +169,6 @@ class EmbeddedRedis:
         self._process: subprocess.Popen[bytes] | None = None
         self._url: str | None = None
 
-    @property
-    def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("embedded Redis is not started")
-        return self._url
 
     def start(self) -> str:
         """Start the server, or reuse one already answering on this data dir's socket; return its URL."""
@@ -203,15 +219,6 @@ class EmbeddedRedis:
         process, self._process, self._url = self._process, None, None
         if process is not None:
             _terminate(process)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
