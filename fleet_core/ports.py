@@ -38,6 +38,7 @@ USER_ORDER_KEYS = frozenset(
     {"id", "name", "email", "created_at", "updated_at", "global_role", "api_only", "sso_enabled", "position"}
 )
 INVITE_ORDER_KEYS = frozenset({"id", "name", "email", "created_at", "updated_at", "global_role", "position"})
+TEAM_ORDER_KEYS = frozenset({"id", "name", "description", "created_at"})
 ACTIVITY_ORDER_KEYS = frozenset({"id", "created_at", "type", "actor_id", "actor_full_name", "actor_email"})
 HOST_ORDER_KEYS = frozenset({
     "id", "hostname", "computer_name", "display_name", "created_at", "updated_at", "seen_time", "detail_updated_at",
@@ -207,6 +208,31 @@ class TeamRepository(Protocol):
 
     async def set_agent_options(self, team_id: int, agent_options: Mapping[str, Any] | None) -> None:
         """Replace the team's agent options (None: use the global ones); NotFound if no such team."""
+        ...
+
+    async def list(self, options: ListOptions, *, team_ids: frozenset[int] | None = None) -> builtins.list[Team]:
+        """Teams whose name contains ``options.query`` (case-insensitive), ordered by
+        ``options.order_key`` (id, name, description, created_at; names compare
+        case-insensitively) then id, paged; ``team_ids`` keeps only those teams."""
+        ...
+
+    async def update(self, team_id: int, *, name: str, description: str) -> Team:
+        """Rename and redescribe a team; NotFound if it is gone, AlreadyExists if another team
+        has the name (case-insensitively)."""
+        ...
+
+    async def delete(self, team_id: int) -> builtins.list[int] | None:
+        """Delete the team with its enroll secrets and every user's and invite's role on it; its
+        hosts move to no team. Returns the ids of those hosts (ascending), or None if there was
+        no such team."""
+        ...
+
+    async def counts(self, team_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(user_count, host_count) for each of ``team_ids`` that exists."""
+        ...
+
+    async def members(self, team_id: int) -> tuple[builtins.list[int], builtins.list[int]]:
+        """(user ids, host ids) of the team, each ascending; both empty for an unknown team."""
         ...
 
 

@@ -19,6 +19,7 @@ from fleet_http.controllers.auth import AuthController, SetupController
 from fleet_http.controllers.config import ConfigController, healthz
 from fleet_http.controllers.hosts import HostAggregatesController, HostController
 from fleet_http.controllers.invites import InviteController
+from fleet_http.controllers.teams import TeamController
 from fleet_http.controllers.users import SessionController, UserController
 from fleet_http.deps import provide_services, provide_viewer, storable_input
 from fleet_http.errors import EXCEPTION_HANDLERS
@@ -27,7 +28,7 @@ from fleet_http.logging import request_logging
 log = structlog.get_logger(__name__)
 
 FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteController, ConfigController,
-                     HostController, HostAggregatesController]
+                     HostController, HostAggregatesController, TeamController]
 API_PREFIXES = ("/api/v1", "/api/latest")
 
 

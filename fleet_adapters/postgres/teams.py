@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, LiteralString
@@ -11,8 +12,11 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from fleet_adapters.postgres.errors import guarded_write, translated
+from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.teams import Team
+from fleet_core.ports import TEAM_ORDER_KEYS
+from fleet_core.rules.paging import ListOptions
 
 INSERT_TEAM: Final[LiteralString] = """
     INSERT INTO teams (name, description, created_at)
@@ -32,6 +36,45 @@ SELECT_TEAMS_BY_IDS: Final[LiteralString] = """
 UPDATE_TEAM_AGENT_OPTIONS: Final[LiteralString] = """
     UPDATE teams SET agent_options = %(agent_options)s WHERE id = %(id)s
 """
+SELECT_TEAMS: Final[LiteralString] = """
+    SELECT id, name, description, created_at, agent_options
+      FROM teams
+     WHERE (%(pattern)s::text IS NULL OR lower(name) LIKE lower(%(pattern)s))
+       AND (%(team_ids)s::bigint[] IS NULL OR id = ANY(%(team_ids)s::bigint[]))
+"""
+UPDATE_TEAM: Final[LiteralString] = """
+    UPDATE teams SET name = %(name)s, description = %(description)s
+     WHERE id = %(id)s
+    RETURNING id, name, description, created_at, agent_options
+"""
+# Hosts are moved first so their ids can be returned; the foreign keys would null them anyway.
+MOVE_TEAM_HOSTS_TO_NO_TEAM: Final[LiteralString] = """
+    UPDATE hosts SET team_id = NULL WHERE team_id = %(id)s RETURNING id
+"""
+DELETE_TEAM: Final[LiteralString] = "DELETE FROM teams WHERE id = %(id)s"
+COUNT_TEAM_MEMBERS: Final[LiteralString] = """
+    SELECT t.id,
+           (SELECT count(*) FROM user_teams ut WHERE ut.team_id = t.id) AS user_count,
+           (SELECT count(*) FROM hosts h WHERE h.team_id = t.id) AS host_count
+      FROM teams t
+     WHERE t.id = ANY(%(ids)s::bigint[])
+"""
+SELECT_TEAM_USER_IDS: Final[LiteralString] = """
+    SELECT user_id FROM user_teams WHERE team_id = %(id)s ORDER BY user_id
+"""
+SELECT_TEAM_HOST_IDS: Final[LiteralString] = "SELECT id FROM hosts WHERE team_id = %(id)s ORDER BY id"
+
+ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
+    "id": "id",
+    "name": 'lower(name) COLLATE "C"',
+    "description": 'lower(description) COLLATE "C"',
+    "created_at": "created_at",
+}
+assert ORDER_COLUMNS.keys() == TEAM_ORDER_KEYS, "ports.TEAM_ORDER_KEYS changed; map the new key"
+
+# Inside the class, `list` names the repository method, so annotations use these.
+_Teams = builtins.list[Team]
+_Ids = builtins.list[int]
 
 
 class PgTeamRepository:
@@ -65,3 +108,44 @@ class PgTeamRepository:
                 "id": team_id, "agent_options": None if agent_options is None else Jsonb(dict(agent_options))})
         if cur.rowcount == 0:
             raise NotFound(f"Team with id={team_id} was not found in the datastore")
+
+    async def list(self, options: ListOptions, *, team_ids: frozenset[int] | None = None) -> _Teams:
+        query = SELECT_TEAMS + order_by(options, ORDER_COLUMNS, id_column="id") + " LIMIT %(limit)s OFFSET %(offset)s"
+        params = {"pattern": search_pattern(options.query),
+                  "team_ids": None if team_ids is None else sorted(team_ids), **page_params(options)}
+        with translated():
+            async with self._conn.cursor(row_factory=class_row(Team)) as cur:
+                await cur.execute(query, params)
+                return await cur.fetchall()
+
+    async def update(self, team_id: int, *, name: str, description: str) -> Team:
+        async with guarded_write(self._conn), self._conn.cursor(row_factory=class_row(Team)) as cur:
+            await cur.execute(UPDATE_TEAM, {"id": team_id, "name": name, "description": description})
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound(f"Team with id={team_id} was not found in the datastore")
+        return row
+
+    async def delete(self, team_id: int) -> _Ids | None:
+        with translated():
+            moved = await self._conn.execute(MOVE_TEAM_HOSTS_TO_NO_TEAM, {"id": team_id})
+            host_ids = sorted(int(r[0]) for r in await moved.fetchall())
+            # Enroll secrets, user and invite roles go with the team (ON DELETE CASCADE).
+            deleted = await self._conn.execute(DELETE_TEAM, {"id": team_id})
+        if deleted.rowcount == 0:
+            return None
+        return host_ids
+
+    async def counts(self, team_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        if not team_ids:
+            return {}
+        with translated():
+            cur = await self._conn.execute(COUNT_TEAM_MEMBERS, {"ids": list(team_ids)})
+            rows = await cur.fetchall()
+        return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    async def members(self, team_id: int) -> tuple[_Ids, _Ids]:
+        with translated():
+            users = await (await self._conn.execute(SELECT_TEAM_USER_IDS, {"id": team_id})).fetchall()
+            hosts = await (await self._conn.execute(SELECT_TEAM_HOST_IDS, {"id": team_id})).fetchall()
+        return [int(r[0]) for r in users], [int(r[0]) for r in hosts]

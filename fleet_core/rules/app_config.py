@@ -175,13 +175,20 @@ def config_problems(config: AppConfig) -> list[tuple[str, str]]:
         if batch < 0:
             problems.append(("host_batch_size", f"{hook_name} host_batch_size must be 0 or greater"))
     if config.agent_options is not None:
-        unknown = sorted(set(config.agent_options) - AGENT_OPTIONS_KEYS)
-        if unknown:
-            problems.append(("agent_options", f"unknown key(s): {', '.join(unknown)}"))
-        for section in ("config", "overrides", "command_line_flags"):
-            value = config.agent_options.get(section)
-            if value is not None and not isinstance(value, Mapping):
-                problems.append((f"agent_options.{section}", "must be an object"))
+        problems.extend(agent_options_problems(config.agent_options))
+    return problems
+
+
+def agent_options_problems(options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What is wrong with an agent options object (global or a team's)."""
+    problems = []
+    unknown = sorted(set(options) - AGENT_OPTIONS_KEYS)
+    if unknown:
+        problems.append(("agent_options", f"unknown key(s): {', '.join(unknown)}"))
+    for section in ("config", "overrides", "command_line_flags"):
+        value = options.get(section)
+        if value is not None and not isinstance(value, Mapping):
+            problems.append((f"agent_options.{section}", "must be an object"))
     return problems
 
 

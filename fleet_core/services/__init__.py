@@ -26,6 +26,7 @@ from fleet_core.services.config import ConfigService
 from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
 from fleet_core.services.setup import SetupService
+from fleet_core.services.teams import TeamService
 from fleet_core.services.users import UserService
 
 
@@ -39,6 +40,7 @@ class Services:
     activities: ActivityService
     agents: AgentService
     hosts: HostService
+    teams: TeamService
     bus: InvalidationBus
     health: HealthCheck
     runtime: ServerRuntime
@@ -74,6 +76,7 @@ def make_services(
         agents=AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs), packs=packs,
                             settings=runtime.agents),
         hosts=HostService(uow=uow, clock=clock, tokens=tokens, bus=bus),
+        teams=TeamService(uow=uow, clock=clock, bus=bus),
         bus=bus,
         health=health,
         runtime=runtime,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from fleet_core.errors import AlreadyExists, NotFound
 from fleet_core.model.teams import Team
+from fleet_core.model.users import NewInvite, Role, TeamRole
 from fleet_core.ports import UnitOfWorkFactory
+from fleet_core.rules.paging import ListOptions
+from tests.contract.conftest import AddUser
 
 pytestmark = pytest.mark.anyio
 
@@ -62,3 +67,114 @@ async def test_agent_options_are_stored_per_team_and_cleared_with_none(uow_facto
         assert cleared is not None and cleared.agent_options is None
         with pytest.raises(NotFound):
             await uow.teams.set_agent_options(team.id + 1000, options)
+
+
+# ---- list, update, delete, counts, members ------------------------------------------------------
+
+async def _enroll(uow, name: str, at, team_id: int | None) -> int:
+    host, _ = await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
+                                     fields={})
+    return int(host.id)
+
+
+async def test_list_searches_names_orders_pages_and_filters_by_id(uow_factory: UnitOfWorkFactory, at) -> None:
+    later = at + dt.timedelta(hours=1)
+    async with uow_factory() as uow:
+        b = await uow.teams.add(name="beta", description="Z", at=later)
+        a = await uow.teams.add(name="Alpha", description="y", at=at)
+        c = await uow.teams.add(name="alphabet", description="x", at=later)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.teams.list(ListOptions()) == [b, a, c]
+        assert await uow.teams.list(ListOptions(order_key="name")) == [a, c, b]
+        assert await uow.teams.list(ListOptions(order_key="name", order_direction="desc")) == [b, c, a]
+        assert await uow.teams.list(ListOptions(order_key="description")) == [c, a, b]
+        # Ties on created_at fall back to id ascending in either direction.
+        assert await uow.teams.list(ListOptions(order_key="created_at", order_direction="desc")) == [b, c, a]
+        assert await uow.teams.list(ListOptions(query="ALPH")) == [a, c]
+        assert await uow.teams.list(ListOptions(query="%")) == []
+        assert await uow.teams.list(ListOptions(per_page=2, page=1)) == [c]
+        assert await uow.teams.list(ListOptions(), team_ids=frozenset({c.id, b.id})) == [b, c]
+        assert await uow.teams.list(ListOptions(), team_ids=frozenset()) == []
+
+
+async def test_update_renames_and_keeps_names_unique(uow_factory: UnitOfWorkFactory, at) -> None:
+    async with uow_factory() as uow:
+        one = await uow.teams.add(name="One", description="", at=at)
+        await uow.teams.add(name="Two", description="", at=at)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.teams.update(one.id, name="TWO", description="")
+        renamed = await uow.teams.update(one.id, name="one", description="first")
+        assert renamed == Team(id=one.id, name="one", description="first", created_at=at)
+        with pytest.raises(NotFound):
+            await uow.teams.update(one.id + 1000, name="Ghost", description="")
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.teams.get(one.id) == renamed
+
+
+async def test_delete_takes_secrets_and_roles_and_frees_hosts(
+    uow_factory: UnitOfWorkFactory, at, add_user: AddUser
+) -> None:
+    async with uow_factory() as uow:
+        doomed = await uow.teams.add(name="Doomed", description="", at=at)
+        kept = await uow.teams.add(name="Kept", description="", at=at)
+        user = await add_user(uow, "member@example.com", global_role=None, teams=(
+            TeamRole(team_id=doomed.id, role=Role.ADMIN), TeamRole(team_id=kept.id, role=Role.OBSERVER)))
+        invite = await uow.invites.add(NewInvite(
+            invited_by=user.id, email="new@example.com", name="New", global_role=None,
+            teams=(TeamRole(team_id=doomed.id, role=Role.OBSERVER),), token_hash="invite-hash", position=""))
+        await uow.enroll_secrets.replace(doomed.id, ["doomed-secret"], at)
+        await uow.enroll_secrets.replace(kept.id, ["kept-secret"], at)
+        h1 = await _enroll(uow, "h1", at, doomed.id)
+        h2 = await _enroll(uow, "h2", at, kept.id)
+        h3 = await _enroll(uow, "h3", at, doomed.id)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.teams.delete(doomed.id) == [h1, h3]
+        assert await uow.teams.delete(doomed.id) is None
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.teams.get(doomed.id) is None
+        assert await uow.enroll_secrets.find("doomed-secret") is None
+        assert await uow.enroll_secrets.find("kept-secret") is not None
+        member = await uow.users.get(user.id)
+        assert member is not None and [m.team_id for m in member.teams] == [kept.id]
+        invited = await uow.invites.get(invite.id)
+        assert invited is not None and invited.teams == ()
+        moved = [await uow.hosts.get(h) for h in (h1, h2, h3)]
+        assert [h.team_id for h in moved if h is not None] == [None, kept.id, None]
+        assert await uow.teams.members(doomed.id) == ([], [])
+
+
+async def test_counts_and_members_report_users_and_hosts_per_team(
+    uow_factory: UnitOfWorkFactory, at, add_user: AddUser
+) -> None:
+    async with uow_factory() as uow:
+        one = await uow.teams.add(name="One", description="", at=at)
+        two = await uow.teams.add(name="Two", description="", at=at)
+        empty = await uow.teams.add(name="Empty", description="", at=at)
+        u1 = await add_user(uow, "u1@example.com", global_role=None,
+                            teams=(TeamRole(team_id=one.id, role=Role.ADMIN),))
+        u2 = await add_user(uow, "u2@example.com", global_role=None, teams=(
+            TeamRole(team_id=one.id, role=Role.OBSERVER), TeamRole(team_id=two.id, role=Role.MAINTAINER)))
+        await add_user(uow, "global@example.com")
+        h1 = await _enroll(uow, "h1", at, two.id)
+        await _enroll(uow, "h2", at, None)
+        h3 = await _enroll(uow, "h3", at, two.id)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.teams.counts([one.id, two.id, empty.id, empty.id + 1000]) == {
+            one.id: (2, 0), two.id: (1, 2), empty.id: (0, 0)}
+        assert await uow.teams.counts([]) == {}
+        assert await uow.teams.members(one.id) == ([u1.id, u2.id], [])
+        assert await uow.teams.members(two.id) == ([u2.id], [h1, h3])
+        assert await uow.teams.members(empty.id + 1000) == ([], [])
