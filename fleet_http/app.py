@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-import structlog
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -15,6 +12,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from fleet_core import version
 from fleet_core.services import Services
+from fleet_core.services.jobs import periodic
 from fleet_http.controllers.auth import AuthController, SetupController
 from fleet_http.controllers.config import ConfigController, healthz
 from fleet_http.controllers.hosts import HostAggregatesController, HostController
@@ -24,8 +22,6 @@ from fleet_http.controllers.users import SessionController, UserController
 from fleet_http.deps import provide_services, provide_viewer, storable_input
 from fleet_http.errors import EXCEPTION_HANDLERS
 from fleet_http.logging import request_logging
-
-log = structlog.get_logger(__name__)
 
 FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteController, ConfigController,
                      HostController, HostAggregatesController, TeamController]
@@ -44,27 +40,14 @@ def _routers() -> list[Router]:
 EXPIRY_CHECK_SECONDS = 600
 
 
-async def _expire_hosts_forever(services: Services) -> None:
-    while True:
-        try:
-            await services.hosts.expire()
-        except Exception:
-            log.exception("host_expiry_failed")
-        await asyncio.sleep(EXPIRY_CHECK_SECONDS)
-
-
 def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]]) -> Litestar:
     @asynccontextmanager
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_services() as services:
+        async with open_services() as services, periodic(
+            EXPIRY_CHECK_SECONDS, services.hosts.expire, name="host-expiry", run_first=True
+        ):
             app.state.services = services
-            expiry = asyncio.create_task(_expire_hosts_forever(services))
-            try:
-                yield
-            finally:
-                expiry.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await expiry
+            yield
 
     return Litestar(
         route_handlers=[*_routers(), healthz],

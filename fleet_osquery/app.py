@@ -7,7 +7,6 @@ the request count as failed, so success bodies never carry `error`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gzip
 import zlib
@@ -24,6 +23,7 @@ from litestar.exceptions import HTTPException
 from fleet_core.errors import FleetError, InvalidArgument, NodeInvalid, Unavailable
 from fleet_core.services import Services
 from fleet_core.services.agents import parse_query_results
+from fleet_core.services.jobs import periodic
 from fleet_osquery.schemas import (
     DistributedReadResponse,
     DistributedWriteRequest,
@@ -194,28 +194,16 @@ def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[b
     return _json(_error_body("internal error"), 500)
 
 
-async def _flush_seen_forever(services: Services) -> None:
-    interval = services.runtime.agents.seen_flush_interval.total_seconds()
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await services.agents.flush_seen()
-        except Exception:
-            log.exception("seen_flush_failed")
-
-
 def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]]) -> Litestar:
     @asynccontextmanager
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services() as services:
             app.state.services = services
-            flusher = asyncio.create_task(_flush_seen_forever(services))
+            interval = services.runtime.agents.seen_flush_interval.total_seconds()
             try:
-                yield
+                async with periodic(interval, services.agents.flush_seen, name="seen-flush"):
+                    yield
             finally:
-                flusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await flusher
                 # Whatever was seen since the last tick is written before the process goes.
                 with contextlib.suppress(Exception):
                     await services.agents.flush_seen()
