@@ -52,6 +52,8 @@ class Action(enum.StrEnum):
     READ_HOSTS = "host.read"
     WRITE_HOSTS = "host.write"
     REFETCH_HOSTS = "host.refetch"
+    READ_LABELS = "label.read"
+    WRITE_LABELS = "label.write"
 
 
 @attrs.frozen
@@ -87,6 +89,8 @@ RULES: dict[Action, Rule] = {
     Action.READ_HOSTS: Rule(ANY_ROLE, ANY_ROLE),
     Action.WRITE_HOSTS: Rule(WRITERS, WRITERS),
     Action.REFETCH_HOSTS: Rule(ANY_ROLE, ANY_ROLE),
+    Action.READ_LABELS: Rule(ANY_ROLE, ANY_ROLE),
+    Action.WRITE_LABELS: Rule(WRITERS),
 }
 
 

@@ -40,6 +40,7 @@ USER_ORDER_KEYS = frozenset(
 INVITE_ORDER_KEYS = frozenset({"id", "name", "email", "created_at", "updated_at", "global_role", "position"})
 TEAM_ORDER_KEYS = frozenset({"id", "name", "description", "created_at"})
 ACTIVITY_ORDER_KEYS = frozenset({"id", "created_at", "type", "actor_id", "actor_full_name", "actor_email"})
+LABEL_ORDER_KEYS = frozenset({"id", "name", "description", "created_at", "updated_at", "platform", "label_type"})
 HOST_ORDER_KEYS = frozenset({
     "id", "hostname", "computer_name", "display_name", "created_at", "updated_at", "seen_time", "detail_updated_at",
     "label_updated_at", "last_enrolled_at", "platform", "os_version", "osquery_version", "uuid", "hardware_serial",
@@ -399,6 +400,40 @@ class LabelRepository(Protocol):
     async def record_results(self, host_id: int, results: Mapping[int, bool | None], at: dt.datetime) -> None:
         """Apply a host's label query results: True makes it a member (updated_at = at); False or
         None (the query failed) removes the membership. Unknown labels and hosts are ignored."""
+        ...
+
+    async def get_by_name(self, name: str) -> Label | None:
+        """The label with exactly this name, or None."""
+        ...
+
+    async def list(self, options: ListOptions) -> builtins.list[Label]:
+        """Labels whose name contains ``options.query`` (case-insensitive), ordered by
+        options.order_key (LABEL_ORDER_KEYS) then id, paged."""
+        ...
+
+    async def add(self, *, name: str, description: str, query: str, platform: str, membership_type: str,
+                  at: dt.datetime) -> Label:
+        """Insert a regular label ("dynamic" or "manual"). AlreadyExists if the name is taken."""
+        ...
+
+    async def update(self, label_id: int, *, name: str, description: str, query: str, platform: str,
+                     at: dt.datetime) -> Label:
+        """Change a label (updated_at = at). A changed query or platform ends every membership of
+        the label, so hosts are re-evaluated rather than keeping stale results. NotFound if the
+        label does not exist, AlreadyExists if another label has the name."""
+        ...
+
+    async def delete(self, label_id: int) -> bool:
+        """Delete the label and its memberships; False if it did not exist."""
+        ...
+
+    async def member_ids(self, label_id: int) -> builtins.list[int]:
+        """The ids of the label's member hosts, ascending."""
+        ...
+
+    async def set_members(self, label_id: int, host_ids: Sequence[int], at: dt.datetime) -> None:
+        """Make exactly these hosts the label's members (for manual labels); unknown hosts are
+        ignored. NotFound if the label does not exist."""
         ...
 
 

@@ -24,6 +24,7 @@ from fleet_core.model.config import AppConfig
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.model.teams import Team
 from fleet_core.model.users import Invite, NewInvite, NewUser, Session, TeamRole, User
+from fleet_core.rules.host_storage import BUILTIN_LABELS
 from fleet_core.rules.paging import ListOptions, paginate
 
 
@@ -64,6 +65,8 @@ class InMemoryStore:
         self.ids = {name: itertools.count(1) for name in (
             "users", "sessions", "invites", "teams", "activities", "hosts", "software", "operating_systems",
             "mdm_solutions", "munki_issues")}
+        # Built-in labels take the first ids, as the Postgres migration seeds them.
+        self.ids["labels"] = itertools.count(len(BUILTIN_LABELS) + 1)
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)

@@ -25,6 +25,7 @@ from fleet_core.services.auth import AuthService
 from fleet_core.services.config import ConfigService
 from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
+from fleet_core.services.labels import LabelService
 from fleet_core.services.setup import SetupService
 from fleet_core.services.teams import TeamService
 from fleet_core.services.users import UserService
@@ -41,6 +42,7 @@ class Services:
     agents: AgentService
     hosts: HostService
     teams: TeamService
+    labels: LabelService
     bus: InvalidationBus
     health: HealthCheck
     runtime: ServerRuntime
@@ -66,6 +68,7 @@ def make_services(
         uow=uow, hasher=hasher, tokens=tokens, clock=clock, mailer=mailer,
         rate_limiter=rate_limiter, runtime=runtime,
     )
+    hosts = HostService(uow=uow, clock=clock, tokens=tokens, bus=bus)
     return Services(
         auth=auth,
         setup=SetupService(uow=uow, hasher=hasher, auth=auth, clock=clock),
@@ -75,8 +78,9 @@ def make_services(
         activities=activities,
         agents=AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs), packs=packs,
                             settings=runtime.agents),
-        hosts=HostService(uow=uow, clock=clock, tokens=tokens, bus=bus),
+        hosts=hosts,
         teams=TeamService(uow=uow, clock=clock, bus=bus),
+        labels=LabelService(uow=uow, clock=clock, hosts=hosts),
         bus=bus,
         health=health,
         runtime=runtime,

@@ -45,6 +45,8 @@ GLOBAL_EXPECTED = {
     Action.READ_HOSTS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_HOSTS: {Role.ADMIN, Role.MAINTAINER},
     Action.REFETCH_HOSTS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.READ_LABELS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.WRITE_LABELS: {Role.ADMIN, Role.MAINTAINER},
 }
 
 # On an object of team 7, per role held on team 7.
@@ -69,6 +71,8 @@ TEAM_EXPECTED = {
     Action.READ_HOSTS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_HOSTS: {Role.ADMIN, Role.MAINTAINER},
     Action.REFETCH_HOSTS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.READ_LABELS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.WRITE_LABELS: set(),
 }
 
 

@@ -1,0 +1,108 @@
+"""Labels: create, modify, get, summary, list, hosts in a label, delete by name or id."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from fleet_core.authz import Viewer
+from fleet_core.errors import InvalidArgument
+from fleet_core.model.hosts import HostFilter
+from fleet_core.ports import HOST_ORDER_KEYS, LABEL_ORDER_KEYS
+from fleet_core.services import Services
+from fleet_core.services.labels import UNSET_FIELD, LabelChanges
+from fleet_http.controllers.hosts import provide_host_filter
+from fleet_http.controllers.listing import options_from_query
+from fleet_http.deps import strict_json_body
+from fleet_http.host_schemas import ListHostsResponse, to_host
+from fleet_http.label_schemas import (
+    CreateLabelRequest,
+    LabelResponse,
+    LabelsSummaryResponse,
+    ListLabelsResponse,
+    ModifyLabelRequest,
+    to_label,
+    to_label_summary,
+)
+from fleet_http.schemas import UNSET, EmptyResponse
+
+
+def _field(value: object) -> object:
+    return UNSET_FIELD if value is UNSET else value
+
+
+class LabelController(Controller):
+    path = "/labels"
+    tags = ["Labels"]
+    guards = [strict_json_body]
+
+    @post("/", status_code=200)
+    async def create_label(self, data: JSONBody[CreateLabelRequest], viewer: NamedDependency[Viewer],
+                           services: NamedDependency[Services]) -> LabelResponse:
+        missing = [("name", "is required")] if data.name is None else []
+        if data.query is None and data.host_ids is None:
+            missing.append(("query", "is required"))
+        if missing:
+            raise InvalidArgument(*missing)
+        assert data.name is not None
+        view = await services.labels.create(viewer, name=data.name, description=data.description, query=data.query,
+                                            platform=data.platform, host_ids=data.host_ids)
+        return LabelResponse(label=to_label(view))
+
+    @patch("/{label_id:int}")
+    async def modify_label(self, label_id: FromPath[int], data: JSONBody[ModifyLabelRequest],
+                           viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> LabelResponse:
+        changes = LabelChanges(name=_field(data.name), description=_field(data.description),
+                               query=_field(data.query), platform=_field(data.platform),
+                               host_ids=_field(data.host_ids))
+        return LabelResponse(label=to_label(await services.labels.modify(viewer, label_id, changes)))
+
+    @get("/{label_id:int}")
+    async def get_label(self, label_id: FromPath[int], viewer: NamedDependency[Viewer],
+                        services: NamedDependency[Services]) -> LabelResponse:
+        return LabelResponse(label=to_label(await services.labels.get(viewer, label_id)))
+
+    @get("/summary")
+    async def labels_summary(self, viewer: NamedDependency[Viewer],
+                             services: NamedDependency[Services]) -> LabelsSummaryResponse:
+        return LabelsSummaryResponse(labels=[to_label_summary(lb) for lb in await services.labels.summary(viewer)])
+
+    @get("/")
+    async def list_labels(
+        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
+        order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
+        search: Annotated[str | None, QueryParameter(name="query")] = None,
+    ) -> ListLabelsResponse:
+        options = options_from_query(page=page, per_page=per_page, order_key=order_key,
+                                     order_direction=order_direction, query=search, allowed_keys=LABEL_ORDER_KEYS)
+        return ListLabelsResponse(labels=[to_label(v) for v in await services.labels.list(viewer, options)])
+
+    @get("/{label_id:int}/hosts", dependencies={"filters": Provide(provide_host_filter, sync_to_thread=False)})
+    async def list_label_hosts(
+        self, label_id: FromPath[int], viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        filters: NamedDependency[HostFilter],
+        page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
+        order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
+    ) -> ListHostsResponse:
+        options = options_from_query(page=page, per_page=per_page, order_key=order_key,
+                                     order_direction=order_direction, query=filters.query,
+                                     allowed_keys=HOST_ORDER_KEYS)
+        hosts = await services.labels.hosts_in_label(viewer, label_id, filters, options)
+        now = services.hosts.clock.now()
+        return ListHostsResponse(hosts=[to_host(h, now) for h in hosts])
+
+    @delete("/id/{label_id:int}", status_code=200)
+    async def delete_label_by_id(self, label_id: FromPath[int], viewer: NamedDependency[Viewer],
+                                 services: NamedDependency[Services]) -> EmptyResponse:
+        await services.labels.delete(viewer, label_id)
+        return EmptyResponse()
+
+    @delete("/{name:str}", status_code=200)
+    async def delete_label(self, name: FromPath[str], viewer: NamedDependency[Viewer],
+                           services: NamedDependency[Services]) -> EmptyResponse:
+        await services.labels.delete_by_name(viewer, name)
+        return EmptyResponse()

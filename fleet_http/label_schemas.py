@@ -1,0 +1,77 @@
+"""Request and response bodies of the labels API (Fleet's labelResponse, listLabelsResponse, ...)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from fleet_core.model.hosts import Label
+from fleet_core.services.labels import LabelView
+from fleet_http.schemas import UNSET, UnsetType, ts
+
+
+class LabelBody(msgspec.Struct, kw_only=True):
+    created_at: str
+    updated_at: str
+    id: int
+    name: str
+    description: str
+    query: str
+    platform: str
+    label_type: str
+    label_membership_type: str
+    host_count: int
+    display_text: str
+    # Fleet sends the host count under both names.
+    count: int
+    host_ids: list[int] | None
+
+
+class LabelResponse(msgspec.Struct, kw_only=True):
+    label: LabelBody
+
+
+class ListLabelsResponse(msgspec.Struct, kw_only=True):
+    labels: list[LabelBody]
+
+
+class LabelSummaryBody(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    description: str
+    label_type: str
+
+
+class LabelsSummaryResponse(msgspec.Struct, kw_only=True):
+    labels: list[LabelSummaryBody]
+
+
+class CreateLabelRequest(msgspec.Struct, kw_only=True):
+    name: str | None = None
+    description: str = ""
+    query: str | None = None
+    platform: str = ""
+    # Given, the label is manual: these hosts are its members and agents never run it.
+    host_ids: list[int] | None = None
+
+
+class ModifyLabelRequest(msgspec.Struct, kw_only=True):
+    name: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    query: str | UnsetType = UNSET
+    platform: str | UnsetType = UNSET
+    host_ids: list[int] | UnsetType = UNSET
+
+
+def to_label(view: LabelView) -> LabelBody:
+    label = view.label
+    return LabelBody(
+        created_at=ts(label.created_at), updated_at=ts(label.updated_at), id=label.id, name=label.name,
+        description=label.description, query=label.query, platform=label.platform, label_type=label.label_type,
+        label_membership_type=label.label_membership_type, host_count=view.host_count, display_text=label.name,
+        count=view.host_count, host_ids=None if view.host_ids is None else list(view.host_ids),
+    )
+
+
+def to_label_summary(label: Label) -> LabelSummaryBody:
+    return LabelSummaryBody(id=label.id, name=label.name, description=label.description,
+                            label_type=label.label_type)
