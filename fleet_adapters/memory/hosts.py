@@ -12,6 +12,7 @@ import attrs
 
 from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound
 from fleet_core.model.hosts import (
+    NEVER,
     Battery,
     DeviceMapping,
     Host,
@@ -80,7 +81,9 @@ class HostTables:
     munki_issues: dict[tuple[str, str], int] = attrs.field(factory=dict)
     batteries: dict[int, tuple[Battery, ...]] = attrs.field(factory=dict)
     operating_systems: dict[tuple[str, str, str], int] = attrs.field(factory=dict)
-    labels: dict[int, Label] = attrs.field(factory=lambda: seed_builtin_labels(dt.datetime.now(dt.UTC)))
+    # Built-in labels predate every host, as the Postgres migration that seeds them does; a label
+    # newer than a host's last label answers is sent to it at once.
+    labels: dict[int, Label] = attrs.field(factory=lambda: seed_builtin_labels(NEVER))
     label_membership: dict[int, frozenset[int]] = attrs.field(factory=dict)  # host id -> label ids
     policy_membership: dict[int, tuple[tuple[int, bool | None], ...]] = attrs.field(factory=dict)
 

@@ -80,7 +80,7 @@ def make_services(
                             settings=runtime.agents),
         hosts=hosts,
         teams=TeamService(uow=uow, clock=clock, bus=bus),
-        labels=LabelService(uow=uow, clock=clock, hosts=hosts),
+        labels=LabelService(uow=uow, clock=clock, hosts=hosts, bus=bus),
         bus=bus,
         health=health,
         runtime=runtime,

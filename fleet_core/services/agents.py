@@ -38,7 +38,7 @@ NO_POLICIES = "fleet_no_policies_wildcard"
 # identified (hostname and platform known).
 ACCELERATE_SECONDS = 10
 SHORT_CACHE = dt.timedelta(seconds=1)
-# The app config and team options are re-read when a change is announced; this is the backstop.
+# The app config, team options and labels are re-read when a change is announced; this is the backstop.
 CONFIG_CACHE = dt.timedelta(minutes=10)
 LOG_TYPES = frozenset({"result", "status"})
 # The osquery options that feed the online rule, and the host fields they are stored in.
@@ -188,6 +188,7 @@ class AgentService:
 
     def _forget_config(self) -> None:
         self._config = None
+        self._labels = None
         self._teams.clear()
 
     # ---- enrollment ------------------------------------------------------------------------
@@ -372,9 +373,11 @@ class AgentService:
                 queries[name] = sql
                 if disc:
                     discovery[name] = disc
-        if is_due(host.label_updated_at, s.label_update_interval, host.id, s.max_jitter_percent, now,
-                  refetch_requested=host.refetch_requested):
-            for label in labels_for_host(await self._dynamic_labels(), host):
+        labels_due = is_due(host.label_updated_at, s.label_update_interval, host.id, s.max_jitter_percent, now,
+                            refetch_requested=host.refetch_requested)
+        for label in labels_for_host(await self._dynamic_labels(), host):
+            # A label created or edited since the host's last label answers is evaluated at once.
+            if labels_due or label.updated_at > host.label_updated_at:
                 queries[f"{LABEL_PREFIX}{label.id}"] = label.query
         if is_due(host.policy_updated_at, s.policy_update_interval, host.id, s.max_jitter_percent, now,
                   refetch_requested=host.refetch_requested):
@@ -391,7 +394,7 @@ class AgentService:
         now = self.clock.now()
         if self._labels is None or self._labels.until <= now:
             async with self.uow() as uow:
-                self._labels = _Expiring(await uow.labels.dynamic(), now + SHORT_CACHE)
+                self._labels = _Expiring(await uow.labels.dynamic(), now + CONFIG_CACHE)
         labels: list[Label] = self._labels.value
         return labels
 

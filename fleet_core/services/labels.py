@@ -16,9 +16,9 @@ import attrs
 import structlog
 
 from fleet_core.authz import Action, Viewer, authorize, visible_team_ids
-from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound
+from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from fleet_core.model.hosts import Host, HostFilter, Label
-from fleet_core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.hosts import HostService
 
@@ -84,6 +84,14 @@ class LabelService:
     uow: UnitOfWorkFactory
     clock: Clock
     hosts: HostService
+    bus: InvalidationBus
+
+    async def _announce(self) -> None:
+        # Agent services cache the label list until a configuration change is announced.
+        try:
+            await self.bus.publish_config_changed()
+        except Unavailable:
+            log.warning("label_change_not_announced")
 
     async def create(self, viewer: Viewer, *, name: str, description: str = "", query: str | None = None,
                      platform: str = "", host_ids: Sequence[int] | None = None) -> LabelView:
@@ -110,6 +118,7 @@ class LabelService:
                 await uow.labels.set_members(label.id, await _checked_hosts(uow, host_ids, now), now)
             view = await self._view(uow, viewer, label)
             await uow.commit()
+        await self._announce()
         log.info("label_created", label_id=label.id, membership=label.label_membership_type)
         return view
 
@@ -146,6 +155,7 @@ class LabelService:
                 await uow.labels.set_members(label_id, await _checked_hosts(uow, changes.host_ids, now), now)
             view = await self._view(uow, viewer, updated)
             await uow.commit()
+        await self._announce()
         log.info("label_modified", label_id=label_id)
         return view
 
@@ -194,6 +204,7 @@ class LabelService:
             label = await _require(uow, label_id)
             await self._delete(uow, label)
             await uow.commit()
+        await self._announce()
         log.info("label_deleted", label_id=label_id)
 
     async def delete_by_name(self, viewer: Viewer, name: str) -> None:
@@ -205,6 +216,7 @@ class LabelService:
                 raise NotFound(f"Label with name={name} was not found in the datastore")
             await self._delete(uow, label)
             await uow.commit()
+        await self._announce()
         log.info("label_deleted", label_id=label.id)
 
     @staticmethod

@@ -110,3 +110,22 @@ def test_check_ins_that_could_not_be_written_wait_for_the_next_flush_without_hid
     buffer.record(2, late)  # checked in again while the flush was failing
     buffer.restore(failed)
     assert buffer.take() == {1: early, 2: late}
+
+
+async def test_a_new_label_is_asked_at_the_next_check_in_and_a_manual_one_never(kit: InMemoryKit,
+                                                                                admin: Viewer) -> None:
+    node_key = await enroll(kit, "labelled")
+    host = await kit.services.agents.authenticate(node_key)
+    async with kit.store.unit_of_work() as uow:
+        await uow.hosts.apply_facts(host.id, await _no_facts(), at=kit.clock.now(), details_updated=True,
+                                    labels_updated=True, policies_updated=True, clear_refetch=True)
+        await uow.commit()
+    await kit.services.bus.publish([host.id])
+    quiet = await kit.services.agents.distributed_read(await kit.services.agents.authenticate(node_key))
+    assert quiet.queries == {}
+    kit.clock.advance(dt.timedelta(seconds=1))  # type: ignore[attr-defined]
+    dynamic = await kit.services.labels.create(admin, name="Dynamic", query="SELECT 1 FROM osquery_info;")
+    manual = await kit.services.labels.create(admin, name="Manual", host_ids=[host.id])
+    asked = await kit.services.agents.distributed_read(await kit.services.agents.authenticate(node_key))
+    assert set(asked.queries) == {f"fleet_label_query_{dynamic.label.id}"}
+    assert f"fleet_label_query_{manual.label.id}" not in asked.queries
