@@ -18,6 +18,7 @@ import structlog
 from fleet_core.authz import Action, Viewer, authorize, visible_team_ids
 from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from fleet_core.model.hosts import Host, HostFilter, Label
+from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.hosts import HostService
@@ -37,14 +38,6 @@ class LabelView:
     label: Label
     host_count: int
     host_ids: tuple[int, ...] | None = None
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET_FIELD"
-
-
-UNSET_FIELD: Any = _Unset()
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ from fleet_core.authz import Action, Viewer, authorize, is_allowed, visible_team
 from fleet_core.errors import InvalidArgument, NotFound, Unavailable
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.model.teams import Team
+from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.model.users import Role, TeamRole
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.app_config import agent_options_problems
@@ -44,14 +45,6 @@ class TeamView:
     host_ids: tuple[int, ...] | None = None
     # None when the viewer may not read the team's enroll secrets.
     secrets: tuple[EnrollSecret, ...] | None = None
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET_FIELD"
-
-
-UNSET_FIELD: Any = _Unset()
 
 
 @attrs.frozen

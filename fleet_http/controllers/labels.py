@@ -11,9 +11,10 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import HostFilter
+from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import HOST_ORDER_KEYS, LABEL_ORDER_KEYS
 from fleet_core.services import Services
-from fleet_core.services.labels import UNSET_FIELD, LabelChanges
+from fleet_core.services.labels import LabelChanges
 from fleet_http.controllers.hosts import provide_host_filter
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body

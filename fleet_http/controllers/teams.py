@@ -10,9 +10,10 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
+from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import TEAM_ORDER_KEYS
 from fleet_core.services import Services
-from fleet_core.services.teams import UNSET_FIELD, TeamChanges
+from fleet_core.services.teams import TeamChanges
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
 from fleet_http.schemas import UNSET, EmptyResponse
