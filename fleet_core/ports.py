@@ -338,6 +338,10 @@ class HostRepository(Protocol):
         """The host's software, by name, version, source."""
         ...
 
+    async def software_by_id(self, software_id: int) -> Software | None:
+        """One software title+version with the number of hosts that have it, or None."""
+        ...
+
     async def device_mapping(self, host_id: int) -> builtins.list[DeviceMapping]:
         """The host's emails with their sources, by email."""
         ...

@@ -285,6 +285,7 @@ def to_host(host: Host, now: dt.datetime, *, additional: tuple[str, ...] | None 
 
 class ListHostsResponse(msgspec.Struct, kw_only=True):
     hosts: list[HostBody]
+    software: SoftwareBody | UnsetType = UNSET
     mobile_device_management_solution: MDMSolutionBody | UnsetType = UNSET
 
 

@@ -309,6 +309,13 @@ class InMemoryHostRepository(_HostsRepo):
                  for software_id, opened in t.host_software.get(host_id, ())]
         return sorted(found, key=lambda s: (s.name, s.version, s.source))
 
+    async def software_by_id(self, software_id: int) -> Software | None:
+        software = self.tables.software_by_id.get(software_id)
+        if software is None:
+            return None
+        count = sum(any(s == software_id for s, _ in items) for items in self.tables.host_software.values())
+        return attrs.evolve(software, last_opened_at=None, hosts_count=count)
+
     async def device_mapping(self, host_id: int) -> builtins.list[DeviceMapping]:
         return builtins.list(self.tables.emails.get(host_id, ()))
 

@@ -229,6 +229,13 @@ SELECT_HOST_SOFTWARE: Final[LiteralString] = """
      ORDER BY s.name COLLATE "C", s.version COLLATE "C", s.source COLLATE "C"
 """
 
+SELECT_SOFTWARE_BY_ID: Final[LiteralString] = """
+    SELECT s.id, s.name, s.version, s.source, s.bundle_identifier, s.vendor, s.arch, s.release,
+           (SELECT count(*) FROM host_software hs WHERE hs.software_id = s.id) AS hosts_count
+      FROM software s
+     WHERE s.id = %(id)s
+"""
+
 DELETE_HOST_EMAILS: Final[LiteralString] = "DELETE FROM host_emails WHERE host_id = %(host_id)s"
 INSERT_HOST_EMAILS: Final[LiteralString] = """
     INSERT INTO host_emails (host_id, email, source)
@@ -610,6 +617,10 @@ class PgHostRepository:
 
     async def software(self, host_id: int) -> builtins.list[Software]:
         return [Software(**r) for r in await self._rows(SELECT_HOST_SOFTWARE, {"host_id": host_id})]
+
+    async def software_by_id(self, software_id: int) -> Software | None:
+        rows = await self._rows(SELECT_SOFTWARE_BY_ID, {"id": software_id})
+        return Software(**rows[0]) if rows else None
 
     async def device_mapping(self, host_id: int) -> builtins.list[DeviceMapping]:
         return [DeviceMapping(**r) for r in await self._rows(SELECT_HOST_EMAILS, {"host_id": host_id})]

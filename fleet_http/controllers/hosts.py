@@ -42,6 +42,7 @@ from fleet_http.host_schemas import (
     to_macadmins,
     to_mdm_solution,
     to_os_version,
+    to_software,
 )
 from fleet_http.schemas import EmptyResponse, UnsetType, ts
 
@@ -107,6 +108,11 @@ class HostController(Controller):
             to_host(h, now, additional=additional, device_mapping=mappings.get(h.id) if device_mapping else None)
             for h in hosts
         ])
+        if filters.software_id is not None:
+            # Fleet adds the software object the list is filtered by.
+            software = await services.hosts.software(viewer, filters.software_id)
+            if software is not None:
+                response.software = to_software(software)
         if filters.mdm_id is not None:
             # Fleet adds the solution's aggregate (for the team filter only) when mdm_id is given.
             summary = await services.hosts.macadmins_summary(viewer, team_id=filters.team_id)

@@ -768,3 +768,19 @@ async def test_memory_and_postgres_list_count_and_aggregate_hosts_identically(
                               order_direction=direction if key else Direction.ASC)
         expected = await outcome(memory, raw, options, after_host, platform)
         assert await outcome(pg_uow_factory, raw, options, after_host, platform) == expected, (raw, options)
+
+
+async def test_software_by_id_counts_the_hosts_that_have_it(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
+    async with uow_factory() as uow:
+        first, second = await enroll(uow, "sw-1", at), await enroll(uow, "sw-2", at)
+        tar = SoftwareItem("tar", "1.30", "deb_packages")
+        await uow.hosts.apply_facts(first, HostFacts(software=(tar,)), at=at)
+        await uow.hosts.apply_facts(second, HostFacts(software=(tar, SoftwareItem("zsh", "5.9", "deb_packages"))),
+                                    at=at)
+        await uow.commit()
+    async with uow_factory() as uow:
+        [listed_tar, _] = await uow.hosts.software(second)
+        found = await uow.hosts.software_by_id(listed_tar.id)
+        assert found is not None
+        assert (found.name, found.version, found.source, found.hosts_count) == ("tar", "1.30", "deb_packages", 2)
+        assert await uow.hosts.software_by_id(listed_tar.id + 10_000) is None

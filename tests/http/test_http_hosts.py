@@ -249,6 +249,10 @@ async def test_software_filter(fleet: Fleet) -> None:
     details = (await fleet.client.get(f"{HOSTS}/{with_tar}", headers=fleet.as_admin)).json()["host"]
     [software] = details["software"]
     assert await listed_ids(fleet, software_id=software["id"]) == [with_tar]
+    listed = (await fleet.client.get(HOSTS, headers=fleet.as_admin, params={"software_id": software["id"]})).json()
+    assert (listed["software"]["id"], listed["software"]["name"], listed["software"]["version"]) == (
+        software["id"], "tar", "1.30")
+    assert "software" not in (await fleet.client.get(HOSTS, headers=fleet.as_admin)).json()
 
 
 # ---- list: ordering and paging ----------------------------------------------------------------
