@@ -54,6 +54,8 @@ class Action(enum.StrEnum):
     REFETCH_HOSTS = "host.refetch"
     READ_LABELS = "label.read"
     WRITE_LABELS = "label.write"
+    READ_QUERIES = "query.read"
+    WRITE_QUERIES = "query.write"
 
 
 @attrs.frozen
@@ -91,6 +93,9 @@ RULES: dict[Action, Rule] = {
     Action.REFETCH_HOSTS: Rule(ANY_ROLE, ANY_ROLE),
     Action.READ_LABELS: Rule(ANY_ROLE, ANY_ROLE),
     Action.WRITE_LABELS: Rule(WRITERS),
+    # Team users reach global queries read-only and their own teams' queries by role.
+    Action.READ_QUERIES: Rule(ANY_ROLE, ANY_ROLE),
+    Action.WRITE_QUERIES: Rule(WRITERS, WRITERS),
 }
 
 

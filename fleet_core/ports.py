@@ -29,6 +29,7 @@ from fleet_core.model.hosts import (
     OSVersion,
     Software,
 )
+from fleet_core.model.queries import QueryFields, SavedQuery
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.model.teams import Team
 from fleet_core.model.users import Invite, NewInvite, NewUser, Session, User
@@ -41,6 +42,10 @@ INVITE_ORDER_KEYS = frozenset({"id", "name", "email", "created_at", "updated_at"
 TEAM_ORDER_KEYS = frozenset({"id", "name", "description", "created_at"})
 ACTIVITY_ORDER_KEYS = frozenset({"id", "created_at", "type", "actor_id", "actor_full_name", "actor_email"})
 LABEL_ORDER_KEYS = frozenset({"id", "name", "description", "created_at", "updated_at", "platform", "label_type"})
+QUERY_ORDER_KEYS = frozenset({
+    "id", "name", "description", "query", "created_at", "updated_at", "author_id", "observer_can_run", "interval",
+    "platform", "team_id", "logging", "automations_enabled",
+})
 HOST_ORDER_KEYS = frozenset({
     "id", "hostname", "computer_name", "display_name", "created_at", "updated_at", "seen_time", "detail_updated_at",
     "label_updated_at", "last_enrolled_at", "platform", "os_version", "osquery_version", "uuid", "hardware_serial",
@@ -441,6 +446,44 @@ class LabelRepository(Protocol):
         ...
 
 
+class QueryRepository(Protocol):
+    """Saved queries. Names are unique among the global queries and within each team."""
+
+    async def get(self, query_id: int) -> SavedQuery | None:
+        """The query with this id (author name and email from the author's user record), or None."""
+        ...
+
+    async def get_by_name(self, name: str, *, team_id: int | None) -> SavedQuery | None:
+        """The query with exactly this name among the team's queries (team_id None: the global
+        ones), or None."""
+        ...
+
+    async def list(self, options: ListOptions, *, team_id: int | None) -> builtins.list[SavedQuery]:
+        """The team's queries (team_id None: the global ones) whose name contains
+        ``options.query`` (case-insensitive), ordered by options.order_key (QUERY_ORDER_KEYS)
+        then id, paged."""
+        ...
+
+    async def add(self, fields: QueryFields, *, team_id: int | None, author_id: int | None,
+                  at: dt.datetime) -> SavedQuery:
+        """Insert a query (created_at = updated_at = at). AlreadyExists if the name is taken in
+        its scope, NotFound if the team does not exist."""
+        ...
+
+    async def update(self, query_id: int, fields: QueryFields, at: dt.datetime) -> SavedQuery:
+        """Replace the query's fields (updated_at = at). NotFound if it does not exist,
+        AlreadyExists if another query of its scope has the name."""
+        ...
+
+    async def delete(self, query_id: int) -> bool:
+        """Delete the query; False if it did not exist."""
+        ...
+
+    async def delete_many(self, query_ids: Sequence[int]) -> builtins.list[int]:
+        """Delete these queries; the ids that existed, ascending."""
+        ...
+
+
 class PackSource(Protocol):
     """The scheduled queries a host runs, as osquery packs (filled by the queries/packs capability)."""
 
@@ -511,6 +554,8 @@ class UnitOfWork(Protocol):
     def hosts(self) -> HostRepository: ...
     @property
     def labels(self) -> LabelRepository: ...
+    @property
+    def queries(self) -> QueryRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

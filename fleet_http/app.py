@@ -18,6 +18,7 @@ from fleet_http.controllers.config import ConfigController, healthz
 from fleet_http.controllers.hosts import HostAggregatesController, HostController
 from fleet_http.controllers.invites import InviteController
 from fleet_http.controllers.labels import LabelController
+from fleet_http.controllers.queries import QueryController
 from fleet_http.controllers.teams import TeamController
 from fleet_http.controllers.users import SessionController, UserController
 from fleet_http.deps import provide_services, provide_viewer, storable_input
@@ -25,7 +26,8 @@ from fleet_http.errors import EXCEPTION_HANDLERS
 from fleet_http.logging import request_logging
 
 FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteController, ConfigController,
-                     HostController, HostAggregatesController, TeamController, LabelController]
+                     HostController, HostAggregatesController, TeamController, LabelController,
+                     QueryController]
 API_PREFIXES = ("/api/v1", "/api/latest")
 
 

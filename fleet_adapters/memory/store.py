@@ -18,9 +18,11 @@ from typing import Any, Self
 import attrs
 
 from fleet_adapters.memory.hosts import HostTables, InMemoryHostRepository, InMemoryLabelRepository
+from fleet_adapters.memory.queries import InMemoryQueryRepository
 from fleet_core.errors import AlreadyExists, NotFound
 from fleet_core.model.activities import Activity, NewActivity
 from fleet_core.model.config import AppConfig
+from fleet_core.model.queries import SavedQuery
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.model.teams import Team
 from fleet_core.model.users import Invite, NewInvite, NewUser, Session, TeamRole, User
@@ -39,6 +41,7 @@ class _State:
     teams: dict[int, Team] = attrs.field(factory=dict)
     activities: dict[int, Activity] = attrs.field(factory=dict)
     host_tables: HostTables = attrs.field(factory=HostTables)
+    queries: dict[int, SavedQuery] = attrs.field(factory=dict)
 
     def copy(self) -> _State:
         # Values are frozen attrs objects, so copying the containers is enough, except the
@@ -53,6 +56,7 @@ class _State:
             teams=dict(self.teams),
             activities=dict(self.activities),
             host_tables=self.host_tables.copy(),
+            queries=dict(self.queries),
         )
 
 
@@ -64,7 +68,7 @@ class InMemoryStore:
         self.lock = asyncio.Lock()
         self.ids = {name: itertools.count(1) for name in (
             "users", "sessions", "invites", "teams", "activities", "hosts", "software", "operating_systems",
-            "mdm_solutions", "munki_issues")}
+            "mdm_solutions", "munki_issues", "queries")}
         # Built-in labels take the first ids, as the Postgres migration seeds them.
         self.ids["labels"] = itertools.count(len(BUILTIN_LABELS) + 1)
 
@@ -92,6 +96,7 @@ class InMemoryUnitOfWork:
         self.activities = InMemoryActivityRepository(self._state, self._store)
         self.hosts = InMemoryHostRepository(self._state, self._store)
         self.labels = InMemoryLabelRepository(self._state, self._store)
+        self.queries = InMemoryQueryRepository(self._state, self._store)
         return self
 
     async def commit(self) -> None:
@@ -101,7 +106,7 @@ class InMemoryUnitOfWork:
 
     def _rebind(self) -> None:
         for repo in (self.users, self.sessions, self.invites, self.password_resets, self.app_config,
-                     self.enroll_secrets, self.teams, self.activities, self.hosts, self.labels):
+                     self.enroll_secrets, self.teams, self.activities, self.hosts, self.labels, self.queries):
             repo.state = self._state
 
     async def __aexit__(self, *exc: object) -> None:
@@ -394,6 +399,9 @@ class InMemoryTeamRepository(_Repo):
         for secret, found in list(self.state.enroll_secrets.items()):
             if found.team_id == team_id:
                 del self.state.enroll_secrets[secret]
+        for query_id, saved in list(self.state.queries.items()):
+            if saved.team_id == team_id:
+                del self.state.queries[query_id]
         for user_id, user in list(self.state.users.items()):
             if any(m.team_id == team_id for m in user.teams):
                 self.state.users[user_id] = attrs.evolve(

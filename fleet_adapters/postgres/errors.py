@@ -22,6 +22,8 @@ CONSTRAINTS: Final[dict[str, FleetError]] = {
     "users_email_key": AlreadyExists("a user with this email already exists"),
     "teams_name_key": AlreadyExists("a team with this name already exists"),
     "labels_name_key": AlreadyExists("a label with this name already exists"),
+    "queries_team_id_name_key": AlreadyExists("a query with this name already exists"),
+    "queries_team_id_fkey": NotFound("Team was not found in the datastore"),
     "invites_email_key": AlreadyExists("an invite for this email already exists"),
     "invites_token_hash_key": AlreadyExists("invite token collision"),
     "sessions_token_hash_key": AlreadyExists("session token collision"),

@@ -18,6 +18,7 @@ from fleet_adapters.postgres.invites import PgInviteRepository
 from fleet_adapters.postgres.labels import PgLabelRepository
 from fleet_adapters.postgres.password_resets import PgPasswordResetRepository
 from fleet_adapters.postgres.pool import Pool
+from fleet_adapters.postgres.queries import PgQueryRepository
 from fleet_adapters.postgres.sessions import PgSessionRepository
 from fleet_adapters.postgres.teams import PgTeamRepository
 from fleet_adapters.postgres.users import PgUserRepository
@@ -41,6 +42,7 @@ class PgUnitOfWork:
     activities: PgActivityRepository
     hosts: PgHostRepository
     labels: PgLabelRepository
+    queries: PgQueryRepository
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -62,6 +64,7 @@ class PgUnitOfWork:
         self.activities = PgActivityRepository(conn)
         self.hosts = PgHostRepository(conn)
         self.labels = PgLabelRepository(conn)
+        self.queries = PgQueryRepository(conn)
         return self
 
     async def commit(self) -> None:

@@ -26,6 +26,7 @@ from fleet_core.services.config import ConfigService
 from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
 from fleet_core.services.labels import LabelService
+from fleet_core.services.queries import QueryService
 from fleet_core.services.setup import SetupService
 from fleet_core.services.teams import TeamService
 from fleet_core.services.users import UserService
@@ -43,6 +44,7 @@ class Services:
     hosts: HostService
     teams: TeamService
     labels: LabelService
+    queries: QueryService
     bus: InvalidationBus
     health: HealthCheck
     runtime: ServerRuntime
@@ -81,6 +83,7 @@ def make_services(
         hosts=hosts,
         teams=TeamService(uow=uow, clock=clock, bus=bus),
         labels=LabelService(uow=uow, clock=clock, hosts=hosts, bus=bus),
+        queries=QueryService(uow=uow, clock=clock),
         bus=bus,
         health=health,
         runtime=runtime,

@@ -27,7 +27,7 @@ EXPECTED_TABLES = {
     "schema_migrations", "sessions", "teams", "user_teams", "users",
     "operating_systems", "hosts", "host_seen_times", "host_users", "software", "host_software", "host_emails",
     "mdm_solutions", "host_mdm", "host_munki_info", "munki_issues", "host_munki_issues", "host_batteries", "labels",
-    "label_membership", "policy_membership",
+    "label_membership", "policy_membership", "queries",
 }
 
 

@@ -47,6 +47,8 @@ GLOBAL_EXPECTED = {
     Action.REFETCH_HOSTS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.READ_LABELS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_LABELS: {Role.ADMIN, Role.MAINTAINER},
+    Action.READ_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.WRITE_QUERIES: {Role.ADMIN, Role.MAINTAINER},
 }
 
 # On an object of team 7, per role held on team 7.
@@ -73,6 +75,8 @@ TEAM_EXPECTED = {
     Action.REFETCH_HOSTS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.READ_LABELS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_LABELS: set(),
+    Action.READ_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.WRITE_QUERIES: {Role.ADMIN, Role.MAINTAINER},
 }
 
 
