@@ -6,19 +6,13 @@ import msgspec
 
 from fleet_core.model.hosts import Label
 from fleet_core.services.labels import LabelView
-from fleet_http.schemas import UNSET, UnsetType, ts
+from fleet_http.host_schemas import LabelBody, to_label
+from fleet_http.schemas import UNSET, UnsetType
 
 
-class LabelBody(msgspec.Struct, kw_only=True):
-    created_at: str
-    updated_at: str
-    id: int
-    name: str
-    description: str
-    query: str
-    platform: str
-    label_type: str
-    label_membership_type: str
+class LabelDetailBody(LabelBody, kw_only=True):
+    """A label as the labels API shows it: the label fields hosts show, plus its members."""
+
     host_count: int
     display_text: str
     # Fleet sends the host count under both names.
@@ -27,11 +21,11 @@ class LabelBody(msgspec.Struct, kw_only=True):
 
 
 class LabelResponse(msgspec.Struct, kw_only=True):
-    label: LabelBody
+    label: LabelDetailBody
 
 
 class ListLabelsResponse(msgspec.Struct, kw_only=True):
-    labels: list[LabelBody]
+    labels: list[LabelDetailBody]
 
 
 class LabelSummaryBody(msgspec.Struct, kw_only=True):
@@ -62,12 +56,9 @@ class ModifyLabelRequest(msgspec.Struct, kw_only=True):
     host_ids: list[int] | UnsetType = UNSET
 
 
-def to_label(view: LabelView) -> LabelBody:
-    label = view.label
-    return LabelBody(
-        created_at=ts(label.created_at), updated_at=ts(label.updated_at), id=label.id, name=label.name,
-        description=label.description, query=label.query, platform=label.platform, label_type=label.label_type,
-        label_membership_type=label.label_membership_type, host_count=view.host_count, display_text=label.name,
+def to_label_detail(view: LabelView) -> LabelDetailBody:
+    return LabelDetailBody(
+        **msgspec.structs.asdict(to_label(view.label)), host_count=view.host_count, display_text=view.label.name,
         count=view.host_count, host_ids=None if view.host_ids is None else list(view.host_ids),
     )
 

@@ -25,7 +25,7 @@ from fleet_http.label_schemas import (
     LabelsSummaryResponse,
     ListLabelsResponse,
     ModifyLabelRequest,
-    to_label,
+    to_label_detail,
     to_label_summary,
 )
 from fleet_http.schemas import UNSET, EmptyResponse
@@ -51,7 +51,7 @@ class LabelController(Controller):
         assert data.name is not None
         view = await services.labels.create(viewer, name=data.name, description=data.description, query=data.query,
                                             platform=data.platform, host_ids=data.host_ids)
-        return LabelResponse(label=to_label(view))
+        return LabelResponse(label=to_label_detail(view))
 
     @patch("/{label_id:int}")
     async def modify_label(self, label_id: FromPath[int], data: JSONBody[ModifyLabelRequest],
@@ -59,12 +59,12 @@ class LabelController(Controller):
         changes = LabelChanges(name=_field(data.name), description=_field(data.description),
                                query=_field(data.query), platform=_field(data.platform),
                                host_ids=_field(data.host_ids))
-        return LabelResponse(label=to_label(await services.labels.modify(viewer, label_id, changes)))
+        return LabelResponse(label=to_label_detail(await services.labels.modify(viewer, label_id, changes)))
 
     @get("/{label_id:int}")
     async def get_label(self, label_id: FromPath[int], viewer: NamedDependency[Viewer],
                         services: NamedDependency[Services]) -> LabelResponse:
-        return LabelResponse(label=to_label(await services.labels.get(viewer, label_id)))
+        return LabelResponse(label=to_label_detail(await services.labels.get(viewer, label_id)))
 
     @get("/summary")
     async def labels_summary(self, viewer: NamedDependency[Viewer],
@@ -80,7 +80,7 @@ class LabelController(Controller):
     ) -> ListLabelsResponse:
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=search, allowed_keys=LABEL_ORDER_KEYS)
-        return ListLabelsResponse(labels=[to_label(v) for v in await services.labels.list(viewer, options)])
+        return ListLabelsResponse(labels=[to_label_detail(v) for v in await services.labels.list(viewer, options)])
 
     @get("/{label_id:int}/hosts", dependencies={"filters": Provide(provide_host_filter, sync_to_thread=False)})
     async def list_label_hosts(
