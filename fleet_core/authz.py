@@ -56,6 +56,9 @@ class Action(enum.StrEnum):
     WRITE_LABELS = "label.write"
     READ_QUERIES = "query.read"
     WRITE_QUERIES = "query.write"
+    # Packs and schedules: user packs are global objects; a team's schedule belongs to its team.
+    READ_PACKS = "pack.read"
+    WRITE_PACKS = "pack.write"
 
 
 @attrs.frozen
@@ -96,6 +99,8 @@ RULES: dict[Action, Rule] = {
     # Team users reach global queries read-only and their own teams' queries by role.
     Action.READ_QUERIES: Rule(ANY_ROLE, ANY_ROLE),
     Action.WRITE_QUERIES: Rule(WRITERS, WRITERS),
+    Action.READ_PACKS: Rule(ANY_ROLE, ANY_ROLE),
+    Action.WRITE_PACKS: Rule(WRITERS, WRITERS),
 }
 
 

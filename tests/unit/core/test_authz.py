@@ -49,6 +49,8 @@ GLOBAL_EXPECTED = {
     Action.WRITE_LABELS: {Role.ADMIN, Role.MAINTAINER},
     Action.READ_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_QUERIES: {Role.ADMIN, Role.MAINTAINER},
+    Action.READ_PACKS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.WRITE_PACKS: {Role.ADMIN, Role.MAINTAINER},
 }
 
 # On an object of team 7, per role held on team 7.
@@ -77,6 +79,8 @@ TEAM_EXPECTED = {
     Action.WRITE_LABELS: set(),
     Action.READ_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_QUERIES: {Role.ADMIN, Role.MAINTAINER},
+    Action.READ_PACKS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.WRITE_PACKS: {Role.ADMIN, Role.MAINTAINER},
 }
 
 
