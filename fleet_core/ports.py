@@ -212,6 +212,10 @@ class TeamRepository(Protocol):
         """The teams that exist among ``team_ids``, in id order."""
         ...
 
+    async def get_by_name(self, name: str) -> Team | None:
+        """The team with this name (compared case-insensitively, as uniqueness is), or None."""
+        ...
+
     async def set_agent_options(self, team_id: int, agent_options: Mapping[str, Any] | None) -> None:
         """Replace the team's agent options (None: use the global ones); NotFound if no such team."""
         ...

@@ -370,6 +370,9 @@ class InMemoryTeamRepository(_Repo):
     async def get_many(self, team_ids: Sequence[int]) -> list[Team]:
         return [self.state.teams[i] for i in sorted(set(team_ids)) if i in self.state.teams]
 
+    async def get_by_name(self, name: str) -> Team | None:
+        return next((t for t in self.state.teams.values() if _ci(t.name) == _ci(name)), None)
+
     async def set_agent_options(self, team_id: int, agent_options: Mapping[str, Any] | None) -> None:
         team = self.state.teams.get(team_id)
         if team is None:

@@ -26,6 +26,9 @@ INSERT_TEAM: Final[LiteralString] = """
 SELECT_TEAM_BY_ID: Final[LiteralString] = """
     SELECT id, name, description, created_at, agent_options FROM teams WHERE id = %(id)s
 """
+SELECT_TEAM_BY_NAME: Final[LiteralString] = """
+    SELECT id, name, description, created_at, agent_options FROM teams WHERE lower(name) = lower(%(name)s)
+"""
 SELECT_TEAMS_BY_IDS: Final[LiteralString] = """
     SELECT id, name, description, created_at, agent_options
       FROM teams
@@ -92,6 +95,12 @@ class PgTeamRepository:
         with translated():
             async with self._conn.cursor(row_factory=class_row(Team)) as cur:
                 await cur.execute(SELECT_TEAM_BY_ID, {"id": team_id})
+                return await cur.fetchone()
+
+    async def get_by_name(self, name: str) -> Team | None:
+        with translated():
+            async with self._conn.cursor(row_factory=class_row(Team)) as cur:
+                await cur.execute(SELECT_TEAM_BY_NAME, {"name": name})
                 return await cur.fetchone()
 
     async def get_many(self, team_ids: Sequence[int]) -> list[Team]:

@@ -41,6 +41,18 @@ async def test_a_taken_name_is_refused_whatever_its_case(uow_factory: UnitOfWork
         assert [t.name for t in await uow.teams.get_many(range(1, 10))] == ["Laptops", "Desktops"]
 
 
+async def test_a_team_is_found_by_name_whatever_its_case(uow_factory: UnitOfWorkFactory, at) -> None:
+    async with uow_factory() as uow:
+        team = await uow.teams.add(name="Build Servers", description="", at=at)
+        await uow.teams.add(name="Build", description="", at=at)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.teams.get_by_name("Build Servers") == team
+        assert await uow.teams.get_by_name("build servers") == team
+        assert await uow.teams.get_by_name("Build Server") is None
+        assert await uow.teams.get_by_name("") is None
+
+
 async def test_get_many_returns_the_existing_teams_in_id_order(uow_factory: UnitOfWorkFactory, at) -> None:
     async with uow_factory() as uow:
         a, b, c = [await uow.teams.add(name=n, description="", at=at) for n in ("A", "B", "C")]
