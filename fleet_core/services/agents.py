@@ -390,6 +390,14 @@ class AgentService:
         accelerate = ACCELERATE_SECONDS if not host.hostname or not host.platform else 0
         return DistributedQueries(queries=queries, discovery=discovery, accelerate=accelerate)
 
+    async def _inapplicable_labels(self, host: Host, facts: HostFacts) -> dict[int, bool | None]:
+        """Every dynamic label the host no longer evaluates (its platform or team changed), as "not a
+        member", so that a membership never outlives the reason it was asked."""
+        now_host = attrs.evolve(host, **{k: v for k, v in facts.fields.items() if k in ("platform", "os_version")})
+        dynamic = await self._dynamic_labels()
+        applicable = {label.id for label in labels_for_host(dynamic, now_host)}
+        return {label.id: False for label in dynamic if label.id not in applicable}
+
     async def _dynamic_labels(self) -> list[Label]:
         now = self.clock.now()
         if self._labels is None or self._labels.until <= now:
@@ -418,6 +426,8 @@ class AgentService:
                 label_id = _int_suffix(name, LABEL_PREFIX)
                 if label_id is not None:
                     labels[label_id] = None if result.status != 0 else bool(result.rows)
+        if labels:
+            labels = {**await self._inapplicable_labels(host, facts), **labels}
         policies_updated = NO_POLICIES in results or any(n.startswith(POLICY_PREFIX) for n in results)
         if public_ip and public_ip != host.public_ip:
             facts = facts.merge(HostFacts(fields={"public_ip": public_ip}))

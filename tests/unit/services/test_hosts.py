@@ -10,6 +10,7 @@ from fleet_adapters.memory import InMemoryKit, MovableClock
 from fleet_core.authz import Viewer
 from fleet_core.errors import NodeInvalid
 from fleet_core.rules.paging import ListOptions
+from fleet_core.services.agents import QueryResult
 
 pytestmark = pytest.mark.anyio
 
@@ -129,3 +130,32 @@ async def test_a_new_label_is_asked_at_the_next_check_in_and_a_manual_one_never(
     asked = await kit.services.agents.distributed_read(await kit.services.agents.authenticate(node_key))
     assert set(asked.queries) == {f"fleet_label_query_{dynamic.label.id}"}
     assert f"fleet_label_query_{manual.label.id}" not in asked.queries
+
+
+async def test_a_membership_ends_when_the_host_no_longer_evaluates_the_label(kit: InMemoryKit,
+                                                                             admin: Viewer) -> None:
+    # A reinstalled machine reports a new platform: its old platform's labels are never asked
+    # again, so the next label answers must end those memberships rather than keep them forever.
+    node_key = await enroll(kit, "reinstalled")
+    host = await kit.services.agents.authenticate(node_key)
+    ubuntu = await kit.services.labels.create(admin, name="Ubuntu only", query="SELECT 1;", platform="ubuntu")
+    darwin = await kit.services.labels.create(admin, name="Darwin only", query="SELECT 1;", platform="darwin")
+    await kit.services.agents.distributed_write(host, {
+        "fleet_detail_query_os_version": QueryResult(rows=[{"platform": "ubuntu", "name": "Ubuntu",
+                                                            "version": "22.04", "major": "22", "minor": "4"}]),
+    })
+    host = await kit.services.agents.authenticate(node_key)
+    assert host.platform == "ubuntu"
+    one_row = QueryResult(rows=[{"1": "1"}])
+    await kit.services.agents.distributed_write(host, {f"fleet_label_query_{ubuntu.label.id}": one_row})
+    async with kit.store.unit_of_work() as uow:
+        assert await uow.labels.member_ids(ubuntu.label.id) == [host.id]
+
+    await kit.services.agents.distributed_write(host, {
+        "fleet_detail_query_os_version": QueryResult(rows=[{"platform": "darwin", "name": "macOS",
+                                                            "version": "14.1", "major": "14", "minor": "1"}]),
+        f"fleet_label_query_{darwin.label.id}": one_row,
+    })
+    async with kit.store.unit_of_work() as uow:
+        assert await uow.labels.member_ids(ubuntu.label.id) == []
+        assert await uow.labels.member_ids(darwin.label.id) == [host.id]
