@@ -11,7 +11,6 @@ from fleet_adapters.clock import SystemClock
 from fleet_adapters.health import BackendHealth
 from fleet_adapters.logs import log_destination
 from fleet_adapters.mail import SMTPMailer
-from fleet_adapters.packs import EmptyPackSource
 from fleet_adapters.postgres.pool import connection_pool
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_adapters.redis.invalidation import RedisInvalidationBus
@@ -65,7 +64,6 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 runtime=runtime,
                 bus=bus,
                 logs=logs,
-                packs=EmptyPackSource(),
             )
         finally:
             await bus.stop()

@@ -29,11 +29,13 @@ from fleet_core.model.hosts import (
     OSVersion,
     Software,
 )
+from fleet_core.model.packs import Pack, PackCatalogue, PackFields, PackTargets, ScheduledQuery, ScheduleFields
 from fleet_core.model.queries import QueryFields, SavedQuery
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.model.teams import Team
 from fleet_core.model.users import Invite, NewInvite, NewUser, Session, User
 from fleet_core.rules.paging import ListOptions
+from fleet_core.rules.targets import TargetSelection
 
 USER_ORDER_KEYS = frozenset(
     {"id", "name", "email", "created_at", "updated_at", "global_role", "api_only", "sso_enabled", "position"}
@@ -46,6 +48,7 @@ QUERY_ORDER_KEYS = frozenset({
     "id", "name", "description", "query", "created_at", "updated_at", "author_id", "observer_can_run", "interval",
     "platform", "team_id", "logging", "automations_enabled",
 })
+PACK_ORDER_KEYS = frozenset({"id", "name", "description", "created_at", "updated_at", "disabled"})
 HOST_ORDER_KEYS = frozenset({
     "id", "hostname", "computer_name", "display_name", "created_at", "updated_at", "seen_time", "detail_updated_at",
     "label_updated_at", "last_enrolled_at", "platform", "os_version", "osquery_version", "uuid", "hardware_serial",
@@ -396,6 +399,22 @@ class HostRepository(Protocol):
         """Ids of hosts whose seen_time is earlier than the cutoff (for host expiry)."""
         ...
 
+    async def target_host_ids(self, selection: TargetSelection, *,
+                              visible_team_ids: frozenset[int] | None) -> builtins.list[int]:
+        """The ids of the hosts the selection picks, ascending: fleet_core.rules.targets.resolve_targets
+        over every stored host (its team and label memberships), with the labels whose label_type is
+        "builtin" as the built-in ones (the one named "All Hosts" selecting every host) and every
+        other stored label as custom. ``visible_team_ids`` as in HostFilter."""
+        ...
+
+    async def search(self, text: str, *, excluded_ids: frozenset[int], limit: int,
+                     visible_team_ids: frozenset[int] | None) -> builtins.list[Host]:
+        """Up to ``limit`` hosts (team_name filled) outside ``excluded_ids`` and visible as in
+        HostFilter, whose hostname, computer_name, uuid, hardware_serial or primary_ip contains
+        ``text`` (case-insensitive), by id; an empty text matches every host, most recently seen
+        first (then by id)."""
+        ...
+
 
 class LabelRepository(Protocol):
     async def builtin(self) -> builtins.list[Label]:
@@ -488,6 +507,91 @@ class QueryRepository(Protocol):
         ...
 
 
+class PackRepository(Protocol):
+    """User packs, the global and team schedule packs, and their scheduled queries.
+
+    Pack names are unique. A pack's targets and scheduled queries go with it; a deleted host,
+    label, team or saved query drops out of every pack (a team's schedule pack goes with its
+    team). Packs are read with their targets (ids ascending), query_count and total_hosts_count
+    (distinct hosts targeted by id, label membership or team; every host for the global pack,
+    the team's hosts for a team pack).
+    """
+
+    async def get(self, pack_id: int) -> Pack | None:
+        """The pack (of any type) with this id, or None."""
+        ...
+
+    async def get_by_name(self, name: str) -> Pack | None:
+        """The user pack with exactly this name, or None."""
+        ...
+
+    async def list(self, options: ListOptions) -> builtins.list[Pack]:
+        """User packs whose name contains ``options.query`` (case-insensitive), ordered by
+        options.order_key (PACK_ORDER_KEYS) then id, paged."""
+        ...
+
+    async def add(self, fields: PackFields, at: dt.datetime) -> Pack:
+        """Insert a user pack (created_at = updated_at = at). AlreadyExists if the name is taken,
+        NotFound if a target does not exist."""
+        ...
+
+    async def update(self, pack_id: int, fields: PackFields, at: dt.datetime) -> Pack:
+        """Replace a pack's name, description, disabled flag and targets (updated_at = at).
+        NotFound if the pack or a target does not exist, AlreadyExists if the name is taken."""
+        ...
+
+    async def delete(self, pack_id: int) -> bool:
+        """Delete the pack with its targets and scheduled queries; False if there was none."""
+        ...
+
+    async def schedule_pack(self, team_id: int | None) -> Pack | None:
+        """The global schedule's pack (team_id None) or the team's schedule pack, or None if it
+        was never created."""
+        ...
+
+    async def ensure_schedule_pack(self, team_id: int | None, at: dt.datetime) -> Pack:
+        """schedule_pack(), created (named and typed "Global" or "team-<id>") when missing.
+        NotFound if the team does not exist."""
+        ...
+
+    async def unknown_targets(self, targets: PackTargets) -> PackTargets:
+        """The host, label and team ids among ``targets`` that do not exist, ascending."""
+        ...
+
+    async def scheduled(self, pack_id: int) -> builtins.list[ScheduledQuery]:
+        """The pack's scheduled queries, by id (empty for an unknown pack)."""
+        ...
+
+    async def get_scheduled(self, scheduled_id: int) -> ScheduledQuery | None:
+        """The scheduled query with this id, or None."""
+        ...
+
+    async def add_scheduled(self, pack_id: int, *, query_id: int, name: str, fields: ScheduleFields,
+                            at: dt.datetime) -> ScheduledQuery:
+        """Schedule a saved query in a pack under ``name`` (created_at = updated_at = at).
+        NotFound if the pack or the query does not exist, AlreadyExists if the pack already has
+        an entry of that name."""
+        ...
+
+    async def update_scheduled(self, scheduled_id: int, fields: ScheduleFields, at: dt.datetime) -> ScheduledQuery:
+        """Replace how the entry runs (updated_at = at). NotFound if it does not exist."""
+        ...
+
+    async def delete_scheduled(self, scheduled_id: int) -> bool:
+        """Delete one scheduled query; False if there was none."""
+        ...
+
+    async def user_packs_of(self, query_ids: Sequence[int]) -> dict[int, builtins.list[Pack]]:
+        """For each of these saved queries that a user pack schedules, those packs by id (the
+        counts are not filled)."""
+        ...
+
+    async def catalogue(self) -> PackCatalogue:
+        """Every pack (counts not filled), every scheduled query, and every saved query with an
+        interval above 0, each by id."""
+        ...
+
+
 class PackSource(Protocol):
     """The scheduled queries a host runs, as osquery packs (filled by the queries/packs capability)."""
 
@@ -560,6 +664,8 @@ class UnitOfWork(Protocol):
     def labels(self) -> LabelRepository: ...
     @property
     def queries(self) -> QueryRepository: ...
+    @property
+    def packs(self) -> PackRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

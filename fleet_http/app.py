@@ -18,7 +18,15 @@ from fleet_http.controllers.config import ConfigController, healthz
 from fleet_http.controllers.hosts import HostAggregatesController, HostController
 from fleet_http.controllers.invites import InviteController
 from fleet_http.controllers.labels import LabelController
+from fleet_http.controllers.packs import (
+    GlobalScheduleController,
+    PackController,
+    ScheduleController,
+    TeamScheduleController,
+)
 from fleet_http.controllers.queries import QueryController
+from fleet_http.controllers.specs import SpecController
+from fleet_http.controllers.targets import HostSearchController, TargetController, TranslateController
 from fleet_http.controllers.teams import TeamController
 from fleet_http.controllers.users import SessionController, UserController
 from fleet_http.deps import provide_services, provide_viewer, storable_input
@@ -27,7 +35,9 @@ from fleet_http.logging import request_logging
 
 FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteController, ConfigController,
                      HostController, HostAggregatesController, TeamController, LabelController,
-                     QueryController]
+                     QueryController, TargetController, HostSearchController, TranslateController,
+                     SpecController, PackController, ScheduleController, GlobalScheduleController,
+                     TeamScheduleController]
 API_PREFIXES = ("/api/v1", "/api/latest")
 
 

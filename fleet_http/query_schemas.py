@@ -36,7 +36,7 @@ class QueryBody(msgspec.Struct, kw_only=True):
     author_id: int | None
     author_name: str
     author_email: str
-    # Packs do not exist yet, so no query is in one.
+    # The user packs that schedule the query.
     packs: list[QueryPackBody]
 
 
@@ -100,5 +100,6 @@ def to_query(saved: SavedQuery) -> QueryBody:
         author_id=saved.author_id,
         author_name=saved.author_name,
         author_email=saved.author_email,
-        packs=[],
+        packs=[QueryPackBody(created_at=ts(p.created_at), updated_at=ts(p.updated_at), id=p.id, name=p.name,
+                             description=p.description, platform="", disabled=p.disabled) for p in saved.packs],
     )

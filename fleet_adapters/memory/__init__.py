@@ -12,7 +12,6 @@ from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.memory.store import InMemoryStore, InMemoryUnitOfWork
-from fleet_adapters.packs import EmptyPackSource
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_core.model.runtime import ServerRuntime
@@ -70,6 +69,5 @@ def in_memory_kit(
         runtime=runtime or ServerRuntime(),
         bus=InMemoryInvalidationBus(),
         logs={"result": logs, "status": logs},
-        packs=EmptyPackSource(),
     )
     return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs)

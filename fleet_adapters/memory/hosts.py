@@ -46,6 +46,7 @@ from fleet_core.rules.host_storage import (
 )
 from fleet_core.rules.hosts import is_missing, is_new, is_online, matches_status
 from fleet_core.rules.paging import Direction, ListOptions, paginate
+from fleet_core.rules.targets import LabelKinds, TargetHost, TargetSelection, is_visible, resolve_targets
 
 if TYPE_CHECKING:
     from fleet_adapters.memory.store import InMemoryStore, _State
@@ -388,6 +389,32 @@ class InMemoryHostRepository(_HostsRepo):
 
     async def seen_before(self, cutoff: dt.datetime) -> builtins.list[int]:
         return sorted(h.id for h in self.tables.hosts.values() if h.seen_time < cutoff)
+
+    async def target_host_ids(self, selection: TargetSelection, *,
+                              visible_team_ids: frozenset[int] | None) -> builtins.list[int]:
+        t = self.tables
+        labels = t.labels.values()
+        kinds = LabelKinds(
+            builtin=(label.id for label in labels if label.label_type == "builtin"),
+            custom=(label.id for label in labels if label.label_type != "builtin"),
+            all_hosts=next((label.id for label in labels if label.label_type == "builtin" and label.name == ALL_HOSTS),
+                           None),
+        )
+        hosts = (TargetHost(id=h.id, team_id=h.team_id, label_ids=t.label_membership.get(h.id, frozenset()))
+                 for h in map(self._fresh, t.hosts.values()))
+        return resolve_targets(selection, hosts, kinds, visible_team_ids=visible_team_ids)
+
+    async def search(self, text: str, *, excluded_ids: frozenset[int], limit: int,
+                     visible_team_ids: frozenset[int] | None) -> builtins.list[Host]:
+        needle = text.lower()
+        found = [h for h in map(self._fresh, self.tables.hosts.values())
+                 if h.id not in excluded_ids and is_visible(h.team_id, visible_team_ids)
+                 and (not needle or any(needle in value.lower() for value in (
+                     h.hostname, h.computer_name, h.uuid, h.hardware_serial, h.primary_ip)))]
+        found.sort(key=lambda h: h.id)
+        if not needle:
+            found.sort(key=lambda h: h.seen_time, reverse=True)
+        return found[:max(limit, 0)]
 
     def _fresh(self, host: Host) -> Host:
         # Team names live with the team; a deleted team leaves the host without one.

@@ -62,10 +62,16 @@ class InMemoryQueryRepository:
         return self._author(saved)
 
     async def delete(self, query_id: int) -> bool:
-        return self.state.queries.pop(query_id, None) is not None
+        return bool(await self.delete_many([query_id]))
 
     async def delete_many(self, query_ids: Sequence[int]) -> builtins.list[int]:
-        return sorted(i for i in set(query_ids) if self.state.queries.pop(i, None) is not None)
+        deleted = sorted(i for i in set(query_ids) if self.state.queries.pop(i, None) is not None)
+        # What the foreign key does in Postgres: the query leaves every pack that schedules it.
+        gone = set(deleted)
+        for entry_id, entry in list(self.state.scheduled_queries.items()):
+            if entry.query_id in gone:
+                del self.state.scheduled_queries[entry_id]
+        return deleted
 
     def _taken(self, name: str, team_id: int | None, except_id: int | None = None) -> bool:
         return any(q.name == name and q.team_id == team_id and q.id != except_id

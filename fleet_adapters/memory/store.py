@@ -18,10 +18,12 @@ from typing import Any, Self
 import attrs
 
 from fleet_adapters.memory.hosts import HostTables, InMemoryHostRepository, InMemoryLabelRepository
+from fleet_adapters.memory.packs import InMemoryPackRepository
 from fleet_adapters.memory.queries import InMemoryQueryRepository
 from fleet_core.errors import AlreadyExists, NotFound
 from fleet_core.model.activities import Activity, NewActivity
 from fleet_core.model.config import AppConfig
+from fleet_core.model.packs import Pack, ScheduledQuery
 from fleet_core.model.queries import SavedQuery
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.model.teams import Team
@@ -42,6 +44,8 @@ class _State:
     activities: dict[int, Activity] = attrs.field(factory=dict)
     host_tables: HostTables = attrs.field(factory=HostTables)
     queries: dict[int, SavedQuery] = attrs.field(factory=dict)
+    packs: dict[int, Pack] = attrs.field(factory=dict)
+    scheduled_queries: dict[int, ScheduledQuery] = attrs.field(factory=dict)
 
     def copy(self) -> _State:
         # Values are frozen attrs objects, so copying the containers is enough, except the
@@ -57,6 +61,8 @@ class _State:
             activities=dict(self.activities),
             host_tables=self.host_tables.copy(),
             queries=dict(self.queries),
+            packs=dict(self.packs),
+            scheduled_queries=dict(self.scheduled_queries),
         )
 
 
@@ -68,7 +74,7 @@ class InMemoryStore:
         self.lock = asyncio.Lock()
         self.ids = {name: itertools.count(1) for name in (
             "users", "sessions", "invites", "teams", "activities", "hosts", "software", "operating_systems",
-            "mdm_solutions", "munki_issues", "queries")}
+            "mdm_solutions", "munki_issues", "queries", "packs", "scheduled_queries")}
         # Built-in labels take the first ids, as the Postgres migration seeds them.
         self.ids["labels"] = itertools.count(len(BUILTIN_LABELS) + 1)
 
@@ -97,6 +103,7 @@ class InMemoryUnitOfWork:
         self.hosts = InMemoryHostRepository(self._state, self._store)
         self.labels = InMemoryLabelRepository(self._state, self._store)
         self.queries = InMemoryQueryRepository(self._state, self._store)
+        self.packs = InMemoryPackRepository(self._state, self._store)
         return self
 
     async def commit(self) -> None:
@@ -106,7 +113,8 @@ class InMemoryUnitOfWork:
 
     def _rebind(self) -> None:
         for repo in (self.users, self.sessions, self.invites, self.password_resets, self.app_config,
-                     self.enroll_secrets, self.teams, self.activities, self.hosts, self.labels, self.queries):
+                     self.enroll_secrets, self.teams, self.activities, self.hosts, self.labels, self.queries,
+                     self.packs):
             repo.state = self._state
 
     async def __aexit__(self, *exc: object) -> None:

@@ -60,6 +60,7 @@ from fleet_core.rules.host_storage import (
 )
 from fleet_core.rules.hosts import MISSING_AFTER, NEW_FOR, ONLINE_BUFFER
 from fleet_core.rules.paging import Direction, ListOptions
+from fleet_core.rules.targets import NO_TEAM, TargetSelection
 
 # Column names double as parameter names; only these names ever reach the SQL text.
 VITAL_COLUMNS: Final[tuple[LiteralString, ...]] = (
@@ -347,6 +348,43 @@ SELECT_SEEN_BEFORE: Final[LiteralString] = """
      WHERE GREATEST(h.seen_time, hst.seen_time) < %(cutoff)s
      ORDER BY h.id
 """
+
+# Fleet's HostIDsInTargets in one statement: the selected labels are classified by the labels
+# table (ids naming no label drop out), then each host is tested against the groups.
+TARGET_HOST_IDS: Final[LiteralString] = """
+    WITH chosen AS (
+        SELECT l.id, l.label_type = 'builtin' AS builtin, l.label_type = 'builtin' AND l.name = 'All Hosts' AS all_hosts
+          FROM labels l WHERE l.id = ANY(%(label_ids)s::bigint[])
+    ), groups AS (
+        SELECT COALESCE(bool_or(all_hosts), false) AS all_hosts,
+               COALESCE(bool_or(NOT builtin), false) AS custom,
+               COALESCE(bool_or(builtin), false) AS builtin
+          FROM chosen
+    )
+    SELECT h.id FROM hosts h CROSS JOIN groups g
+     WHERE (h.id = ANY(%(host_ids)s::bigint[])
+            OR g.all_hosts
+            OR ((g.custom OR g.builtin OR %(any_team)s)
+                AND (NOT g.custom OR EXISTS (SELECT 1 FROM label_membership lm JOIN chosen c ON c.id = lm.label_id
+                                              WHERE lm.host_id = h.id AND NOT c.builtin))
+                AND (NOT g.builtin OR EXISTS (SELECT 1 FROM label_membership lm JOIN chosen c ON c.id = lm.label_id
+                                               WHERE lm.host_id = h.id AND c.builtin))
+                AND (NOT %(any_team)s OR h.team_id = ANY(%(team_ids)s::bigint[])
+                     OR (%(no_team)s AND h.team_id IS NULL))))
+       AND (%(all_teams)s OR h.team_id = ANY(%(visible_team_ids)s::bigint[]))
+     ORDER BY h.id
+"""
+SEARCH_HEAD: Final[LiteralString] = SELECT_HOSTS + """
+     WHERE NOT h.id = ANY(%(excluded_ids)s::bigint[])
+       AND (%(all_teams)s OR h.team_id = ANY(%(visible_team_ids)s::bigint[]))
+"""
+SEARCH_TEXT: Final[LiteralString] = """
+       AND (lower(h.hostname) LIKE lower(%(pattern)s) OR lower(h.computer_name) LIKE lower(%(pattern)s)
+            OR lower(h.uuid) LIKE lower(%(pattern)s) OR lower(h.hardware_serial) LIKE lower(%(pattern)s)
+            OR lower(h.primary_ip) LIKE lower(%(pattern)s))
+     ORDER BY h.id LIMIT %(limit)s
+"""
+SEARCH_RECENT: Final[LiteralString] = " ORDER BY " + SEEN + " DESC, h.id LIMIT %(limit)s"
 
 SUMMARY_HEAD: Final[LiteralString] = (
     "SELECT count(*) AS total, count(*) FILTER (WHERE " + ONLINE + ") AS online, count(*) FILTER (WHERE "
@@ -672,6 +710,27 @@ class PgHostRepository:
     async def seen_before(self, cutoff: dt.datetime) -> builtins.list[int]:
         return [r["id"] for r in await self._rows(SELECT_SEEN_BEFORE, {"cutoff": cutoff})]
 
+    async def target_host_ids(self, selection: TargetSelection, *,
+                              visible_team_ids: frozenset[int] | None) -> builtins.list[int]:
+        teams = sorted(selection.team_ids)
+        params = {
+            "host_ids": sorted(selection.host_ids), "label_ids": sorted(selection.label_ids),
+            "any_team": bool(teams), "team_ids": teams, "no_team": NO_TEAM in selection.team_ids,
+            **_visibility(visible_team_ids),
+        }
+        return [r["id"] for r in await self._rows(TARGET_HOST_IDS, params)]
+
+    async def search(self, text: str, *, excluded_ids: frozenset[int], limit: int,
+                     visible_team_ids: frozenset[int] | None) -> builtins.list[Host]:
+        params: dict[str, Any] = {"excluded_ids": sorted(excluded_ids), "limit": max(limit, 0),
+                                  **_visibility(visible_team_ids)}
+        if text:
+            params["pattern"] = search_pattern(text)
+            query = SEARCH_HEAD + SEARCH_TEXT
+        else:
+            query = SEARCH_HEAD + SEARCH_RECENT
+        return [_row_to_host(r) for r in await self._rows(query, params)]
+
     async def _one(self, query: LiteralString, params: Mapping[str, Any]) -> Host | None:
         rows = await self._rows(query, params)
         return _row_to_host(rows[0]) if rows else None
@@ -820,6 +879,10 @@ def _where(f: HostFilter, now: dt.datetime | None, query: str) -> tuple[LiteralS
             params["email"] = query
         clauses.append(text + ")")
     return (" AND ".join(clauses) if clauses else "TRUE"), params
+
+
+def _visibility(visible_team_ids: frozenset[int] | None) -> dict[str, Any]:
+    return {"all_teams": visible_team_ids is None, "visible_team_ids": sorted(visible_team_ids or ())}
 
 
 def _row_to_host(row: Mapping[str, Any]) -> Host:

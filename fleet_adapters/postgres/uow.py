@@ -16,6 +16,7 @@ from fleet_adapters.postgres.errors import translated
 from fleet_adapters.postgres.hosts import PgHostRepository
 from fleet_adapters.postgres.invites import PgInviteRepository
 from fleet_adapters.postgres.labels import PgLabelRepository
+from fleet_adapters.postgres.packs import PgPackRepository
 from fleet_adapters.postgres.password_resets import PgPasswordResetRepository
 from fleet_adapters.postgres.pool import Pool
 from fleet_adapters.postgres.queries import PgQueryRepository
@@ -43,6 +44,7 @@ class PgUnitOfWork:
     hosts: PgHostRepository
     labels: PgLabelRepository
     queries: PgQueryRepository
+    packs: PgPackRepository
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -65,6 +67,7 @@ class PgUnitOfWork:
         self.hosts = PgHostRepository(conn)
         self.labels = PgLabelRepository(conn)
         self.queries = PgQueryRepository(conn)
+        self.packs = PgPackRepository(conn)
         return self
 
     async def commit(self) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from fleet_core.model.packs import Pack
 
 LOGGING_TYPES = ("snapshot", "differential", "differential_ignore_removals")
 
@@ -43,6 +47,8 @@ class SavedQuery:
     # Read from the author's user record; empty once the author is deleted.
     author_name: str = ""
     author_email: str = ""
+    # The user packs that schedule this query; filled by the service on reads, not stored.
+    packs: tuple[Pack, ...] = ()
 
     @property
     def fields(self) -> QueryFields:

@@ -13,7 +13,6 @@ from fleet_core.ports import (
     InvalidationBus,
     LogDestination,
     Mailer,
-    PackSource,
     PasswordHasher,
     RateLimiter,
     TokenGenerator,
@@ -26,8 +25,12 @@ from fleet_core.services.config import ConfigService
 from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
 from fleet_core.services.labels import LabelService
+from fleet_core.services.pack_config import PackConfigService
+from fleet_core.services.packs import PackService
 from fleet_core.services.queries import QueryService
 from fleet_core.services.setup import SetupService
+from fleet_core.services.specs import SpecService
+from fleet_core.services.targets import TargetService
 from fleet_core.services.teams import TeamService
 from fleet_core.services.users import UserService
 
@@ -45,6 +48,9 @@ class Services:
     teams: TeamService
     labels: LabelService
     queries: QueryService
+    packs: PackService
+    specs: SpecService
+    targets: TargetService
     bus: InvalidationBus
     health: HealthCheck
     runtime: ServerRuntime
@@ -62,7 +68,6 @@ def make_services(
     runtime: ServerRuntime,
     bus: InvalidationBus,
     logs: Mapping[str, LogDestination],
-    packs: PackSource,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     activities = ActivityService(uow=uow, clock=clock)
@@ -78,12 +83,16 @@ def make_services(
         invites=InviteService(uow=uow, tokens=tokens, clock=clock, mailer=mailer, runtime=runtime),
         config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime, bus=bus),
         activities=activities,
-        agents=AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs), packs=packs,
+        agents=AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
+                            packs=PackConfigService(uow=uow, clock=clock, bus=bus),
                             settings=runtime.agents),
         hosts=hosts,
         teams=TeamService(uow=uow, clock=clock, bus=bus),
         labels=LabelService(uow=uow, clock=clock, hosts=hosts, bus=bus),
-        queries=QueryService(uow=uow, clock=clock),
+        queries=QueryService(uow=uow, clock=clock, bus=bus),
+        packs=PackService(uow=uow, clock=clock, bus=bus),
+        specs=SpecService(uow=uow, clock=clock, bus=bus),
+        targets=TargetService(uow=uow, clock=clock, tokens=tokens),
         bus=bus,
         health=health,
         runtime=runtime,

@@ -21,6 +21,7 @@ from fleet_core.model.hosts import Host, HostFilter, Label
 from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
+from fleet_core.services.activities import record_activity
 from fleet_core.services.hosts import HostService
 
 log = structlog.get_logger(__name__)
@@ -51,7 +52,8 @@ class LabelChanges:
     host_ids: Any = UNSET_FIELD
 
 
-def _checked_name(name: str) -> str:
+def checked_label_name(name: str) -> str:
+    """The name trimmed. Raises InvalidArgument (``name``) if blank or too long."""
     stripped = name.strip()
     if not stripped:
         raise InvalidArgument(("name", "may not be empty"))
@@ -60,16 +62,44 @@ def _checked_name(name: str) -> str:
     return stripped
 
 
-def _checked_platform(platform: str) -> str:
+def checked_label_platform(platform: str) -> str:
+    """Raises InvalidArgument (``platform``) unless one of LABEL_PLATFORMS."""
     if platform not in LABEL_PLATFORMS:
         raise InvalidArgument(("platform", "must be one of darwin, windows, ubuntu, centos or empty"))
     return platform
 
 
-def _checked_query(query: str) -> str:
+def checked_label_query(query: str) -> str:
+    """Raises InvalidArgument (``query``) if blank."""
     if not query.strip():
         raise InvalidArgument(("query", "may not be empty"))
     return query
+
+
+def require_regular(label: Label) -> None:
+    """Raises InvalidArgument (``label``) for a built-in label, which nobody may change."""
+    if label.label_type == "builtin":
+        raise InvalidArgument(("label", BUILTIN_REASON))
+
+
+async def announce_label_change(bus: InvalidationBus) -> None:
+    """Tell agent services a label was added, changed or removed.
+
+    They cache the label list until a configuration change is announced; a lost announcement
+    only delays the change until that short cache expires, so it is logged, not failed.
+    """
+    try:
+        await bus.publish_config_changed()
+    except Unavailable:
+        log.warning("label_change_not_announced")
+
+
+async def record_label_activity(uow: UnitOfWork, viewer: Viewer, type_: str, label: Label, at: dt.datetime) -> None:
+    """Record created_label / edited_label ({label_id, label_name}) or deleted_label ({label_name})."""
+    details: dict[str, Any] = {"label_name": label.name}
+    if type_ != "deleted_label":
+        details = {"label_id": label.id, **details}
+    await record_activity(uow, viewer.user, type_, details, at)
 
 
 @attrs.frozen
@@ -80,15 +110,11 @@ class LabelService:
     bus: InvalidationBus
 
     async def _announce(self) -> None:
-        # Agent services cache the label list until a configuration change is announced.
-        try:
-            await self.bus.publish_config_changed()
-        except Unavailable:
-            log.warning("label_change_not_announced")
+        await announce_label_change(self.bus)
 
     async def create(self, viewer: Viewer, *, name: str, description: str = "", query: str | None = None,
                      platform: str = "", host_ids: Sequence[int] | None = None) -> LabelView:
-        """Create a dynamic label (``query``) or, with ``host_ids``, a manual one.
+        """Create a dynamic label (``query``) or, with ``host_ids``, a manual one; records ``created_label``.
 
         Raises:
             InvalidArgument: blank name, unknown platform, both or neither of query and host_ids,
@@ -96,12 +122,12 @@ class LabelService:
             AlreadyExists: another label has the name.
         """
         authorize(viewer, Action.WRITE_LABELS)
-        name = _checked_name(name)
-        platform = _checked_platform(platform)
+        name = checked_label_name(name)
+        platform = checked_label_platform(platform)
         if host_ids is not None and query:
             raise InvalidArgument(("query", "a manual label (host_ids) has no query"))
         if host_ids is None:
-            query = _checked_query(query or "")
+            query = checked_label_query(query or "")
         async with self.uow() as uow:
             await _require_free_name(uow, name)
             now = self.clock.now()
@@ -109,6 +135,7 @@ class LabelService:
                                          membership_type="dynamic" if host_ids is None else "manual", at=now)
             if host_ids is not None:
                 await uow.labels.set_members(label.id, await _checked_hosts(uow, host_ids, now), now)
+            await record_label_activity(uow, viewer, "created_label", label, now)
             view = await self._view(uow, viewer, label)
             await uow.commit()
         await self._announce()
@@ -116,8 +143,8 @@ class LabelService:
         return view
 
     async def modify(self, viewer: Viewer, label_id: int, changes: LabelChanges) -> LabelView:
-        """Apply a PATCH. Changing a dynamic label's query or platform drops its memberships, so
-        every host answers the new query on its next label check-in.
+        """Apply a PATCH and record ``edited_label``. Changing a dynamic label's query or platform
+        drops its memberships, so every host answers the new query on its next label check-in.
 
         Raises:
             NotFound: no such label.
@@ -128,17 +155,16 @@ class LabelService:
         authorize(viewer, Action.WRITE_LABELS)
         async with self.uow() as uow:
             label = await _require(uow, label_id)
-            if label.label_type == "builtin":
-                raise InvalidArgument(("label", BUILTIN_REASON))
+            require_regular(label)
             manual = label.label_membership_type == "manual"
             if manual and changes.query is not UNSET_FIELD and changes.query:
                 raise InvalidArgument(("query", "a manual label has no query"))
             if not manual and changes.host_ids is not UNSET_FIELD:
                 raise InvalidArgument(("host_ids", "only manual labels have a list of hosts"))
-            name = label.name if changes.name is UNSET_FIELD else _checked_name(changes.name)
+            name = label.name if changes.name is UNSET_FIELD else checked_label_name(changes.name)
             description = label.description if changes.description is UNSET_FIELD else changes.description
-            query = label.query if changes.query is UNSET_FIELD or manual else _checked_query(changes.query)
-            platform = label.platform if changes.platform is UNSET_FIELD else _checked_platform(changes.platform)
+            query = label.query if changes.query is UNSET_FIELD or manual else checked_label_query(changes.query)
+            platform = label.platform if changes.platform is UNSET_FIELD else checked_label_platform(changes.platform)
             if name != label.name:
                 await _require_free_name(uow, name)
             now = self.clock.now()
@@ -146,6 +172,7 @@ class LabelService:
                                               platform=platform, at=now)
             if changes.host_ids is not UNSET_FIELD:
                 await uow.labels.set_members(label_id, await _checked_hosts(uow, changes.host_ids, now), now)
+            await record_label_activity(uow, viewer, "edited_label", updated, now)
             view = await self._view(uow, viewer, updated)
             await uow.commit()
         await self._announce()
@@ -186,7 +213,7 @@ class LabelService:
         return await self.hosts.list(viewer, attrs.evolve(filters, label_id=label_id), options)
 
     async def delete(self, viewer: Viewer, label_id: int) -> None:
-        """Delete a regular label with its memberships.
+        """Delete a regular label with its memberships and record ``deleted_label``.
 
         Raises:
             NotFound: no such label.
@@ -195,7 +222,7 @@ class LabelService:
         authorize(viewer, Action.WRITE_LABELS)
         async with self.uow() as uow:
             label = await _require(uow, label_id)
-            await self._delete(uow, label)
+            await self._delete(uow, viewer, label)
             await uow.commit()
         await self._announce()
         log.info("label_deleted", label_id=label_id)
@@ -207,16 +234,15 @@ class LabelService:
             label = await uow.labels.get_by_name(name)
             if label is None:
                 raise NotFound(f"Label with name={name} was not found in the datastore")
-            await self._delete(uow, label)
+            await self._delete(uow, viewer, label)
             await uow.commit()
         await self._announce()
         log.info("label_deleted", label_id=label.id)
 
-    @staticmethod
-    async def _delete(uow: UnitOfWork, label: Label) -> None:
-        if label.label_type == "builtin":
-            raise InvalidArgument(("label", BUILTIN_REASON))
+    async def _delete(self, uow: UnitOfWork, viewer: Viewer, label: Label) -> None:
+        require_regular(label)
         await uow.labels.delete(label.id)
+        await record_label_activity(uow, viewer, "deleted_label", label, self.clock.now())
 
     async def _view(self, uow: UnitOfWork, viewer: Viewer, label: Label) -> LabelView:
         filters = HostFilter(label_id=label.id, visible_team_ids=visible_team_ids(viewer.user))

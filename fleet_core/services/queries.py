@@ -2,6 +2,9 @@
 
 A query is global (team_id None) or belongs to one team. Team users read the global queries
 and their teams' queries, and write only their teams' queries as team admins or maintainers.
+Queries with an interval run on agents (in the Global or team-<id> pack), and packs schedule
+queries, so every write announces a configuration change after its commit. Deleting a query
+unschedules it from every pack.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ import attrs
 import structlog
 
 from fleet_core.authz import Action, Viewer, authorize, is_allowed
-from fleet_core.errors import InvalidArgument, NotFound, PermissionDenied
+from fleet_core.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from fleet_core.model.queries import LOGGING_TYPES, QueryFields, SavedQuery
 from fleet_core.model.unset import UNSET_FIELD
-from fleet_core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.activities import record_activity
 
@@ -28,6 +31,7 @@ MAX_QUERY_NAME_LENGTH = 255
 MAX_INTERVAL = 2**31 - 1
 # Fleet's platform targets; a query's platform is a comma-separated subset, "" meaning all.
 QUERY_PLATFORMS = frozenset({"darwin", "windows", "linux", "chrome"})
+PLATFORM_REASON = f"must be a comma-separated list of {', '.join(sorted(QUERY_PLATFORMS))}"
 
 
 @attrs.frozen
@@ -69,12 +73,20 @@ def checked_fields(fields: QueryFields) -> QueryFields:
         problems.append(("logging", f"must be one of {', '.join(LOGGING_TYPES)}"))
     if not 0 <= fields.interval <= MAX_INTERVAL:
         problems.append(("interval", f"must be between 0 and {MAX_INTERVAL}"))
-    platforms = [p.strip() for p in fields.platform.split(",")] if fields.platform.strip() else []
-    if any(p not in QUERY_PLATFORMS for p in platforms):
-        problems.append(("platform", f"must be a comma-separated list of {', '.join(sorted(QUERY_PLATFORMS))}"))
+    platform = normalized_platform(fields.platform)
+    if platform is None:
+        problems.append(("platform", PLATFORM_REASON))
     if problems:
         raise InvalidArgument(*problems)
-    return attrs.evolve(fields, name=name, platform=",".join(platforms))
+    return attrs.evolve(fields, name=name, platform=platform or "")
+
+
+def normalized_platform(platform: str) -> str | None:
+    """The comma-separated platforms without blanks ("" for all), or None if one is unknown."""
+    platforms = [p.strip() for p in platform.split(",")] if platform.strip() else []
+    if any(p not in QUERY_PLATFORMS for p in platforms):
+        return None
+    return ",".join(platforms)
 
 
 def _scope(saved: SavedQuery) -> list[int] | None:
@@ -85,6 +97,7 @@ def _scope(saved: SavedQuery) -> list[int] | None:
 class QueryService:
     uow: UnitOfWorkFactory
     clock: Clock
+    bus: InvalidationBus
 
     async def list(self, viewer: Viewer, options: ListOptions, *,
                    team_id: int | None = None) -> builtins.list[SavedQuery]:
@@ -98,7 +111,7 @@ class QueryService:
         async with self.uow() as uow:
             if team_id is not None:
                 await _require_team(uow, team_id)
-            return await uow.queries.list(options, team_id=team_id)
+            return await _with_packs(uow, await uow.queries.list(options, team_id=team_id))
 
     async def get(self, viewer: Viewer, query_id: int) -> SavedQuery:
         """One query.
@@ -109,7 +122,8 @@ class QueryService:
         """
         async with self.uow() as uow:
             saved = await _require(uow, query_id)
-        authorize(viewer, Action.READ_QUERIES, team_ids=_scope(saved))
+            authorize(viewer, Action.READ_QUERIES, team_ids=_scope(saved))
+            [saved] = await _with_packs(uow, [saved])
         return saved
 
     async def create(self, viewer: Viewer, fields: QueryFields, *, team_id: int | None = None) -> SavedQuery:
@@ -129,6 +143,7 @@ class QueryService:
             await record_activity(uow, viewer.user, "created_saved_query",
                                   {"query_id": saved.id, "query_name": saved.name}, now)
             await uow.commit()
+        await self._announce()
         log.info("query_created", query_id=saved.id)
         return saved
 
@@ -149,7 +164,9 @@ class QueryService:
             saved = await uow.queries.update(query_id, fields, now)
             await record_activity(uow, viewer.user, "edited_saved_query",
                                   {"query_id": saved.id, "query_name": saved.name}, now)
+            [saved] = await _with_packs(uow, [saved])
             await uow.commit()
+        await self._announce()
         log.info("query_modified", query_id=query_id)
         return saved
 
@@ -162,6 +179,7 @@ class QueryService:
         """
         async with self.uow() as uow:
             await self._delete(uow, viewer, await _require(uow, query_id))
+        await self._announce()
 
     async def delete_by_name(self, viewer: Viewer, name: str, *, team_id: int | None = None) -> None:
         """Delete the query with exactly this name in the scope (global when team_id is None).
@@ -175,6 +193,7 @@ class QueryService:
             if saved is None:
                 raise NotFound(f"Query {name!r} was not found in the datastore")
             await self._delete(uow, viewer, saved)
+        await self._announce()
 
     async def delete_many(self, viewer: Viewer, query_ids: Sequence[int]) -> int:
         """Delete these queries, all or none, and record ``deleted_multiple_saved_query``.
@@ -201,8 +220,17 @@ class QueryService:
                 await record_activity(uow, viewer.user, "deleted_multiple_saved_query", {"query_ids": deleted},
                                       self.clock.now())
             await uow.commit()
+        if deleted:
+            await self._announce()
         log.info("queries_deleted", count=len(deleted))
         return len(deleted)
+
+    async def _announce(self) -> None:
+        # Agent processes cache the packs built from queries until they hear of a change.
+        try:
+            await self.bus.publish_config_changed()
+        except Unavailable:
+            log.warning("query_change_not_announced")
 
     async def _delete(self, uow: UnitOfWork, viewer: Viewer, saved: SavedQuery) -> None:
         authorize(viewer, Action.WRITE_QUERIES, team_ids=_scope(saved))
@@ -211,6 +239,12 @@ class QueryService:
                               self.clock.now())
         await uow.commit()
         log.info("query_deleted", query_id=saved.id)
+
+
+async def _with_packs(uow: UnitOfWork, queries: builtins.list[SavedQuery]) -> builtins.list[SavedQuery]:
+    """The queries with the user packs that schedule them."""
+    packs = await uow.packs.user_packs_of([q.id for q in queries]) if queries else {}
+    return [attrs.evolve(q, packs=tuple(packs.get(q.id, ()))) for q in queries]
 
 
 async def _require(uow: UnitOfWork, query_id: int) -> SavedQuery:

@@ -59,8 +59,12 @@ class TeamChanges:
     host_ids: Any = UNSET_FIELD
 
 
-def normalize_agent_options(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def normalize_agent_options(value: Mapping[str, Any] | None, *,
+                            allow_unknown_keys: bool = False) -> dict[str, Any] | None:
     """Validate team agent options; Fleet's docs show them both bare and wrapped in ``spec``.
+
+    ``allow_unknown_keys`` (a forced spec apply) lets unknown top-level keys through; a section
+    that is not an object is refused regardless, as agents could not be served from it.
 
     Raises:
         InvalidArgument: an unknown key, or a section that is not an object.
@@ -70,12 +74,17 @@ def normalize_agent_options(value: Mapping[str, Any] | None) -> dict[str, Any] |
     if set(value) == {"spec"} and isinstance(value["spec"], Mapping):
         value = value["spec"]
     problems = agent_options_problems(value)
+    if allow_unknown_keys:
+        # agent_options_problems names the unknown-keys problem "agent_options" and each bad
+        # section "agent_options.<section>".
+        problems = [p for p in problems if p[0] != "agent_options"]
     if problems:
         raise InvalidArgument(*problems)
     return copy.deepcopy(dict(value))
 
 
-def _checked_name(name: str) -> str:
+def checked_team_name(name: str) -> str:
+    """The name trimmed. Raises InvalidArgument (``name``) if blank or too long."""
     stripped = name.strip()
     if not stripped:
         raise InvalidArgument(("name", "may not be empty"))
@@ -128,7 +137,7 @@ class TeamService:
             AlreadyExists: another team has the name.
         """
         authorize(viewer, Action.WRITE_TEAM)
-        name = _checked_name(name)
+        name = checked_team_name(name)
         async with self.uow() as uow:
             now = self.clock.now()
             team = await uow.teams.add(name=name, description=description, at=now)
@@ -161,7 +170,7 @@ class TeamService:
             if changes.name is not UNSET_FIELD or changes.description is not UNSET_FIELD:
                 team = await uow.teams.update(
                     team_id,
-                    name=team.name if changes.name is UNSET_FIELD else _checked_name(changes.name),
+                    name=team.name if changes.name is UNSET_FIELD else checked_team_name(changes.name),
                     description=team.description if changes.description is UNSET_FIELD else changes.description,
                 )
             options_changed = agent_options is not UNSET_FIELD and agent_options != team.agent_options

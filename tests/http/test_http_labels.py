@@ -299,3 +299,35 @@ async def test_a_new_dynamic_label_reaches_agents_and_a_manual_one_never_does(fl
     assert queries[f"{LABEL_PREFIX}{dynamic['id']}"] == "SELECT 42;"
     assert f"{LABEL_PREFIX}{manual['id']}" not in queries
     assert f"{LABEL_PREFIX}1" in queries
+
+
+async def _activities(fleet: Fleet, type_: str) -> list[dict[str, Any]]:
+    response = await fleet.client.get(f"{V1}/activities", headers=fleet.as_admin)
+    assert response.status_code == 200, response.text
+    return [a["details"] for a in response.json()["activities"] if a["type"] == type_]
+
+
+async def test_creating_editing_and_deleting_labels_are_activities(fleet: Fleet) -> None:
+    first = await create(fleet, {"name": "first", "query": "SELECT 1"})
+    second = await create(fleet, {"name": "second", "host_ids": []})
+    response = await fleet.client.patch(f"{LABELS}/{first['id']}", json={"name": "renamed"}, headers=fleet.as_admin)
+    assert response.status_code == 200, response.text
+
+    assert (await fleet.client.delete(f"{LABELS}/renamed", headers=fleet.as_admin)).status_code == 200
+    assert (await fleet.client.delete(f"{LABELS}/id/{second['id']}", headers=fleet.as_admin)).status_code == 200
+
+    assert await _activities(fleet, "created_label") == [{"label_id": first["id"], "label_name": "first"},
+                                                         {"label_id": second["id"], "label_name": "second"}]
+    assert await _activities(fleet, "edited_label") == [{"label_id": first["id"], "label_name": "renamed"}]
+    assert await _activities(fleet, "deleted_label") == [{"label_name": "renamed"}, {"label_name": "second"}]
+
+
+async def test_refused_label_writes_record_nothing(fleet: Fleet) -> None:
+    h = fleet.as_admin
+    assert_error(await fleet.client.post(LABELS, json={"name": "macOS", "query": "SELECT 1"}, headers=h), 409)
+    assert_error(await fleet.client.patch(f"{LABELS}/2", json={"name": "Apple"}, headers=h), 422)
+    assert_error(await fleet.client.delete(f"{LABELS}/macOS", headers=h), 422)
+    assert_error(await fleet.client.delete(f"{LABELS}/id/999", headers=h), 404)
+
+    for type_ in ("created_label", "edited_label", "deleted_label"):
+        assert await _activities(fleet, type_) == []

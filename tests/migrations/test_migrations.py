@@ -28,6 +28,7 @@ EXPECTED_TABLES = {
     "operating_systems", "hosts", "host_seen_times", "host_users", "software", "host_software", "host_emails",
     "mdm_solutions", "host_mdm", "host_munki_info", "munki_issues", "host_munki_issues", "host_batteries", "labels",
     "label_membership", "policy_membership", "queries",
+    "packs", "pack_target_hosts", "pack_target_labels", "pack_target_teams", "scheduled_queries",
 }
 
 
