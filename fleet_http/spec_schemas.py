@@ -8,7 +8,9 @@ from typing import Any
 import msgspec
 
 from fleet_core.errors import BadRequest
+from fleet_core.model.packs import ScheduleFields
 from fleet_core.model.queries import SavedQuery
+from fleet_core.services.pack_specs import PackQuerySpec, PackSpec
 from fleet_core.services.specs import LabelSpecView, TeamSpec, query_spec_details
 from fleet_http.schemas import UNSET, UnsetType
 
@@ -189,3 +191,100 @@ class ApplyPolicySpec(msgspec.Struct, kw_only=True):
 
 class ApplyPolicySpecsRequest(msgspec.Struct, kw_only=True):
     specs: list[ApplyPolicySpec] | None = None
+
+
+# ---- packs ----------------------------------------------------------------------------------
+
+
+class PackTargetsSpec(msgspec.Struct, kw_only=True):
+    labels: list[str] | None = None
+    teams: list[str] | None = None
+
+
+class PackQuerySpecBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    query: str
+    name: str
+    description: str
+    interval: int
+    # Fleet shows platform and version always ("" for any) and the other options only when set.
+    platform: str
+    version: str
+    snapshot: bool | None = None
+    removed: bool | None = None
+    shard: int | None = None
+    denylist: bool | None = None
+
+
+class PackSpecBody(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    description: str
+    disabled: bool
+    targets: PackTargetsSpec
+    queries: list[PackQuerySpecBody]
+
+
+class PackSpecsResponse(msgspec.Struct, kw_only=True):
+    specs: list[PackSpecBody]
+
+
+class PackSpecResponse(msgspec.Struct, kw_only=True):
+    specs: PackSpecBody
+
+
+class ApplyPackQuerySpec(msgspec.Struct, kw_only=True):
+    query: str = ""
+    name: str = ""
+    description: str = ""
+    interval: int = 0
+    snapshot: bool | None = None
+    removed: bool | None = None
+    platform: str | None = None
+    version: str | None = None
+    shard: int | None = None
+    denylist: bool | None = None
+
+
+class ApplyPackSpec(msgspec.Struct, kw_only=True):
+    name: str = ""
+    description: str = ""
+    disabled: bool = False
+    targets: PackTargetsSpec | None = None
+    queries: list[ApplyPackQuerySpec] | None = None
+    # What GET /spec/packs shows, so its output applies as is; a pack is matched by name.
+    id: int | None = None
+
+
+class ApplyPackSpecsRequest(msgspec.Struct, kw_only=True):
+    specs: list[ApplyPackSpec] | None = None
+
+
+def to_pack_spec(spec: PackSpec) -> PackSpecBody:
+    assert spec.id is not None
+    return PackSpecBody(
+        id=spec.id, name=spec.name, description=spec.description, disabled=spec.disabled,
+        targets=PackTargetsSpec(labels=None if spec.labels is None else list(spec.labels),
+                                teams=None if spec.teams is None else list(spec.teams)),
+        queries=[
+            PackQuerySpecBody(
+                query=q.query, name=q.name, description=q.description, interval=q.fields.interval,
+                platform=q.fields.platform or "", version=q.fields.version or "", snapshot=q.fields.snapshot,
+                removed=q.fields.removed, shard=q.fields.shard, denylist=q.fields.denylist)
+            for q in spec.queries
+        ],
+    )
+
+
+def from_pack_spec(body: ApplyPackSpec) -> PackSpec:
+    targets = body.targets or PackTargetsSpec()
+    return PackSpec(
+        name=body.name, description=body.description, disabled=body.disabled,
+        labels=None if targets.labels is None else tuple(targets.labels),
+        teams=None if targets.teams is None else tuple(targets.teams),
+        queries=tuple(
+            PackQuerySpec(query=q.query, name=q.name, description=q.description, fields=ScheduleFields(
+                interval=q.interval, snapshot=q.snapshot, removed=q.removed, platform=q.platform,
+                version=q.version, shard=q.shard, denylist=q.denylist))
+            for q in body.queries or ()
+        ),
+    )

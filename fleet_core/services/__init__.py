@@ -26,6 +26,7 @@ from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
 from fleet_core.services.labels import LabelService
 from fleet_core.services.pack_config import PackConfigService
+from fleet_core.services.pack_specs import PackSpecService
 from fleet_core.services.packs import PackService
 from fleet_core.services.queries import QueryService
 from fleet_core.services.setup import SetupService
@@ -50,6 +51,7 @@ class Services:
     queries: QueryService
     packs: PackService
     specs: SpecService
+    pack_specs: PackSpecService
     targets: TargetService
     bus: InvalidationBus
     health: HealthCheck
@@ -92,6 +94,7 @@ def make_services(
         queries=QueryService(uow=uow, clock=clock, bus=bus),
         packs=PackService(uow=uow, clock=clock, bus=bus),
         specs=SpecService(uow=uow, clock=clock, bus=bus),
+        pack_specs=PackSpecService(uow=uow, clock=clock, bus=bus),
         targets=TargetService(uow=uow, clock=clock, tokens=tokens),
         bus=bus,
         health=health,

@@ -16,15 +16,20 @@ from fleet_http.deps import strict_json_body
 from fleet_http.schemas import EmptyResponse
 from fleet_http.spec_schemas import (
     ApplyLabelSpecsRequest,
+    ApplyPackSpecsRequest,
     ApplyPolicySpecsRequest,
     ApplyQuerySpecsRequest,
     ApplyTeamSpecsRequest,
     ApplyTeamSpecsResponse,
     LabelSpecResponse,
     LabelSpecsResponse,
+    PackSpecResponse,
+    PackSpecsResponse,
     QuerySpecResponse,
     QuerySpecsResponse,
+    from_pack_spec,
     to_label_spec,
+    to_pack_spec,
     to_query_spec,
     to_team_spec,
 )
@@ -86,6 +91,24 @@ class SpecController(Controller):
             for s in data.specs
         ]
         await services.specs.apply_labels(viewer, specs)
+        return EmptyResponse()
+
+    @get("/packs")
+    async def get_pack_specs(self, viewer: NamedDependency[Viewer],
+                             services: NamedDependency[Services]) -> PackSpecsResponse:
+        return PackSpecsResponse(specs=[to_pack_spec(p) for p in await services.pack_specs.packs(viewer)])
+
+    @get("/packs/{name:str}")
+    async def get_pack_spec(self, name: FromPath[str], viewer: NamedDependency[Viewer],
+                            services: NamedDependency[Services]) -> PackSpecResponse:
+        return PackSpecResponse(specs=to_pack_spec(await services.pack_specs.pack(viewer, name)))
+
+    @post("/packs", status_code=200)
+    async def apply_pack_specs(self, data: JSONBody[ApplyPackSpecsRequest], viewer: NamedDependency[Viewer],
+                               services: NamedDependency[Services]) -> EmptyResponse:
+        if data.specs is None:
+            raise _specs_required()
+        await services.pack_specs.apply(viewer, [from_pack_spec(s) for s in data.specs])
         return EmptyResponse()
 
     @post("/teams", status_code=200)
