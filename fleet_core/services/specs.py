@@ -378,8 +378,11 @@ class SpecService:
         """Policies are not stored yet, so applying them is refused rather than ignored.
 
         Raises:
-            InvalidArgument: always (on ``specs``).
+            PermissionDenied: the viewer could write no policy (observers).
+            InvalidArgument: otherwise, always (on ``specs``).
         """
+        own_teams = [membership.team_id for membership in viewer.user.teams]
+        authorize(viewer, Action.WRITE_QUERIES, team_ids=own_teams or None)
         log.info("policy_specs_refused", user_id=viewer.user.id, count=len(specs))
         raise InvalidArgument(("specs", POLICIES_UNSUPPORTED))
 

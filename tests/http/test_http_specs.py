@@ -495,6 +495,13 @@ async def test_policy_specs_are_refused_until_policies_exist(fleet: Fleet) -> No
     assert_error(await fleet.client.post(f"{SPEC}/policies", json={}, headers=h), 422, "specs")
 
 
+@pytest.mark.parametrize("role", ["observer", "team_observer"])
+async def test_observers_may_not_apply_policies(cast: Cast, role: str) -> None:
+    response = await cast.fleet.client.post(f"{SPEC}/policies", headers=cast[role].headers, json={"specs": [
+        {"name": "p", "query": "SELECT 1;"}]})
+    assert_error(response, 403)
+
+
 async def test_every_spec_endpoint_needs_a_token(fleet: Fleet) -> None:
     calls = [("GET", "queries"), ("GET", "queries/x"), ("POST", "queries"), ("GET", "labels"),
              ("GET", "labels/x"), ("POST", "labels"), ("POST", "teams"), ("POST", "policies")]
