@@ -467,6 +467,16 @@ async def announce(bus: InvalidationBus, host_ids: Sequence[int]) -> None:
         log.warning("host_invalidation_not_sent", hosts=len(host_ids))
 
 
+async def announce_config_change(bus: InvalidationBus) -> None:
+    """Tell every process that agent configuration changed (app config, team options, labels,
+    packs, schedules); each drops what it caches for the hot path. Logged rather than failed if
+    the bus is down: the change is stored, and caches catch up within their TTL."""
+    try:
+        await bus.publish_config_changed()
+    except Unavailable:
+        log.warning("config_change_not_announced")
+
+
 def _int_suffix(name: str, prefix: str) -> int | None:
     suffix = name[len(prefix):]
     return int(suffix) if suffix.isdigit() else None

@@ -9,13 +9,14 @@ import attrs
 import structlog
 
 from fleet_core.authz import Action, Viewer, authorize
-from fleet_core.errors import FleetError, InvalidArgument, NotFound, Unavailable
+from fleet_core.errors import FleetError, InvalidArgument, NotFound
 from fleet_core.model.config import AppConfig
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.ports import Clock, Email, InvalidationBus, Mailer, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.app_config import apply_patch, keep_masked_secrets, mask_secrets, validate_config
 from fleet_core.services.activities import record_activity
+from fleet_core.services.agents import announce_config_change
 
 log = structlog.get_logger(__name__)
 
@@ -77,11 +78,7 @@ class ConfigService:
                 await record_activity(uow, viewer.user, "edited_agent_options",
                                       {"global": True, "team_id": None, "team_name": None}, now)
             await uow.commit()
-        # Every process caches the configuration for the agent hot path until it hears of a change.
-        try:
-            await self.bus.publish_config_changed()
-        except Unavailable:
-            log.warning("config_change_not_announced")
+        await announce_config_change(self.bus)
         return mask_secrets(updated)
 
     async def _check_smtp(self, viewer: Viewer, previous: AppConfig, updated: AppConfig) -> AppConfig:

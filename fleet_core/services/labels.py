@@ -16,12 +16,13 @@ import attrs
 import structlog
 
 from fleet_core.authz import Action, Viewer, authorize, visible_team_ids
-from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
+from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound
 from fleet_core.model.hosts import Host, HostFilter, Label
 from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.activities import record_activity
+from fleet_core.services.agents import announce_config_change
 from fleet_core.services.hosts import HostService
 
 log = structlog.get_logger(__name__)
@@ -82,18 +83,6 @@ def require_regular(label: Label) -> None:
         raise InvalidArgument(("label", BUILTIN_REASON))
 
 
-async def announce_label_change(bus: InvalidationBus) -> None:
-    """Tell agent services a label was added, changed or removed.
-
-    They cache the label list until a configuration change is announced; a lost announcement
-    only delays the change until that short cache expires, so it is logged, not failed.
-    """
-    try:
-        await bus.publish_config_changed()
-    except Unavailable:
-        log.warning("label_change_not_announced")
-
-
 async def record_label_activity(uow: UnitOfWork, viewer: Viewer, type_: str, label: Label, at: dt.datetime) -> None:
     """Record created_label / edited_label ({label_id, label_name}) or deleted_label ({label_name})."""
     details: dict[str, Any] = {"label_name": label.name}
@@ -110,7 +99,7 @@ class LabelService:
     bus: InvalidationBus
 
     async def _announce(self) -> None:
-        await announce_label_change(self.bus)
+        await announce_config_change(self.bus)
 
     async def create(self, viewer: Viewer, *, name: str, description: str = "", query: str | None = None,
                      platform: str = "", host_ids: Sequence[int] | None = None) -> LabelView:

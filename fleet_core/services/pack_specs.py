@@ -22,7 +22,8 @@ from fleet_core.model.packs import Pack, PackFields, PackTargets, ScheduledQuery
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.activities import record_activity
-from fleet_core.services.packs import GLOBAL_ONLY, announce_config, checked_pack_fields, checked_schedule
+from fleet_core.services.agents import announce_config_change
+from fleet_core.services.packs import GLOBAL_ONLY, checked_pack_fields, checked_schedule
 
 log = structlog.get_logger(__name__)
 
@@ -105,7 +106,7 @@ class PackSpecService:
             if resolved:
                 await record_activity(uow, viewer.user, "applied_spec_pack", {}, now)
             await uow.commit()
-        await announce_config(self.bus)
+        await announce_config_change(self.bus)
         log.info("pack_specs_applied", count=len(resolved))
 
 

@@ -17,7 +17,7 @@ import attrs
 import structlog
 
 from fleet_core.authz import Action, Viewer, authorize
-from fleet_core.errors import InvalidArgument, NotFound, Unavailable
+from fleet_core.errors import InvalidArgument, NotFound
 from fleet_core.model.packs import (
     GLOBAL_PACK_NAME,
     TEAM_PACK_NAME,
@@ -32,6 +32,7 @@ from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions, paginate
 from fleet_core.services.activities import record_activity
+from fleet_core.services.agents import announce_config_change
 from fleet_core.services.queries import MAX_INTERVAL, PLATFORM_REASON, normalized_platform
 
 log = structlog.get_logger(__name__)
@@ -140,15 +141,6 @@ def pack_scope(pack: Pack) -> Sequence[int]:
     return GLOBAL_ONLY if pack.team_id is None else [pack.team_id]
 
 
-async def announce_config(bus: InvalidationBus) -> None:
-    """Tell every process that agents' packs changed; logged, not failed, if the bus is down
-    (the change is stored, and caches catch up within their TTL)."""
-    try:
-        await bus.publish_config_changed()
-    except Unavailable:
-        log.warning("pack_change_not_announced")
-
-
 @attrs.frozen
 class PackService:
     uow: UnitOfWorkFactory
@@ -197,7 +189,7 @@ class PackService:
             pack = await uow.packs.add(fields, now)
             await record_activity(uow, viewer.user, "created_pack", {"pack_id": pack.id, "pack_name": pack.name}, now)
             await uow.commit()
-        await announce_config(self.bus)
+        await announce_config_change(self.bus)
         log.info("pack_created", pack_id=pack.id)
         return pack
 
@@ -218,7 +210,7 @@ class PackService:
             pack = await uow.packs.update(pack_id, fields, now)
             await record_activity(uow, viewer.user, "edited_pack", {"pack_id": pack.id, "pack_name": pack.name}, now)
             await uow.commit()
-        await announce_config(self.bus)
+        await announce_config_change(self.bus)
         log.info("pack_modified", pack_id=pack_id)
         return pack
 
@@ -246,7 +238,7 @@ class PackService:
         await uow.packs.delete(pack.id)
         await record_activity(uow, viewer.user, "deleted_pack", {"pack_name": pack.name}, self.clock.now())
         await uow.commit()
-        await announce_config(self.bus)
+        await announce_config_change(self.bus)
         log.info("pack_deleted", pack_id=pack.id)
 
     # ---- scheduled queries of any pack (/schedule) ---------------------------------------------------
@@ -279,7 +271,7 @@ class PackService:
             pack = await _require_pack(uow, pack_id)
             authorize(viewer, Action.WRITE_PACKS, team_ids=pack_scope(pack))
             entry = await self._add(uow, viewer, pack, await _require_query(uow, query_id), fields)
-        await announce_config(self.bus)
+        await announce_config_change(self.bus)
         return entry
 
     async def modify_scheduled(self, viewer: Viewer, scheduled_id: int, changes: ScheduleChanges) -> ScheduledQuery:
@@ -295,7 +287,7 @@ class PackService:
             pack = await _require_pack(uow, entry.pack_id)
             authorize(viewer, Action.WRITE_PACKS, team_ids=pack_scope(pack))
             entry = await self._modify(uow, viewer, pack, entry, changes)
-        await announce_config(self.bus)
+        await announce_config_change(self.bus)
         return entry
 
     async def delete_scheduled(self, viewer: Viewer, scheduled_id: int) -> None:
@@ -310,7 +302,7 @@ class PackService:
             pack = await _require_pack(uow, entry.pack_id)
             authorize(viewer, Action.WRITE_PACKS, team_ids=pack_scope(pack))
             await self._remove(uow, viewer, pack, entry)
-        await announce_config(self.bus)
+        await announce_config_change(self.bus)
 
     # ---- the global schedule (team_id None) and team schedules ----------------------------------------
 
@@ -344,7 +336,7 @@ class PackService:
             saved = await _require_query(uow, query_id)
             pack = await uow.packs.ensure_schedule_pack(team_id, self.clock.now())
             entry = await self._add(uow, viewer, pack, saved, fields)
-        await announce_config(self.bus)
+        await announce_config_change(self.bus)
         return entry
 
     async def modify_in_schedule(self, viewer: Viewer, team_id: int | None, scheduled_id: int,
@@ -360,7 +352,7 @@ class PackService:
         async with self.uow() as uow:
             pack, entry = await _require_schedule_entry(uow, team_id, scheduled_id)
             entry = await self._modify(uow, viewer, pack, entry, changes)
-        await announce_config(self.bus)
+        await announce_config_change(self.bus)
         return entry
 
     async def remove_from_schedule(self, viewer: Viewer, team_id: int | None, scheduled_id: int) -> None:
@@ -369,7 +361,7 @@ class PackService:
         async with self.uow() as uow:
             pack, entry = await _require_schedule_entry(uow, team_id, scheduled_id)
             await self._remove(uow, viewer, pack, entry)
-        await announce_config(self.bus)
+        await announce_config_change(self.bus)
 
     # ---- the writes, each ending in a commit ----------------------------------------------------------
 

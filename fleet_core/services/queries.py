@@ -17,12 +17,13 @@ import attrs
 import structlog
 
 from fleet_core.authz import Action, Viewer, authorize, is_allowed
-from fleet_core.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
+from fleet_core.errors import InvalidArgument, NotFound, PermissionDenied
 from fleet_core.model.queries import LOGGING_TYPES, QueryFields, SavedQuery
 from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.activities import record_activity
+from fleet_core.services.agents import announce_config_change
 
 log = structlog.get_logger(__name__)
 
@@ -143,7 +144,7 @@ class QueryService:
             await record_activity(uow, viewer.user, "created_saved_query",
                                   {"query_id": saved.id, "query_name": saved.name}, now)
             await uow.commit()
-        await self._announce()
+        await announce_config_change(self.bus)
         log.info("query_created", query_id=saved.id)
         return saved
 
@@ -166,7 +167,7 @@ class QueryService:
                                   {"query_id": saved.id, "query_name": saved.name}, now)
             [saved] = await _with_packs(uow, [saved])
             await uow.commit()
-        await self._announce()
+        await announce_config_change(self.bus)
         log.info("query_modified", query_id=query_id)
         return saved
 
@@ -179,7 +180,7 @@ class QueryService:
         """
         async with self.uow() as uow:
             await self._delete(uow, viewer, await _require(uow, query_id))
-        await self._announce()
+        await announce_config_change(self.bus)
 
     async def delete_by_name(self, viewer: Viewer, name: str, *, team_id: int | None = None) -> None:
         """Delete the query with exactly this name in the scope (global when team_id is None).
@@ -193,7 +194,7 @@ class QueryService:
             if saved is None:
                 raise NotFound(f"Query {name!r} was not found in the datastore")
             await self._delete(uow, viewer, saved)
-        await self._announce()
+        await announce_config_change(self.bus)
 
     async def delete_many(self, viewer: Viewer, query_ids: Sequence[int]) -> int:
         """Delete these queries, all or none, and record ``deleted_multiple_saved_query``.
@@ -221,16 +222,9 @@ class QueryService:
                                       self.clock.now())
             await uow.commit()
         if deleted:
-            await self._announce()
+            await announce_config_change(self.bus)
         log.info("queries_deleted", count=len(deleted))
         return len(deleted)
-
-    async def _announce(self) -> None:
-        # Agent processes cache the packs built from queries until they hear of a change.
-        try:
-            await self.bus.publish_config_changed()
-        except Unavailable:
-            log.warning("query_change_not_announced")
 
     async def _delete(self, uow: UnitOfWork, viewer: Viewer, saved: SavedQuery) -> None:
         authorize(viewer, Action.WRITE_QUERIES, team_ids=_scope(saved))

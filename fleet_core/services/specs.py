@@ -16,16 +16,16 @@ import attrs
 import structlog
 
 from fleet_core.authz import Action, Viewer, authorize, visible_team_ids
-from fleet_core.errors import InvalidArgument, NotFound, Unavailable
+from fleet_core.errors import InvalidArgument, NotFound
 from fleet_core.model.hosts import HostFilter, Label
 from fleet_core.model.queries import QueryFields, SavedQuery
 from fleet_core.model.teams import Team
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.activities import record_activity
+from fleet_core.services.agents import announce_config_change
 from fleet_core.services.config import enroll_secret_problems
 from fleet_core.services.labels import (
-    announce_label_change,
     checked_label_name,
     checked_label_platform,
     checked_label_query,
@@ -299,7 +299,7 @@ class SpecService:
                 await record_label_activity(uow, viewer, activity, label, now)
             await uow.commit()
         if checked:
-            await announce_label_change(self.bus)
+            await announce_config_change(self.bus)
         log.info("label_specs_applied", count=len(checked))
 
     async def _label_view(self, uow: UnitOfWork, viewer: Viewer, label: Label) -> LabelSpecView:
@@ -364,11 +364,7 @@ class SpecService:
                 await record_activity(uow, viewer.user, "applied_spec_team", {"teams": applied}, now)
             await uow.commit()
         if options_changed:
-            # Agent processes cache team options until they hear of a change.
-            try:
-                await self.bus.publish_config_changed()
-            except Unavailable:
-                log.warning("config_change_not_announced")
+            await announce_config_change(self.bus)
         log.info("team_specs_applied", count=len(ids))
         return ids
 

@@ -11,7 +11,7 @@ import attrs
 import structlog
 
 from fleet_core.authz import Action, Viewer, authorize, is_allowed, visible_team_ids
-from fleet_core.errors import InvalidArgument, NotFound, Unavailable
+from fleet_core.errors import InvalidArgument, NotFound
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.model.teams import Team
 from fleet_core.model.unset import UNSET_FIELD
@@ -20,7 +20,7 @@ from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFacto
 from fleet_core.rules.app_config import agent_options_problems
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.activities import record_activity
-from fleet_core.services.agents import announce
+from fleet_core.services.agents import announce, announce_config_change
 
 log = structlog.get_logger(__name__)
 
@@ -186,11 +186,7 @@ class TeamService:
             view = await self._view(uow, viewer, team_id)
             await uow.commit()
         if options_changed:
-            # Agent processes cache team options for the hot path until they hear of a change.
-            try:
-                await self.bus.publish_config_changed()
-            except Unavailable:
-                log.warning("config_change_not_announced")
+            await announce_config_change(self.bus)
         if moved:
             await announce(self.bus, moved)
         return view
