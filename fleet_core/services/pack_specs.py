@@ -94,7 +94,7 @@ class PackSpecService:
             resolved = [await _resolve(uow, index, spec, problems) for index, spec in enumerate(specs)]
             seen: dict[str, int] = {}
             for index, item in enumerate(resolved):
-                key = item.fields.name.casefold()
+                key = item.fields.name
                 if key in seen:
                     problems.append((f"specs[{index}].name", f"is the same as specs[{seen[key]}].name"))
                 seen.setdefault(key, index)

@@ -102,12 +102,15 @@ class ConfigController(Controller):
 
     @post("/spec/enroll_secret", status_code=200)
     async def apply_enroll_secrets(self, data: JSONBody[ApplyEnrollSecretSpecRequest], viewer: NamedDependency[Viewer],
-                                   services: NamedDependency[Services]) -> EmptyResponse:
+                                   services: NamedDependency[Services],
+                                   dry_run: FromQuery[bool] = False) -> EmptyResponse:
         # A missing required field is a validation failure (422), like every other one.
         if data.spec is None:
             raise InvalidArgument(("spec", "is required"))
+        # fleetctl sends dry_run in the body; the other spec endpoints take it as a query parameter,
+        # so either asks for a dry run here rather than one silently writing.
         await services.config.replace_enroll_secrets(viewer, [s.secret for s in data.spec.secrets],
-                                                     dry_run=data.dry_run)
+                                                     dry_run=data.dry_run or dry_run)
         return EmptyResponse()
 
     @get("/teams/{team_id:int}/secrets")

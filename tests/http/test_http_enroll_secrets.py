@@ -56,6 +56,11 @@ async def test_a_dry_run_checks_but_keeps_nothing(fleet: Fleet) -> None:
     assert [s["secret"] for s in await global_secrets(fleet)] == ["kept"]
     bad = await fleet.client.post(GLOBAL, headers=fleet.as_admin, json={**spec("", "x"), "dry_run": True})
     assert_error(bad, 422)
+    # As a query parameter, like the other spec endpoints take it.
+    response = await fleet.client.post(GLOBAL, headers=fleet.as_admin, params={"dry_run": "true"},
+                                       json=spec("dropped"))
+    assert response.status_code == 200
+    assert [s["secret"] for s in await global_secrets(fleet)] == ["kept"]
 
 
 async def test_replacing_global_secrets_is_an_activity(fleet: Fleet) -> None:

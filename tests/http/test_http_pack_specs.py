@@ -127,7 +127,7 @@ async def test_what_get_shows_applies_unchanged(cast: Cast) -> None:
      "specs[1].queries[0].platform"),
     ({"queries": [{"query": "osquery_info", "name": "x", "interval": 9},
                   {"query": "usb_devices", "name": "x", "interval": 9}]}, "specs[1].queries[1].name"),
-    ({"name": "PACK_1"}, "specs[1].name"),
+    ({"name": "pack_1 "}, "specs[1].name"),
 ])
 async def test_one_bad_spec_applies_nothing_and_is_named(cast: Cast, broken: dict[str, Any], field: str) -> None:
     fleet = await prepared(cast)
