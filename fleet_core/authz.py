@@ -59,6 +59,12 @@ class Action(enum.StrEnum):
     # Packs and schedules: user packs are global objects; a team's schedule belongs to its team.
     READ_PACKS = "pack.read"
     WRITE_PACKS = "pack.write"
+    # Team users read global policies and manage their own teams' policies by role.
+    READ_POLICIES = "policy.read"
+    WRITE_POLICIES = "policy.write"
+    # Anyone may start a live query; which hosts it reaches (observers only with observer_can_run)
+    # is the target rule's business.
+    RUN_LIVE_QUERIES = "live_query.run"
 
 
 @attrs.frozen
@@ -101,6 +107,9 @@ RULES: dict[Action, Rule] = {
     Action.WRITE_QUERIES: Rule(WRITERS, WRITERS),
     Action.READ_PACKS: Rule(ANY_ROLE, ANY_ROLE),
     Action.WRITE_PACKS: Rule(WRITERS, WRITERS),
+    Action.READ_POLICIES: Rule(ANY_ROLE, ANY_ROLE),
+    Action.WRITE_POLICIES: Rule(WRITERS, WRITERS),
+    Action.RUN_LIVE_QUERIES: Rule(ANY_ROLE, ANY_ROLE),
 }
 
 

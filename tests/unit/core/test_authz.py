@@ -51,6 +51,9 @@ GLOBAL_EXPECTED = {
     Action.WRITE_QUERIES: {Role.ADMIN, Role.MAINTAINER},
     Action.READ_PACKS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_PACKS: {Role.ADMIN, Role.MAINTAINER},
+    Action.READ_POLICIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.WRITE_POLICIES: {Role.ADMIN, Role.MAINTAINER},
+    Action.RUN_LIVE_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
 }
 
 # On an object of team 7, per role held on team 7.
@@ -81,6 +84,9 @@ TEAM_EXPECTED = {
     Action.WRITE_QUERIES: {Role.ADMIN, Role.MAINTAINER},
     Action.READ_PACKS: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_PACKS: {Role.ADMIN, Role.MAINTAINER},
+    Action.READ_POLICIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.WRITE_POLICIES: {Role.ADMIN, Role.MAINTAINER},
+    Action.RUN_LIVE_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
 }
 
 
