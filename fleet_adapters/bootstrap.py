@@ -14,10 +14,12 @@ from fleet_adapters.mail import SMTPMailer
 from fleet_adapters.postgres.pool import connection_pool
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_adapters.redis.invalidation import RedisInvalidationBus
+from fleet_adapters.redis.live_queries import RedisLiveQueryStore
 from fleet_adapters.redis.rate_limit import RedisRateLimiter
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_adapters.settings import Settings, SettingsError, log_files, server_runtime
+from fleet_adapters.webhook_sender import HttpWebhookSender
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.services import Services, make_services
 
@@ -64,6 +66,8 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 runtime=runtime,
                 bus=bus,
                 logs=logs,
+                webhook_sender=HttpWebhookSender(),
+                live_store=RedisLiveQueryStore(r),
             )
         finally:
             await bus.stop()

@@ -78,6 +78,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     filesystem_enable_log_compression: Annotated[bool, _help("gzip rotated filesystem logs")] = False
     filesystem_max_size: Annotated[int, msgspec.Meta(ge=1, description="rotate at this many MB")] = 500
     filesystem_max_backups: Annotated[int, msgspec.Meta(ge=0, description="rotated files to keep")] = 3
+    live_query_rest_period: Annotated[
+        dt.timedelta, _help("how long the synchronous live query endpoints wait for answers")
+    ] = dt.timedelta(seconds=25)
 
     @property
     def host(self) -> str:
@@ -245,6 +248,8 @@ def _check(settings: Settings, by_name: Mapping[str, Option]) -> None:
         raise SettingsError(f"invalid {_label(by_name['server_address'])}: {exc}") from None
     if settings.session_duration <= dt.timedelta(0):
         raise SettingsError(f"invalid {_label(by_name['session_duration'])}: must be positive")
+    if settings.live_query_rest_period <= dt.timedelta(0):
+        raise SettingsError(f"invalid {_label(by_name['live_query_rest_period'])}: must be positive")
     if not settings.server_tls:
         return
     if (settings.server_cert is None) != (settings.server_key is None):
@@ -289,6 +294,7 @@ def server_runtime(settings: Settings) -> ServerRuntime:
         ),
         certificate_chain=None if files is None else read_certificate_chain(files[0]),
         default_server_url=server_url(settings),
+        live_query_rest_period=settings.live_query_rest_period,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol, Self
 import attrs
 
 from fleet_core.model.activities import Activity, NewActivity
+from fleet_core.model.campaigns import Campaign, CampaignStatus, LiveResult
 from fleet_core.model.config import AppConfig, SMTPSettings
 from fleet_core.model.hosts import (
     Battery,
@@ -30,10 +31,12 @@ from fleet_core.model.hosts import (
     Software,
 )
 from fleet_core.model.packs import Pack, PackCatalogue, PackFields, PackTargets, ScheduledQuery, ScheduleFields
+from fleet_core.model.policies import Policy, PolicyFields
 from fleet_core.model.queries import QueryFields, SavedQuery
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.model.teams import Team
 from fleet_core.model.users import Invite, NewInvite, NewUser, Session, User
+from fleet_core.model.webhooks import Delivery, FailingHost, WebhookKind
 from fleet_core.rules.paging import ListOptions
 from fleet_core.rules.targets import TargetSelection
 
@@ -507,6 +510,78 @@ class QueryRepository(Protocol):
         ...
 
 
+class PolicyRepository(Protocol):
+    """Policies and the hosts' latest answers to them.
+
+    Names are unique among all policies, global and team alike (a spec names a policy by its name
+    alone). Policies are read with the author's name and email and with passing_host_count and
+    failing_host_count: the hosts whose stored answer is a pass / a fail (an errored run, stored
+    as None, counts in neither). A deleted team takes its policies with it; a deleted policy or
+    host takes its answers with it.
+    """
+
+    async def get(self, policy_id: int) -> Policy | None:
+        """The policy with this id, or None."""
+        ...
+
+    async def get_by_name(self, name: str) -> Policy | None:
+        """The policy with exactly this name (of any team), or None."""
+        ...
+
+    async def list(self, *, team_id: int | None) -> builtins.list[Policy]:
+        """The team's policies (team_id None: the global ones), by id."""
+        ...
+
+    async def every(self) -> builtins.list[Policy]:
+        """Every policy, global and of every team, by id (counts not filled)."""
+        ...
+
+    async def add(self, fields: PolicyFields, *, team_id: int | None, author_id: int | None,
+                  at: dt.datetime) -> Policy:
+        """Insert a policy (created_at = updated_at = at). AlreadyExists if the name is taken,
+        NotFound if the team does not exist."""
+        ...
+
+    async def update(self, policy_id: int, fields: PolicyFields, at: dt.datetime) -> Policy:
+        """Replace the policy's fields (updated_at = at). A changed query or platform drops every
+        answer to it, so hosts are asked again. NotFound if the policy does not exist,
+        AlreadyExists if another policy has the name."""
+        ...
+
+    async def delete_many(self, policy_ids: Sequence[int]) -> builtins.list[int]:
+        """Delete these policies with their answers; the ids that existed, ascending."""
+        ...
+
+    async def record_results(self, host_id: int, results: Mapping[int, bool | None], at: dt.datetime, *,
+                             dropped: Sequence[int] = ()) -> None:
+        """Store a host's answers, each replacing the host's previous answer to that policy
+        (True pass, False fail, None errored), and forget its answers to the ``dropped`` policies.
+        Unknown policies and hosts are ignored."""
+        ...
+
+    async def host_results(self, host_id: int) -> dict[int, bool | None]:
+        """The host's stored answers by policy id."""
+        ...
+
+    async def failing_counts(self, host_ids: Sequence[int]) -> dict[int, int]:
+        """For each of these hosts with at least one failing answer, how many policies it fails."""
+        ...
+
+
+class DeviceTokenRepository(Protocol):
+    """The per-host credential of the device-authenticated routes, stored as a hash."""
+
+    async def replace(self, host_id: int, token_hash: str, at: dt.datetime) -> None:
+        """Make this the host's only device token. NotFound if the host does not exist,
+        AlreadyExists if another host holds the same hash."""
+        ...
+
+    async def host_id(self, token_hash: str) -> int | None:
+        """The id of the host whose device token hashes to this value, or None. A deleted host's
+        token is gone with it."""
+        ...
+
+
 class PackRepository(Protocol):
     """User packs, the global and team schedule packs, and their scheduled queries.
 
@@ -592,6 +667,86 @@ class PackRepository(Protocol):
         ...
 
 
+class CampaignRepository(Protocol):
+    """Live query campaigns (the rows behind a live query; its running state lives in LiveQueryStore)."""
+
+    async def add(self, *, query_id: int | None, query: str, user_id: int, selection: TargetSelection,
+                  host_ids: Sequence[int], at: dt.datetime) -> Campaign:
+        """Insert a waiting campaign (created_at = updated_at = at) with its selection and resolved hosts."""
+        ...
+
+    async def get(self, campaign_id: int) -> Campaign | None:
+        """The campaign with this id, or None."""
+        ...
+
+    async def set_status(self, campaign_id: int, status: CampaignStatus, at: dt.datetime) -> Campaign:
+        """Change the status (updated_at = at); NotFound if there is no such campaign."""
+        ...
+
+    async def complete_stale(self, *, waiting_before: dt.datetime, running_before: dt.datetime,
+                             at: dt.datetime) -> builtins.list[int]:
+        """Complete waiting campaigns created before ``waiting_before`` and running ones created
+        before ``running_before``; returns their ids, ascending."""
+        ...
+
+    async def inactive(self, campaign_ids: Sequence[int]) -> builtins.list[int]:
+        """Those of the ids whose campaign is completed or does not exist, ascending."""
+        ...
+
+
+class ResultSubscription(Protocol):
+    """Results published for one campaign from the moment the subscription was made."""
+
+    async def next(self, wait: float) -> LiveResult | None:
+        """The next result, waiting at most ``wait`` seconds; None if none came. Raises
+        Unavailable when the subscription broke (results may have been lost)."""
+        ...
+
+    async def close(self) -> None:
+        """Unsubscribe; idempotent."""
+        ...
+
+
+class LiveQueryStore(Protocol):
+    """Running campaigns shared by every server process: which hosts still have to answer which
+    SQL, and the channel each campaign's results travel on. Raises Unavailable when the backing
+    service does not answer."""
+
+    async def start(self, campaign_id: int, sql: str, host_ids: Sequence[int]) -> None:
+        """Ask these hosts to run the SQL under the campaign's query name."""
+        ...
+
+    async def stop(self, campaign_ids: Sequence[int]) -> None:
+        """Forget these campaigns: no host is asked for them any more."""
+        ...
+
+    async def queries_for_host(self, host_id: int) -> dict[int, str]:
+        """campaign id -> SQL for every running campaign this host still has to answer. May lag
+        up to a second behind start/stop made by another process, never behind this one's."""
+        ...
+
+    async def answered(self, campaign_id: int, host_id: int) -> None:
+        """The host answered the campaign; it is not asked again."""
+        ...
+
+    async def active_ids(self) -> builtins.list[int]:
+        """The campaigns started and not stopped, ascending."""
+        ...
+
+    async def publish(self, result: LiveResult) -> bool:
+        """Send a result to the campaign's subscribers in any process; True if one received it."""
+        ...
+
+    async def subscribe(self, campaign_id: int) -> ResultSubscription:
+        """Receive the campaign's results published from now on (the subscription is in place
+        when this returns)."""
+        ...
+
+    async def ping(self) -> bool:
+        """Whether the backing service answers."""
+        ...
+
+
 class PackSource(Protocol):
     """The scheduled queries a host runs, as osquery packs (filled by the queries/packs capability)."""
 
@@ -638,6 +793,68 @@ class InvalidationBus(Protocol):
         ...
 
 
+class WebhookRepository(Protocol):
+    """What the failing-policies and host-status webhooks need: the failing (policy, host) pairs
+    already announced, a queue of deliveries, and when the host-status webhook last fired.
+
+    A failing pair is a policy_membership row with passes = false. Deliveries are claimed with a
+    lease (claim, commit, send, then complete or retry_later in a new unit of work); a claimed
+    delivery is invisible to other claimers until its lease ends."""
+
+    async def lock_planning(self) -> None:
+        """Hold the planning lock until the unit of work ends: planners in every process take
+        turns, so each sees what the previous one committed."""
+        ...
+
+    async def forget_recovered(self) -> int:
+        """Forget the announced pairs that are no longer failing (passing again, result or host or
+        policy gone), so that failing again announces them anew; returns how many went."""
+        ...
+
+    async def policies(self, policy_ids: Sequence[int]) -> builtins.list[Policy]:
+        """The existing policies among ``policy_ids`` by id, with author name and email and their
+        passing and failing host counts."""
+        ...
+
+    async def newly_failing(self, policy_id: int) -> builtins.list[FailingHost]:
+        """The hosts failing the policy whose pair was not announced yet, by id."""
+        ...
+
+    async def mark_announced(self, policy_id: int, host_ids: Sequence[int], at: dt.datetime) -> None:
+        """Record these pairs as announced."""
+        ...
+
+    async def enqueue(self, kind: WebhookKind, payload: Mapping[str, Any], at: dt.datetime) -> Delivery:
+        """Queue a delivery, due at once (created_at = next_attempt_at = at, attempts 0)."""
+        ...
+
+    async def claim(self, kind: WebhookKind, *, now: dt.datetime, lease_until: dt.datetime) -> Delivery | None:
+        """The due delivery of this kind (next_attempt_at <= now) with the lowest id, claimed:
+        attempts + 1 and next_attempt_at = lease_until, as returned. Rows another unit of work is
+        claiming are skipped, never waited for. None if nothing is due."""
+        ...
+
+    async def complete(self, delivery: Delivery) -> bool:
+        """Delete the delivery if ``delivery`` (its attempts) is still the latest claim; whether it did."""
+        ...
+
+    async def retry_later(self, delivery: Delivery, *, at: dt.datetime, error: str) -> bool:
+        """Make the delivery due at ``at`` with ``error`` as its last error, if ``delivery`` is
+        still the latest claim; whether it did."""
+        ...
+
+    async def pending(self) -> builtins.list[Delivery]:
+        """Every queued delivery, by id."""
+        ...
+
+    async def last_planned(self, kind: WebhookKind) -> dt.datetime | None:
+        """When set_last_planned last recorded a planned request of this kind, or None."""
+        ...
+
+    async def set_last_planned(self, kind: WebhookKind, at: dt.datetime) -> None:
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() discards every write."""
 
@@ -666,6 +883,14 @@ class UnitOfWork(Protocol):
     def queries(self) -> QueryRepository: ...
     @property
     def packs(self) -> PackRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+    @property
+    def policies(self) -> PolicyRepository: ...
+    @property
+    def device_tokens(self) -> DeviceTokenRepository: ...
+    @property
+    def campaigns(self) -> CampaignRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -734,6 +959,14 @@ class RateLimiter(Protocol):
 
     async def reset(self, key: str) -> None:
         """Forget the attempts under ``key``."""
+        ...
+
+
+class WebhookSender(Protocol):
+    async def post(self, url: str, payload: Mapping[str, Any], *, delivery_id: str) -> None:
+        """POST ``payload`` as JSON to ``url``, with ``delivery_id`` in the X-Fleet-Delivery-Id
+        header so receivers can drop a repeated delivery. Raises Unavailable if the request failed,
+        timed out or was answered with a status other than 2xx."""
         ...
 
 

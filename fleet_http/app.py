@@ -15,15 +15,18 @@ from fleet_core.services import Services
 from fleet_core.services.jobs import periodic
 from fleet_http.controllers.auth import AuthController, SetupController
 from fleet_http.controllers.config import ConfigController, healthz
+from fleet_http.controllers.device import DeviceController, DeviceTokenController
 from fleet_http.controllers.hosts import HostAggregatesController, HostController
 from fleet_http.controllers.invites import InviteController
 from fleet_http.controllers.labels import LabelController
+from fleet_http.controllers.live_queries import HostQueryController, LiveQueryController, LiveQueryStatusController
 from fleet_http.controllers.packs import (
     GlobalScheduleController,
     PackController,
     ScheduleController,
     TeamScheduleController,
 )
+from fleet_http.controllers.policies import GlobalPolicyController, TeamPolicyController
 from fleet_http.controllers.queries import QueryController
 from fleet_http.controllers.specs import SpecController
 from fleet_http.controllers.targets import HostSearchController, TargetController, TranslateController
@@ -32,12 +35,15 @@ from fleet_http.controllers.users import SessionController, UserController
 from fleet_http.deps import provide_services, provide_viewer, storable_input
 from fleet_http.errors import EXCEPTION_HANDLERS
 from fleet_http.logging import request_logging
+from fleet_http.results_stream import ResultsController
 
 FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteController, ConfigController,
                      HostController, HostAggregatesController, TeamController, LabelController,
                      QueryController, TargetController, HostSearchController, TranslateController,
                      SpecController, PackController, ScheduleController, GlobalScheduleController,
-                     TeamScheduleController]
+                     TeamScheduleController,
+                     GlobalPolicyController, TeamPolicyController, DeviceController, DeviceTokenController,
+                     LiveQueryController, HostQueryController, LiveQueryStatusController, ResultsController]
 API_PREFIXES = ("/api/v1", "/api/latest")
 
 
@@ -51,6 +57,8 @@ def _routers() -> list[Router]:
 
 # Host expiry counts in days, so checking a few times an hour is plenty.
 EXPIRY_CHECK_SECONDS = 600
+# Campaigns nobody reads are dropped after a minute; finding them within another is enough.
+CAMPAIGN_CLEANUP_SECONDS = 60
 
 
 def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]]) -> Litestar:
@@ -58,7 +66,9 @@ def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services() as services, periodic(
             EXPIRY_CHECK_SECONDS, services.hosts.expire, name="host-expiry", run_first=True
-        ):
+        ), periodic(
+            services.webhooks.schedule.check_interval.total_seconds(), services.webhooks.run, name="webhooks"
+        ), periodic(CAMPAIGN_CLEANUP_SECONDS, services.live_queries.cleanup, name="live-query-cleanup"):
             app.state.services = services
             yield
 

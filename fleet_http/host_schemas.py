@@ -32,6 +32,7 @@ from fleet_core.model.hosts import (
 )
 from fleet_core.rules.hosts import host_status
 from fleet_core.services.hosts import HostDetails, MacadminsSummary
+from fleet_http.policy_schemas import HostPolicyBody, to_host_policy
 from fleet_http.schemas import UNSET, UnsetType, ts
 
 NANOSECONDS = 1_000_000_000
@@ -243,7 +244,7 @@ class HostBody(msgspec.Struct, kw_only=True):
     device_mapping: list[DeviceMappingBody] | UnsetType = UNSET
 
 
-def _host_fields(host: Host, now: dt.datetime) -> dict[str, Any]:
+def _host_fields(host: Host, now: dt.datetime, failing_policies: int = 0) -> dict[str, Any]:
     return {
         "created_at": ts(host.created_at), "updated_at": ts(host.updated_at), "id": host.id,
         "detail_updated_at": ts(host.detail_updated_at), "label_updated_at": ts(host.label_updated_at),
@@ -268,16 +269,16 @@ def _host_fields(host: Host, now: dt.datetime) -> dict[str, Any]:
         "last_restarted_at": ts(host.last_restarted_at) if host.last_restarted_at else None,
         "status": host_status(host.seen_time, host.distributed_interval, host.config_tls_refresh, now).value,
         "display_text": host.hostname, "display_name": host.display_name, "pack_stats": None,
-        # Policies are not implemented yet, so no host has failing policies.
-        "issues": IssuesBody(failing_policies_count=0, total_issues_count=0),
+        # Failing policies are the only kind of issue counted so far.
+        "issues": IssuesBody(failing_policies_count=failing_policies, total_issues_count=failing_policies),
     }
 
 
 def to_host(host: Host, now: dt.datetime, *, additional: tuple[str, ...] | None = None,
-            device_mapping: Sequence[DeviceMapping] | None = None) -> HostBody:
+            device_mapping: Sequence[DeviceMapping] | None = None, failing_policies: int = 0) -> HostBody:
     """A host as the list endpoint shows it; ``additional`` names the requested fields."""
     return HostBody(
-        **_host_fields(host, now),
+        **_host_fields(host, now, failing_policies),
         additional=UNSET if additional is None else select_additional(host.additional, additional),
         device_mapping=UNSET if device_mapping is None else [to_device_mapping(m) for m in device_mapping],
     )
@@ -367,7 +368,7 @@ class HostDetailBody(HostBody, kw_only=True):
     users: list[HostUserBody]
     labels: list[LabelBody]
     packs: list[Any]
-    policies: list[Any]
+    policies: list[HostPolicyBody]
     batteries: list[BatteryBody]
     mdm: MDMBody | None
     munki: MunkiBody | None
@@ -376,14 +377,14 @@ class HostDetailBody(HostBody, kw_only=True):
 def to_host_detail(details: HostDetails, now: dt.datetime) -> HostDetailBody:
     """A host as GET /hosts/{id} shows it: every stored ``additional`` field included."""
     return HostDetailBody(
-        **_host_fields(details.host, now),
+        **_host_fields(details.host, now, details.failing_policies_count),
         additional=dict(details.host.additional or {}),
         device_mapping=[to_device_mapping(m) for m in details.device_mapping],
         software=[to_software(s) for s in details.software],
         users=[to_host_user(u) for u in details.users],
         labels=[to_label(label) for label in details.labels],
         packs=[],
-        policies=[],
+        policies=[to_host_policy(p) for p in details.policies],
         batteries=[to_battery(b) for b in details.batteries],
         mdm=to_mdm(details.mdm),
         munki=to_munki(details.munki),

@@ -8,14 +8,17 @@ import argon2
 import attrs
 
 from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
+from fleet_adapters.memory.live_queries import InMemoryLiveQueryStore
 from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.memory.store import InMemoryStore, InMemoryUnitOfWork
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
+from fleet_adapters.webhook_sender import HttpWebhookSender
 from fleet_core.model.runtime import ServerRuntime
-from fleet_core.ports import Clock
+from fleet_core.model.webhooks import WebhookSchedule
+from fleet_core.ports import Clock, WebhookSender
 from fleet_core.services import Services, make_services
 
 __all__ = ["InMemoryKit", "InMemoryStore", "InMemoryUnitOfWork", "MovableClock", "in_memory_kit"]
@@ -48,15 +51,18 @@ class InMemoryKit:
     mailer: RecordingMailer
     clock: Clock
     logs: RecordingLogDestination
+    live_store: InMemoryLiveQueryStore
 
 
 def in_memory_kit(
-    *, runtime: ServerRuntime | None = None, clock: Clock | None = None
+    *, runtime: ServerRuntime | None = None, clock: Clock | None = None,
+    webhook_sender: WebhookSender | None = None, webhook_schedule: WebhookSchedule | None = None,
 ) -> InMemoryKit:
     store = InMemoryStore()
     mailer = RecordingMailer()
     logs = RecordingLogDestination()
     clock = clock or MovableClock()
+    live_store = InMemoryLiveQueryStore()
     services = make_services(
         uow=store.unit_of_work,
         # Real argon2 with the cheapest parameters: same code path, test-speed hashing.
@@ -69,5 +75,9 @@ def in_memory_kit(
         runtime=runtime or ServerRuntime(),
         bus=InMemoryInvalidationBus(),
         logs={"result": logs, "status": logs},
+        # Webhooks go out over real HTTP: they are only sent once a destination URL is configured.
+        webhook_sender=webhook_sender or HttpWebhookSender(),
+        webhook_schedule=webhook_schedule or WebhookSchedule(),
+        live_store=live_store,
     )
-    return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs)
+    return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store)

@@ -18,12 +18,17 @@ from typing import Any, Self
 import attrs
 
 from fleet_adapters.memory.hosts import HostTables, InMemoryHostRepository, InMemoryLabelRepository
+from fleet_adapters.memory.live_queries import InMemoryCampaignRepository
 from fleet_adapters.memory.packs import InMemoryPackRepository
+from fleet_adapters.memory.policies import InMemoryDeviceTokenRepository, InMemoryPolicyRepository
 from fleet_adapters.memory.queries import InMemoryQueryRepository
+from fleet_adapters.memory.webhooks import InMemoryWebhookRepository, WebhookTables
 from fleet_core.errors import AlreadyExists, NotFound
 from fleet_core.model.activities import Activity, NewActivity
+from fleet_core.model.campaigns import Campaign
 from fleet_core.model.config import AppConfig
 from fleet_core.model.packs import Pack, ScheduledQuery
+from fleet_core.model.policies import Policy
 from fleet_core.model.queries import SavedQuery
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.model.teams import Team
@@ -46,6 +51,10 @@ class _State:
     queries: dict[int, SavedQuery] = attrs.field(factory=dict)
     packs: dict[int, Pack] = attrs.field(factory=dict)
     scheduled_queries: dict[int, ScheduledQuery] = attrs.field(factory=dict)
+    policies: dict[int, Policy] = attrs.field(factory=dict)
+    webhooks: WebhookTables = attrs.field(factory=WebhookTables)
+    device_tokens: dict[str, int] = attrs.field(factory=dict)  # token hash -> host id
+    campaigns: dict[int, Campaign] = attrs.field(factory=dict)
 
     def copy(self) -> _State:
         # Values are frozen attrs objects, so copying the containers is enough, except the
@@ -63,6 +72,10 @@ class _State:
             queries=dict(self.queries),
             packs=dict(self.packs),
             scheduled_queries=dict(self.scheduled_queries),
+            policies=dict(self.policies),
+            webhooks=self.webhooks.copy(),
+            device_tokens=dict(self.device_tokens),
+            campaigns=dict(self.campaigns),
         )
 
 
@@ -74,7 +87,9 @@ class InMemoryStore:
         self.lock = asyncio.Lock()
         self.ids = {name: itertools.count(1) for name in (
             "users", "sessions", "invites", "teams", "activities", "hosts", "software", "operating_systems",
-            "mdm_solutions", "munki_issues", "queries", "packs", "scheduled_queries")}
+            "mdm_solutions", "munki_issues", "queries", "packs", "scheduled_queries", "campaigns",
+            "policies")}
+        self.ids["webhook_deliveries"] = itertools.count(1)
         # Built-in labels take the first ids, as the Postgres migration seeds them.
         self.ids["labels"] = itertools.count(len(BUILTIN_LABELS) + 1)
 
@@ -104,6 +119,10 @@ class InMemoryUnitOfWork:
         self.labels = InMemoryLabelRepository(self._state, self._store)
         self.queries = InMemoryQueryRepository(self._state, self._store)
         self.packs = InMemoryPackRepository(self._state, self._store)
+        self.policies = InMemoryPolicyRepository(self._state, self._store)
+        self.webhooks = InMemoryWebhookRepository(self._state, self._store)
+        self.device_tokens = InMemoryDeviceTokenRepository(self._state)
+        self.campaigns = InMemoryCampaignRepository(self._state, self._store)
         return self
 
     async def commit(self) -> None:
@@ -114,8 +133,9 @@ class InMemoryUnitOfWork:
     def _rebind(self) -> None:
         for repo in (self.users, self.sessions, self.invites, self.password_resets, self.app_config,
                      self.enroll_secrets, self.teams, self.activities, self.hosts, self.labels, self.queries,
-                     self.packs):
+                     self.packs, self.campaigns, self.policies, self.device_tokens):
             repo.state = self._state
+        self.webhooks.state = self._state
 
     async def __aexit__(self, *exc: object) -> None:
         self._store.lock.release()
@@ -413,6 +433,12 @@ class InMemoryTeamRepository(_Repo):
         for query_id, saved in list(self.state.queries.items()):
             if saved.team_id == team_id:
                 del self.state.queries[query_id]
+        team_policies = {i for i, policy in self.state.policies.items() if policy.team_id == team_id}
+        for policy_id in team_policies:
+            del self.state.policies[policy_id]
+        answers = self.state.host_tables.policy_membership
+        for host_id, answered in list(answers.items()):
+            answers[host_id] = tuple(a for a in answered if a[0] not in team_policies)
         for user_id, user in list(self.state.users.items()):
             if any(m.team_id == team_id for m in user.teams):
                 self.state.users[user_id] = attrs.evolve(

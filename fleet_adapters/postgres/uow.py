@@ -11,6 +11,7 @@ from psycopg_pool import PoolTimeout
 
 from fleet_adapters.postgres.activities import PgActivityRepository
 from fleet_adapters.postgres.app_config import PgAppConfigRepository
+from fleet_adapters.postgres.campaigns import PgCampaignRepository
 from fleet_adapters.postgres.enroll_secrets import PgEnrollSecretRepository
 from fleet_adapters.postgres.errors import translated
 from fleet_adapters.postgres.hosts import PgHostRepository
@@ -18,11 +19,13 @@ from fleet_adapters.postgres.invites import PgInviteRepository
 from fleet_adapters.postgres.labels import PgLabelRepository
 from fleet_adapters.postgres.packs import PgPackRepository
 from fleet_adapters.postgres.password_resets import PgPasswordResetRepository
+from fleet_adapters.postgres.policies import PgDeviceTokenRepository, PgPolicyRepository
 from fleet_adapters.postgres.pool import Pool
 from fleet_adapters.postgres.queries import PgQueryRepository
 from fleet_adapters.postgres.sessions import PgSessionRepository
 from fleet_adapters.postgres.teams import PgTeamRepository
 from fleet_adapters.postgres.users import PgUserRepository
+from fleet_adapters.postgres.webhooks import PgWebhookRepository
 from fleet_core.errors import Unavailable
 
 
@@ -45,6 +48,10 @@ class PgUnitOfWork:
     labels: PgLabelRepository
     queries: PgQueryRepository
     packs: PgPackRepository
+    policies: PgPolicyRepository
+    device_tokens: PgDeviceTokenRepository
+    campaigns: PgCampaignRepository
+    webhooks: PgWebhookRepository
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -68,6 +75,10 @@ class PgUnitOfWork:
         self.labels = PgLabelRepository(conn)
         self.queries = PgQueryRepository(conn)
         self.packs = PgPackRepository(conn)
+        self.webhooks = PgWebhookRepository(conn)
+        self.policies = PgPolicyRepository(conn)
+        self.device_tokens = PgDeviceTokenRepository(conn)
+        self.campaigns = PgCampaignRepository(conn)
         return self
 
     async def commit(self) -> None:

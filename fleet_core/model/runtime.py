@@ -37,3 +37,5 @@ class ServerRuntime:
     certificate_chain: str | None = None
     # Where password-reset and invite links point when server_url is not configured yet.
     default_server_url: str = ""
+    # How long the synchronous live query endpoints wait for answers (FLEET_LIVE_QUERY_REST_PERIOD).
+    live_query_rest_period: dt.timedelta = dt.timedelta(seconds=25)

@@ -7,16 +7,19 @@ from collections.abc import Mapping
 import attrs
 
 from fleet_core.model.runtime import ServerRuntime
+from fleet_core.model.webhooks import WebhookSchedule
 from fleet_core.ports import (
     Clock,
     HealthCheck,
     InvalidationBus,
+    LiveQueryStore,
     LogDestination,
     Mailer,
     PasswordHasher,
     RateLimiter,
     TokenGenerator,
     UnitOfWorkFactory,
+    WebhookSender,
 )
 from fleet_core.services.activities import ActivityService
 from fleet_core.services.agents import AgentService
@@ -25,15 +28,18 @@ from fleet_core.services.config import ConfigService
 from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
 from fleet_core.services.labels import LabelService
+from fleet_core.services.live_queries import LiveQueryService, NoLiveQueryStore
 from fleet_core.services.pack_config import PackConfigService
 from fleet_core.services.pack_specs import PackSpecService
 from fleet_core.services.packs import PackService
+from fleet_core.services.policies import PolicyService
 from fleet_core.services.queries import QueryService
 from fleet_core.services.setup import SetupService
 from fleet_core.services.specs import SpecService
 from fleet_core.services.targets import TargetService
 from fleet_core.services.teams import TeamService
 from fleet_core.services.users import UserService
+from fleet_core.services.webhooks import UNCONFIGURED_SENDER, WebhookService
 
 
 @attrs.frozen
@@ -50,12 +56,15 @@ class Services:
     labels: LabelService
     queries: QueryService
     packs: PackService
+    policies: PolicyService
     specs: SpecService
     pack_specs: PackSpecService
     targets: TargetService
+    live_queries: LiveQueryService
     bus: InvalidationBus
     health: HealthCheck
     runtime: ServerRuntime
+    webhooks: WebhookService
 
 
 def make_services(
@@ -70,6 +79,9 @@ def make_services(
     runtime: ServerRuntime,
     bus: InvalidationBus,
     logs: Mapping[str, LogDestination],
+    webhook_sender: WebhookSender = UNCONFIGURED_SENDER,
+    webhook_schedule: WebhookSchedule = WebhookSchedule(),
+    live_store: LiveQueryStore | None = None,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     activities = ActivityService(uow=uow, clock=clock)
@@ -78,6 +90,8 @@ def make_services(
         rate_limiter=rate_limiter, runtime=runtime,
     )
     hosts = HostService(uow=uow, clock=clock, tokens=tokens, bus=bus)
+    live_queries = LiveQueryService(uow=uow, clock=clock, store=live_store or NoLiveQueryStore(), tokens=tokens,
+                                    rest_period=runtime.live_query_rest_period)
     return Services(
         auth=auth,
         setup=SetupService(uow=uow, hasher=hasher, auth=auth, clock=clock),
@@ -87,16 +101,19 @@ def make_services(
         activities=activities,
         agents=AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
                             packs=PackConfigService(uow=uow, clock=clock, bus=bus),
-                            settings=runtime.agents),
+                            settings=runtime.agents, live=live_queries),
         hosts=hosts,
         teams=TeamService(uow=uow, clock=clock, bus=bus),
         labels=LabelService(uow=uow, clock=clock, hosts=hosts, bus=bus),
         queries=QueryService(uow=uow, clock=clock, bus=bus),
         packs=PackService(uow=uow, clock=clock, bus=bus),
+        policies=PolicyService(uow=uow, clock=clock, bus=bus, tokens=tokens),
         specs=SpecService(uow=uow, clock=clock, bus=bus),
         pack_specs=PackSpecService(uow=uow, clock=clock, bus=bus),
         targets=TargetService(uow=uow, clock=clock, tokens=tokens),
+        live_queries=live_queries,
         bus=bus,
         health=health,
         runtime=runtime,
+        webhooks=WebhookService(uow=uow, clock=clock, sender=webhook_sender, schedule=webhook_schedule),
     )

@@ -20,11 +20,14 @@ import structlog
 from fleet_core.errors import InvalidArgument, NodeInvalid, Unavailable
 from fleet_core.model.config import AppConfig
 from fleet_core.model.hosts import Host, HostFacts, Label
+from fleet_core.model.policies import Policy
 from fleet_core.model.runtime import AgentSettings
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.ports import Clock, InvalidationBus, LogDestination, PackSource, TokenGenerator, UnitOfWorkFactory
 from fleet_core.rules import detail_queries as details
 from fleet_core.rules.hosts import IdentifierMode, choose_identifier, is_due
+from fleet_core.rules.policies import policies_for_host, result_of
+from fleet_core.services.live_queries import LiveQueryService
 
 log = structlog.get_logger(__name__)
 
@@ -173,11 +176,14 @@ class AgentService:
     logs: dict[str, LogDestination]
     packs: PackSource
     settings: AgentSettings
+    # Live query campaigns (fleet_distributed_query_<id>); None: the server runs none.
+    live: LiveQueryService | None = None
     cache: HostCache = attrs.field(init=False)
     seen: SeenBuffer = attrs.field(factory=SeenBuffer, init=False)
     _config: _Expiring | None = attrs.field(default=None, init=False)
     _secrets: _Expiring | None = attrs.field(default=None, init=False)
     _labels: _Expiring | None = attrs.field(default=None, init=False)
+    _policies: _Expiring | None = attrs.field(default=None, init=False)
     _teams: dict[int, _Expiring] = attrs.field(factory=dict, init=False)
     _loading: dict[str, asyncio.Future[Host | None]] = attrs.field(factory=dict, init=False)
 
@@ -189,6 +195,7 @@ class AgentService:
     def _forget_config(self) -> None:
         self._config = None
         self._labels = None
+        self._policies = None
         self._teams.clear()
 
     # ---- enrollment ------------------------------------------------------------------------
@@ -379,11 +386,19 @@ class AgentService:
             # A label created or edited since the host's last label answers is evaluated at once.
             if labels_due or label.updated_at > host.label_updated_at:
                 queries[f"{LABEL_PREFIX}{label.id}"] = label.query
+        policies = policies_for_host(await self._every_policy(), team_id=host.team_id, platform=host.platform)
+        # A policy created or edited since the host's last answers makes every policy due at once,
+        # so that policy_updated_at still means "answered them all".
         if is_due(host.policy_updated_at, s.policy_update_interval, host.id, s.max_jitter_percent, now,
-                  refetch_requested=host.refetch_requested):
-            # No policy applies yet (policies arrive with their capability); the wildcard keeps
-            # policy_updated_at moving, as Fleet does when none match.
-            queries[NO_POLICIES] = "SELECT 1"
+                  refetch_requested=host.refetch_requested) or any(
+                      p.updated_at > host.policy_updated_at for p in policies):
+            for policy in policies:
+                queries[f"{POLICY_PREFIX}{policy.id}"] = policy.query
+            if not policies:
+                # The wildcard keeps policy_updated_at moving, as Fleet does when none match.
+                queries[NO_POLICIES] = "SELECT 1"
+        if self.live is not None:
+            queries.update(await self.live.queries_for_host(host))
         # osquery rejects empty SQL and a batch with any broken entry, so drop empties here.
         queries = {name: sql for name, sql in queries.items() if sql.strip()}
         discovery = {name: discovery.get(name) or "SELECT 1" for name in queries}
@@ -398,6 +413,31 @@ class AgentService:
         applicable = {label.id for label in labels_for_host(dynamic, now_host)}
         return {label.id: False for label in dynamic if label.id not in applicable}
 
+    async def _every_policy(self) -> list[Policy]:
+        now = self.clock.now()
+        if self._policies is None or self._policies.until <= now:
+            async with self.uow() as uow:
+                self._policies = _Expiring(await uow.policies.every(), now + CONFIG_CACHE)
+        policies: list[Policy] = self._policies.value
+        return policies
+
+    async def _policy_results(self, host: Host, facts: HostFacts,
+                              results: Mapping[str, QueryResult]) -> tuple[dict[int, bool | None], list[int]]:
+        """The host's policy answers, and the policies it no longer answers (its platform or team
+        changed), whose stored answers must go."""
+        answers: dict[int, bool | None] = {}
+        for name, result in results.items():
+            policy_id = _int_suffix(name, POLICY_PREFIX) if name.startswith(POLICY_PREFIX) else None
+            if policy_id is not None:
+                answers[policy_id] = result_of(result.status, result.rows)
+        if not answers:
+            return answers, []
+        platform = str(facts.fields.get("platform", host.platform))
+        every = await self._every_policy()
+        applicable = {p.id for p in policies_for_host(every, team_id=host.team_id, platform=platform)}
+        inapplicable = [p.id for p in every if p.id not in applicable]
+        return {i: passes for i, passes in answers.items() if i not in set(inapplicable)}, inapplicable
+
     async def _dynamic_labels(self) -> list[Label]:
         now = self.clock.now()
         if self._labels is None or self._labels.until <= now:
@@ -408,6 +448,8 @@ class AgentService:
 
     async def distributed_write(self, host: Host, results: Mapping[str, QueryResult], *, public_ip: str = "") -> None:
         """Ingest a host's answers, routed by query-name prefix; unknown names are ignored."""
+        if self.live is not None:
+            await self.live.ingest(host, results)
         now = self.clock.now()
         detail_rows = {n: r.rows for n, r in results.items() if n.startswith(DETAIL_PREFIX)}
         detail_statuses = {n: r.status for n, r in results.items() if n.startswith(DETAIL_PREFIX)}
@@ -429,6 +471,7 @@ class AgentService:
         if labels:
             labels = {**await self._inapplicable_labels(host, facts), **labels}
         policies_updated = NO_POLICIES in results or any(n.startswith(POLICY_PREFIX) for n in results)
+        policy_answers, inapplicable = await self._policy_results(host, facts, results)
         if public_ip and public_ip != host.public_ip:
             facts = facts.merge(HostFacts(fields={"public_ip": public_ip}))
         if not (facts.fields or details_updated or labels or policies_updated or host.refetch_requested
@@ -440,6 +483,8 @@ class AgentService:
                 policies_updated=policies_updated, clear_refetch=host.refetch_requested)
             if labels:
                 await uow.labels.record_results(host.id, labels, now)
+            if policy_answers:
+                await uow.policies.record_results(host.id, policy_answers, now, dropped=inapplicable)
             await uow.commit()
         await announce(self.bus, [host.id])
 

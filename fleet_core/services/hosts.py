@@ -24,10 +24,13 @@ from fleet_core.model.hosts import (
     OSVersion,
     Software,
 )
+from fleet_core.model.policies import HostPolicy
 from fleet_core.ports import Clock, InvalidationBus, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
+from fleet_core.rules.policies import FAIL
 from fleet_core.services.activities import record_activity
 from fleet_core.services.agents import announce
+from fleet_core.services.policies import host_policies
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +47,9 @@ class HostDetails:
     device_mapping: list[DeviceMapping]
     mdm: MDMInfo | None
     munki: MunkiInfo | None
+    # The policies the host answers, with its responses; failing_policies_count counts the fails.
+    policies: list[HostPolicy] = attrs.field(factory=list)
+    failing_policies_count: int = 0
 
 
 @attrs.frozen
@@ -95,6 +101,15 @@ class HostService:
             raise InvalidArgument(("after", "requires order_key"))
         async with self.uow() as uow:
             return await uow.hosts.list(scoped, options, now=self.clock.now(), after=after)
+
+    async def failing_policy_counts(self, viewer: Viewer, hosts: Sequence[Host]) -> dict[int, int]:
+        """How many policies each of these hosts fails (hosts failing none are left out)."""
+        for host in hosts:
+            _check_host(viewer, host, Action.READ_HOSTS)
+        if not hosts:
+            return {}
+        async with self.uow() as uow:
+            return await uow.policies.failing_counts([h.id for h in hosts])
 
     async def count(self, viewer: Viewer, filters: HostFilter) -> int:
         scoped = _scoped(viewer, filters)
@@ -257,6 +272,7 @@ async def _require(uow: UnitOfWork, host_id: int) -> Host:
 
 
 async def _details(uow: UnitOfWork, host: Host) -> HostDetails:
+    policies = await host_policies(uow, host)
     return HostDetails(
         host=host,
         labels=await uow.hosts.labels(host.id),
@@ -266,4 +282,6 @@ async def _details(uow: UnitOfWork, host: Host) -> HostDetails:
         device_mapping=await uow.hosts.device_mapping(host.id),
         mdm=await uow.hosts.mdm(host.id),
         munki=await uow.hosts.munki(host.id),
+        policies=policies,
+        failing_policies_count=sum(1 for p in policies if p.response == FAIL),
     )

@@ -32,13 +32,13 @@ from fleet_core.services.labels import (
     record_label_activity,
     require_regular,
 )
+from fleet_core.services.policies import apply_policy_specs
 from fleet_core.services.queries import checked_fields
 from fleet_core.services.teams import checked_team_name, normalize_agent_options
 
 log = structlog.get_logger(__name__)
 
 MEMBERSHIP_TYPES = ("dynamic", "manual")
-POLICIES_UNSUPPORTED = "policies are not supported yet; nothing was applied"
 
 
 @attrs.frozen
@@ -371,16 +371,8 @@ class SpecService:
     # ---- policies ------------------------------------------------------------------------------
 
     async def apply_policies(self, viewer: Viewer, specs: Sequence[Mapping[str, Any]]) -> None:
-        """Policies are not stored yet, so applying them is refused rather than ignored.
-
-        Raises:
-            PermissionDenied: the viewer could write no policy (observers).
-            InvalidArgument: otherwise, always (on ``specs``).
-        """
-        own_teams = [membership.team_id for membership in viewer.user.teams]
-        authorize(viewer, Action.WRITE_QUERIES, team_ids=own_teams or None)
-        log.info("policy_specs_refused", user_id=viewer.user.id, count=len(specs))
-        raise InvalidArgument(("specs", POLICIES_UNSUPPORTED))
+        """Create or update policies by name, all or none (see policies.apply_policy_specs)."""
+        await apply_policy_specs(self.uow, self.clock, self.bus, viewer, specs)
 
 
 async def _host_ids_by_hostname(uow: UnitOfWork, hostnames: Sequence[str], now: dt.datetime,

@@ -96,7 +96,6 @@ class HostController(Controller):
         after: FromQuery[str | None] = None, additional_info_filters: FromQuery[str | None] = None,
         device_mapping: FromQuery[bool] = False, disable_failing_policies: FromQuery[bool] = False,
     ) -> ListHostsResponse:
-        # disable_failing_policies is accepted as Fleet does; without policies every count is 0 anyway.
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=filters.query,
                                      allowed_keys=HOST_ORDER_KEYS)
@@ -104,8 +103,11 @@ class HostController(Controller):
         mappings = await _device_mappings(services, viewer, [h.id for h in hosts]) if device_mapping else {}
         additional = additional_fields(additional_info_filters)
         now = services.hosts.clock.now()
+        # As Fleet: disable_failing_policies skips counting (every host then shows 0 issues).
+        failing = {} if disable_failing_policies else await services.hosts.failing_policy_counts(viewer, hosts)
         response = ListHostsResponse(hosts=[
-            to_host(h, now, additional=additional, device_mapping=mappings.get(h.id) if device_mapping else None)
+            to_host(h, now, additional=additional, device_mapping=mappings.get(h.id) if device_mapping else None,
+                    failing_policies=failing.get(h.id, 0))
             for h in hosts
         ])
         if filters.software_id is not None:

@@ -34,6 +34,7 @@ from fleet_core.model.hosts import (
     MunkiInfo,
     SoftwareItem,
 )
+from fleet_core.model.policies import Policy
 from fleet_core.ports import HOST_ORDER_KEYS, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import Direction, ListOptions
 
@@ -45,18 +46,20 @@ DAY = dt.timedelta(days=1)
 
 async def set_policy_results(uow: UnitOfWork, host_id: int, results: Mapping[int, bool | None],
                              at: dt.datetime) -> None:
-    """Store policy results the way the (future) policy repository will; no port writes them yet."""
-    if isinstance(uow, InMemoryUnitOfWork):
-        tables = uow.hosts.tables
-        merged = {**dict(tables.policy_membership.get(host_id, ())), **results}
-        tables.policy_membership[host_id] = tuple(sorted(merged.items()))
-        return
-    assert isinstance(uow, PgUnitOfWork)
-    for policy_id, passes in results.items():
-        await uow.hosts._conn.execute(
-            "INSERT INTO policy_membership (policy_id, host_id, passes, updated_at) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT (policy_id, host_id) DO UPDATE SET passes = EXCLUDED.passes",
-            (policy_id, host_id, passes, at))
+    """Store policy results through the policy repository, first creating a policy with each id
+    that does not exist yet (the tests name policies by fixed ids)."""
+    for policy_id in results:
+        if await uow.policies.get(policy_id) is not None:
+            continue
+        if isinstance(uow, InMemoryUnitOfWork):
+            uow.policies.state.policies[policy_id] = Policy(
+                id=policy_id, name=f"policy {policy_id}", query="SELECT 1;", created_at=at, updated_at=at)
+        else:
+            assert isinstance(uow, PgUnitOfWork)
+            await uow.hosts._conn.execute(
+                "INSERT INTO policies (id, name, query, created_at, updated_at) VALUES (%s, %s, 'SELECT 1;', %s, %s)",
+                (policy_id, f"policy {policy_id}", at, at))
+    await uow.policies.record_results(host_id, results, at)
 
 
 async def enroll(uow: UnitOfWork, name: str, at: dt.datetime, *, team_id: int | None = None,

@@ -1,5 +1,5 @@
 """Configuration files: get and apply query, label and team specs (all or nothing), and the
-refusal of policy specs until policies exist."""
+policy specs (all or nothing, by name)."""
 
 from __future__ import annotations
 
@@ -483,16 +483,75 @@ async def test_other_roles_cannot_apply_team_specs(cast: Cast, role: str) -> Non
 
 # ---- policies and authentication -----------------------------------------------------------------
 
-async def test_policy_specs_are_refused_until_policies_exist(fleet: Fleet) -> None:
-    h = fleet.as_admin
-    response = await fleet.client.post(f"{SPEC}/policies", headers=h, json={"specs": [
-        {"name": "new policy", "query": "SELECT * FROM osquery_info", "resolution": "steps", "critical": False}]})
+async def _policies(fleet: Fleet, path: str = "global/policies") -> dict[str, dict[str, Any]]:
+    response = await fleet.client.get(f"{V1}/{path}", headers=fleet.as_admin)
+    assert response.status_code == 200, response.text
+    return {p["name"]: p for p in response.json()["policies"]}
 
-    body = assert_error(response, 422, "specs")
-    assert "not supported" in body["errors"][0]["reason"]
+
+async def test_policy_specs_create_and_update_policies_by_name(fleet: Fleet) -> None:
+    h = fleet.as_admin
+    team = await fleet.add_team("Apples")
+    response = await fleet.client.post(f"{SPEC}/policies", headers=h, json={"specs": [
+        {"name": "new policy", "query": "SELECT * FROM osquery_info", "resolution": "steps", "critical": False},
+        {"name": "FileVault", "query": "SELECT 1 FROM disk_encryption;", "description": "disk", "platform": "darwin",
+         "critical": True, "team": "Apples"},
+    ]})
+    assert response.status_code == 200, response.text
+    assert response.json() == {}
+
+    assert set(await _policies(fleet)) == {"new policy"}
+    filevault = (await _policies(fleet, f"teams/{team}/policies"))["FileVault"]
+    assert (filevault["query"], filevault["platform"], filevault["critical"], filevault["team_id"]) == (
+        "SELECT 1 FROM disk_encryption;", "darwin", True, team)
+
+    # By name again: the query and texts change; the team and platform stay (Fleet ignores them).
+    again = await fleet.client.post(f"{SPEC}/policies", headers=h, json={"specs": [
+        {"name": "FileVault", "query": "SELECT 2;", "description": "d2", "resolution": "r2", "platform": "linux"}]})
+    assert again.status_code == 200, again.text
+    updated = (await _policies(fleet, f"teams/{team}/policies"))["FileVault"]
+    assert (updated["id"], updated["query"], updated["description"], updated["resolution"], updated["platform"],
+            updated["team_id"]) == (filevault["id"], "SELECT 2;", "d2", "r2", "darwin", team)
+
+    response = await fleet.client.get(f"{V1}/activities", headers=h)
+    applied = [a for a in response.json()["activities"] if a["type"] == "applied_spec_policy"]
+    assert len(applied) == 2
+    assert {p["name"] for a in applied for p in a["details"]["policies"]} == {"new policy", "FileVault"}
+    assert set(applied[0]["details"]["policies"][0]) == {"name", "query", "description", "resolution", "team",
+                                                         "platform", "critical"}
+
+
+async def test_policy_specs_are_all_or_nothing(fleet: Fleet) -> None:
+    h = fleet.as_admin
+    good = {"name": "good", "query": "SELECT 1;"}
+    body = assert_error(await fleet.client.post(f"{SPEC}/policies", headers=h, json={"specs": [
+        good, {"name": "", "query": ""}, {"name": "p", "query": "SELECT 1;", "platform": "beos"}]}),
+        422, "specs[1].name", "specs[1].query", "specs[2].platform")
+    assert body["message"]
+    assert_error(await fleet.client.post(f"{SPEC}/policies", headers=h, json={"specs": [good, good]}),
+                 422, "specs[1].name")
+    assert_error(await fleet.client.post(f"{SPEC}/policies", headers=h, json={"specs": [
+        good, {"name": "teamed", "query": "SELECT 1;", "team": "No Such Team"}]}), 404)
+    assert await _policies(fleet) == {}
     assert_error(await fleet.client.post(f"{SPEC}/policies", json={"specs": [{"critical": "yes"}]}, headers=h),
                  400, "specs[0].critical")
     assert_error(await fleet.client.post(f"{SPEC}/policies", json={}, headers=h), 422, "specs")
+
+
+async def test_team_writers_apply_policies_of_their_team_only(cast: Cast) -> None:
+    fleet = cast.fleet
+    async with fleet.kit.store.unit_of_work() as uow:
+        team_one = await uow.teams.get(cast.team_one)
+        team_two = await uow.teams.get(cast.team_two)
+    assert team_one is not None and team_two is not None
+    headers = cast["team_maintainer"].headers
+    ok = await fleet.client.post(f"{SPEC}/policies", headers=headers, json={"specs": [
+        {"name": "mine", "query": "SELECT 1;", "team": team_one.name}]})
+    assert ok.status_code == 200, ok.text
+    for spec in ({"name": "global", "query": "SELECT 1;"}, {"name": "theirs", "query": "SELECT 1;",
+                                                             "team": team_two.name}):
+        assert_error(await fleet.client.post(f"{SPEC}/policies", headers=headers, json={"specs": [spec]}), 403)
+    assert set(await _policies(fleet, f"teams/{cast.team_one}/policies")) == {"mine"}
 
 
 @pytest.mark.parametrize("role", ["observer", "team_observer"])

@@ -29,6 +29,9 @@ EXPECTED_TABLES = {
     "mdm_solutions", "host_mdm", "host_munki_info", "munki_issues", "host_munki_issues", "host_batteries", "labels",
     "label_membership", "policy_membership", "queries",
     "packs", "pack_target_hosts", "pack_target_labels", "pack_target_teams", "scheduled_queries",
+    "distributed_query_campaigns", "distributed_query_campaign_targets",
+    "policies", "policy_stats", "host_device_auth",
+    "webhook_announced_failures", "webhook_deliveries", "webhook_state",
 }
 
 

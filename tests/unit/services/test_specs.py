@@ -118,7 +118,9 @@ async def test_force_lets_unknown_agent_option_keys_through_but_not_malformed_se
     assert caught.value.problems == (("specs[0].agent_options.config", "must be an object"),)
 
 
-async def test_policies_are_refused(kit: InMemoryKit, admin: Viewer) -> None:
+async def test_policy_specs_are_validated_before_anything_is_written(kit: InMemoryKit, admin: Viewer) -> None:
     with pytest.raises(InvalidArgument) as caught:
-        await kit.services.specs.apply_policies(admin, [{"name": "p", "query": "SELECT 1"}])
-    assert caught.value.problems[0][0] == "specs"
+        await kit.services.specs.apply_policies(admin, [{"name": "p", "query": "SELECT 1"}, {"name": "q"}])
+    assert caught.value.problems == (("specs[1].query", "may not be empty"),)
+    await kit.services.specs.apply_policies(admin, [{"name": "p", "query": "SELECT 1"}])
+    assert [p.name for p in await kit.services.policies.list(admin)] == ["p"]

@@ -1,0 +1,126 @@
+"""The failing-policies and host-status webhooks: plan requests into a queue, then deliver it.
+
+Planning runs in one unit of work under the planning lock, so processes take turns and a
+(policy, host) pair is queued once: the pairs announced are recorded in the same transaction
+as the queued requests. Delivery claims one queued request at a time with a lease (committed
+before sending), posts it, then deletes it (success) or schedules a retry with backoff
+(failure). A process that dies mid-request leaves the claim to expire, and the request is sent
+again: delivery is at least once, with the queue id in the X-Fleet-Delivery-Id header so a
+receiver can drop a repeat. Nothing is dropped: a request is retried until it is accepted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import structlog
+
+from fleet_core.errors import Unavailable
+from fleet_core.model.hosts import HostFilter
+from fleet_core.model.webhooks import WebhookKind, WebhookSchedule
+from fleet_core.ports import Clock, UnitOfWorkFactory, WebhookSender
+from fleet_core.rules import webhooks as rules
+
+log = structlog.get_logger(__name__)
+
+
+@attrs.define
+class WebhookService:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    sender: WebhookSender
+    schedule: WebhookSchedule = attrs.field(factory=WebhookSchedule)
+
+    async def run(self) -> None:
+        """One pass of both webhooks (the periodic job); one failing does not stop the other."""
+        for job in (self.run_host_status, self.run_failing_policies):
+            try:
+                await job()
+            except Exception:
+                log.exception("webhook_job_failed", job=job.__name__)
+
+    async def run_failing_policies(self) -> int:
+        """Queue a request per batch of hosts newly failing a watched policy, then deliver what is
+        due. Returns how many requests were accepted by the receiver."""
+        async with self.uow() as uow:
+            config = await uow.app_config.get()
+            hook = config.webhook_settings.failing_policies_webhook
+            if not hook.enable_failing_policies_webhook or not hook.destination_url:
+                return 0
+            now = self.clock.now()
+            await uow.webhooks.lock_planning()
+            await uow.webhooks.forget_recovered()
+            for policy in await uow.webhooks.policies(hook.policy_ids):
+                failing = await uow.webhooks.newly_failing(policy.id)
+                for batch in rules.batches(failing, hook.host_batch_size):
+                    payload = rules.failing_policy_payload(
+                        policy, batch, server_url=config.server_settings.server_url, now=now)
+                    await uow.webhooks.enqueue(WebhookKind.FAILING_POLICIES, payload, now)
+                    await uow.webhooks.mark_announced(policy.id, [h.id for h in batch], now)
+            await uow.commit()
+        return await self._deliver(WebhookKind.FAILING_POLICIES)
+
+    async def run_host_status(self) -> int:
+        """Queue the host-status request if enough hosts are unseen and none was queued within
+        the period, then deliver what is due. Returns how many requests were accepted."""
+        async with self.uow() as uow:
+            hook = (await uow.app_config.get()).webhook_settings.host_status_webhook
+            if not hook.enable_host_status_webhook or not hook.destination_url:
+                return 0
+            now = self.clock.now()
+            await uow.webhooks.lock_planning()
+            last = await uow.webhooks.last_planned(WebhookKind.HOST_STATUS)
+            if rules.host_status_due(last, now, self.schedule.host_status_period):
+                total = await uow.hosts.count(HostFilter(), now=now)
+                unseen = await uow.hosts.seen_before(now - dt.timedelta(days=hook.days_count))
+                if rules.host_status_triggered(total_hosts=total, unseen_hosts=len(unseen),
+                                               host_percentage=hook.host_percentage):
+                    payload = rules.host_status_payload(total_hosts=total, unseen_host_ids=unseen,
+                                                        days_count=hook.days_count)
+                    await uow.webhooks.enqueue(WebhookKind.HOST_STATUS, payload, now)
+                    await uow.webhooks.set_last_planned(WebhookKind.HOST_STATUS, now)
+                    await uow.commit()
+        return await self._deliver(WebhookKind.HOST_STATUS)
+
+    async def _deliver(self, kind: WebhookKind) -> int:
+        """Send the due requests of this kind to the URL configured now, until one fails (the
+        receiver is likely down; the rest wait for the next run)."""
+        sent = 0
+        while True:
+            async with self.uow() as uow:
+                settings = (await uow.app_config.get()).webhook_settings
+                url = (settings.failing_policies_webhook.destination_url if kind is WebhookKind.FAILING_POLICIES
+                       else settings.host_status_webhook.destination_url)
+                now = self.clock.now()
+                delivery = await uow.webhooks.claim(kind, now=now, lease_until=now + self.schedule.lease)
+                await uow.commit()
+            if delivery is None:
+                return sent
+            try:
+                await self.sender.post(url, delivery.payload, delivery_id=str(delivery.id))
+            except Unavailable as exc:
+                delay = rules.retry_delay(delivery.attempts, base=self.schedule.retry_base,
+                                          cap=self.schedule.retry_max)
+                async with self.uow() as uow:
+                    await uow.webhooks.retry_later(delivery, at=self.clock.now() + delay, error=str(exc))
+                    await uow.commit()
+                log.warning("webhook_delivery_failed", kind=str(kind), delivery_id=delivery.id,
+                            attempts=delivery.attempts, retry_in_seconds=delay.total_seconds(), error=str(exc))
+                return sent
+            async with self.uow() as uow:
+                await uow.webhooks.complete(delivery)
+                await uow.commit()
+            sent += 1
+
+
+class _UnconfiguredSender:
+    """For assemblies without a way to send: every delivery fails, so it stays queued."""
+
+    async def post(self, url: str, payload: Mapping[str, Any], *, delivery_id: str) -> None:
+        raise Unavailable("no webhook sender is configured in this process")
+
+
+UNCONFIGURED_SENDER: WebhookSender = _UnconfiguredSender()

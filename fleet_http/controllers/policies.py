@@ -1,0 +1,126 @@
+"""Policies: global (/global/policies) and team (/teams/{team_id}/policies) list, get, add,
+edit and bulk delete."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from fleet_core.authz import Viewer
+from fleet_core.errors import InvalidArgument
+from fleet_core.model.policies import PolicyFields
+from fleet_core.model.unset import UNSET_FIELD
+from fleet_core.services import Services
+from fleet_core.services.policies import PolicyChanges
+from fleet_http.deps import strict_json_body
+from fleet_http.policy_schemas import (
+    CreatePolicyRequest,
+    DeletePoliciesRequest,
+    DeletePoliciesResponse,
+    ListPoliciesResponse,
+    ModifyPolicyRequest,
+    PolicyResponse,
+    to_policy,
+)
+from fleet_http.schemas import UNSET
+
+
+def _field(value: object) -> object:
+    return UNSET_FIELD if value is UNSET else value
+
+
+def _fields(data: CreatePolicyRequest) -> PolicyFields | None:
+    """The new policy's fields; None for the legacy form (a saved query's id, no query)."""
+    if data.query_id is not None:
+        if data.query is not None:
+            raise InvalidArgument(("query", "cannot be set together with query_id"))
+        return PolicyFields(name="", query="", resolution=data.resolution, platform=data.platform,
+                            critical=data.critical)
+    missing = [(name, "is required") for name in ("name", "query") if getattr(data, name) is None]
+    if missing:
+        raise InvalidArgument(*missing)
+    assert data.name is not None and data.query is not None
+    return PolicyFields(name=data.name, query=data.query, description=data.description, resolution=data.resolution,
+                        platform=data.platform, critical=data.critical)
+
+
+def _changes(data: ModifyPolicyRequest) -> PolicyChanges:
+    return PolicyChanges(name=_field(data.name), query=_field(data.query), description=_field(data.description),
+                         resolution=_field(data.resolution), platform=_field(data.platform),
+                         critical=_field(data.critical))
+
+
+def _ids(data: DeletePoliciesRequest) -> list[int]:
+    if data.ids is None:
+        raise InvalidArgument(("ids", "is required"))
+    return data.ids
+
+
+class GlobalPolicyController(Controller):
+    path = "/global/policies"
+    tags = ["Policies"]
+    guards = [strict_json_body]
+
+    @get("/")
+    async def list_policies(self, viewer: NamedDependency[Viewer],
+                            services: NamedDependency[Services]) -> ListPoliciesResponse:
+        return ListPoliciesResponse(policies=[to_policy(p) for p in await services.policies.list(viewer)])
+
+    @get("/{policy_id:int}")
+    async def get_policy(self, policy_id: FromPath[int], viewer: NamedDependency[Viewer],
+                         services: NamedDependency[Services]) -> PolicyResponse:
+        return PolicyResponse(policy=to_policy(await services.policies.get(viewer, policy_id)))
+
+    @post("/", status_code=200)
+    async def add_policy(self, data: JSONBody[CreatePolicyRequest], viewer: NamedDependency[Viewer],
+                         services: NamedDependency[Services]) -> PolicyResponse:
+        policy = await services.policies.create(viewer, _fields(data), query_id=data.query_id)
+        return PolicyResponse(policy=to_policy(policy))
+
+    @patch("/{policy_id:int}")
+    async def modify_policy(self, policy_id: FromPath[int], data: JSONBody[ModifyPolicyRequest],
+                            viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> PolicyResponse:
+        return PolicyResponse(policy=to_policy(await services.policies.modify(viewer, policy_id, _changes(data))))
+
+    @post("/delete", status_code=200)
+    async def delete_policies(self, data: JSONBody[DeletePoliciesRequest], viewer: NamedDependency[Viewer],
+                              services: NamedDependency[Services]) -> DeletePoliciesResponse:
+        return DeletePoliciesResponse(deleted=await services.policies.delete_many(viewer, _ids(data)))
+
+
+class TeamPolicyController(Controller):
+    path = "/teams"
+    tags = ["Policies"]
+    guards = [strict_json_body]
+
+    @get("/{team_id:int}/policies")
+    async def list_team_policies(self, team_id: FromPath[int], viewer: NamedDependency[Viewer],
+                                 services: NamedDependency[Services]) -> ListPoliciesResponse:
+        policies = await services.policies.list(viewer, team_id=team_id)
+        return ListPoliciesResponse(policies=[to_policy(p) for p in policies])
+
+    @get("/{team_id:int}/policies/{policy_id:int}")
+    async def get_team_policy(self, team_id: FromPath[int], policy_id: FromPath[int],
+                              viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> PolicyResponse:
+        return PolicyResponse(policy=to_policy(await services.policies.get(viewer, policy_id, team_id=team_id)))
+
+    @post("/{team_id:int}/policies", status_code=200)
+    async def add_team_policy(self, team_id: FromPath[int], data: JSONBody[CreatePolicyRequest],
+                              viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> PolicyResponse:
+        policy = await services.policies.create(viewer, _fields(data), team_id=team_id, query_id=data.query_id)
+        return PolicyResponse(policy=to_policy(policy))
+
+    @patch("/{team_id:int}/policies/{policy_id:int}")
+    async def modify_team_policy(self, team_id: FromPath[int], policy_id: FromPath[int],
+                                 data: JSONBody[ModifyPolicyRequest], viewer: NamedDependency[Viewer],
+                                 services: NamedDependency[Services]) -> PolicyResponse:
+        policy = await services.policies.modify(viewer, policy_id, _changes(data), team_id=team_id)
+        return PolicyResponse(policy=to_policy(policy))
+
+    @post("/{team_id:int}/policies/delete", status_code=200)
+    async def delete_team_policies(self, team_id: FromPath[int], data: JSONBody[DeletePoliciesRequest],
+                                   viewer: NamedDependency[Viewer],
+                                   services: NamedDependency[Services]) -> DeletePoliciesResponse:
+        return DeletePoliciesResponse(deleted=await services.policies.delete_many(viewer, _ids(data),
+                                                                                  team_id=team_id))
