@@ -35,7 +35,8 @@ from fleet_http.controllers.users import SessionController, UserController
 from fleet_http.deps import provide_services, provide_viewer, storable_input
 from fleet_http.errors import EXCEPTION_HANDLERS
 from fleet_http.logging import request_logging
-from fleet_http.results_stream import ResultsController
+from fleet_http.results_stream import ResultsController, sockjs_results
+from fleet_http.sockjs import sockjs_router
 
 FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteController, ConfigController,
                      HostController, HostAggregatesController, TeamController, LabelController,
@@ -51,6 +52,7 @@ def _routers() -> list[Router]:
     routers = []
     for prefix in API_PREFIXES:
         routers.append(Router(path=f"{prefix}/fleet", route_handlers=FLEET_CONTROLLERS))
+        routers.append(sockjs_router(f"{prefix}/fleet/results", sockjs_results))
         routers.append(Router(path=prefix, route_handlers=[SetupController]))
     return routers
 

@@ -1,5 +1,6 @@
 """Live query results for the campaign's creator, as Fleet streams them (fleetdm/fleet
-server/service/service_campaigns.go), over a plain WebSocket at /results/websocket.
+server/service/service_campaigns.go), over a plain WebSocket at /results/websocket and over SockJS
+at /results (fleet_http.sockjs).
 
 The protocol lives in ``ResultsSession`` and talks to a ``MessageChannel``: one JSON text per
 message, in each direction. A transport only moves those texts; ``WebSocketChannel`` does it
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 import msgspec
 import structlog
 from litestar import Controller, WebSocket, websocket
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
@@ -32,6 +34,7 @@ from fleet_core.model.campaigns import CampaignMetrics, LiveResult
 from fleet_core.rules.campaigns import shown_rows, stream_status
 from fleet_core.services import Services
 from fleet_core.services.live_queries import CampaignStream
+from fleet_http.sockjs import ChannelClosed, TextChannel
 
 log = structlog.get_logger(__name__)
 
@@ -220,6 +223,32 @@ class WebSocketChannel:
         except (WebSocketDisconnect, RuntimeError, OSError):
             return False
         return True
+
+
+class SockJSChannel:
+    """The same messages over a SockJS session (websocket or XHR polling, framed by fleet_http.sockjs)."""
+
+    def __init__(self, channel: TextChannel) -> None:
+        self.channel = channel
+
+    async def receive(self) -> str | None:
+        try:
+            return await self.channel.receive_text()
+        except ChannelClosed:
+            return None
+
+    async def send(self, text: str) -> bool:
+        try:
+            await self.channel.send_text(text)
+        except ChannelClosed:
+            return False
+        return True
+
+
+async def sockjs_results(channel: TextChannel, state: State) -> None:
+    """A SockJS session of the result stream (mounted at /results by the app)."""
+    services: Services = state.services
+    await ResultsSession(services, SockJSChannel(channel)).run()
 
 
 class ResultsController(Controller):
