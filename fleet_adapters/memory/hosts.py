@@ -249,8 +249,13 @@ class InMemoryHostRepository(_HostsRepo):
         t = self.tables
         found = sorted({i for i in host_ids if i in t.hosts})
         for host_id in found:
-            t.hosts[host_id] = attrs.evolve(t.hosts[host_id], team_id=team_id)
-            t.policy_membership.pop(host_id, None)
+            t.hosts[host_id] = attrs.evolve(t.hosts[host_id], team_id=team_id, policy_updated_at=NEVER)
+            kept = tuple((policy_id, passes) for policy_id, passes in t.policy_membership.get(host_id, ())
+                         if (policy := self.state.policies.get(policy_id)) is not None and policy.team_id is None)
+            if kept:
+                t.policy_membership[host_id] = kept
+            else:
+                t.policy_membership.pop(host_id, None)
         return found
 
     async def delete(self, host_ids: Sequence[int]) -> builtins.list[int]:

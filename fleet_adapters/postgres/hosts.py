@@ -332,8 +332,10 @@ REQUEST_REFETCH: Final[LiteralString] = """
 SELECT_TEAM_EXISTS: Final[LiteralString] = "SELECT 1 FROM teams WHERE id = %(team_id)s"
 TRANSFER_HOSTS: Final[LiteralString] = """
     WITH locked AS (SELECT id FROM hosts WHERE id = ANY(%(host_ids)s::bigint[]) ORDER BY id FOR UPDATE),
-    moved AS (UPDATE hosts h SET team_id = %(team_id)s FROM locked l WHERE h.id = l.id RETURNING h.id),
-    dropped AS (DELETE FROM policy_membership pm USING moved m WHERE pm.host_id = m.id)
+    moved AS (UPDATE hosts h SET team_id = %(team_id)s, policy_updated_at = '1970-01-02 00:00:00+00'
+                FROM locked l WHERE h.id = l.id RETURNING h.id),
+    dropped AS (DELETE FROM policy_membership pm USING moved m, policies p
+                 WHERE pm.host_id = m.id AND p.id = pm.policy_id AND p.team_id IS NOT NULL)
     SELECT id FROM moved ORDER BY id
 """
 # host_seen_times has no foreign key (see 0002_hosts.sql); everything else cascades.

@@ -336,7 +336,7 @@ async def test_request_refetch_flags_existing_hosts_and_counts_them(
         assert host is not None and host.refetch_requested is True
 
 
-async def test_transfer_moves_hosts_and_drops_their_policy_results(
+async def test_transfer_moves_hosts_and_keeps_their_global_policy_results(
     uow_factory: UnitOfWorkFactory, at: dt.datetime, add_team: Any
 ) -> None:
     async with uow_factory() as uow:
@@ -351,7 +351,8 @@ async def test_transfer_moves_hosts_and_drops_their_policy_results(
         assert await uow.hosts.transfer([b, a, 999], team.id) == [a, b]
         with pytest.raises(NotFound):
             await uow.hosts.transfer([a], 999)
-        assert await uow.hosts.ids(HostFilter(policy_id=1), now=at) == []
+        # Global policies still apply in any team (team policies' answers go: see the policy contract).
+        assert await uow.hosts.ids(HostFilter(policy_id=1), now=at) == [a, b]
         assert await uow.hosts.ids(HostFilter(team_id=team.id), now=at) == [a, b]
         assert await uow.hosts.transfer([a], None) == [a]
         assert await uow.hosts.ids(HostFilter(no_team=True), now=at) == [a]

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from fleet_core.errors import AlreadyExists, NotFound
-from fleet_core.model.hosts import HostFilter
+from fleet_core.model.hosts import NEVER, HostFacts, HostFilter
 from fleet_core.model.policies import Policy, PolicyFields
 from fleet_core.ports import UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
@@ -173,17 +173,44 @@ async def test_reenrollment_transfer_and_deletion_keep_counts_right(uow_factory:
 
     async with uow_factory() as uow:
         assert await counts(uow, policy.id) == (2, 2)
-        # Re-enrolling drops the host's answers, as does moving it to another team.
+        # Re-enrolling drops the host's answers; moving it to a team keeps its answers to global
+        # policies, which still apply.
         await uow.hosts.enroll(osquery_host_id="h0", node_key_hash="new-key", team_id=None, at=at, fields={})
         await uow.hosts.transfer([hosts[1]], team.id)
         await uow.hosts.delete([hosts[2]])
         await uow.commit()
 
-    expected = sum(1 for h in hosts[3:] if h % 2 == 0), sum(1 for h in hosts[3:] if h % 2 == 1)
+    remaining = [hosts[1], hosts[3]]
+    expected = sum(1 for h in remaining if h % 2 == 0), sum(1 for h in remaining if h % 2 == 1)
     async with uow_factory() as uow:
         assert await counts(uow, policy.id) == expected
         assert await uow.policies.host_results(hosts[0]) == {}
-        assert await uow.policies.host_results(hosts[1]) == {}
+        assert await uow.policies.host_results(hosts[1]) == {policy.id: hosts[1] % 2 == 0}
+
+
+async def test_moving_a_host_drops_its_team_policy_answers_and_asks_again(uow_factory: UnitOfWorkFactory,
+                                                                         add_team: AddTeam,
+                                                                         at: dt.datetime) -> None:
+    async with uow_factory() as uow:
+        red, blue = await add_team(uow, "red"), await add_team(uow, "blue")
+        host = await enroll(uow, "mover", at, team_id=red.id)
+        global_policy = await uow.policies.add(fields("everyone"), team_id=None, author_id=None, at=at)
+        red_policy = await uow.policies.add(fields("red only"), team_id=red.id, author_id=None, at=at)
+        await uow.policies.record_results(host, {global_policy.id: True, red_policy.id: False}, at)
+        await uow.hosts.apply_facts(host, HostFacts(), at=at, details_updated=False, labels_updated=False,
+                                    policies_updated=True, clear_refetch=False)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        await uow.hosts.transfer([host], blue.id)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.policies.host_results(host) == {global_policy.id: True}
+        assert await counts(uow, red_policy.id) == (0, 0)
+        moved = await uow.hosts.get(host)
+        # Its new team's policies are asked at the next check-in, not an hour later.
+        assert moved is not None and moved.policy_updated_at == NEVER
 
 
 async def test_deleting_policies_or_their_team_takes_their_answers(uow_factory: UnitOfWorkFactory,
