@@ -33,6 +33,8 @@ migrate: $(STAMP)
 
 # The agent hot-path benchmark (not a test: never fails on a target). Rewrites docs/performance.md
 # below its marker line; e.g. `make bench HOSTS=2000 DURATION=180 WORKERS=1,2`.
+# BENCH_ARGS=--live adds the live query phase after the steady state (a campaign on every host over
+# the results WebSocket, then Redis commands per check-in with 0/1/10/100 campaigns running).
 HOSTS ?= 2000
 DURATION ?= 180
 WINDOW ?= 90

@@ -264,8 +264,8 @@ async def apply_policy_specs(uow_factory: UnitOfWorkFactory, clock: Clock, bus: 
                              specs: Sequence[Mapping[str, Any]]) -> None:
     """Create or update policies by name, all or none, and record ``applied_spec_policy``.
 
-    An existing policy keeps its team and platform (Fleet ignores both on update); its query,
-    description, resolution and critical flag are replaced.
+    An existing policy keeps its team (Fleet ignores it on update); its query, description,
+    resolution, platform and critical flag are replaced.
 
     Raises:
         PermissionDenied: the viewer may not write one of the policies (nothing is written).
@@ -309,7 +309,7 @@ async def apply_policy_specs(uow_factory: UnitOfWorkFactory, clock: Clock, bus: 
             else:
                 await uow.policies.update(existing.id, attrs.evolve(
                     existing.fields, query=fields.query, description=fields.description,
-                    resolution=fields.resolution, critical=fields.critical), now)
+                    resolution=fields.resolution, platform=fields.platform, critical=fields.critical), now)
             applied.append({"name": fields.name, "query": fields.query, "description": fields.description,
                             "resolution": fields.resolution, "team": spec.team, "platform": fields.platform,
                             "critical": fields.critical})

@@ -109,3 +109,23 @@ def test_agents_on_one_process_answer_a_live_query_streamed_by_another(
         anyio.run(scenario)
     assert agents_side.terminate() == 0
     assert users_side.terminate() == 0
+
+
+def test_the_real_server_speaks_websocket_on_the_results_stream(fleet: FleetCLI, tmp_path: Path) -> None:
+    # uvicorn upgrades only with a WebSocket library installed: a plain install must have one.
+    from websockets.sync.client import connect
+
+    server = fleet.serve(tmp_path / "ws", tls=False)
+    with server.client() as client:
+        assert set_up(client, server.base_url).status_code == 200
+        token = log_in(client)
+    url = server.base_url.replace("http://", "ws://")
+    with connect(f"{url}/api/v1/fleet/results/websocket", open_timeout=10) as socket:
+        socket.send(json.dumps({"type": "auth", "data": {"token": token}}))
+        socket.send(json.dumps({"type": "select_campaign", "data": {"campaign_id": 999}}))
+        assert json.loads(socket.recv(timeout=10)) == {"type": "error", "data": "campaign 999 not found"}
+    with connect(f"{url}/api/v1/fleet/results/0/sockjs-session/websocket", open_timeout=10) as socket:
+        assert socket.recv(timeout=10) == "o"
+        socket.send(json.dumps([json.dumps({"type": "auth", "data": {"token": "wrong"}})]))
+        assert socket.recv(timeout=10) == 'a["{\\"type\\":\\"error\\",\\"data\\":\\"unauthorized\\"}"]'
+    assert server.terminate() == 0

@@ -505,13 +505,13 @@ async def test_policy_specs_create_and_update_policies_by_name(fleet: Fleet) -> 
     assert (filevault["query"], filevault["platform"], filevault["critical"], filevault["team_id"]) == (
         "SELECT 1 FROM disk_encryption;", "darwin", True, team)
 
-    # By name again: the query and texts change; the team and platform stay (Fleet ignores them).
+    # By name again: the query, texts and platform change; the team stays (Fleet ignores it).
     again = await fleet.client.post(f"{SPEC}/policies", headers=h, json={"specs": [
         {"name": "FileVault", "query": "SELECT 2;", "description": "d2", "resolution": "r2", "platform": "linux"}]})
     assert again.status_code == 200, again.text
     updated = (await _policies(fleet, f"teams/{team}/policies"))["FileVault"]
     assert (updated["id"], updated["query"], updated["description"], updated["resolution"], updated["platform"],
-            updated["team_id"]) == (filevault["id"], "SELECT 2;", "d2", "r2", "darwin", team)
+            updated["team_id"]) == (filevault["id"], "SELECT 2;", "d2", "r2", "linux", team)
 
     response = await fleet.client.get(f"{V1}/activities", headers=h)
     applied = [a for a in response.json()["activities"] if a["type"] == "applied_spec_policy"]
