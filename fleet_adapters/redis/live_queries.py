@@ -1,14 +1,20 @@
-"""Live query campaigns in Redis (fleet_core.ports.LiveQueryStore), laid out as Fleet lays them out.
+"""Live query campaigns in Redis (fleet_core.ports.LiveQueryStore).
 
-* ``sql:livequery:{<id>}``: the campaign's SQL (7-day expiry), written first;
-* ``livequery:{<id>}``: a bitfield, bit n set while host n still has to answer (7-day expiry);
-* ``livequery:active``: the set of running campaign ids;
+* ``sql:livequery:{<id>}``: the campaign's SQL (7-day expiry), written first, as Fleet does;
+* ``livequery:active``: the set of running campaign ids, as Fleet does;
+* ``livequery:host:{<hostID>}``: the ids of the campaigns the host still has to answer
+  (7-day expiry, renewed by each campaign that targets the host);
 * results travel on the pub/sub channel ``results_<id>`` as Fleet's DistributedQueryResult JSON.
 
-The braces are Redis Cluster hash tags: both keys of a campaign live on one slot, and no command
-touches keys of two campaigns, so the layout works on a cluster. A check-in costs at most one
-pipelined round trip (GETBIT per active campaign) and none when nothing runs: the active ids and
-their SQL are cached in the process for ``cache_seconds``, refreshed by one caller at a time.
+Fleet keeps a bitfield per campaign instead of a set per host, so each check-in costs one GETBIT
+per active campaign: with a hundred campaigns, a hundred commands per check-in. Indexing by host
+makes a check-in one SMEMBERS whatever the number of campaigns (none at all when nothing runs:
+the active ids and their SQL are cached in the process for ``cache_seconds``, refreshed by one
+caller at a time). Stopping a campaign does not visit its hosts: a host's set may keep ids of
+ended campaigns, which its next check-in drops after asking the active set (SMISMEMBER) about
+them, so a check-in never trusts this process's possibly older cache to decide that.
+
+No command touches keys of two hosts or two campaigns, so the layout works on a cluster.
 """
 
 from __future__ import annotations
@@ -32,21 +38,16 @@ log = structlog.get_logger(__name__)
 
 ACTIVE_KEY: Final = "livequery:active"
 EXPIRY_SECONDS: Final = 7 * 24 * 3600
-# BITFIELD operations per command when targeting many hosts.
-BITFIELD_CHUNK: Final = 10_000
-# Clearing a host's bit must not resurrect the key of a stopped campaign (it would never expire).
-CLEAR_IF_EXISTS: Final = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('SETBIT', KEYS[1], ARGV[1], 0) end
-return 0
-"""
+# Commands per pipeline when a campaign targets many hosts.
+PIPELINE_CHUNK: Final = 10_000
 
 
 def sql_key(campaign_id: int) -> str:
     return f"sql:livequery:{{{campaign_id}}}"
 
 
-def targets_key(campaign_id: int) -> str:
-    return f"livequery:{{{campaign_id}}}"
+def pending_key(host_id: int) -> str:
+    return f"livequery:host:{{{host_id}}}"
 
 
 def channel(campaign_id: int) -> str:
@@ -122,22 +123,20 @@ class RedisLiveQueryStore:
         self._active: dict[int, str] = {}
         self._fresh_until = 0.0
         self._refreshing: asyncio.Future[dict[int, str]] | None = None
-        self._clear = self._redis.register_script(CLEAR_IF_EXISTS)
 
     async def start(self, campaign_id: int, sql: str, host_ids: Sequence[int]) -> None:
-        key = targets_key(campaign_id)
         ids = sorted(set(host_ids))
+        member = str(campaign_id)
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.set(sql_key(campaign_id), sql, ex=EXPIRY_SECONDS)
-                for start in range(0, len(ids), BITFIELD_CHUNK):
-                    ops: list[Any] = []
-                    for host_id in ids[start:start + BITFIELD_CHUNK]:
-                        ops += ["SET", "u1", host_id, 1]
-                    pipe.execute_command("BITFIELD", key, *ops)
-                pipe.expire(key, EXPIRY_SECONDS)
-                pipe.sadd(ACTIVE_KEY, str(campaign_id))
-                await pipe.execute()
+            await self._redis.set(sql_key(campaign_id), sql, ex=EXPIRY_SECONDS)
+            for start in range(0, len(ids), PIPELINE_CHUNK // 2):
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for host_id in ids[start:start + PIPELINE_CHUNK // 2]:
+                        pipe.sadd(pending_key(host_id), member)
+                        pipe.expire(pending_key(host_id), EXPIRY_SECONDS)
+                    await pipe.execute()
+            # Last: once active, the campaign is asked of hosts whose sets are all written.
+            await self._redis.sadd(ACTIVE_KEY, member)
         except RedisError as exc:
             raise Unavailable("live query store unavailable") from exc
         self._fresh_until = 0.0
@@ -149,7 +148,6 @@ class RedisLiveQueryStore:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for campaign_id in campaign_ids:
                     pipe.delete(sql_key(campaign_id))
-                    pipe.delete(targets_key(campaign_id))
                 pipe.srem(ACTIVE_KEY, *[str(c) for c in campaign_ids])
                 await pipe.execute()
         except RedisError as exc:
@@ -160,15 +158,19 @@ class RedisLiveQueryStore:
         active = await self._active_queries()
         if not active:
             return {}
-        ids = list(active)
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for campaign_id in ids:
-                    pipe.getbit(targets_key(campaign_id), host_id)
-                bits = await pipe.execute()
+            members = await self._redis.smembers(pending_key(host_id))
+            pending = {int(m) for m in members if m.isdigit()}
+            unknown = sorted(pending - active.keys())
+            if unknown:
+                # Ended campaigns, or ones started after this process's cache was filled.
+                still = await self._redis.smismember(ACTIVE_KEY, [str(c) for c in unknown])
+                ended = [str(c) for c, is_active in zip(unknown, still, strict=True) if not is_active]
+                if ended:
+                    await self._redis.srem(pending_key(host_id), *ended)
         except RedisError as exc:
             raise Unavailable("live query store unavailable") from exc
-        return {cid: active[cid] for cid, bit in zip(ids, bits, strict=True) if bit}
+        return {cid: active[cid] for cid in sorted(pending) if cid in active}
 
     async def _active_queries(self) -> dict[int, str]:
         if time.monotonic() < self._fresh_until:
@@ -210,7 +212,7 @@ class RedisLiveQueryStore:
 
     async def answered(self, campaign_id: int, host_id: int) -> None:
         try:
-            await self._clear(keys=[targets_key(campaign_id)], args=[host_id])
+            await self._redis.srem(pending_key(host_id), str(campaign_id))
         except RedisError as exc:
             raise Unavailable("live query store unavailable") from exc
 

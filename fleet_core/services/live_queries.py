@@ -110,6 +110,10 @@ class CampaignStream:
         await self._service.complete(self.campaign.id)
 
 
+# Campaign facts kept per process for the unheard-answer path; forgetting them only costs a re-read.
+MAX_REMEMBERED = 10_000
+
+
 @attrs.define
 class LiveQueryService:
     uow: UnitOfWorkFactory
@@ -117,6 +121,10 @@ class LiveQueryService:
     store: LiveQueryStore
     tokens: TokenGenerator
     rest_period: dt.timedelta = DEFAULT_REST_PERIOD
+    # Answers nobody hears arrive from every targeted host at every check-in: what decides their
+    # fate (the campaign's start, or that it already ended) is remembered here, not re-read.
+    _started_at: dict[int, dt.datetime] = attrs.field(factory=dict, init=False)
+    _ended: set[int] = attrs.field(factory=set, init=False)
 
     # ---- starting campaigns -------------------------------------------------------------------
 
@@ -298,13 +306,28 @@ class LiveQueryService:
                 log.warning("live_query_result_not_published", campaign_id=campaign_id, host_id=host.id)
 
     async def _unheard(self, campaign_id: int) -> None:
-        async with self.uow() as uow:
-            campaign = await uow.campaigns.get(campaign_id)
-        if campaign is not None and campaign.status is not CampaignStatus.COMPLETED \
-                and not rules.unheard_is_fatal(campaign.created_at, self.clock.now()):
+        if campaign_id in self._ended:
             return
+        started_at = self._started_at.get(campaign_id)
+        if started_at is None:
+            async with self.uow() as uow:
+                campaign = await uow.campaigns.get(campaign_id)
+            if campaign is not None and campaign.status is not CampaignStatus.COMPLETED:
+                started_at = self._remember_start(campaign_id, campaign.created_at)
+        if started_at is not None and not rules.unheard_is_fatal(started_at, self.clock.now()):
+            return
+        self._ended.add(campaign_id)
+        self._started_at.pop(campaign_id, None)
+        if len(self._ended) > MAX_REMEMBERED:
+            self._ended.clear()
         log.info("live_query_stopped_unheard", campaign_id=campaign_id)
         await self.complete(campaign_id)
+
+    def _remember_start(self, campaign_id: int, created_at: dt.datetime) -> dt.datetime:
+        if len(self._started_at) >= MAX_REMEMBERED:
+            self._started_at.clear()
+        self._started_at[campaign_id] = created_at
+        return created_at
 
     # ---- housekeeping ------------------------------------------------------------------------------
 

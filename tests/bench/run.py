@@ -30,8 +30,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
@@ -80,6 +83,11 @@ def _sim_child(config_json: str) -> int:
     window_start: float = duration - cfg["window"]
     # The window closes a little before the simulator stops, so no request is cut off inside it.
     window_end: float = duration - 1.0
+    # --live: the simulator keeps running after the steady-state window, marks what the harness
+    # names on stdin ("mark NAME") and stops when told ("stop"), or after live_max more seconds.
+    live: bool = cfg.get("live", False)
+    run_for = duration + cfg.get("live_max", 0.0) if live else duration
+    full_run_at_end: dict[str, Any] = {}
 
     def snapshot() -> dict[str, tuple[Counter[Any], Counter[int], int]]:
         return {
@@ -92,7 +100,20 @@ def _sim_child(config_json: str) -> int:
     def mark(name: str) -> None:
         marks[name] = {"snapshot": snapshot(), "monotonic": time.monotonic(), "wall": time.time(),
                        "enrolled": sum(1 for h in sim.hosts if h.node_key), "started": sim.started_hosts}
+        if name == "end" and live:
+            # The whole-run table stays the run up to the steady state's end, as without --live.
+            full_run_at_end.update(sim.report())
         print(f"MARK {name} {marks[name]['wall']:.3f}", flush=True)
+
+    def read_commands(loop: asyncio.AbstractEventLoop, run_task: asyncio.Task[Any]) -> None:
+        """Harness commands on stdin (a thread of its own; the marks happen on the event loop)."""
+        for line in sys.stdin:
+            words = line.split()
+            if words[:1] == ["mark"] and len(words) == 2:
+                loop.call_soon_threadsafe(mark, words[1])
+            elif words[:1] == ["stop"]:
+                loop.call_soon_threadsafe(run_task.cancel)
+                return
 
     async def marker(t0: float) -> None:
         await asyncio.sleep(max(0.0, t0 + window_start - time.monotonic()))
@@ -103,9 +124,16 @@ def _sim_child(config_json: str) -> int:
     async def go() -> dict[str, Any]:
         async with sim:
             task = asyncio.create_task(marker(time.monotonic()))
-            report = await sim.run(duration)
+            run_task = asyncio.create_task(sim.run(run_for))
+            if live:
+                threading.Thread(target=read_commands, args=(asyncio.get_running_loop(), run_task),
+                                 daemon=True).start()
+            try:
+                report: dict[str, Any] = await run_task
+            except asyncio.CancelledError:
+                report = sim.report()
             await task
-            return report
+            return full_run_at_end or report
 
     try:
         import uvloop
@@ -126,8 +154,27 @@ def _sim_child(config_json: str) -> int:
         part.status_codes = e_codes - s_codes
         part.latencies_ms = stats.latencies_ms[s_len:e_len]
         window[ep.value] = part.summary(elapsed)
+    intervals: dict[str, Any] = {}
+    for name, first in marks.items():
+        base = name.removesuffix(".start")
+        last = marks.get(f"{base}.end")
+        if not name.endswith(".start") or last is None:
+            continue
+        span = last["monotonic"] - first["monotonic"]
+        eps: dict[str, Any] = {}
+        for ep, stats in sim.stats.endpoints.items():
+            s_out, s_codes, s_len = first["snapshot"][ep.value]
+            e_out, e_codes, e_len = last["snapshot"][ep.value]
+            part = EndpointStats()
+            part.outcomes = e_out - s_out
+            part.status_codes = e_codes - s_codes
+            part.latencies_ms = stats.latencies_ms[s_len:e_len]
+            eps[ep.value] = part.summary(span)
+        intervals[base] = {"elapsed_s": round(span, 3), "wall_start": first["wall"], "wall_end": last["wall"],
+                           "endpoints": eps}
     out = {
         "full_run": report,
+        "intervals": intervals,
         "window": {
             "elapsed_s": round(elapsed, 3),
             "wall_start": start["wall"], "wall_end": end["wall"],
@@ -443,8 +490,9 @@ def summarise_statements(statements: list[Statement]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def set_up_fleet(url: str, schedule_interval: float) -> None:
-    """Admin, enroll secret, and a scheduled query so the hosts have logs to send."""
+def set_up_fleet(url: str, schedule_interval: float) -> str:
+    """Admin, enroll secret, and a scheduled query so the hosts have logs to send; returns the
+    admin's API token."""
     with httpx.Client(base_url=url, timeout=30.0) as client:
         r = client.post("/api/v1/setup", json={
             "admin": {"admin": True, "email": ADMIN_EMAIL, "name": "Bench Admin", "password": ADMIN_PASSWORD,
@@ -460,7 +508,7 @@ def set_up_fleet(url: str, schedule_interval: float) -> None:
         if r.status_code != 200:
             raise RuntimeError(f"POST /api/v1/fleet/spec/enroll_secret answered {r.status_code}: {r.text}")
         if schedule_interval <= 0:
-            return
+            return str(token)
         r = client.get("/api/v1/fleet/config", headers={"Authorization": f"Bearer {token}"})
         if r.status_code != 200:
             raise RuntimeError(f"GET /api/v1/fleet/config answered {r.status_code}: {r.text}")
@@ -473,6 +521,253 @@ def set_up_fleet(url: str, schedule_interval: float) -> None:
                          json={"agent_options": agent_options})
         if r.status_code != 200:
             raise RuntimeError(f"PATCH /api/v1/fleet/config answered {r.status_code}: {r.text}")
+    return str(token)
+
+
+# ---------------------------------------------------------------------------------------------
+# --live: one campaign on every host over the results WebSocket, then Redis' cost per check-in
+# while 0, 1, 10 and 100 campaigns nobody listens to are running
+# ---------------------------------------------------------------------------------------------
+
+LIVE_SQL = "SELECT 1 AS one;"
+ACTIVE_CAMPAIGNS_KEY = "livequery:active"  # fleet_adapters.redis.live_queries.ACTIVE_KEY
+
+
+class SimControl:
+    """The --live simulator child's stdin and stdout: marks on request, and stop."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        self.proc = proc
+        self.stdin, self.stdout = proc.stdin, proc.stdout
+
+    def mark(self, name: str) -> None:
+        self.stdin.write(f"mark {name}\n")
+        self.stdin.flush()
+        for line in self.stdout:
+            if line.startswith(f"MARK {name} "):
+                return
+        raise RuntimeError(f"the simulator ended before marking {name}")
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.stdin.write("stop\n")
+            self.stdin.flush()
+            self.stdin.close()
+
+
+@dataclass
+class LiveContext:
+    server: Server
+    token: str
+    api: httpx.Client
+    ctl: SimControl
+    take: Any  # () -> Sample
+    rds: redis.Redis
+    label_id: int = 0
+
+
+@contextlib.contextmanager
+def ws_connect(ctx: LiveContext, close_timeout: float = 10.0) -> Iterator[Any]:
+    """The results WebSocket, authenticated (websockets' sync client: the harness is not async)."""
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{ctx.server.port}/api/v1/fleet/results/websocket", open_timeout=30,
+                 close_timeout=close_timeout, max_size=None) as ws:
+        ws.send(json.dumps({"type": "auth", "data": {"token": ctx.token}}))
+        yield ws
+
+
+def all_hosts_label(api: httpx.Client) -> int:
+    r = api.get("/api/v1/fleet/labels")
+    if r.status_code != 200:
+        raise RuntimeError(f"GET /api/v1/fleet/labels answered {r.status_code}: {r.text}")
+    for label in r.json()["labels"]:
+        if label["name"] == "All Hosts":
+            return int(label["id"])
+    raise RuntimeError("no All Hosts label")
+
+
+def start_campaign(ctx: LiveContext) -> dict[str, Any]:
+    r = ctx.api.post("/api/v1/fleet/queries/run", json={"query": LIVE_SQL, "selected": {"labels": [ctx.label_id]}})
+    if r.status_code != 200:
+        raise RuntimeError(f"POST /api/v1/fleet/queries/run answered {r.status_code}: {r.text}")
+    return dict(r.json()["campaign"])
+
+
+def sample_delta(s: Sample, e: Sample) -> dict[str, Any]:
+    redis_delta = {k: v - s.redis_calls.get(k, 0) for k, v in e.redis_calls.items()}
+    redis_delta["info"] = redis_delta.get("info", 0) - 1  # the harness' own INFO at the start
+    return {
+        "wall_s": round(e.wall - s.wall, 3),
+        "server_cpu_s": round(e.server_cpu_s - s.server_cpu_s, 3),
+        "postgres_cpu_s": round(e.postgres_cpu_s - s.postgres_cpu_s, 3),
+        "redis_cpu_s": round(e.redis_cpu_s - s.redis_cpu_s, 3),
+        "simulator_cpu_s": round(e.sim_cpu_s - s.sim_cpu_s, 3),
+        "postgres_transactions": e.xacts - s.xacts - 1,  # less the harness' pg_stat_clear_snapshot()
+        "redis_by_command": {k: v for k, v in sorted(redis_delta.items(), key=lambda kv: -kv[1]) if v > 0},
+    }
+
+
+def wait_no_active_campaigns(ctx: LiveContext, timeout: float = 60.0) -> int:
+    """Polls Redis until no campaign is active (or the timeout); returns how many still are."""
+    deadline = time.monotonic() + timeout
+    left = int(ctx.rds.scard(ACTIVE_CAMPAIGNS_KEY))
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = int(ctx.rds.scard(ACTIVE_CAMPAIGNS_KEY))
+    return left
+
+
+def finish_campaigns(ctx: LiveContext, ids: list[int]) -> None:
+    """Complete campaigns through the API: select each on the results socket, then leave (20 at a
+    time, and without waiting long for the server's closing handshake: it is slow to answer it)."""
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(lambda cid: finish_campaign(ctx, cid), ids))
+
+
+def finish_campaign(ctx: LiveContext, cid: int) -> None:
+    with ws_connect(ctx, close_timeout=1.0) as ws:
+        ws.send(json.dumps({"type": "select_campaign", "data": {"campaign_id": cid}}))
+        msg = json.loads(ws.recv(timeout=60))
+        # A campaign past its first minute ends with the first result nobody hears: done too.
+        if msg.get("type") == "error" and "already completed" not in str(msg.get("data")):
+            raise RuntimeError(f"campaign {cid}: {msg.get('data')}")
+
+
+def live_delivery(ctx: LiveContext, timeout: float) -> dict[str, Any]:
+    """One campaign on All Hosts; the client listens from the start and waits for every online host."""
+    with ws_connect(ctx) as ws:
+        ctx.ctl.mark("delivery.start")
+        s0 = ctx.take()
+        t0 = time.monotonic()
+        campaign = start_campaign(ctx)
+        post_s = time.monotonic() - t0
+        ws.send(json.dumps({"type": "select_campaign", "data": {"campaign_id": campaign["id"]}}))
+        totals: dict[str, Any] | None = None
+        arrivals: dict[int, float] = {}
+        duplicates = with_error = without_rows = messages = 0
+        errors: list[str] = []
+        last_status: dict[str, Any] = {}
+        deadline = t0 + timeout
+        while totals is None or len(arrivals) < totals["online"]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                raw = ws.recv(timeout=remaining)
+            except TimeoutError:
+                break
+            messages += 1
+            msg = json.loads(raw)
+            kind, data = msg.get("type"), msg.get("data")
+            if kind == "totals":
+                totals = data
+            elif kind == "status":
+                last_status = data
+            elif kind == "result":
+                host_id = int(data["host"]["id"])
+                if host_id in arrivals:
+                    duplicates += 1
+                else:
+                    arrivals[host_id] = time.monotonic() - t0
+                with_error += bool(data.get("error"))
+                without_rows += not data.get("rows")
+            elif kind == "error":
+                errors.append(str(data))
+        done_s = time.monotonic() - t0
+        s1 = ctx.take()
+        ctx.ctl.mark("delivery.end")
+    left = wait_no_active_campaigns(ctx)
+    times = sorted(arrivals.values())
+    online = int(totals["online"]) if totals else 0
+
+    def at(p: float) -> float:
+        return round(times[min(len(times), max(1, int(-(-len(times) * p // 100)))) - 1], 3) if times else 0.0
+
+    return {
+        "campaign_id": campaign["id"],
+        "targeted": int(totals["count"]) if totals else campaign["Metrics"]["total_hosts"],
+        "online": online,
+        "answered": len(arrivals),
+        "all_online_answered": bool(totals) and len(arrivals) >= online,
+        "post_s": round(post_s, 3),
+        "first_result_s": round(times[0], 3) if times else None,
+        "p50_s": at(50), "p90_s": at(90), "p99_s": at(99),
+        "all_s": round(times[-1], 3) if times else None,
+        "waited_s": round(done_s, 3),
+        "results_per_s": round(len(times) / times[-1], 1) if times else 0.0,
+        "duplicates": duplicates, "results_with_error": with_error, "results_without_rows": without_rows,
+        "messages": messages, "stream_errors": errors, "last_status": last_status,
+        "campaigns_left_active": left,
+        "counters": sample_delta(s0, s1),
+    }
+
+
+def live_load(ctx: LiveContext, n: int, window: float, settle: float) -> dict[str, Any]:
+    """n unlistened campaigns on All Hosts, then a window of check-ins with them all running."""
+    t = time.monotonic()
+    ids = [int(start_campaign(ctx)["id"]) for _ in range(n)]
+    create_s = time.monotonic() - t
+    active = int(ctx.rds.scard(ACTIVE_CAMPAIGNS_KEY))
+    # Each server process caches the active campaigns for 1 s (RedisLiveQueryStore.cache_seconds).
+    time.sleep(settle)
+    ctx.ctl.mark(f"campaigns{n}.start")
+    s0 = ctx.take()
+    time.sleep(window)
+    s1 = ctx.take()
+    ctx.ctl.mark(f"campaigns{n}.end")
+    active_at_end = int(ctx.rds.scard(ACTIVE_CAMPAIGNS_KEY))
+    t = time.monotonic()
+    finish_campaigns(ctx, ids)
+    left = wait_no_active_campaigns(ctx)
+    return {"campaigns": n, "create_s": round(create_s, 2), "active_at_start": active,
+            "active_at_end": active_at_end, "finish_s": round(time.monotonic() - t, 2),
+            "campaigns_left_active": left, "counters": sample_delta(s0, s1)}
+
+
+def run_live(ctx: LiveContext, args: argparse.Namespace) -> dict[str, Any]:
+    ctx.label_id = all_hosts_label(ctx.api)
+    out: dict[str, Any] = {"query": LIVE_SQL, "label_id": ctx.label_id}
+    out["delivery"] = live_delivery(ctx, args.live_timeout)
+    print(f"  live: {out['delivery']['answered']}/{out['delivery']['online']} online hosts answered, "
+          f"all in {out['delivery']['all_s']} s", flush=True)
+    out["load"] = []
+    for n in [int(x) for x in args.live_campaigns.split(",") if x.strip()]:
+        try:
+            out["load"].append(live_load(ctx, n, args.live_window, args.live_settle))
+        except Exception as exc:  # what was measured before still counts
+            out["load"].append({"campaigns": n, "error": f"{exc!r}"[:2000]})
+            break
+        print(f"  live: {n} campaigns measured", flush=True)
+    return out
+
+
+def finish_live(live: dict[str, Any], intervals: dict[str, Any]) -> None:
+    """Per check-in figures, once the simulator's counts for each interval are known."""
+    for name, part in [("delivery", live.get("delivery"))] + [(f"campaigns{x['campaigns']}", x)
+                                                               for x in live.get("load", [])]:
+        if not part or name not in intervals:
+            continue
+        eps = intervals[name]["endpoints"]
+        reads = eps["distributed_read"]["requests"]
+        c = part["counters"]
+
+        def per(v: float, reads: int = reads) -> float:
+            return round(v / reads, 3) if reads else 0.0
+
+        part["sim"] = {"elapsed_s": intervals[name]["elapsed_s"],
+                       "endpoints": {k: v for k, v in eps.items() if v["requests"]},
+                       "errors": sum(e["errors"] for e in eps.values())}
+        part["distributed_reads"] = reads
+        part["distributed_writes"] = eps["distributed_write"]["requests"]
+        part["per_check_in"] = {
+            "redis_commands": per(sum(c["redis_by_command"].values())),
+            "redis_by_command": {k: per(v) for k, v in c["redis_by_command"].items()},
+            "server_cpu_ms": per(c["server_cpu_s"] * 1000),
+            "postgres_transactions": per(c["postgres_transactions"]),
+        }
+
 
 
 def server_log_problems(text: str) -> dict[str, int]:
@@ -481,7 +776,8 @@ def server_log_problems(text: str) -> dict[str, int]:
     for line in text.splitlines():
         low = line.lower()
         if any(w in low for w in ("warning", "error", "exception", "traceback")):
-            m = re.search(r"(agent_request_\w+|seen_flush_failed|host_invalidation_not_sent|Traceback)", line)
+            m = re.search(r"(agent_request_\w+|seen_flush_failed|host_invalidation_not_sent|live_quer\w+|"
+                          r"Exception in ASGI application|timeout graceful shutdown exceeded|Traceback)", line)
             found[m[1] if m else line.strip()[:120]] += 1
     return dict(found.most_common(20))
 
@@ -497,7 +793,7 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False) -
         t0 = time.monotonic()
         server.start()
         result["server_start_s"] = round(time.monotonic() - t0, 2)
-        set_up_fleet(server.url, args.schedule_interval)
+        token = set_up_fleet(server.url, args.schedule_interval)
         pg = server.pg_connect()
         rds = server.redis_client()
         result_path = workdir / "sim.json"
@@ -506,12 +802,13 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False) -
             "start_period": args.start_period, "duration": args.duration, "window": args.window,
             "config_interval": args.config_interval, "query_interval": args.query_interval,
             "logger_tls_period": args.logger_tls_period, "max_connections": args.max_connections,
-            "result_path": str(result_path),
+            "result_path": str(result_path), "live": args.live, "live_max": 3600.0,
         }
         env = {**os.environ, "FLEET_SIM_ENROLL_SECRET": ENROLL_SECRET}
         sim_proc = subprocess.Popen(
             [sys.executable, __file__, "--sim-child", json.dumps(cfg)],
-            stdout=subprocess.PIPE, stderr=(workdir / "sim.err").open("wb"), text=True, env=env, cwd=ROOT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=(workdir / "sim.err").open("wb"), text=True,
+            env=env, cwd=ROOT,
         )
         sim_ps = psutil.Process(sim_proc.pid)
         assert sim_proc.stdout is not None
@@ -524,12 +821,33 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False) -
             elif line.startswith("MARK end"):
                 samples["end"] = sample(server, sim_ps, pg, rds)
                 set_statement_logging(pg, on=False)
+                if args.live:
+                    break
             elif line.startswith("DONE") or time.monotonic() > deadline:
                 break
+        live: dict[str, Any] | None = None
+        if args.live and "end" in samples:
+            ctl = SimControl(sim_proc)
+            try:
+                with httpx.Client(base_url=server.url, timeout=120.0,
+                                  headers={"Authorization": f"Bearer {token}"}) as api:
+                    ctx = LiveContext(server, token, api, ctl, lambda: sample(server, sim_ps, pg, rds), rds)
+                    live = run_live(ctx, args)
+            except Exception as exc:  # the steady-state figures still count
+                live = {"error": f"{exc!r}"[:4000]}
+            finally:
+                ctl.stop()
+            deadline = time.monotonic() + 120.0
+            for line in sim_proc.stdout:
+                if line.startswith("DONE"):
+                    break
         code = sim_proc.wait(max(1.0, deadline - time.monotonic()))
         if code != 0 or "end" not in samples:
             raise RuntimeError(f"simulator exited with {code}:\n{(workdir / 'sim.err').read_text()[-4000:]}")
         sim = json.loads(result_path.read_text())
+        if live is not None:
+            finish_live(live, sim.get("intervals", {}))
+            result["live"] = live
         # Peaks are read before the server stops, while every process is still there.
         result["peak_rss_kib"] = {
             "server": {f"{p.pid} {' '.join(p.cmdline()[1:3])[:60]}": vm_hwm_kib(p.pid)
@@ -743,9 +1061,103 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         if r.get("profile_top"):
             out += ["cProfile of the serving process, whole run, top functions by own time:", "", "```",
                     r["profile_top"], "```", ""]
+    out += render_live(results, args)
     out += ["<details><summary>Raw numbers (JSON)</summary>", "", "```json",
             json.dumps({"machine": m, "runs": [_raw(r) for r in results]}, indent=1), "```", "", "</details>", ""]
     return "\n".join(out)
+
+
+def render_live(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
+    """The "Live queries" section (--live)."""
+    runs = [r for r in results if "live" in r]
+    if not runs:
+        return []
+    target = args.query_interval + 2
+    out = [
+        "## Live queries",
+        "",
+        f"After the steady-state window, with the same {args.hosts} hosts still checking in every "
+        f"{args.query_interval:g} s: (1) the harness opens the results WebSocket "
+        "(`/api/v1/fleet/results/websocket`, `auth`), starts `" + LIVE_SQL + "` on the All Hosts label "
+        "(`POST /api/v1/fleet/queries/run`), selects the campaign at once and waits for a result from every "
+        "host the campaign's `totals` counts online; times are from just before the POST. (2) For each number "
+        f"of campaigns in {args.live_campaigns}, it starts that many campaigns on All Hosts that nobody "
+        f"listens to, waits {args.live_settle:g} s (each process caches the active campaigns for 1 s), counts "
+        f"Redis commands (`INFO commandstats`) and CPU over {args.live_window:g} s and divides by the "
+        "distributed/read requests the simulator sent in that window; then it completes the campaigns by "
+        "selecting each on the socket and leaving. An unlistened result leaves the host's bit set for the "
+        "campaign's first minute, so every check-in in that window is asked every campaign again and answers "
+        "it again: these are the campaigns' worst minute.",
+        "",
+        f"Targets: every online host's result delivered within one distributed interval + 2 s ({target:g} s); "
+        "Redis commands per check-in flat in the number of campaigns.",
+        "",
+    ]
+    for r in runs:
+        live = r["live"]
+        out += [f"### `--workers {r['workers']}`" + (" (under cProfile)" if r["profiled"] else ""), ""]
+        if "error" in live:
+            out += ["The live query phase failed:", "", "```", live["error"], "```", ""]
+            continue
+        d = live["delivery"]
+        c = d["counters"]
+        steady_cores = r["cpu"]["server_cores"] if "cpu" in r else 0.0
+        met = d["all_online_answered"] and d["all_s"] is not None and d["all_s"] <= target
+        out += [
+            "| one campaign on every host | value |",
+            "|---|---:|",
+            f"| hosts targeted / online at start / answered | {d['targeted']} / {d['online']} / **{d['answered']}** "
+            f"({'all' if d['all_online_answered'] else 'NOT all'} online hosts) |",
+            f"| `POST /queries/run` | {d['post_s'] * 1000:.0f} ms |",
+            f"| first result at | {d['first_result_s']} s |",
+            f"| 50% / 90% / 99% of the hosts' results at | {d['p50_s']} / {d['p90_s']} / {d['p99_s']} s |",
+            f"| **every online host's result at** | **{d['all_s']} s** (target {target:g} s: "
+            f"{'met' if met else 'NOT met'}) |",
+            f"| results per second (answered / time to the last) | {d['results_per_s']} |",
+            f"| server CPU in that time | {c['server_cpu_s']:.2f} s in {c['wall_s']:.1f} s "
+            f"({c['server_cpu_s'] / c['wall_s'] if c['wall_s'] else 0:.2f} cores; steady state "
+            f"{steady_cores:.2f} cores) |",
+            f"| Postgres / Redis CPU in that time | {c['postgres_cpu_s']:.2f} s / {c['redis_cpu_s']:.2f} s |",
+            f"| duplicate results / results with an error / without rows | {d['duplicates']} / "
+            f"{d['results_with_error']} / {d['results_without_rows']} (the simulator answers 20% with no rows) |",
+            f"| stream errors | {', '.join(d['stream_errors']) or 'none'} |",
+        ]
+        if "per_check_in" in d:
+            out.append(f"| distributed read / write requests in that time | {d['distributed_reads']} / "
+                       f"{d['distributed_writes']} |")
+            out.append(f"| Redis commands per check-in in that time | {d['per_check_in']['redis_commands']:.2f} |")
+        out += ["", "Redis commands in that time: "
+                + ", ".join(f"{k} {v}" for k, v in c["redis_by_command"].items()) + ".", ""]
+        if live["load"]:
+            out += [
+                "| campaigns running | check-ins (distributed/read) | Redis commands per check-in | "
+                "of which GETBIT | PUBLISH | server CPU ms per check-in | PG transactions per check-in | "
+                "read p50 / p99 ms | write p50 / p99 ms | agent errors |",
+                "|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
+            ]
+            for x in live["load"]:
+                pc = x.get("per_check_in")
+                if pc is None:
+                    out.append(f"| {x['campaigns']} | failed: {x.get('error', '?')[:300]} | | | | | | | | |")
+                    continue
+                eps = x["sim"]["endpoints"]
+                rd = eps.get("distributed_read", {}).get("latency_ms", {})
+                wr = eps.get("distributed_write", {}).get("latency_ms", {})
+                by = pc["redis_by_command"]
+                out.append(
+                    f"| {x['campaigns']} | {x['distributed_reads']} | **{pc['redis_commands']:.2f}** | "
+                    f"{by.get('getbit', 0):.2f} | {by.get('publish', 0):.2f} | {pc['server_cpu_ms']:.2f} | "
+                    f"{pc['postgres_transactions']:.2f} | {_ms(rd.get('p50', 0))} / {_ms(rd.get('p99', 0))} | "
+                    + (f"{_ms(wr['p50'])} / {_ms(wr['p99'])}" if wr else "-") + f" | {x['sim']['errors']} |")
+            out += ["", "Redis commands per check-in, by command:", ""]
+            for x in live["load"]:
+                if "per_check_in" in x:
+                    out.append(f"- {x['campaigns']} campaigns (created in {x['create_s']:g} s, "
+                               f"{x['active_at_end']} still active at the window's end): "
+                               + (", ".join(f"{k} {v:.2f}" for k, v in x["per_check_in"]["redis_by_command"].items())
+                                  or "none"))
+            out.append("")
+    return out
 
 
 def _raw(r: dict[str, Any]) -> dict[str, Any]:
@@ -786,6 +1198,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile-top", type=int, default=30)
     p.add_argument("--output", type=Path, default=DOC)
     p.add_argument("--keep", action="store_true", help="keep the temporary data dirs and logs")
+    p.add_argument("--live", action="store_true",
+                   help="after the steady-state window: a live query on every host over the results WebSocket, "
+                        "then Redis commands per check-in with --live-campaigns campaigns running")
+    p.add_argument("--live-timeout", type=float, default=60.0,
+                   help="how long the live query client waits for every online host's result")
+    p.add_argument("--live-campaigns", default="0,1,10,100",
+                   help="comma list: numbers of unlistened campaigns to measure check-ins under")
+    p.add_argument("--live-window", type=float, default=20.0, help="seconds measured per number of campaigns")
+    p.add_argument("--live-settle", type=float, default=2.0,
+                   help="seconds between starting the campaigns and measuring (the store caches them 1 s)")
     return p
 
 

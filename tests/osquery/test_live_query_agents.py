@@ -22,7 +22,7 @@ from litestar.testing import AsyncTestClient
 
 from fleet_adapters.memory import InMemoryKit, MovableClock, in_memory_kit
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
-from fleet_adapters.redis.live_queries import ACTIVE_KEY, RedisLiveQueryStore, sql_key, targets_key
+from fleet_adapters.redis.live_queries import ACTIVE_KEY, RedisLiveQueryStore, sql_key
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_core.model.campaigns import CampaignStatus
@@ -254,7 +254,7 @@ async def test_one_process_streams_what_an_agent_answered_on_another_sharing_onl
             await stream.close()
 
         assert await campaign_status(kit, cid) is CampaignStatus.COMPLETED
-        assert await agent_redis.exists(sql_key(cid), targets_key(cid)) == 0
+        assert await agent_redis.exists(sql_key(cid)) == 0
         assert await agent_redis.smembers(ACTIVE_KEY) == set()
     finally:
         await streamer_redis.aclose()
