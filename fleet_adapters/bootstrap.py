@@ -23,6 +23,9 @@ from fleet_adapters.webhook_sender import HttpWebhookSender
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.services import Services, make_services
 
+REDIS_MAX_CONNECTIONS = 1024
+REDIS_POOL_WAIT_SECONDS = 5.0
+
 
 @asynccontextmanager
 async def open_services(settings: Settings, *, runtime: ServerRuntime | None = None) -> AsyncIterator[Services]:
@@ -40,7 +43,11 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
         raise SettingsError("open_services needs database_url and redis_url to be set")
     runtime = runtime if runtime is not None else server_runtime(settings)
     async with connection_pool(settings.database_url) as pool:
-        r = redis.asyncio.Redis.from_url(settings.redis_url)
+        # redis-py's default pool refuses the 101st concurrent command ("Too many connections"),
+        # which the live-query benchmark hit under load; commands now wait for a free connection.
+        # Each live-query stream holds one connection for its subscription, hence the headroom.
+        r = redis.asyncio.Redis.from_pool(redis.asyncio.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_SECONDS))
         bus = RedisInvalidationBus(r)
         result_file, status_file = log_files(settings)
         file_options = {
