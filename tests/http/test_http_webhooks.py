@@ -89,6 +89,16 @@ async def eventually(condition: Callable[[], bool]) -> None:
         await anyio.sleep(0.01)
 
 
+async def failure_recorded(fleet: Fleet) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        async with fleet.kit.store.unit_of_work() as uow:
+            if any(d.last_error for d in await uow.webhooks.pending()):
+                return
+        assert time.monotonic() < deadline, "the failed delivery was never rescheduled"
+        await anyio.sleep(0.01)
+
+
 async def add_hosts(fleet: Fleet, count: int) -> list[int]:
     async with fleet.kit.store.unit_of_work() as uow:
         ids = []
@@ -151,6 +161,9 @@ async def test_a_receiver_that_fails_gets_the_batch_after_backoff(fleet: Fleet, 
     await enable_failing_policies(fleet, receiver.url, [policy_id], batch=0)
     await eventually(lambda: len(receiver.requests) >= 1)
     assert receiver.accepted() == []
+    # The receiver sees the request before the job has recorded its failure; moving the clock
+    # earlier would put the retry a full backoff after the moved clock.
+    await failure_recorded(fleet)
     fleet.clock.advance(SCHEDULE.retry_base)
     await eventually(lambda: len(receiver.accepted()) == 1)
     failed, delivered = receiver.requests
