@@ -65,6 +65,12 @@ class Action(enum.StrEnum):
     # Anyone may start a live query; which hosts it reaches (observers only with observer_can_run)
     # is the target rule's business.
     RUN_LIVE_QUERIES = "live_query.run"
+    # As Fleet: carved files may hold anything on the host, so only global admins read them.
+    READ_CARVES = "carve.read"
+    # The software inventory: team users read what is installed on their teams' hosts.
+    READ_SOFTWARE = "software.read"
+    # Running a background schedule now (POST /trigger).
+    TRIGGER_SCHEDULES = "schedule.trigger"
 
 
 @attrs.frozen
@@ -110,6 +116,9 @@ RULES: dict[Action, Rule] = {
     Action.READ_POLICIES: Rule(ANY_ROLE, ANY_ROLE),
     Action.WRITE_POLICIES: Rule(WRITERS, WRITERS),
     Action.RUN_LIVE_QUERIES: Rule(ANY_ROLE, ANY_ROLE),
+    Action.READ_CARVES: Rule(ADMIN),
+    Action.READ_SOFTWARE: Rule(ANY_ROLE, ANY_ROLE),
+    Action.TRIGGER_SCHEDULES: Rule(ADMIN),
 }
 
 

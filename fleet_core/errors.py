@@ -60,6 +60,16 @@ class NotConfigured(FleetError):
     """A server-side integration the request needs (SMTP, SSO) is not configured."""
 
 
+class MDMNotConfigured(BadRequest):
+    """The request needs MDM, which this server does not offer (Fleet's 400 when MDM is off)."""
+
+    MESSAGE = ("MDM features aren't turned on in Fleet. For more information about setting up MDM, "
+               "please visit https://fleetdm.com/docs/using-fleet")
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
 class NodeInvalid(FleetError):
     """The agent must re-enroll (osquery reads ``node_invalid``)."""
 

@@ -15,6 +15,7 @@ import attrs
 
 from fleet_core.model.activities import Activity, NewActivity
 from fleet_core.model.campaigns import Campaign, CampaignStatus, LiveResult
+from fleet_core.model.carves import Carve, NewCarve
 from fleet_core.model.config import AppConfig, SMTPSettings
 from fleet_core.model.hosts import (
     Battery,
@@ -34,6 +35,7 @@ from fleet_core.model.packs import Pack, PackCatalogue, PackFields, PackTargets,
 from fleet_core.model.policies import Policy, PolicyFields
 from fleet_core.model.queries import QueryFields, SavedQuery
 from fleet_core.model.secrets import EnrollSecret
+from fleet_core.model.software import SoftwareFilter
 from fleet_core.model.teams import Team
 from fleet_core.model.users import Invite, NewInvite, NewUser, Session, User
 from fleet_core.model.webhooks import Delivery, FailingHost, WebhookKind
@@ -58,6 +60,8 @@ HOST_ORDER_KEYS = frozenset({
     "hardware_model", "primary_ip", "public_ip", "memory", "uptime", "team_id", "team_name",
     "gigs_disk_space_available", "percent_disk_space_available", "cpu_type",
 })
+# The vulnerability keys are accepted as Fleet does; without vulnerability data they order by id.
+SOFTWARE_ORDER_KEYS = frozenset({"name", "hosts_count", "cvss_score", "epss_probability", "cisa_known_exploit"})
 
 
 class UserRepository(Protocol):
@@ -855,6 +859,71 @@ class WebhookRepository(Protocol):
         ...
 
 
+class SoftwareRepository(Protocol):
+    """The software inventory as the fleet sees it (read-only; detail queries write it through
+    HostRepository.apply_facts)."""
+
+    async def list(self, filters: SoftwareFilter, options: ListOptions) -> builtins.list[Software]:
+        """Software installed on at least one host matching ``filters`` (team, no team, visible
+        teams), with hosts_count = how many such hosts have it and last_opened_at None.
+        ``filters.query`` matches name or version (substring, case-insensitive); ``vulnerable``
+        matches nothing (no vulnerability data). Ordered by ``options.order_key`` (one of
+        SOFTWARE_ORDER_KEYS: name compares case-insensitively, the vulnerability keys are NULL
+        for every title) NULLS LAST, then id ascending; paged. ``options.query`` is ignored."""
+        ...
+
+    async def count(self, filters: SoftwareFilter) -> int:
+        """How many titles list() would return without paging."""
+        ...
+
+
+class CarveRepository(Protocol):
+    """File-carve sessions and their blocks.
+
+    A carve belongs to a host and goes with it (Fleet's ON DELETE CASCADE): a deleted host's
+    carves are never read again. Blocks are numbered from 0 and stored strictly in order;
+    ``max_block`` is the highest stored (-1 before the first). An expired carve keeps its
+    metadata but not its blocks.
+    """
+
+    async def add(self, carve: NewCarve) -> Carve:
+        """Insert a carve (expired False, max_block -1, no error). NotFound if the host does not
+        exist, AlreadyExists if the session_id is taken."""
+        ...
+
+    async def get(self, carve_id: int) -> Carve | None:
+        """The carve with this id, or None."""
+        ...
+
+    async def get_by_session(self, session_id: str) -> Carve | None:
+        """The carve with this session_id, or None."""
+        ...
+
+    async def list(self, options: ListOptions, *, expired: bool, after: Any = None) -> builtins.list[Carve]:
+        """Carves paged and ordered by ``options`` (keys: rules.carves.CARVE_ORDER_KEYS; none: by
+        id); expired ones only when ``expired``. ``after`` (a value of the order key's type, only
+        with an order key) keeps the carves whose key sorts strictly after it in the direction."""
+        ...
+
+    async def append_block(self, carve_id: int, block_id: int, data: bytes) -> bool:
+        """Store block ``block_id`` and make it max_block, if it is max_block + 1 of an unexpired
+        carve; whether it did (a concurrent writer may have taken the slot)."""
+        ...
+
+    async def block(self, carve_id: int, block_id: int) -> bytes | None:
+        """A stored block's bytes, or None."""
+        ...
+
+    async def set_error(self, carve_id: int, error: str) -> None:
+        """Record the latest error of the carve's session; unknown ids are ignored."""
+        ...
+
+    async def expire(self, *, created_before: dt.datetime, limit: int) -> int:
+        """Mark up to ``limit`` unexpired carves created before the moment as expired, oldest
+        first, and delete their blocks; how many were marked."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() discards every write."""
 
@@ -891,6 +960,10 @@ class UnitOfWork(Protocol):
     def device_tokens(self) -> DeviceTokenRepository: ...
     @property
     def campaigns(self) -> CampaignRepository: ...
+    @property
+    def carves(self) -> CarveRepository: ...
+    @property
+    def software(self) -> SoftwareRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

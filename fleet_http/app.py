@@ -13,7 +13,9 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from fleet_core import version
 from fleet_core.services import Services
 from fleet_core.services.jobs import periodic
+from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION
 from fleet_http.controllers.auth import AuthController, SetupController
+from fleet_http.controllers.carves import CarveController
 from fleet_http.controllers.config import ConfigController, healthz
 from fleet_http.controllers.device import DeviceController, DeviceTokenController
 from fleet_http.controllers.hosts import HostAggregatesController, HostController
@@ -28,9 +30,11 @@ from fleet_http.controllers.packs import (
 )
 from fleet_http.controllers.policies import GlobalPolicyController, TeamPolicyController
 from fleet_http.controllers.queries import QueryController
+from fleet_http.controllers.software import SoftwareController
 from fleet_http.controllers.specs import SpecController
 from fleet_http.controllers.targets import HostSearchController, TargetController, TranslateController
 from fleet_http.controllers.teams import TeamController
+from fleet_http.controllers.trigger import TriggerController
 from fleet_http.controllers.users import SessionController, UserController
 from fleet_http.deps import provide_services, provide_viewer, storable_input
 from fleet_http.errors import EXCEPTION_HANDLERS
@@ -44,7 +48,8 @@ FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteCo
                      SpecController, PackController, ScheduleController, GlobalScheduleController,
                      TeamScheduleController,
                      GlobalPolicyController, TeamPolicyController, DeviceController, DeviceTokenController,
-                     LiveQueryController, HostQueryController, LiveQueryStatusController, ResultsController]
+                     LiveQueryController, HostQueryController, LiveQueryStatusController, ResultsController,
+                     SoftwareController, TriggerController, CarveController]
 API_PREFIXES = ("/api/v1", "/api/latest")
 
 
@@ -61,16 +66,25 @@ def _routers() -> list[Router]:
 EXPIRY_CHECK_SECONDS = 600
 # Campaigns nobody reads are dropped after a minute; finding them within another is enough.
 CAMPAIGN_CLEANUP_SECONDS = 60
+# Carves expire after a day; an hour late is fine, and each pass handles a bounded batch.
+CARVE_EXPIRY_SECONDS = 3600
 
 
 def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]]) -> Litestar:
     @asynccontextmanager
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services() as services, periodic(
-            EXPIRY_CHECK_SECONDS, services.hosts.expire, name="host-expiry", run_first=True
+            EXPIRY_CHECK_SECONDS, services.schedules.guarded(CLEANUPS_THEN_AGGREGATION, services.hosts.expire),
+            name="host-expiry", run_first=True
         ), periodic(
-            services.webhooks.schedule.check_interval.total_seconds(), services.webhooks.run, name="webhooks"
-        ), periodic(CAMPAIGN_CLEANUP_SECONDS, services.live_queries.cleanup, name="live-query-cleanup"):
+            services.webhooks.schedule.check_interval.total_seconds(),
+            services.schedules.guarded(AUTOMATIONS, services.webhooks.run), name="webhooks"
+        ), periodic(CAMPAIGN_CLEANUP_SECONDS,
+                    services.schedules.guarded(CLEANUPS_THEN_AGGREGATION, services.live_queries.cleanup),
+                    name="live-query-cleanup"), periodic(
+            CARVE_EXPIRY_SECONDS, services.schedules.guarded(CLEANUPS_THEN_AGGREGATION, services.carves.expire),
+            name="carve-expiry"
+        ):
             app.state.services = services
             yield
 

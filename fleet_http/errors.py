@@ -29,6 +29,7 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 # Most specific class first: the first match along the exception's MRO wins.
 _RENDER: dict[type[e.FleetError], tuple[int, str]] = {
     e.InvalidArgument: (422, "Validation Failed"),
+    e.MDMNotConfigured: (400, e.MDMNotConfigured.MESSAGE),
     e.BadRequest: (400, "Bad request"),
     e.AuthFailed: (401, "Authentication Failed"),
     e.PasswordResetRequired: (401, "Password reset required"),

@@ -23,7 +23,14 @@ from litestar.exceptions import HTTPException
 from fleet_core.errors import FleetError, InvalidArgument, NodeInvalid, Unavailable
 from fleet_core.services import Services
 from fleet_core.services.agents import parse_query_results
+from fleet_core.services.carves import CarveBegin, CarveBlockRejected, CarveSessionUnknown
 from fleet_core.services.jobs import periodic
+from fleet_osquery.carve_schemas import (
+    CarveBeginRequest,
+    CarveBeginResponse,
+    CarveBlockRequest,
+    CarveBlockResponse,
+)
 from fleet_osquery.schemas import (
     DistributedReadResponse,
     DistributedWriteRequest,
@@ -156,7 +163,31 @@ async def submit_log(request: Request[Any, Any, State]) -> Response[bytes]:
     return _json(EMPTY)
 
 
-ROUTES = [enroll, config, distributed_read, distributed_write, submit_log]
+@post("/carve/begin", status_code=200, request_max_body_size=SMALL_BODY)
+async def carve_begin(request: Request[Any, Any, State]) -> Response[bytes]:
+    body = await _decode(request, CarveBeginRequest, SMALL_BODY)
+    services = _services(request.app.state)
+    host = await services.agents.authenticate(body.node_key)
+    # A refusal is an osquery error (CarveRejected, HTTP 500 via on_fleet_error), as in Fleet.
+    carve = await services.carves.begin(host, CarveBegin(
+        block_count=body.block_count, block_size=body.block_size, carve_size=body.carve_size,
+        carve_id=body.carve_id, request_id=body.request_id))
+    return _json(CarveBeginResponse(session_id=carve.session_id))
+
+
+@post("/carve/block", status_code=200, request_max_body_size=LARGE_BODY)
+async def carve_block(request: Request[Any, Any, State]) -> Response[bytes]:
+    # No node key: the carver authenticates blocks by session_id and request_id alone.
+    body = await _decode(request, CarveBlockRequest, LARGE_BODY)
+    try:
+        await _services(request.app.state).carves.block(
+            session_id=body.session_id, request_id=body.request_id, block_id=body.block_id, data=body.data)
+    except CarveBlockRejected as exc:
+        return _json(_error_body(str(exc)), 404 if isinstance(exc, CarveSessionUnknown) else 400)
+    return _json(CarveBlockResponse())
+
+
+ROUTES = [enroll, config, distributed_read, distributed_write, submit_log, carve_begin, carve_block]
 
 
 def _error_body(error: str, **extra: Any) -> dict[str, Any]:

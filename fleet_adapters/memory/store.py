@@ -17,11 +17,13 @@ from typing import Any, Self
 
 import attrs
 
+from fleet_adapters.memory.carves import CarveTables, InMemoryCarveRepository
 from fleet_adapters.memory.hosts import HostTables, InMemoryHostRepository, InMemoryLabelRepository
 from fleet_adapters.memory.live_queries import InMemoryCampaignRepository
 from fleet_adapters.memory.packs import InMemoryPackRepository
 from fleet_adapters.memory.policies import InMemoryDeviceTokenRepository, InMemoryPolicyRepository
 from fleet_adapters.memory.queries import InMemoryQueryRepository
+from fleet_adapters.memory.software import InMemorySoftwareRepository
 from fleet_adapters.memory.webhooks import InMemoryWebhookRepository, WebhookTables
 from fleet_core.errors import AlreadyExists, NotFound
 from fleet_core.model.activities import Activity, NewActivity
@@ -55,6 +57,7 @@ class _State:
     webhooks: WebhookTables = attrs.field(factory=WebhookTables)
     device_tokens: dict[str, int] = attrs.field(factory=dict)  # token hash -> host id
     campaigns: dict[int, Campaign] = attrs.field(factory=dict)
+    carves: CarveTables = attrs.field(factory=CarveTables)
 
     def copy(self) -> _State:
         # Values are frozen attrs objects, so copying the containers is enough, except the
@@ -76,6 +79,7 @@ class _State:
             webhooks=self.webhooks.copy(),
             device_tokens=dict(self.device_tokens),
             campaigns=dict(self.campaigns),
+            carves=self.carves.copy(),
         )
 
 
@@ -88,7 +92,7 @@ class InMemoryStore:
         self.ids = {name: itertools.count(1) for name in (
             "users", "sessions", "invites", "teams", "activities", "hosts", "software", "operating_systems",
             "mdm_solutions", "munki_issues", "queries", "packs", "scheduled_queries", "campaigns",
-            "policies")}
+            "policies", "carves")}
         self.ids["webhook_deliveries"] = itertools.count(1)
         # Built-in labels take the first ids, as the Postgres migration seeds them.
         self.ids["labels"] = itertools.count(len(BUILTIN_LABELS) + 1)
@@ -123,6 +127,8 @@ class InMemoryUnitOfWork:
         self.webhooks = InMemoryWebhookRepository(self._state, self._store)
         self.device_tokens = InMemoryDeviceTokenRepository(self._state)
         self.campaigns = InMemoryCampaignRepository(self._state, self._store)
+        self.carves = InMemoryCarveRepository(self._state, self._store)
+        self.software = InMemorySoftwareRepository(self._state)
         return self
 
     async def commit(self) -> None:
@@ -133,9 +139,10 @@ class InMemoryUnitOfWork:
     def _rebind(self) -> None:
         for repo in (self.users, self.sessions, self.invites, self.password_resets, self.app_config,
                      self.enroll_secrets, self.teams, self.activities, self.hosts, self.labels, self.queries,
-                     self.packs, self.campaigns, self.policies, self.device_tokens):
+                     self.packs, self.campaigns, self.policies, self.device_tokens, self.software):
             repo.state = self._state
         self.webhooks.state = self._state
+        self.carves.state = self._state
 
     async def __aexit__(self, *exc: object) -> None:
         self._store.lock.release()

@@ -12,6 +12,7 @@ from psycopg_pool import PoolTimeout
 from fleet_adapters.postgres.activities import PgActivityRepository
 from fleet_adapters.postgres.app_config import PgAppConfigRepository
 from fleet_adapters.postgres.campaigns import PgCampaignRepository
+from fleet_adapters.postgres.carves import PgCarveRepository
 from fleet_adapters.postgres.enroll_secrets import PgEnrollSecretRepository
 from fleet_adapters.postgres.errors import translated
 from fleet_adapters.postgres.hosts import PgHostRepository
@@ -23,6 +24,7 @@ from fleet_adapters.postgres.policies import PgDeviceTokenRepository, PgPolicyRe
 from fleet_adapters.postgres.pool import Pool
 from fleet_adapters.postgres.queries import PgQueryRepository
 from fleet_adapters.postgres.sessions import PgSessionRepository
+from fleet_adapters.postgres.software import PgSoftwareRepository
 from fleet_adapters.postgres.teams import PgTeamRepository
 from fleet_adapters.postgres.users import PgUserRepository
 from fleet_adapters.postgres.webhooks import PgWebhookRepository
@@ -51,7 +53,9 @@ class PgUnitOfWork:
     policies: PgPolicyRepository
     device_tokens: PgDeviceTokenRepository
     campaigns: PgCampaignRepository
+    carves: PgCarveRepository
     webhooks: PgWebhookRepository
+    software: PgSoftwareRepository
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -79,6 +83,8 @@ class PgUnitOfWork:
         self.policies = PgPolicyRepository(conn)
         self.device_tokens = PgDeviceTokenRepository(conn)
         self.campaigns = PgCampaignRepository(conn)
+        self.carves = PgCarveRepository(conn)
+        self.software = PgSoftwareRepository(conn)
         return self
 
     async def commit(self) -> None:

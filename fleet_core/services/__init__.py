@@ -24,7 +24,9 @@ from fleet_core.ports import (
 from fleet_core.services.activities import ActivityService
 from fleet_core.services.agents import AgentService
 from fleet_core.services.auth import AuthService
+from fleet_core.services.carves import CarveService
 from fleet_core.services.config import ConfigService
+from fleet_core.services.device import DeviceService
 from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
 from fleet_core.services.labels import LabelService
@@ -34,7 +36,9 @@ from fleet_core.services.pack_specs import PackSpecService
 from fleet_core.services.packs import PackService
 from fleet_core.services.policies import PolicyService
 from fleet_core.services.queries import QueryService
+from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, ScheduleService
 from fleet_core.services.setup import SetupService
+from fleet_core.services.software import SoftwareService
 from fleet_core.services.specs import SpecService
 from fleet_core.services.targets import TargetService
 from fleet_core.services.teams import TeamService
@@ -57,6 +61,7 @@ class Services:
     queries: QueryService
     packs: PackService
     policies: PolicyService
+    device: DeviceService
     specs: SpecService
     pack_specs: PackSpecService
     targets: TargetService
@@ -65,6 +70,9 @@ class Services:
     health: HealthCheck
     runtime: ServerRuntime
     webhooks: WebhookService
+    software: SoftwareService
+    schedules: ScheduleService
+    carves: CarveService
 
 
 def make_services(
@@ -92,6 +100,8 @@ def make_services(
     hosts = HostService(uow=uow, clock=clock, tokens=tokens, bus=bus)
     live_queries = LiveQueryService(uow=uow, clock=clock, store=live_store or NoLiveQueryStore(), tokens=tokens,
                                     rest_period=runtime.live_query_rest_period)
+    webhooks = WebhookService(uow=uow, clock=clock, sender=webhook_sender, schedule=webhook_schedule)
+    carves = CarveService(uow=uow, clock=clock)
     return Services(
         auth=auth,
         setup=SetupService(uow=uow, hasher=hasher, auth=auth, clock=clock),
@@ -108,6 +118,7 @@ def make_services(
         queries=QueryService(uow=uow, clock=clock, bus=bus),
         packs=PackService(uow=uow, clock=clock, bus=bus),
         policies=PolicyService(uow=uow, clock=clock, bus=bus, tokens=tokens),
+        device=DeviceService(uow=uow, clock=clock, tokens=tokens, bus=bus),
         specs=SpecService(uow=uow, clock=clock, bus=bus),
         pack_specs=PackSpecService(uow=uow, clock=clock, bus=bus),
         targets=TargetService(uow=uow, clock=clock, tokens=tokens),
@@ -115,5 +126,12 @@ def make_services(
         bus=bus,
         health=health,
         runtime=runtime,
-        webhooks=WebhookService(uow=uow, clock=clock, sender=webhook_sender, schedule=webhook_schedule),
+        webhooks=webhooks,
+        software=SoftwareService(uow=uow, clock=clock),
+        # Fleet's cron schedules that this server has jobs for (see fleet_http/app.py for their periods).
+        schedules=ScheduleService(jobs={
+            AUTOMATIONS: (webhooks.run,),
+            CLEANUPS_THEN_AGGREGATION: (hosts.expire, live_queries.cleanup, carves.expire),
+        }),
+        carves=carves,
     )

@@ -1,5 +1,5 @@
 """Policies: list, read, add, edit and delete global and team policies; apply policy specs; the
-policies a host answers (for GET /hosts/{id} and the device route); device tokens.
+policies a host answers (for GET /hosts/{id} and the device routes, see services/device.py).
 
 A policy is global (team_id None) or belongs to one team. Every role reads the global policies
 (team users see them read-only, as they apply to their hosts too); team admins and maintainers
@@ -20,7 +20,7 @@ import attrs
 import structlog
 
 from fleet_core.authz import Action, Viewer, authorize
-from fleet_core.errors import AuthFailed, InvalidArgument, NotFound, PermissionDenied
+from fleet_core.errors import InvalidArgument, NotFound, PermissionDenied
 from fleet_core.model.hosts import Host
 from fleet_core.model.policies import HostPolicy, Policy, PolicyFields
 from fleet_core.model.unset import UNSET_FIELD
@@ -223,41 +223,6 @@ class PolicyService:
     async def apply_specs(self, viewer: Viewer, specs: Sequence[Mapping[str, Any]]) -> None:
         """See apply_policy_specs."""
         await apply_policy_specs(self.uow, self.clock, self.bus, viewer, specs)
-
-    # ---- hosts and devices -----------------------------------------------------------------------
-
-    async def issue_device_token(self, viewer: Viewer, host_id: int) -> str:
-        """A fresh device token for the host (the previous one stops working); only its hash is
-        stored, so it is shown this once.
-
-        Raises:
-            NotFound: no such host.
-            PermissionDenied: the viewer may not write the host.
-        """
-        async with self.uow() as uow:
-            host = await uow.hosts.get(host_id)
-            if host is None:
-                raise NotFound(f"Host with id={host_id} was not found in the datastore")
-            authorize(viewer, Action.WRITE_HOSTS, team_ids=[] if host.team_id is None else [host.team_id])
-            token = self.tokens.token()
-            await uow.device_tokens.replace(host_id, self.tokens.digest(token), self.clock.now())
-            await uow.commit()
-        log.info("device_token_issued", host_id=host_id, user_id=viewer.user.id)
-        return token
-
-    async def device_policies(self, token: str) -> builtins.list[HostPolicy]:
-        """The policies of the host holding this device token, with its answers.
-
-        Raises:
-            AuthFailed: no such token.
-        """
-        digest = self.tokens.digest(token) if token else ""
-        async with self.uow() as uow:
-            host_id = await uow.device_tokens.host_id(digest) if digest else None
-            host = await uow.hosts.get(host_id) if host_id is not None else None
-            if host is None:
-                raise AuthFailed("Authentication required")
-            return await host_policies(uow, host)
 
 
 async def apply_policy_specs(uow_factory: UnitOfWorkFactory, clock: Clock, bus: InvalidationBus, viewer: Viewer,

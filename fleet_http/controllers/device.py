@@ -1,27 +1,96 @@
 """Device-authenticated routes (Fleet Desktop): the device token in the path is the credential,
-not a user's API token. Also the admin route that issues a host's device token."""
+not a user's API token; an unknown token is a 401. Also the admin route that issues a host's
+device token."""
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
+from litestar.response import Redirect
 
 from fleet_core.authz import Viewer
 from fleet_core.services import Services
 from fleet_http.deps import strict_json_body
+from fleet_http.device_schemas import (
+    AgentErrorRequest,
+    APIFeaturesResponse,
+    DesktopResponse,
+    DeviceHostResponse,
+    to_desktop,
+    to_device_host,
+)
+from fleet_http.errors import ErrorBody, ErrorDetail, render
+from fleet_http.host_schemas import DeviceMappingResponse, MacadminsResponse, to_device_mapping, to_macadmins
 from fleet_http.policy_schemas import DeviceTokenResponse, HostPoliciesResponse, to_host_policy
+from fleet_http.schemas import EmptyResponse
 
 
 class DeviceController(Controller):
     path = "/device"
     tags = ["Device"]
 
+    @get("/{token:str}")
+    async def device_host(self, token: FromPath[str], services: NamedDependency[Services]) -> DeviceHostResponse:
+        return to_device_host(await services.device.host(token), services.device.clock.now())
+
+    @get("/{token:str}/desktop")
+    async def desktop(self, token: FromPath[str], services: NamedDependency[Services]) -> DesktopResponse:
+        return to_desktop(await services.device.desktop(token))
+
     @get("/{token:str}/policies")
     async def device_policies(self, token: FromPath[str],
                               services: NamedDependency[Services]) -> HostPoliciesResponse:
-        policies = await services.policies.device_policies(token)
+        policies = await services.device.policies(token)
         return HostPoliciesResponse(policies=[to_host_policy(p) for p in policies])
+
+    @post("/{token:str}/refetch", status_code=200)
+    async def refetch(self, token: FromPath[str], services: NamedDependency[Services]) -> EmptyResponse:
+        await services.device.refetch(token)
+        return EmptyResponse()
+
+    @get("/{token:str}/device_mapping")
+    async def device_mapping(self, token: FromPath[str],
+                             services: NamedDependency[Services]) -> DeviceMappingResponse:
+        host_id, mappings = await services.device.device_mapping(token)
+        return DeviceMappingResponse(host_id=host_id, device_mapping=[to_device_mapping(m) for m in mappings])
+
+    @get("/{token:str}/macadmins")
+    async def macadmins(self, token: FromPath[str], services: NamedDependency[Services]) -> MacadminsResponse:
+        mdm, munki = await services.device.macadmins(token)
+        return to_macadmins(mdm, munki)
+
+    @get("/{token:str}/api_features")
+    async def api_features(self, token: FromPath[str], services: NamedDependency[Services]) -> APIFeaturesResponse:
+        await services.device.authenticate(token)
+        return APIFeaturesResponse()
+
+    @get("/{token:str}/transparency", status_code=307)
+    async def transparency(self, token: FromPath[str], services: NamedDependency[Services]) -> Redirect:
+        return Redirect(path=await services.device.transparency_url(token), status_code=307)
+
+    @post("/{token:str}/debug/errors", guards=[strict_json_body])
+    async def report_error(self, request: Request[Any, Any, Any], token: FromPath[str],
+                           data: JSONBody[AgentErrorRequest],
+                           services: NamedDependency[Services]) -> Response[ErrorBody]:
+        """Fleet documents a 500 for every report, so monitoring can alarm on agent errors."""
+        await services.device.report_error(token, data.to_report())
+        return render(request, 500, "fleetd error",
+                      [ErrorDetail("base", "the agent error was received and logged")])
+
+    @post("/{token:str}/rotate_encryption_key", status_code=204)
+    async def rotate_encryption_key(self, token: FromPath[str], services: NamedDependency[Services]) -> None:
+        await services.device.require_mdm(token)
+
+    @get("/{token:str}/mdm/apple/manual_enrollment_profile")
+    async def manual_enrollment_profile(self, token: FromPath[str], services: NamedDependency[Services]) -> None:
+        await services.device.require_mdm(token)
+
+    @post("/{token:str}/migrate_mdm", status_code=204)
+    async def migrate_mdm(self, token: FromPath[str], services: NamedDependency[Services]) -> None:
+        await services.device.require_mdm(token)
 
 
 class DeviceTokenController(Controller):
@@ -33,4 +102,4 @@ class DeviceTokenController(Controller):
     async def issue_device_token(self, host_id: FromPath[int], viewer: NamedDependency[Viewer],
                                  services: NamedDependency[Services]) -> DeviceTokenResponse:
         """Rotate the host's device token and show it once (only its hash is kept)."""
-        return DeviceTokenResponse(device_token=await services.policies.issue_device_token(viewer, host_id))
+        return DeviceTokenResponse(device_token=await services.device.issue_token(viewer, host_id))

@@ -54,6 +54,9 @@ GLOBAL_EXPECTED = {
     Action.READ_POLICIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_POLICIES: {Role.ADMIN, Role.MAINTAINER},
     Action.RUN_LIVE_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.READ_SOFTWARE: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.TRIGGER_SCHEDULES: {Role.ADMIN},
+    Action.READ_CARVES: {Role.ADMIN},
 }
 
 # On an object of team 7, per role held on team 7.
@@ -87,6 +90,9 @@ TEAM_EXPECTED = {
     Action.READ_POLICIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.WRITE_POLICIES: {Role.ADMIN, Role.MAINTAINER},
     Action.RUN_LIVE_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.READ_SOFTWARE: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
+    Action.TRIGGER_SCHEDULES: set(),
+    Action.READ_CARVES: set(),
 }
 
 

@@ -1,0 +1,96 @@
+"""The software inventory: GET /software (list with host counts) and GET /software/count."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import attrs
+import msgspec
+from litestar import Controller, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery, QueryParameter
+
+from fleet_core.authz import Viewer
+from fleet_core.errors import InvalidArgument
+from fleet_core.model.hosts import Software
+from fleet_core.model.software import SoftwareFilter
+from fleet_core.ports import SOFTWARE_ORDER_KEYS
+from fleet_core.rules.paging import Direction
+from fleet_core.services import Services
+from fleet_http.controllers.listing import options_from_query
+from fleet_http.deps import INT64_MAX
+from fleet_http.schemas import UNSET, UnsetType, ts
+
+# Fleet lists the most installed software first unless asked otherwise.
+DEFAULT_ORDER_KEY = "hosts_count"
+
+
+class SoftwareListItem(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    version: str
+    source: str
+    release: str
+    vendor: str
+    arch: str
+    generated_cpe: str
+    # Fleet answers null when a title has no known vulnerabilities; we have no vulnerability feed.
+    vulnerabilities: None
+    hosts_count: int
+    bundle_identifier: str | UnsetType = UNSET
+
+
+class ListSoftwareResponse(msgspec.Struct, kw_only=True):
+    counts_updated_at: str
+    software: list[SoftwareListItem]
+
+
+class CountSoftwareResponse(msgspec.Struct, kw_only=True):
+    count: int
+
+
+def to_item(software: Software) -> SoftwareListItem:
+    return SoftwareListItem(
+        id=software.id, name=software.name, version=software.version, source=software.source,
+        release=software.release, vendor=software.vendor, arch=software.arch, generated_cpe="",
+        vulnerabilities=None, hosts_count=software.hosts_count,
+        bundle_identifier=software.bundle_identifier or UNSET,
+    )
+
+
+def provide_software_filter(
+    search: Annotated[str | None, QueryParameter(name="query")] = None,
+    team_id: FromQuery[int | None] = None,
+    vulnerable: FromQuery[bool] = False,
+) -> SoftwareFilter:
+    """The filters list and count share (team_id 0: software on hosts in no team)."""
+    if team_id is not None and not 0 <= team_id <= INT64_MAX:
+        raise InvalidArgument(("team_id", "must be a team id, or 0 for hosts in no team"))
+    return SoftwareFilter(team_id=team_id, query=(search or "").strip(), vulnerable=vulnerable)
+
+
+class SoftwareController(Controller):
+    path = "/software"
+    tags = ["Software"]
+    dependencies = {"filters": Provide(provide_software_filter, sync_to_thread=False)}
+
+    @get("/")
+    async def list_software(
+        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        filters: NamedDependency[SoftwareFilter],
+        page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
+        order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
+    ) -> ListSoftwareResponse:
+        options = options_from_query(page=page, per_page=per_page, order_key=order_key,
+                                     order_direction=order_direction, query=filters.query,
+                                     allowed_keys=SOFTWARE_ORDER_KEYS)
+        if options.order_key is None:
+            options = attrs.evolve(options, order_key=DEFAULT_ORDER_KEY, order_direction=Direction.DESC)
+        result = await services.software.list(viewer, filters, options)
+        return ListSoftwareResponse(counts_updated_at=ts(result.counts_updated_at),
+                                    software=[to_item(s) for s in result.software])
+
+    @get("/count")
+    async def count_software(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+                             filters: NamedDependency[SoftwareFilter]) -> CountSoftwareResponse:
+        return CountSoftwareResponse(count=await services.software.count(viewer, filters))

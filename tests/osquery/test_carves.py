@@ -1,0 +1,114 @@
+"""carve/begin and carve/block as osquery's carver sends them, on both prefixes."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import gzip
+import json
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from fleet_adapters.memory import InMemoryKit
+from tests.osquery.test_osquery_api import PREFIXES, enroll
+
+pytestmark = pytest.mark.anyio
+Client = AsyncTestClient[Any]
+REQUEST = "fleet_distributed_query_30"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+async def begin(client: Client, node_key: str, prefix: str = PREFIXES[0], **over: Any) -> Any:
+    body = {"block_count": 2, "block_size": 4, "carve_size": 6, "carve_id": "guid-1", "request_id": REQUEST,
+            "node_key": node_key, **over}
+    return await client.post(f"{prefix}/carve/begin", json=body)
+
+
+async def block(client: Client, session: str, block_id: int, data: str, prefix: str = PREFIXES[0],
+                request_id: str = REQUEST) -> Any:
+    return await client.post(f"{prefix}/carve/block", json={
+        "block_id": block_id, "session_id": session, "request_id": request_id, "data": data})
+
+
+async def stored(kit: InMemoryKit, session: str) -> Any:
+    async with kit.store.unit_of_work() as uow:
+        carve = await uow.carves.get_by_session(session)
+        blocks = [await uow.carves.block(carve.id, i) for i in range(carve.block_count)] if carve else []
+    return carve, blocks
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_a_carve_arrives_block_by_block(client: Client, kit: InMemoryKit, prefix: str) -> None:
+    node_key = await enroll(client, prefix=prefix)
+    response = await begin(client, node_key, prefix)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is True and "error" not in body
+    session = body["session_id"]
+    assert (await block(client, session, 0, b64(b"abcd"), prefix)).json() == {"success": True}
+    assert (await block(client, session, 1, b64(b"ef"), prefix)).json() == {"success": True}
+    carve, blocks = await stored(kit, session)
+    assert blocks == [b"abcd", b"ef"]
+    assert carve.max_block == 1 and carve.error is None
+    stamp = kit.clock.now().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert carve.name == f"mbp.local-{stamp}-{REQUEST}"
+
+
+async def test_gzip_bodies_are_accepted(client: Client, kit: InMemoryKit) -> None:
+    node_key = await enroll(client)
+    raw = gzip.compress(json.dumps({"block_count": 1, "block_size": 8, "carve_size": 3, "carve_id": "g",
+                                    "request_id": REQUEST, "node_key": node_key}).encode())
+    response = await client.post("/api/osquery/carve/begin", content=raw, headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 200, response.text
+    assert response.json()["session_id"]
+
+
+@pytest.mark.parametrize("over", [
+    {"carve_size": 0}, {"block_size": 256 * 1024 * 1024 + 1, "carve_size": 300 * 1024 * 1024, "block_count": 2},
+    {"carve_size": 8 * 1024**3 + 1, "block_size": 256 * 1024 * 1024, "block_count": 33},
+    {"block_count": 3}, {"carve_size": 9}, {"request_id": "x" * 65},
+])
+async def test_unsound_sizes_are_an_osquery_error(client: Client, over: dict[str, Any]) -> None:
+    response = await begin(client, await enroll(client), **over)
+    assert response.status_code == 500
+    assert response.json()["error"]
+
+
+async def test_begin_needs_a_valid_node_key(client: Client) -> None:
+    response = await begin(client, "wrong")
+    assert response.status_code == 401 and response.json()["node_invalid"] is True
+
+
+async def test_refused_blocks_are_400_and_recorded(client: Client, kit: InMemoryKit) -> None:
+    session = (await begin(client, await enroll(client))).json()["session_id"]
+    response = await block(client, session, 1, b64(b"abcd"))
+    assert response.status_code == 400 and "expected block" in response.json()["error"]
+    carve, _ = await stored(kit, session)
+    assert "expected block (0): 1" in carve.error and carve.max_block == -1
+    response = await block(client, session, 0, b64(b"too long"))
+    assert response.status_code == 400 and "block size" in response.json()["error"]
+    response = await block(client, session, 5, b64(b"ab"))
+    assert response.status_code == 400 and "exceeds expected max" in response.json()["error"]
+    assert (await block(client, session, 0, "!!not base64!!")).status_code == 400
+    # A good block still goes in after the refusals.
+    assert (await block(client, session, 0, b64(b"abcd"))).status_code == 200
+
+
+async def test_unknown_sessions_and_wrong_request_ids_are_refused_unrecorded(client: Client,
+                                                                            kit: InMemoryKit) -> None:
+    session = (await begin(client, await enroll(client))).json()["session_id"]
+    assert (await block(client, "no-such-session", 0, b64(b"ab"))).status_code == 404
+    response = await block(client, session, 0, b64(b"ab"), request_id="other")
+    assert response.status_code == 404 and response.json()["error"]
+    carve, _ = await stored(kit, session)
+    assert carve.error is None and carve.max_block == -1
+
+
+async def test_malformed_block_json_is_400(client: Client) -> None:
+    response = await client.post("/api/osquery/carve/block", json={"block_id": "zero", "session_id": "s"})
+    assert response.status_code == 400
