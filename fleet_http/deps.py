@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+import attrs
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 
 from fleet_core.authz import Viewer
@@ -19,6 +22,20 @@ from fleet_core.services import Services
 def provide_services(state: State) -> Services:
     services: Services = state.services
     return services
+
+
+def service_providers() -> dict[str, Provide]:
+    """One dependency per service, keyed by its field name in the bundle (``hosts``,
+    ``labels``, ...), so a handler names the one service it uses:
+    ``hosts: NamedDependency[HostService]``."""
+
+    def provider(name: str) -> Callable[[State], Any]:
+        def provide(state: State) -> Any:
+            return getattr(state.services, name)
+
+        return provide
+
+    return {field.name: Provide(provider(field.name), sync_to_thread=False) for field in attrs.fields(Services)}
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str:
