@@ -27,7 +27,6 @@ from fleet_core.model.hosts import (
     Software,
     SoftwareItem,
 )
-from fleet_core.ports import LABEL_ORDER_KEYS
 from fleet_core.rules.detail_queries import LINUX_PLATFORMS
 from fleet_core.rules.host_storage import (
     ALL_HOSTS,
@@ -45,6 +44,7 @@ from fleet_core.rules.host_storage import (
     unique_users,
 )
 from fleet_core.rules.hosts import is_missing, is_new, is_online, matches_status
+from fleet_core.rules.ordering import LABEL_ORDER_KEYS
 from fleet_core.rules.paging import Direction, ListOptions, paginate
 from fleet_core.rules.targets import LabelKinds, TargetHost, TargetSelection, is_visible, resolve_targets
 

@@ -39,7 +39,6 @@ from fleet_core.model.hosts import (
     Software,
     SoftwareItem,
 )
-from fleet_core.ports import HOST_ORDER_KEYS
 from fleet_core.rules.detail_queries import LINUX_PLATFORMS
 from fleet_core.rules.host_storage import (
     FLOAT,
@@ -59,6 +58,7 @@ from fleet_core.rules.host_storage import (
     unique_users,
 )
 from fleet_core.rules.hosts import MISSING_AFTER, NEW_FOR, ONLINE_BUFFER
+from fleet_core.rules.ordering import HOST_ORDER_KEYS
 from fleet_core.rules.paging import Direction, ListOptions
 from fleet_core.rules.targets import NO_TEAM, TargetSelection
 
@@ -450,7 +450,7 @@ ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "percent_disk_space_available": "h.percent_disk_space_available",
     "cpu_type": 'lower(h.cpu_type) COLLATE "C"',
 }
-assert ORDER_COLUMNS.keys() == HOST_ORDER_KEYS, "ports.HOST_ORDER_KEYS changed; map the new key"
+assert ORDER_COLUMNS.keys() == HOST_ORDER_KEYS, "rules.ordering.HOST_ORDER_KEYS changed; map the new key"
 
 AFTER_VALUES: Final[Mapping[str, LiteralString]] = {
     TEXT: 'lower(%(after)s::text) COLLATE "C"',

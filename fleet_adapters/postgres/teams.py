@@ -15,7 +15,7 @@ from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.teams import Team
-from fleet_core.ports import TEAM_ORDER_KEYS
+from fleet_core.rules.ordering import TEAM_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
 INSERT_TEAM: Final[LiteralString] = """
@@ -73,7 +73,7 @@ ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "description": 'lower(description) COLLATE "C"',
     "created_at": "created_at",
 }
-assert ORDER_COLUMNS.keys() == TEAM_ORDER_KEYS, "ports.TEAM_ORDER_KEYS changed; map the new key"
+assert ORDER_COLUMNS.keys() == TEAM_ORDER_KEYS, "rules.ordering.TEAM_ORDER_KEYS changed; map the new key"
 
 # Inside the class, `list` names the repository method, so annotations use these.
 _Teams = builtins.list[Team]

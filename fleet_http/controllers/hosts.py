@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import DeviceMapping, HostFilter
-from fleet_core.ports import HOST_ORDER_KEYS
+from fleet_core.rules.ordering import HOST_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body

@@ -35,7 +35,8 @@ from fleet_core.model.hosts import (
     SoftwareItem,
 )
 from fleet_core.model.policies import Policy
-from fleet_core.ports import HOST_ORDER_KEYS, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import UnitOfWork, UnitOfWorkFactory
+from fleet_core.rules.ordering import HOST_ORDER_KEYS
 from fleet_core.rules.paging import Direction, ListOptions
 
 pytestmark = pytest.mark.anyio

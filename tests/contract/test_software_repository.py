@@ -12,7 +12,8 @@ import pytest
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import HostFacts, Software, SoftwareItem
 from fleet_core.model.software import SoftwareFilter
-from fleet_core.ports import SOFTWARE_ORDER_KEYS, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import UnitOfWork, UnitOfWorkFactory
+from fleet_core.rules.ordering import SOFTWARE_ORDER_KEYS
 from fleet_core.rules.paging import Direction, ListOptions
 from tests.contract.conftest import AddTeam
 from tests.contract.test_host_repository import enroll
