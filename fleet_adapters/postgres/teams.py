@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_core.errors import NotFound
-from fleet_core.model.teams import Team
+from fleet_core.model.teams import Team, TeamCounts, TeamMembers
 from fleet_core.rules.ordering import TEAM_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
@@ -145,16 +145,16 @@ class PgTeamRepository:
             return None
         return host_ids
 
-    async def counts(self, team_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    async def counts(self, team_ids: Sequence[int]) -> dict[int, TeamCounts]:
         if not team_ids:
             return {}
         with translated():
             cur = await self._conn.execute(COUNT_TEAM_MEMBERS, {"ids": list(team_ids)})
             rows = await cur.fetchall()
-        return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+        return {int(r[0]): TeamCounts(user_count=int(r[1]), host_count=int(r[2])) for r in rows}
 
-    async def members(self, team_id: int) -> tuple[_Ids, _Ids]:
+    async def members(self, team_id: int) -> TeamMembers:
         with translated():
             users = await (await self._conn.execute(SELECT_TEAM_USER_IDS, {"id": team_id})).fetchall()
             hosts = await (await self._conn.execute(SELECT_TEAM_HOST_IDS, {"id": team_id})).fetchall()
-        return [int(r[0]) for r in users], [int(r[0]) for r in hosts]
+        return TeamMembers(user_ids=tuple(int(r[0]) for r in users), host_ids=tuple(int(r[0]) for r in hosts))

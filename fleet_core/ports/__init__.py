@@ -9,6 +9,8 @@ here (``from fleet_core.ports import HostRepository``); the modules only group t
 from fleet_core.ports.activities import ActivityRepository
 from fleet_core.ports.carves import CarveRepository
 from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
+from fleet_core.ports.host_aggregates import HostAggregateRepository
+from fleet_core.ports.host_inventory import HostInventoryRepository
 from fleet_core.ports.hosts import HostRepository
 from fleet_core.ports.infrastructure import (
     Clock,
@@ -42,6 +44,8 @@ __all__ = [
     "DeviceTokenRepository",
     "EnrollSecretRepository",
     "HealthCheck",
+    "HostAggregateRepository",
+    "HostInventoryRepository",
     "HostRepository",
     "InvalidationBus",
     "InviteRepository",

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from fleet_core.model.teams import Team
+from fleet_core.model.teams import Team, TeamCounts, TeamMembers
 from fleet_core.rules.paging import ListOptions
 
 
@@ -49,10 +49,10 @@ class TeamRepository(Protocol):
         no such team."""
         ...
 
-    async def counts(self, team_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-        """(user_count, host_count) for each of ``team_ids`` that exists."""
+    async def counts(self, team_ids: Sequence[int]) -> dict[int, TeamCounts]:
+        """The user and host counts of each of ``team_ids`` that exists."""
         ...
 
-    async def members(self, team_id: int) -> tuple[builtins.list[int], builtins.list[int]]:
-        """(user ids, host ids) of the team, each ascending; both empty for an unknown team."""
+    async def members(self, team_id: int) -> TeamMembers:
+        """The ids of the team's users and hosts, each ascending; both empty for an unknown team."""
         ...

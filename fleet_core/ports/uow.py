@@ -7,6 +7,8 @@ from typing import Protocol, Self
 from fleet_core.ports.activities import ActivityRepository
 from fleet_core.ports.carves import CarveRepository
 from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
+from fleet_core.ports.host_aggregates import HostAggregateRepository
+from fleet_core.ports.host_inventory import HostInventoryRepository
 from fleet_core.ports.hosts import HostRepository
 from fleet_core.ports.labels import LabelRepository
 from fleet_core.ports.live_queries import CampaignRepository
@@ -41,6 +43,10 @@ class UnitOfWork(Protocol):
     def activities(self) -> ActivityRepository: ...
     @property
     def hosts(self) -> HostRepository: ...
+    @property
+    def host_inventory(self) -> HostInventoryRepository: ...
+    @property
+    def host_aggregates(self) -> HostAggregateRepository: ...
     @property
     def labels(self) -> LabelRepository: ...
     @property

@@ -119,7 +119,7 @@ class HostController(Controller):
             # Fleet adds the solution's aggregate (for the team filter only) when mdm_id is given.
             summary = await services.hosts.macadmins_summary(viewer, team_id=filters.team_id)
             for solution in summary.mdm_solutions:
-                if solution[0] == filters.mdm_id:
+                if solution.id == filters.mdm_id:
                     response.mobile_device_management_solution = to_mdm_solution(solution)
         return response
 

@@ -56,7 +56,7 @@ async def test_recorded_results_add_and_remove_memberships(uow_factory: UnitOfWo
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert [label.id for label in await uow.hosts.labels(host.id)] == [1, 2, 3, 4]
+        assert [label.id for label in await uow.host_inventory.labels(host.id)] == [1, 2, 3, 4]
         # False (no rows) and None (the query failed) both end the membership; unknown labels
         # are ignored, as are unknown hosts.
         await uow.labels.record_results(host.id, {2: False, 3: None, 999: True}, at)
@@ -64,9 +64,9 @@ async def test_recorded_results_add_and_remove_memberships(uow_factory: UnitOfWo
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert [label.id for label in await uow.hosts.labels(host.id)] == [1, 4]
-        assert await uow.hosts.ids(HostFilter(label_id=4), now=at) == [host.id]
-        assert await uow.hosts.ids(HostFilter(label_id=2), now=at) == []
+        assert [label.id for label in await uow.host_inventory.labels(host.id)] == [1, 4]
+        assert await uow.host_inventory.ids(HostFilter(label_id=4), now=at) == [host.id]
+        assert await uow.host_inventory.ids(HostFilter(label_id=2), now=at) == []
 
 
 async def test_recording_a_membership_twice_keeps_one(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
@@ -77,8 +77,8 @@ async def test_recording_a_membership_twice_keeps_one(uow_factory: UnitOfWorkFac
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert [label.id for label in await uow.hosts.labels(host.id)] == [1, 5]
-        assert await uow.hosts.count(HostFilter(label_id=5), now=at) == 1
+        assert [label.id for label in await uow.host_inventory.labels(host.id)] == [1, 5]
+        assert await uow.host_inventory.count(HostFilter(label_id=5), now=at) == 1
 
 
 async def _label(uow_factory: UnitOfWorkFactory, at: dt.datetime, name: str, *, query: str = "SELECT 1;",
@@ -187,7 +187,7 @@ async def test_manual_members_are_replaced_and_deleting_drops_them(uow_factory: 
         assert await uow.labels.member_ids(label.id) == ids[:2]
         await uow.labels.set_members(label.id, [ids[2], ids[1]], at)
         assert await uow.labels.member_ids(label.id) == ids[1:]
-        assert await uow.hosts.ids(HostFilter(label_id=label.id), now=at) == ids[1:]
+        assert await uow.host_inventory.ids(HostFilter(label_id=label.id), now=at) == ids[1:]
         with pytest.raises(NotFound):
             await uow.labels.set_members(999, ids, at)
         await uow.commit()
@@ -200,4 +200,4 @@ async def test_manual_members_are_replaced_and_deleting_drops_them(uow_factory: 
     async with uow_factory() as uow:
         assert await uow.labels.get(label.id) is None
         assert await uow.labels.member_ids(label.id) == []
-        assert [lb.id for lb in await uow.hosts.labels(ids[1])] == [1]
+        assert [lb.id for lb in await uow.host_inventory.labels(ids[1])] == [1]

@@ -62,7 +62,7 @@ async def seed(uow_factory: UnitOfWorkFactory, add_team: AddTeam, at: dt.datetim
         await uow.commit()
         ids = {}
         for host_id in (a, b, d):
-            ids.update({key(s): s.id for s in await uow.hosts.software(host_id)})
+            ids.update({key(s): s.id for s in await uow.host_inventory.software(host_id)})
     return Seeded(blue=blue, red=red, ids=ids)
 
 
