@@ -18,7 +18,13 @@ from typing import Any, Self
 import attrs
 
 from fleet_adapters.memory.carves import CarveTables, InMemoryCarveRepository
-from fleet_adapters.memory.hosts import HostTables, InMemoryHostRepository, InMemoryLabelRepository
+from fleet_adapters.memory.hosts import (
+    HostTables,
+    InMemoryHostAggregateRepository,
+    InMemoryHostInventoryRepository,
+    InMemoryHostRepository,
+)
+from fleet_adapters.memory.labels import InMemoryLabelRepository
 from fleet_adapters.memory.live_queries import InMemoryCampaignRepository
 from fleet_adapters.memory.packs import InMemoryPackRepository
 from fleet_adapters.memory.policies import InMemoryDeviceTokenRepository, InMemoryPolicyRepository
@@ -120,6 +126,8 @@ class InMemoryUnitOfWork:
         self.teams = InMemoryTeamRepository(self._state, self._store)
         self.activities = InMemoryActivityRepository(self._state, self._store)
         self.hosts = InMemoryHostRepository(self._state, self._store)
+        self.host_inventory = InMemoryHostInventoryRepository(self._state, self._store)
+        self.host_aggregates = InMemoryHostAggregateRepository(self._state, self._store)
         self.labels = InMemoryLabelRepository(self._state, self._store)
         self.queries = InMemoryQueryRepository(self._state, self._store)
         self.packs = InMemoryPackRepository(self._state, self._store)
@@ -138,7 +146,8 @@ class InMemoryUnitOfWork:
 
     def _rebind(self) -> None:
         for repo in (self.users, self.sessions, self.invites, self.password_resets, self.app_config,
-                     self.enroll_secrets, self.teams, self.activities, self.hosts, self.labels, self.queries,
+                     self.enroll_secrets, self.teams, self.activities, self.hosts, self.host_inventory,
+                     self.host_aggregates, self.labels, self.queries,
                      self.packs, self.campaigns, self.policies, self.device_tokens, self.software):
             repo.state = self._state
         self.webhooks.state = self._state

@@ -21,6 +21,7 @@ from fleet_adapters.memory import InMemoryStore
 from fleet_adapters.memory.store import InMemoryUnitOfWork
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound
+from fleet_core.model.host_aggregates import MunkiVersion
 from fleet_core.model.hosts import (
     NEVER,
     Battery,
@@ -468,9 +469,9 @@ async def test_policy_software_os_mdm_and_munki_filters(uow_factory: UnitOfWorkF
         assert await ids(os_name="Ubuntu", os_version="22.04.1 LTS") == [c]
         assert await ids(os_name="Ubuntu", os_version="20.04") == []
 
-        [(mdm_id, name, url, count)] = await uow.host_aggregates.mdm_solutions(HostFilter())
-        assert (name, url, count) == ("Jamf", "https://jamf.example.com", 2)
-        assert await ids(mdm_id=mdm_id) == [a, b]
+        [solution] = await uow.host_aggregates.mdm_solutions(HostFilter())
+        assert (solution.name, solution.server_url, solution.hosts_count) == ("Jamf", "https://jamf.example.com", 2)
+        assert await ids(mdm_id=solution.id) == [a, b]
         assert await ids(mdm_enrollment_status="manual") == [a]
         assert await ids(mdm_enrollment_status="automatic") == [b]
         assert await ids(mdm_enrollment_status="unenrolled") == [c]
@@ -483,10 +484,11 @@ async def test_policy_software_os_mdm_and_munki_filters(uow_factory: UnitOfWorkF
             "enrolled_manual_hosts_count": 1, "enrolled_automated_hosts_count": 0, "unenrolled_hosts_count": 0,
             "hosts_count": 1}
 
-        assert await uow.host_aggregates.munki_versions(HostFilter()) == [("6.3", 2), ("5.0", 1)]
+        assert await uow.host_aggregates.munki_versions(HostFilter()) == [
+            MunkiVersion("6.3", 2), MunkiVersion("5.0", 1)]
         issues = await uow.host_aggregates.munki_issues(HostFilter())
-        assert [(n, kind, count) for _, n, kind, count in issues] == [("e1", "error", 2), ("w1", "warning", 1)]
-        assert await ids(munki_issue_id=issues[0][0]) == [a, c]
+        assert [(i.name, i.type, i.hosts_count) for i in issues] == [("e1", "error", 2), ("w1", "warning", 1)]
+        assert await ids(munki_issue_id=issues[0].id) == [a, c]
 
 
 async def test_os_ids_are_stable_as_hosts_come_and_go(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
@@ -697,11 +699,12 @@ async def resolve(uow_factory: UnitOfWorkFactory, raw: dict[str, Any]) -> HostFi
             found = [v.os_id for v in await uow.host_aggregates.os_versions(everything) if v.name == raw["os"]]
             values["os_id"] = found[0] if found else 10_000
         if raw["mdm"] is not None:
-            found = [m[0] for m in await uow.host_aggregates.mdm_solutions(everything) if m[1] == raw["mdm"]]
+            found = [m.id for m in await uow.host_aggregates.mdm_solutions(everything) if m.name == raw["mdm"]]
             values["mdm_id"] = found[0] if found else 10_000
         if raw["munki_issue"] is not None:
             name, kind = MUNKI_ISSUES[raw["munki_issue"]]
-            found = [i[0] for i in await uow.host_aggregates.munki_issues(everything) if (i[1], i[2]) == (name, kind)]
+            found = [i.id for i in await uow.host_aggregates.munki_issues(everything)
+                     if (i.name, i.type) == (name, kind)]
             values["munki_issue_id"] = found[0] if found else 10_000
     return HostFilter(**values)
 
@@ -736,10 +739,12 @@ async def observe(uow_factory: UnitOfWorkFactory, raw: dict[str, Any], options: 
                         [label.name for label in summary.builtin_labels]),
             "os": sorted((v.name, v.name_only, v.version, v.platform, v.hosts_count)
                          for v in await uow.host_aggregates.os_versions(host_filter)),
-            "mdm": [(n, u, c) for _, n, u, c in await uow.host_aggregates.mdm_solutions(host_filter)],
+            "mdm": [(m.name, m.server_url, m.hosts_count)
+                    for m in await uow.host_aggregates.mdm_solutions(host_filter)],
             "mdm_status": await uow.host_aggregates.mdm_status_counts(host_filter),
             "munki": await uow.host_aggregates.munki_versions(host_filter),
-            "munki_issues": [(n, k, c) for _, n, k, c in await uow.host_aggregates.munki_issues(host_filter)],
+            "munki_issues": [(i.name, i.type, i.hosts_count)
+                             for i in await uow.host_aggregates.munki_issues(host_filter)],
         }
 
 
