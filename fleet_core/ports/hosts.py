@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from fleet_core.model.enrollment import Enrollment
 from fleet_core.model.hosts import (
     Host,
     HostFacts,
@@ -22,8 +23,8 @@ class HostRepository(Protocol):
     """
 
     async def enroll(self, *, osquery_host_id: str, node_key_hash: str, team_id: int | None,
-                     at: dt.datetime, fields: Mapping[str, Any]) -> tuple[Host, bool]:
-        """Insert a host, or re-enroll the one with this osquery_host_id; returns (host, created).
+                     at: dt.datetime, fields: Mapping[str, Any]) -> Enrollment:
+        """Insert a host (created), or re-enroll the one with this osquery_host_id.
 
         New: created_at = last_enrolled_at = seen_time = at, detail/label/policy_updated_at =
         NEVER, refetch_requested = True. Existing: same row and id; node key, team_id,

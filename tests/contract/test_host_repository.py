@@ -66,8 +66,8 @@ async def set_policy_results(uow: UnitOfWork, host_id: int, results: Mapping[int
 
 async def enroll(uow: UnitOfWork, name: str, at: dt.datetime, *, team_id: int | None = None,
                  **fields: Any) -> int:
-    host, _ = await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
-                                     fields=fields)
+    host = (await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
+                                   fields=fields)).host
     return host.id
 
 
@@ -75,9 +75,10 @@ async def test_enrolling_a_new_host_creates_it_due_for_everything(
     uow_factory: UnitOfWorkFactory, at: dt.datetime
 ) -> None:
     async with uow_factory() as uow:
-        host, created = await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k1", team_id=None, at=at,
-                                               fields={"hostname": "box", "platform": "ubuntu",
-                                                       "additional": {"a": [1, 2]}})
+        enrollment = await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k1", team_id=None, at=at,
+                                            fields={"hostname": "box", "platform": "ubuntu",
+                                                    "additional": {"a": [1, 2]}})
+        host, created = enrollment.host, enrollment.created
         await uow.commit()
 
     assert created is True
@@ -99,14 +100,15 @@ async def test_reenrolling_keeps_the_row_and_replaces_key_team_and_times(
     later = at + DAY
     async with uow_factory() as uow:
         team = await add_team(uow, "Servers")
-        first, _ = await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k1", team_id=None, at=at,
-                                          fields={"hostname": "old"})
+        first = (await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k1", team_id=None, at=at,
+                                        fields={"hostname": "old"})).host
         await set_policy_results(uow, first.id, {7: True}, at)
         await uow.commit()
 
     async with uow_factory() as uow:
-        second, created = await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k2", team_id=team.id,
-                                                 at=later, fields={"hostname": "new"})
+        enrollment = await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k2", team_id=team.id,
+                                            at=later, fields={"hostname": "new"})
+        second, created = enrollment.host, enrollment.created
         await uow.commit()
 
     assert created is False
@@ -165,15 +167,17 @@ async def test_two_concurrent_enrollments_of_one_identifier_make_one_host(
 
     async def second() -> None:
         async with uow_factory() as uow:
-            host, created = await uow.hosts.enroll(osquery_host_id="dup", node_key_hash="k2", team_id=None,
-                                                   at=at + MINUTE, fields={})
+            enrollment = await uow.hosts.enroll(osquery_host_id="dup", node_key_hash="k2", team_id=None,
+                                                at=at + MINUTE, fields={})
+            host, created = enrollment.host, enrollment.created
             await uow.commit()
         results["second"] = (host.id, created)
 
     async with anyio.create_task_group() as tg:
         async with uow_factory() as uow:
-            host, created = await uow.hosts.enroll(osquery_host_id="dup", node_key_hash="k1", team_id=None, at=at,
-                                                   fields={})
+            enrollment = await uow.hosts.enroll(osquery_host_id="dup", node_key_hash="k1", team_id=None, at=at,
+                                                fields={})
+            host, created = enrollment.host, enrollment.created
             results["first"] = (host.id, created)
             tg.start_soon(second)
             await wait_for_lock_waiter()
@@ -321,8 +325,8 @@ async def test_mark_seen_moves_seen_time_forward_only_and_skips_unknown_hosts(
         assert await uow.hosts.seen_before(at) == []
 
         # Re-enrolling earlier than the last check-in does not move seen_time back.
-        host, _ = await uow.hosts.enroll(osquery_host_id="b", node_key_hash="k", team_id=None, at=at + MINUTE,
-                                         fields={})
+        host = (await uow.hosts.enroll(osquery_host_id="b", node_key_hash="k", team_id=None, at=at + MINUTE,
+                                       fields={})).host
         assert host.seen_time == at + 3 * MINUTE
 
 
@@ -383,8 +387,9 @@ async def test_delete_removes_hosts_with_everything_collected(uow_factory: UnitO
         assert await uow.host_aggregates.munki_issues(HostFilter()) == []
         assert await uow.host_inventory.ids(HostFilter(), now=at) == [b]
         # The identifier is free again.
-        host, created = await uow.hosts.enroll(osquery_host_id="a", node_key_hash="k", team_id=None, at=at,
-                                               fields={})
+        enrollment = await uow.hosts.enroll(osquery_host_id="a", node_key_hash="k", team_id=None, at=at,
+                                            fields={})
+        host, created = enrollment.host, enrollment.created
         assert created is True and host.id != a
 
 
@@ -668,9 +673,9 @@ async def populate(uow_factory: UnitOfWorkFactory, specs: list[dict[str, Any]]) 
             fields = {k: spec[k] for k in ("platform", "hostname", "computer_name", "uuid", "primary_ip",
                                            "os_version", "distributed_interval", "config_tls_refresh", "memory",
                                            "gigs_disk_space_available")}
-            host, _ = await uow.hosts.enroll(osquery_host_id=f"host-{index}", node_key_hash=f"key-{index}",
-                                             team_id=spec["team_id"], at=NOW - dt.timedelta(seconds=spec["created"]),
-                                             fields=fields)
+            host = (await uow.hosts.enroll(osquery_host_id=f"host-{index}", node_key_hash=f"key-{index}",
+                                           team_id=spec["team_id"], at=NOW - dt.timedelta(seconds=spec["created"]),
+                                           fields=fields)).host
             await uow.hosts.apply_facts(host.id, HostFacts(
                 software=tuple(SOFTWARE[i] for i in spec["software"]),
                 device_mapping=() if spec["email"] is None else (DeviceMapping(spec["email"], "custom"),),

@@ -30,8 +30,8 @@ UNKNOWN = 1_000_000
 
 async def enroll(uow: UnitOfWork, name: str, at: dt.datetime, *, team_id: int | None = None,
                  **fields: Any) -> int:
-    host, _ = await uow.hosts.enroll(osquery_host_id=f"osquery-{name}", node_key_hash=f"key-{name}",
-                                     team_id=team_id, at=at, fields={"hostname": name, **fields})
+    host = (await uow.hosts.enroll(osquery_host_id=f"osquery-{name}", node_key_hash=f"key-{name}",
+                                   team_id=team_id, at=at, fields={"hostname": name, **fields})).host
     return host.id
 
 

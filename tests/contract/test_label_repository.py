@@ -51,7 +51,7 @@ async def test_dynamic_lists_every_dynamic_label_by_id(uow_factory: UnitOfWorkFa
 
 async def test_recorded_results_add_and_remove_memberships(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
     async with uow_factory() as uow:
-        host, _ = await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})
+        host = (await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})).host
         await uow.labels.record_results(host.id, {2: True, 3: True, 4: True}, at)
         await uow.commit()
 
@@ -71,7 +71,7 @@ async def test_recorded_results_add_and_remove_memberships(uow_factory: UnitOfWo
 
 async def test_recording_a_membership_twice_keeps_one(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
     async with uow_factory() as uow:
-        host, _ = await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})
+        host = (await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})).host
         await uow.labels.record_results(host.id, {5: True}, at)
         await uow.labels.record_results(host.id, {5: True}, at + dt.timedelta(minutes=1))
         await uow.commit()
@@ -155,7 +155,7 @@ async def test_changing_the_query_ends_memberships_but_renaming_does_not(uow_fac
     label = await _label(uow_factory, at, "dyn")
     later = at + dt.timedelta(minutes=5)
     async with uow_factory() as uow:
-        host, _ = await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})
+        host = (await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})).host
         await uow.labels.record_results(host.id, {label.id: True}, at)
         renamed = await uow.labels.update(label.id, name="renamed", description="d", query="SELECT 1;",
                                           platform="", at=later)
@@ -179,7 +179,7 @@ async def test_manual_members_are_replaced_and_deleting_drops_them(uow_factory: 
     label = await _label(uow_factory, at, "man", query="", membership_type="manual")
     async with uow_factory() as uow:
         ids = [(await uow.hosts.enroll(osquery_host_id=f"h{i}", node_key_hash=f"k{i}", team_id=None, at=at,
-                                       fields={}))[0].id for i in range(3)]
+                                       fields={})).host.id for i in range(3)]
         await uow.labels.set_members(label.id, [ids[0], ids[1], 9999], at)
         await uow.commit()
 

@@ -84,8 +84,8 @@ async def test_agent_options_are_stored_per_team_and_cleared_with_none(uow_facto
 # ---- list, update, delete, counts, members ------------------------------------------------------
 
 async def _enroll(uow, name: str, at, team_id: int | None) -> int:
-    host, _ = await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
-                                     fields={})
+    host = (await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
+                                   fields={})).host
     return int(host.id)
 
 

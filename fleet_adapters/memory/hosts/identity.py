@@ -13,6 +13,7 @@ import attrs
 
 from fleet_adapters.memory.hosts.tables import HostTablesRepo
 from fleet_core.errors import AlreadyExists, NotFound
+from fleet_core.model.enrollment import Enrollment
 from fleet_core.model.hosts import NEVER, Host, HostFacts, MDMInfo, Software, SoftwareItem
 from fleet_core.rules.host_storage import (
     ALL_HOSTS,
@@ -27,7 +28,7 @@ from fleet_core.rules.host_storage import (
 @attrs.define
 class InMemoryHostRepository(HostTablesRepo):
     async def enroll(self, *, osquery_host_id: str, node_key_hash: str, team_id: int | None,
-                     at: dt.datetime, fields: Mapping[str, Any]) -> tuple[Host, bool]:
+                     at: dt.datetime, fields: Mapping[str, Any]) -> Enrollment:
         check_fields(fields)
         t = self.tables
         existing_id = t.by_identifier.get(osquery_host_id)
@@ -54,7 +55,7 @@ class InMemoryHostRepository(HostTablesRepo):
         all_hosts = next(label.id for label in t.labels.values() if label.name == ALL_HOSTS)
         t.label_membership[host.id] = t.label_membership.get(host.id, frozenset()) | {all_hosts}
         self._sync_os(host)
-        return self.fresh(host), existing_id is None
+        return Enrollment(host=self.fresh(host), created=existing_id is None)
 
     async def get(self, host_id: int) -> Host | None:
         host = self.tables.hosts.get(host_id)

@@ -22,6 +22,7 @@ from fleet_adapters.postgres.hosts.columns import (
 )
 from fleet_adapters.postgres.memberships import fetch_one
 from fleet_core.errors import NotFound
+from fleet_core.model.enrollment import Enrollment
 from fleet_core.model.hosts import Host, HostFacts, MDMInfo, MunkiInfo, SoftwareItem
 from fleet_core.rules.host_storage import check_fields, normalized_munki, os_key, unique_mappings, unique_users
 
@@ -254,7 +255,7 @@ class PgHostRepository:
 
 
     async def enroll(self, *, osquery_host_id: str, node_key_hash: str, team_id: int | None,
-                     at: dt.datetime, fields: Mapping[str, Any]) -> tuple[Host, bool]:
+                     at: dt.datetime, fields: Mapping[str, Any]) -> Enrollment:
         check_fields(fields)
         params = {"osquery_host_id": osquery_host_id, "node_key_hash": node_key_hash, "team_id": team_id,
                   "at": at, **field_params(fields)}
@@ -265,7 +266,7 @@ class PgHostRepository:
             host = row_to_host(row)
             if "os_version" in fields or "platform" in fields:
                 await self._sync_os(host.id, host.os_version, host.platform)
-        return host, bool(created)
+        return Enrollment(host=host, created=bool(created))
 
     async def get(self, host_id: int) -> Host | None:
         return await self._one(SELECT_HOST_BY_ID, {"id": host_id})
