@@ -1,4 +1,5 @@
-"""HostRepository contract (fleet_core.ports): enrollment, facts, check-ins, filters, aggregates.
+"""The host ports' contracts (fleet_core.ports): HostRepository (enrollment, facts, check-ins),
+HostInventoryRepository (filters, listing, details) and HostAggregateRepository (aggregates).
 
 The last test drives the in-memory store and Postgres with random fleets and filters and wants
 identical answers: status boundaries (the 60 s buffer, 30 days, 24 hours), NULLS LAST, ties by

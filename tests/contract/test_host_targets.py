@@ -1,4 +1,4 @@
-"""HostRepository.target_host_ids and search (fleet_core.ports): which hosts a selection reaches,
+"""HostInventoryRepository.target_host_ids and search (fleet_core.ports): which hosts a selection reaches,
 and the host search of the target pickers.
 
 The last tests build random fleets of teams, labels and hosts in the in-memory store and in
