@@ -13,7 +13,7 @@ import anyio.to_thread
 
 from fleet_core.errors import InvalidArgument, NotConfigured, Unavailable
 from fleet_core.model.config import SMTPSettings
-from fleet_core.ports import Email
+from fleet_core.model.mail import Email
 
 # The values Fleet stores in smtp_settings (server/fleet/app.go).
 AUTH_TYPE_USERNAME_PASSWORD: Final = "authtype_username_password"  # noqa: S105 - a mode name

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from fleet_core.errors import InvalidArgument
+from fleet_core.model.host_aggregates import MDMSolution
 from fleet_core.model.hosts import (
     Battery,
     DeviceMapping,
@@ -498,9 +499,9 @@ class MDMSolutionBody(msgspec.Struct, kw_only=True):
     server_url: str
 
 
-def to_mdm_solution(solution: tuple[int, str, str, int]) -> MDMSolutionBody:
-    mdm_id, name, server_url, count = solution
-    return MDMSolutionBody(id=mdm_id, name=name, hosts_count=count, server_url=server_url)
+def to_mdm_solution(solution: MDMSolution) -> MDMSolutionBody:
+    return MDMSolutionBody(id=solution.id, name=solution.name, hosts_count=solution.hosts_count,
+                           server_url=solution.server_url)
 
 
 class AggregatedMacadminsBody(msgspec.Struct, kw_only=True):
@@ -520,9 +521,9 @@ def to_aggregated_macadmins(summary: MacadminsSummary, now: dt.datetime) -> Aggr
     return AggregatedMacadminsResponse(macadmins=AggregatedMacadminsBody(
         # Our counts are computed on request, so they are as fresh as this response.
         counts_updated_at=ts(now),
-        munki_versions=[MunkiVersionBody(version=v, hosts_count=n) for v, n in summary.munki_versions],
-        munki_issues=[MunkiIssueBody(id=i, name=name, type=kind, hosts_count=n)
-                      for i, name, kind, n in summary.munki_issues],
+        munki_versions=[MunkiVersionBody(version=v.version, hosts_count=v.hosts_count) for v in summary.munki_versions],
+        munki_issues=[MunkiIssueBody(id=i.id, name=i.name, type=i.type, hosts_count=i.hosts_count)
+                      for i in summary.munki_issues],
         mobile_device_management_enrollment_status=MDMStatusBody(
             enrolled_manual_hosts_count=status.get("enrolled_manual_hosts_count", 0),
             enrolled_automated_hosts_count=status.get("enrolled_automated_hosts_count", 0),

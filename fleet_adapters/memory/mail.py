@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fleet_core.errors import NotConfigured, Unavailable
 from fleet_core.model.config import SMTPSettings
-from fleet_core.ports import Email
+from fleet_core.model.mail import Email
 
 
 class RecordingMailer:

@@ -26,7 +26,7 @@ from fleet_core.model.packs import (
     schedule_pack_name,
     schedule_pack_type,
 )
-from fleet_core.ports import PACK_ORDER_KEYS
+from fleet_core.rules.ordering import PACK_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions, paginate
 
 if TYPE_CHECKING:

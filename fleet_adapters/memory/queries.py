@@ -11,7 +11,7 @@ import attrs
 
 from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound
 from fleet_core.model.queries import QueryFields, SavedQuery
-from fleet_core.ports import QUERY_ORDER_KEYS
+from fleet_core.rules.ordering import QUERY_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions, paginate
 
 if TYPE_CHECKING:

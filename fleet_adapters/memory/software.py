@@ -10,7 +10,7 @@ import attrs
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import Host, Software
 from fleet_core.model.software import SoftwareFilter
-from fleet_core.ports import SOFTWARE_ORDER_KEYS
+from fleet_core.rules.ordering import SOFTWARE_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions, paginate
 
 if TYPE_CHECKING:

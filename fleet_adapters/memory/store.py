@@ -18,7 +18,13 @@ from typing import Any, Self
 import attrs
 
 from fleet_adapters.memory.carves import CarveTables, InMemoryCarveRepository
-from fleet_adapters.memory.hosts import HostTables, InMemoryHostRepository, InMemoryLabelRepository
+from fleet_adapters.memory.hosts import (
+    HostTables,
+    InMemoryHostAggregateRepository,
+    InMemoryHostInventoryRepository,
+    InMemoryHostRepository,
+)
+from fleet_adapters.memory.labels import InMemoryLabelRepository
 from fleet_adapters.memory.live_queries import InMemoryCampaignRepository
 from fleet_adapters.memory.packs import InMemoryPackRepository
 from fleet_adapters.memory.policies import InMemoryDeviceTokenRepository, InMemoryPolicyRepository
@@ -33,7 +39,7 @@ from fleet_core.model.packs import Pack, ScheduledQuery
 from fleet_core.model.policies import Policy
 from fleet_core.model.queries import SavedQuery
 from fleet_core.model.secrets import EnrollSecret
-from fleet_core.model.teams import Team
+from fleet_core.model.teams import Team, TeamCounts, TeamMembers
 from fleet_core.model.users import Invite, NewInvite, NewUser, Session, TeamRole, User
 from fleet_core.rules.host_storage import BUILTIN_LABELS
 from fleet_core.rules.paging import ListOptions, paginate
@@ -120,6 +126,8 @@ class InMemoryUnitOfWork:
         self.teams = InMemoryTeamRepository(self._state, self._store)
         self.activities = InMemoryActivityRepository(self._state, self._store)
         self.hosts = InMemoryHostRepository(self._state, self._store)
+        self.host_inventory = InMemoryHostInventoryRepository(self._state, self._store)
+        self.host_aggregates = InMemoryHostAggregateRepository(self._state, self._store)
         self.labels = InMemoryLabelRepository(self._state, self._store)
         self.queries = InMemoryQueryRepository(self._state, self._store)
         self.packs = InMemoryPackRepository(self._state, self._store)
@@ -138,7 +146,8 @@ class InMemoryUnitOfWork:
 
     def _rebind(self) -> None:
         for repo in (self.users, self.sessions, self.invites, self.password_resets, self.app_config,
-                     self.enroll_secrets, self.teams, self.activities, self.hosts, self.labels, self.queries,
+                     self.enroll_secrets, self.teams, self.activities, self.hosts, self.host_inventory,
+                     self.host_aggregates, self.labels, self.queries,
                      self.packs, self.campaigns, self.policies, self.device_tokens, self.software):
             repo.state = self._state
         self.webhooks.state = self._state
@@ -460,7 +469,7 @@ class InMemoryTeamRepository(_Repo):
             hosts[host_id] = attrs.evolve(hosts[host_id], team_id=None)
         return moved
 
-    async def counts(self, team_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    async def counts(self, team_ids: Sequence[int]) -> dict[int, TeamCounts]:
         wanted = {i for i in team_ids if i in self.state.teams}
         users = dict.fromkeys(wanted, 0)
         hosts = dict.fromkeys(wanted, 0)
@@ -471,14 +480,14 @@ class InMemoryTeamRepository(_Repo):
         for host in self.state.host_tables.hosts.values():
             if host.team_id in hosts:
                 hosts[host.team_id] += 1
-        return {i: (users[i], hosts[i]) for i in wanted}
+        return {i: TeamCounts(user_count=users[i], host_count=hosts[i]) for i in wanted}
 
-    async def members(self, team_id: int) -> tuple[builtins.list[int], builtins.list[int]]:
+    async def members(self, team_id: int) -> TeamMembers:
         if team_id not in self.state.teams:
-            return [], []
+            return TeamMembers()
         users = sorted(u.id for u in self.state.users.values() if any(m.team_id == team_id for m in u.teams))
         hosts = sorted(h.id for h in self.state.host_tables.hosts.values() if h.team_id == team_id)
-        return users, hosts
+        return TeamMembers(user_ids=tuple(users), host_ids=tuple(hosts))
 
 
 @attrs.define

@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_adapters.postgres.paging import order_by, page_params
 from fleet_core.model.activities import Activity, NewActivity
-from fleet_core.ports import ACTIVITY_ORDER_KEYS
+from fleet_core.rules.ordering import ACTIVITY_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
 INSERT_ACTIVITY: Final[LiteralString] = """
@@ -39,7 +39,7 @@ ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "actor_full_name": 'lower(a.actor_full_name) COLLATE "C"',
     "actor_email": 'lower(a.actor_email) COLLATE "C"',
 }
-assert ORDER_COLUMNS.keys() == ACTIVITY_ORDER_KEYS, "ports.ACTIVITY_ORDER_KEYS changed; map the new key"
+assert ORDER_COLUMNS.keys() == ACTIVITY_ORDER_KEYS, "rules.ordering.ACTIVITY_ORDER_KEYS changed; map the new key"
 
 
 class PgActivityRepository:

@@ -13,7 +13,7 @@ from fleet_adapters.postgres.memberships import TeamMemberships, fetch_one, role
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.users import Invite, NewInvite, TeamRole
-from fleet_core.ports import INVITE_ORDER_KEYS
+from fleet_core.rules.ordering import INVITE_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
 INSERT_INVITE: Final[LiteralString] = """
@@ -86,7 +86,7 @@ ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "global_role": 'lower(i.global_role) COLLATE "C"',
     "position": 'lower(i.position) COLLATE "C"',
 }
-assert ORDER_COLUMNS.keys() == INVITE_ORDER_KEYS, "ports.INVITE_ORDER_KEYS changed; map the new key"
+assert ORDER_COLUMNS.keys() == INVITE_ORDER_KEYS, "rules.ordering.INVITE_ORDER_KEYS changed; map the new key"
 
 
 # Inside the class, `list` names the repository method, so annotations use these.

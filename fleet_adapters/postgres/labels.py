@@ -14,7 +14,7 @@ from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.hosts import Label
-from fleet_core.ports import LABEL_ORDER_KEYS
+from fleet_core.rules.ordering import LABEL_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
 SELECT_BUILTIN_LABELS: Final[LiteralString] = """
@@ -84,7 +84,7 @@ ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "platform": 'lower(l.platform) COLLATE "C"',
     "label_type": 'l.label_type COLLATE "C"',
 }
-assert ORDER_COLUMNS.keys() == LABEL_ORDER_KEYS, "ports.LABEL_ORDER_KEYS changed; map the new key"
+assert ORDER_COLUMNS.keys() == LABEL_ORDER_KEYS, "rules.ordering.LABEL_ORDER_KEYS changed; map the new key"
 
 # Both statements skip unknown labels and hosts by joining them instead of relying on foreign
 # keys, so a label deleted mid-flight never fails a check-in.

@@ -26,7 +26,7 @@ from fleet_core.model.packs import (
     schedule_pack_type,
 )
 from fleet_core.model.queries import SavedQuery
-from fleet_core.ports import PACK_ORDER_KEYS
+from fleet_core.rules.ordering import PACK_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
 PACK_COLUMNS: Final[LiteralString] = """
@@ -139,7 +139,7 @@ ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "updated_at": "p.updated_at",
     "disabled": "p.disabled",
 }
-assert ORDER_COLUMNS.keys() == PACK_ORDER_KEYS, "ports.PACK_ORDER_KEYS changed; map the new key"
+assert ORDER_COLUMNS.keys() == PACK_ORDER_KEYS, "rules.ordering.PACK_ORDER_KEYS changed; map the new key"
 
 
 def _pack(row: Mapping[str, Any]) -> Pack:

@@ -15,7 +15,7 @@ from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.queries import QueryFields, SavedQuery
-from fleet_core.ports import QUERY_ORDER_KEYS
+from fleet_core.rules.ordering import QUERY_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
 # The author's name and email are joined at read time so they follow changes to the user.
@@ -65,7 +65,7 @@ ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "logging": 'q.logging COLLATE "C"',
     "automations_enabled": "q.automations_enabled",
 }
-assert ORDER_COLUMNS.keys() == QUERY_ORDER_KEYS, "ports.QUERY_ORDER_KEYS changed; map the new key"
+assert ORDER_COLUMNS.keys() == QUERY_ORDER_KEYS, "rules.ordering.QUERY_ORDER_KEYS changed; map the new key"
 
 
 class PgQueryRepository:

@@ -14,8 +14,8 @@ from psycopg.types.json import Jsonb
 from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_core.errors import NotFound
-from fleet_core.model.teams import Team
-from fleet_core.ports import TEAM_ORDER_KEYS
+from fleet_core.model.teams import Team, TeamCounts, TeamMembers
+from fleet_core.rules.ordering import TEAM_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
 INSERT_TEAM: Final[LiteralString] = """
@@ -73,7 +73,7 @@ ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "description": 'lower(description) COLLATE "C"',
     "created_at": "created_at",
 }
-assert ORDER_COLUMNS.keys() == TEAM_ORDER_KEYS, "ports.TEAM_ORDER_KEYS changed; map the new key"
+assert ORDER_COLUMNS.keys() == TEAM_ORDER_KEYS, "rules.ordering.TEAM_ORDER_KEYS changed; map the new key"
 
 # Inside the class, `list` names the repository method, so annotations use these.
 _Teams = builtins.list[Team]
@@ -145,16 +145,16 @@ class PgTeamRepository:
             return None
         return host_ids
 
-    async def counts(self, team_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    async def counts(self, team_ids: Sequence[int]) -> dict[int, TeamCounts]:
         if not team_ids:
             return {}
         with translated():
             cur = await self._conn.execute(COUNT_TEAM_MEMBERS, {"ids": list(team_ids)})
             rows = await cur.fetchall()
-        return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+        return {int(r[0]): TeamCounts(user_count=int(r[1]), host_count=int(r[2])) for r in rows}
 
-    async def members(self, team_id: int) -> tuple[_Ids, _Ids]:
+    async def members(self, team_id: int) -> TeamMembers:
         with translated():
             users = await (await self._conn.execute(SELECT_TEAM_USER_IDS, {"id": team_id})).fetchall()
             hosts = await (await self._conn.execute(SELECT_TEAM_HOST_IDS, {"id": team_id})).fetchall()
-        return [int(r[0]) for r in users], [int(r[0]) for r in hosts]
+        return TeamMembers(user_ids=tuple(int(r[0]) for r in users), host_ids=tuple(int(r[0]) for r in hosts))

@@ -15,7 +15,7 @@ from fleet_adapters.postgres.campaigns import PgCampaignRepository
 from fleet_adapters.postgres.carves import PgCarveRepository
 from fleet_adapters.postgres.enroll_secrets import PgEnrollSecretRepository
 from fleet_adapters.postgres.errors import translated
-from fleet_adapters.postgres.hosts import PgHostRepository
+from fleet_adapters.postgres.hosts import PgHostAggregateRepository, PgHostInventoryRepository, PgHostRepository
 from fleet_adapters.postgres.invites import PgInviteRepository
 from fleet_adapters.postgres.labels import PgLabelRepository
 from fleet_adapters.postgres.packs import PgPackRepository
@@ -47,6 +47,8 @@ class PgUnitOfWork:
     teams: PgTeamRepository
     activities: PgActivityRepository
     hosts: PgHostRepository
+    host_inventory: PgHostInventoryRepository
+    host_aggregates: PgHostAggregateRepository
     labels: PgLabelRepository
     queries: PgQueryRepository
     packs: PgPackRepository
@@ -76,6 +78,8 @@ class PgUnitOfWork:
         self.teams = PgTeamRepository(conn)
         self.activities = PgActivityRepository(conn)
         self.hosts = PgHostRepository(conn)
+        self.host_inventory = PgHostInventoryRepository(conn)
+        self.host_aggregates = PgHostAggregateRepository(conn)
         self.labels = PgLabelRepository(conn)
         self.queries = PgQueryRepository(conn)
         self.packs = PgPackRepository(conn)

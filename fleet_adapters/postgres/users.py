@@ -13,7 +13,7 @@ from fleet_adapters.postgres.memberships import TeamMemberships, fetch_one, role
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.users import NewUser, TeamRole, User
-from fleet_core.ports import USER_ORDER_KEYS
+from fleet_core.rules.ordering import USER_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
 INSERT_USER: Final[LiteralString] = """
@@ -100,7 +100,7 @@ ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "sso_enabled": "u.sso_enabled",
     "position": 'lower(u.position) COLLATE "C"',
 }
-assert ORDER_COLUMNS.keys() == USER_ORDER_KEYS, "ports.USER_ORDER_KEYS changed; map the new key"
+assert ORDER_COLUMNS.keys() == USER_ORDER_KEYS, "rules.ordering.USER_ORDER_KEYS changed; map the new key"
 
 
 # Inside the class, `list` names the repository method, so annotations use these.

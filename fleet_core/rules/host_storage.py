@@ -12,8 +12,8 @@ from typing import Any
 
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import HOST_VITAL_FIELDS, DeviceMapping, HostFilter, HostUser, MunkiInfo
-from fleet_core.ports import HOST_ORDER_KEYS
 from fleet_core.rules.detail_queries import LINUX_PLATFORMS
+from fleet_core.rules.ordering import HOST_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
 # How the value of each order key compares, which decides how ``after`` is parsed.
@@ -26,7 +26,7 @@ HOST_ORDER_TYPES: Mapping[str, str] = {
     "uptime": INT, "team_id": INT, "team_name": TEXT, "gigs_disk_space_available": FLOAT,
     "percent_disk_space_available": FLOAT, "cpu_type": TEXT,
 }
-assert HOST_ORDER_TYPES.keys() == HOST_ORDER_KEYS, "ports.HOST_ORDER_KEYS changed; give the new key a type"
+assert HOST_ORDER_TYPES.keys() == HOST_ORDER_KEYS, "rules.ordering.HOST_ORDER_KEYS changed; give the new key a type"
 
 ALL_HOSTS = "All Hosts"
 MDM_ENROLLMENT_STATUSES = frozenset({"manual", "automatic", "unenrolled"})

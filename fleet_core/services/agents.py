@@ -223,9 +223,10 @@ class AgentService:
                 existing = await uow.hosts.get_by_osquery_host_id(identifier)
                 if existing is not None and now - existing.last_enrolled_at < self.settings.enroll_cooldown:
                     raise NodeInvalid(f"enroll failed: host identified by {identifier} enrolling too often")
-            host, created = await uow.hosts.enroll(
+            enrollment = await uow.hosts.enroll(
                 osquery_host_id=identifier, node_key_hash=self.tokens.digest(node_key), team_id=secret.team_id,
                 at=now, fields={**facts.fields, **({"public_ip": public_ip} if public_ip else {})})
+            host, created = enrollment.host, enrollment.created
             await uow.commit()
         if not created:
             # Other processes may still hold the old node key for this host.

@@ -16,18 +16,10 @@ from fleet_core.errors import (
     PasswordResetRequired,
     RateLimited,
 )
+from fleet_core.model.mail import Email
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.users import Session, User
-from fleet_core.ports import (
-    Clock,
-    Email,
-    Mailer,
-    PasswordHasher,
-    RateLimiter,
-    TokenGenerator,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from fleet_core.ports import Clock, Mailer, PasswordHasher, RateLimiter, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.passwords import check_password
 from fleet_core.services.activities import record_activity
 

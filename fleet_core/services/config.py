@@ -11,9 +11,10 @@ import structlog
 from fleet_core.authz import Action, Viewer, authorize
 from fleet_core.errors import FleetError, InvalidArgument, NotFound
 from fleet_core.model.config import AppConfig
+from fleet_core.model.mail import Email
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.secrets import EnrollSecret
-from fleet_core.ports import Clock, Email, InvalidationBus, Mailer, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import Clock, InvalidationBus, Mailer, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.app_config import apply_patch, keep_masked_secrets, mask_secrets, validate_config
 from fleet_core.services.activities import record_activity
 from fleet_core.services.agents import announce_config_change

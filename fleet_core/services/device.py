@@ -140,13 +140,13 @@ class DeviceService:
         """The device's host id and the emails mapped to it."""
         async with self.uow() as uow:
             host = await device_host(uow, self.tokens, token)
-            return host.id, await uow.hosts.device_mapping(host.id)
+            return host.id, await uow.host_inventory.device_mapping(host.id)
 
     async def macadmins(self, token: str) -> tuple[MDMInfo | None, MunkiInfo | None]:
         """The MDM enrollment and Munki version the device's host reported, if any."""
         async with self.uow() as uow:
             host = await device_host(uow, self.tokens, token)
-            return await uow.hosts.mdm(host.id), await uow.hosts.munki(host.id)
+            return await uow.host_inventory.mdm(host.id), await uow.host_inventory.munki(host.id)
 
     async def transparency_url(self, token: str) -> str:
         # A custom URL is a Fleet Premium setting, which this server does not offer.

@@ -11,6 +11,7 @@ import structlog
 
 from fleet_core.authz import Action, Viewer, authorize, is_allowed
 from fleet_core.errors import InvalidArgument, NotFound, PermissionDenied
+from fleet_core.model.host_aggregates import MDMSolution, MunkiIssue, MunkiVersion
 from fleet_core.model.hosts import (
     Battery,
     DeviceMapping,
@@ -54,10 +55,10 @@ class HostDetails:
 
 @attrs.frozen
 class MacadminsSummary:
-    mdm_solutions: list[tuple[int, str, str, int]]
+    mdm_solutions: list[MDMSolution]
     mdm_status: dict[str, int]
-    munki_versions: list[tuple[str, int]]
-    munki_issues: list[tuple[int, str, str, int]]
+    munki_versions: list[MunkiVersion]
+    munki_issues: list[MunkiIssue]
 
 
 def team_filter(team_id: int | None) -> HostFilter:
@@ -100,7 +101,7 @@ class HostService:
         if after is not None and options.order_key is None:
             raise InvalidArgument(("after", "requires order_key"))
         async with self.uow() as uow:
-            return await uow.hosts.list(scoped, options, now=self.clock.now(), after=after)
+            return await uow.host_inventory.list(scoped, options, now=self.clock.now(), after=after)
 
     async def failing_policy_counts(self, viewer: Viewer, hosts: Sequence[Host]) -> dict[int, int]:
         """How many policies each of these hosts fails (hosts failing none are left out)."""
@@ -114,12 +115,12 @@ class HostService:
     async def count(self, viewer: Viewer, filters: HostFilter) -> int:
         scoped = _scoped(viewer, filters)
         async with self.uow() as uow:
-            return await uow.hosts.count(scoped, now=self.clock.now())
+            return await uow.host_inventory.count(scoped, now=self.clock.now())
 
     async def summary(self, viewer: Viewer, *, team_id: int | None, platform: str | None) -> HostSummary:
         scoped = _scoped(viewer, team_filter(team_id))
         async with self.uow() as uow:
-            return await uow.hosts.summary(scoped, platform=platform or None, now=self.clock.now())
+            return await uow.host_inventory.summary(scoped, platform=platform or None, now=self.clock.now())
 
     async def get(self, viewer: Viewer, host_id: int) -> HostDetails:
         async with self.uow() as uow:
@@ -204,7 +205,7 @@ class HostService:
                     hosts.append(host.id)
             return hosts
         assert filters is not None
-        return await uow.hosts.ids(_scoped(viewer, filters, action), now=self.clock.now())
+        return await uow.host_inventory.ids(_scoped(viewer, filters, action), now=self.clock.now())
 
     async def os_versions(
         self, viewer: Viewer, *, team_id: int | None, platform: str | None = None, name: str | None = None,
@@ -212,7 +213,7 @@ class HostService:
     ) -> builtins.list[OSVersion]:
         scoped = _scoped(viewer, team_filter(team_id))
         async with self.uow() as uow:
-            versions = await uow.hosts.os_versions(scoped)
+            versions = await uow.host_aggregates.os_versions(scoped)
         return [v for v in versions
                 if (not platform or v.platform == platform) and (not name or v.name_only == name)
                 and (not version or v.version == version)]
@@ -221,28 +222,28 @@ class HostService:
         """A software title by id (software is fleet-wide inventory, readable by every role)."""
         authorize(viewer, Action.READ_HOSTS)
         async with self.uow() as uow:
-            return await uow.hosts.software_by_id(software_id)
+            return await uow.host_inventory.software_by_id(software_id)
 
     async def device_mapping(self, viewer: Viewer, host_id: int) -> builtins.list[DeviceMapping]:
         async with self.uow() as uow:
             host = await _require(uow, host_id)
             _check_host(viewer, host, Action.READ_HOSTS)
-            return await uow.hosts.device_mapping(host_id)
+            return await uow.host_inventory.device_mapping(host_id)
 
     async def macadmins(self, viewer: Viewer, host_id: int) -> tuple[MDMInfo | None, MunkiInfo | None]:
         async with self.uow() as uow:
             host = await _require(uow, host_id)
             _check_host(viewer, host, Action.READ_HOSTS)
-            return await uow.hosts.mdm(host_id), await uow.hosts.munki(host_id)
+            return await uow.host_inventory.mdm(host_id), await uow.host_inventory.munki(host_id)
 
     async def macadmins_summary(self, viewer: Viewer, *, team_id: int | None) -> MacadminsSummary:
         scoped = _scoped(viewer, team_filter(team_id))
         async with self.uow() as uow:
             return MacadminsSummary(
-                mdm_solutions=await uow.hosts.mdm_solutions(scoped),
-                mdm_status=await uow.hosts.mdm_status_counts(scoped),
-                munki_versions=await uow.hosts.munki_versions(scoped),
-                munki_issues=await uow.hosts.munki_issues(scoped),
+                mdm_solutions=await uow.host_aggregates.mdm_solutions(scoped),
+                mdm_status=await uow.host_aggregates.mdm_status_counts(scoped),
+                munki_versions=await uow.host_aggregates.munki_versions(scoped),
+                munki_issues=await uow.host_aggregates.munki_issues(scoped),
             )
 
     async def expire(self, now: dt.datetime | None = None) -> builtins.list[int]:
@@ -275,13 +276,13 @@ async def _details(uow: UnitOfWork, host: Host) -> HostDetails:
     policies = await host_policies(uow, host)
     return HostDetails(
         host=host,
-        labels=await uow.hosts.labels(host.id),
-        users=await uow.hosts.users(host.id),
-        software=await uow.hosts.software(host.id),
-        batteries=await uow.hosts.batteries(host.id),
-        device_mapping=await uow.hosts.device_mapping(host.id),
-        mdm=await uow.hosts.mdm(host.id),
-        munki=await uow.hosts.munki(host.id),
+        labels=await uow.host_inventory.labels(host.id),
+        users=await uow.host_inventory.users(host.id),
+        software=await uow.host_inventory.software(host.id),
+        batteries=await uow.host_inventory.batteries(host.id),
+        device_mapping=await uow.host_inventory.device_mapping(host.id),
+        mdm=await uow.host_inventory.mdm(host.id),
+        munki=await uow.host_inventory.munki(host.id),
         policies=policies,
         failing_policies_count=sum(1 for p in policies if p.response == FAIL),
     )

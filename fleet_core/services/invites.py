@@ -9,9 +9,10 @@ import structlog
 
 from fleet_core.authz import Action, Viewer, admin_team_ids, authorize
 from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
+from fleet_core.model.mail import Email
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.users import Invite, NewInvite
-from fleet_core.ports import Clock, Email, Mailer, TokenGenerator, UnitOfWorkFactory
+from fleet_core.ports import Clock, Mailer, TokenGenerator, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
 from fleet_core.rules.passwords import is_valid_email
 from fleet_core.services.users import INVITE_LIFETIME, check_grantable, parse_roles

@@ -235,10 +235,10 @@ class LabelService:
 
     async def _view(self, uow: UnitOfWork, viewer: Viewer, label: Label) -> LabelView:
         filters = HostFilter(label_id=label.id, visible_team_ids=visible_team_ids(viewer.user))
-        count = await uow.hosts.count(filters, now=self.clock.now())
+        count = await uow.host_inventory.count(filters, now=self.clock.now())
         host_ids = None
         if label.label_membership_type == "manual":
-            host_ids = tuple(await uow.hosts.ids(filters, now=self.clock.now()))
+            host_ids = tuple(await uow.host_inventory.ids(filters, now=self.clock.now()))
         return LabelView(label=label, host_count=count, host_ids=host_ids)
 
 
@@ -258,7 +258,7 @@ async def _checked_hosts(uow: UnitOfWork, host_ids: Sequence[int], now: dt.datet
     wanted = sorted(set(host_ids))
     if not wanted:
         return []
-    found = set(await uow.hosts.ids(HostFilter(ids=frozenset(wanted)), now=now))
+    found = set(await uow.host_inventory.ids(HostFilter(ids=frozenset(wanted)), now=now))
     missing = [host_id for host_id in wanted if host_id not in found]
     if missing:
         raise InvalidArgument(("host_ids", f"unknown host ids: {', '.join(map(str, missing))}"))

@@ -184,7 +184,7 @@ class LiveQueryService:
             if visible is not None and not visible:
                 # Only observer roles, and this query is not one observers may run.
                 raise PermissionDenied("forbidden")
-            host_ids = await uow.hosts.target_host_ids(selected, visible_team_ids=visible)
+            host_ids = await uow.host_inventory.target_host_ids(selected, visible_team_ids=visible)
             if not host_ids:
                 raise BadRequest("no hosts targeted", name="selected")
             metrics = await self.metrics(uow, host_ids)
@@ -222,7 +222,8 @@ class LiveQueryService:
     async def metrics(self, uow: UnitOfWork, host_ids: Sequence[int]) -> CampaignMetrics:
         if not host_ids:
             return CampaignMetrics()
-        summary = await uow.hosts.summary(HostFilter(ids=frozenset(host_ids)), platform=None, now=self.clock.now())
+        summary = await uow.host_inventory.summary(HostFilter(ids=frozenset(host_ids)), platform=None,
+                                                   now=self.clock.now())
         return CampaignMetrics(total=summary.totals_hosts_count, online=summary.online_count,
                                offline=summary.offline_count, missing_in_action=summary.mia_count,
                                new=summary.new_count)
@@ -453,8 +454,8 @@ class LiveQueryService:
 
     async def _online(self, host_ids: Sequence[int]) -> builtins.list[int]:
         async with self.uow() as uow:
-            return await uow.hosts.ids(HostFilter(ids=frozenset(host_ids), status=HostStatus.ONLINE),
-                                       now=self.clock.now())
+            return await uow.host_inventory.ids(HostFilter(ids=frozenset(host_ids), status=HostStatus.ONLINE),
+                                                now=self.clock.now())
 
 
 def _reason(exc: FleetError) -> str:

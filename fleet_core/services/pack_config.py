@@ -166,7 +166,7 @@ class PackConfigService:
         label_ids: frozenset[int] = frozenset()
         if compiled.targets_labels:
             async with self.uow() as uow:
-                label_ids = frozenset(label.id for label in await uow.hosts.labels(host.id))
+                label_ids = frozenset(label.id for label in await uow.host_inventory.labels(host.id))
         return packs_for(compiled, host_id=host.id, team_id=host.team_id, label_ids=label_ids)
 
     async def _compiled(self) -> CompiledPacks:

@@ -306,7 +306,7 @@ class SpecService:
         if label.label_membership_type != "manual":
             return LabelSpecView(label=label)
         filters = HostFilter(label_id=label.id, visible_team_ids=visible_team_ids(viewer.user))
-        hosts = await uow.hosts.list(filters, ListOptions(), now=self.clock.now())
+        hosts = await uow.host_inventory.list(filters, ListOptions(), now=self.clock.now())
         return LabelSpecView(label=label, hosts=tuple(sorted(h.hostname for h in hosts)))
 
     # ---- teams ---------------------------------------------------------------------------------
@@ -383,7 +383,7 @@ async def _host_ids_by_hostname(uow: UnitOfWork, hostnames: Sequence[str], now: 
     unknown = []
     for hostname in sorted(set(hostnames)):
         # The host search matches substrings; keep the exact hostnames only.
-        found = [h.id for h in await uow.hosts.list(HostFilter(query=hostname), ListOptions(), now=now)
+        found = [h.id for h in await uow.host_inventory.list(HostFilter(query=hostname), ListOptions(), now=now)
                  if h.hostname.casefold() == hostname.casefold()]
         if found and hostname.strip():
             ids.update(found)

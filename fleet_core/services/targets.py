@@ -17,7 +17,7 @@ import attrs
 from fleet_core.authz import Action, Viewer, authorize, visible_team_ids
 from fleet_core.errors import BadRequest, InvalidArgument, NotFound
 from fleet_core.model.hosts import Host, HostFilter, Label
-from fleet_core.model.teams import Team
+from fleet_core.model.teams import Team, TeamCounts
 from fleet_core.ports import Clock, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
 from fleet_core.rules.targets import TargetSelection, is_visible, target_team_filter
@@ -84,11 +84,12 @@ class TargetService:
         text = text.strip()
         async with self.uow() as uow:
             visible = await self._visibility(uow, viewer, query_id, include_observer)
-            hosts = await uow.hosts.search(text, excluded_ids=selected.host_ids, limit=SEARCH_LIMIT,
-                                           visible_team_ids=visible)
+            hosts = await uow.host_inventory.search(text, excluded_ids=selected.host_ids, limit=SEARCH_LIMIT,
+                                                    visible_team_ids=visible)
             labels = await self._labels(uow, viewer, text, selected, visible)
             teams = await self._teams(uow, text, selected, visible)
-            metrics = await self._metrics(uow, await uow.hosts.target_host_ids(selected, visible_team_ids=visible))
+            targeted = await uow.host_inventory.target_host_ids(selected, visible_team_ids=visible)
+            metrics = await self._metrics(uow, targeted)
         return TargetSearch(hosts=hosts, labels=labels, teams=teams, metrics=metrics)
 
     async def search_hosts(self, viewer: Viewer, text: str, *, excluded_host_ids: Sequence[int] = (),
@@ -98,8 +99,8 @@ class TargetService:
         authorize(viewer, Action.READ_HOSTS)
         async with self.uow() as uow:
             visible = await self._visibility(uow, viewer, query_id, include_observer)
-            return await uow.hosts.search(text.strip(), excluded_ids=frozenset(excluded_host_ids),
-                                          limit=SEARCH_LIMIT, visible_team_ids=visible)
+            return await uow.host_inventory.search(text.strip(), excluded_ids=frozenset(excluded_host_ids),
+                                                   limit=SEARCH_LIMIT, visible_team_ids=visible)
 
     async def count_targets(self, viewer: Viewer, selected: TargetSelection, *, query_id: int | None = None,
                             include_observer: bool = False) -> TargetMetrics:
@@ -108,7 +109,8 @@ class TargetService:
         authorize(viewer, Action.READ_HOSTS)
         async with self.uow() as uow:
             visible = await self._visibility(uow, viewer, query_id, include_observer)
-            return await self._metrics(uow, await uow.hosts.target_host_ids(selected, visible_team_ids=visible))
+            targeted = await uow.host_inventory.target_host_ids(selected, visible_team_ids=visible)
+            return await self._metrics(uow, targeted)
 
     async def resolve(self, viewer: Viewer, selected: TargetSelection, *,
                       include_observer: bool = False) -> builtins.list[int]:
@@ -120,7 +122,7 @@ class TargetService:
         authorize(viewer, Action.READ_HOSTS)
         async with self.uow() as uow:
             visible = target_team_filter(viewer.user, include_observer=include_observer)
-            host_ids = await uow.hosts.target_host_ids(selected, visible_team_ids=visible)
+            host_ids = await uow.host_inventory.target_host_ids(selected, visible_team_ids=visible)
         if not host_ids:
             raise BadRequest("no hosts targeted", name="selected")
         return host_ids
@@ -191,7 +193,7 @@ class TargetService:
         # Built-in labels first, as Fleet lists them.
         labels.sort(key=lambda label: (label.label_type != "builtin", label.id))
         now = self.clock.now()
-        return [LabelTarget(label=label, count=await uow.hosts.count(
+        return [LabelTarget(label=label, count=await uow.host_inventory.count(
                     HostFilter(label_id=label.id, visible_team_ids=visible), now=now))
                 for label in labels]
 
@@ -201,12 +203,13 @@ class TargetService:
         teams = [team for team in await uow.teams.list(ListOptions(query=text), team_ids=visible)
                  if team.id not in selected.team_ids]
         counts = await uow.teams.counts([team.id for team in teams])
-        return [TeamTarget(team=team, user_count=counts.get(team.id, (0, 0))[0],
-                           host_count=counts.get(team.id, (0, 0))[1]) for team in teams]
+        return [TeamTarget(team=team, user_count=counts.get(team.id, TeamCounts()).user_count,
+                           host_count=counts.get(team.id, TeamCounts()).host_count) for team in teams]
 
     async def _metrics(self, uow: UnitOfWork, host_ids: Sequence[int]) -> TargetMetrics:
         if not host_ids:
             return TargetMetrics()
-        summary = await uow.hosts.summary(HostFilter(ids=frozenset(host_ids)), platform=None, now=self.clock.now())
+        summary = await uow.host_inventory.summary(HostFilter(ids=frozenset(host_ids)), platform=None,
+                                                   now=self.clock.now())
         return TargetMetrics(total=summary.totals_hosts_count, online=summary.online_count,
                              offline=summary.offline_count, missing_in_action=summary.mia_count)

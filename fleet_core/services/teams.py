@@ -13,7 +13,7 @@ import structlog
 from fleet_core.authz import Action, Viewer, authorize, is_allowed, visible_team_ids
 from fleet_core.errors import InvalidArgument, NotFound
 from fleet_core.model.secrets import EnrollSecret
-from fleet_core.model.teams import Team
+from fleet_core.model.teams import Team, TeamCounts
 from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.model.users import Role, TeamRole
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
@@ -110,8 +110,8 @@ class TeamService:
                 TeamView(
                     team=t,
                     agent_options=t.agent_options if t.agent_options is not None else global_options,
-                    user_count=counts.get(t.id, (0, 0))[0],
-                    host_count=counts.get(t.id, (0, 0))[1],
+                    user_count=counts.get(t.id, TeamCounts()).user_count,
+                    host_count=counts.get(t.id, TeamCounts()).host_count,
                     secrets=await self._secrets(uow, viewer, t.id),
                 )
                 for t in teams
@@ -213,12 +213,12 @@ class TeamService:
 
     async def _view(self, uow: UnitOfWork, viewer: Viewer, team_id: int) -> TeamView:
         team = await _require(uow, team_id)
-        user_ids, host_ids = await uow.teams.members(team_id)
+        members = await uow.teams.members(team_id)
         options = team.agent_options
         if options is None:
             options = (await uow.app_config.get()).agent_options
-        return TeamView(team=team, agent_options=options, user_count=len(user_ids), host_count=len(host_ids),
-                        user_ids=tuple(user_ids), host_ids=tuple(host_ids),
+        return TeamView(team=team, agent_options=options, user_count=len(members.user_ids),
+                        host_count=len(members.host_ids), user_ids=members.user_ids, host_ids=members.host_ids,
                         secrets=await self._secrets(uow, viewer, team_id))
 
     @staticmethod
@@ -243,7 +243,7 @@ class TeamService:
                 users[user_id] = user
         if problems:
             raise InvalidArgument(*problems)
-        current, _ = await uow.teams.members(team_id)
+        current = (await uow.teams.members(team_id)).user_ids
         for user_id in current:
             if user_id not in wanted:
                 leaving = await uow.users.get(user_id)

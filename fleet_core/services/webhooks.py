@@ -74,7 +74,7 @@ class WebhookService:
             await uow.webhooks.lock_planning()
             last = await uow.webhooks.last_planned(WebhookKind.HOST_STATUS)
             if rules.host_status_due(last, now, self.schedule.host_status_period):
-                total = await uow.hosts.count(HostFilter(), now=now)
+                total = await uow.host_inventory.count(HostFilter(), now=now)
                 unseen = await uow.hosts.seen_before(now - dt.timedelta(days=hook.days_count))
                 if rules.host_status_triggered(total_hosts=total, unseen_hosts=len(unseen),
                                                host_percentage=hook.host_percentage):

@@ -15,7 +15,7 @@ from fleet_core.authz import Viewer
 from fleet_core.errors import BadRequest, InvalidArgument, NotFound
 from fleet_core.model.config import AppConfig
 from fleet_core.model.runtime import ServerRuntime
-from fleet_core.ports import ACTIVITY_ORDER_KEYS
+from fleet_core.rules.ordering import ACTIVITY_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import DeviceMapping, HostFilter
-from fleet_core.ports import HOST_ORDER_KEYS
+from fleet_core.rules.ordering import HOST_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
@@ -119,7 +119,7 @@ class HostController(Controller):
             # Fleet adds the solution's aggregate (for the team filter only) when mdm_id is given.
             summary = await services.hosts.macadmins_summary(viewer, team_id=filters.team_id)
             for solution in summary.mdm_solutions:
-                if solution[0] == filters.mdm_id:
+                if solution.id == filters.mdm_id:
                     response.mobile_device_management_solution = to_mdm_solution(solution)
         return response
 

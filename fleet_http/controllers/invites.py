@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from fleet_core.authz import Viewer
-from fleet_core.ports import INVITE_ORDER_KEYS
+from fleet_core.rules.ordering import INVITE_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_core.services.invites import InviteChanges, InviteInput
 from fleet_http.controllers.listing import options_from_query

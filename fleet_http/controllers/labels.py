@@ -12,7 +12,7 @@ from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import HostFilter
 from fleet_core.model.unset import UNSET_FIELD
-from fleet_core.ports import HOST_ORDER_KEYS, LABEL_ORDER_KEYS
+from fleet_core.rules.ordering import HOST_ORDER_KEYS, LABEL_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_core.services.labels import LabelChanges
 from fleet_http.controllers.hosts import provide_host_filter

@@ -13,7 +13,7 @@ from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.packs import PackFields, PackTargets, ScheduleFields
 from fleet_core.model.unset import UNSET_FIELD
-from fleet_core.ports import PACK_ORDER_KEYS
+from fleet_core.rules.ordering import PACK_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_core.services.packs import SCHEDULE_ORDER_KEYS, PackChanges, ScheduleChanges
 from fleet_http.controllers.listing import options_from_query

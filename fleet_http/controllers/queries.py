@@ -15,7 +15,7 @@ from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.queries import QueryFields
 from fleet_core.model.unset import UNSET_FIELD
-from fleet_core.ports import QUERY_ORDER_KEYS
+from fleet_core.rules.ordering import QUERY_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_core.services.queries import QueryChanges
 from fleet_http.controllers.listing import options_from_query

@@ -14,7 +14,7 @@ from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import Software
 from fleet_core.model.software import SoftwareFilter
-from fleet_core.ports import SOFTWARE_ORDER_KEYS
+from fleet_core.rules.ordering import SOFTWARE_ORDER_KEYS
 from fleet_core.rules.paging import Direction
 from fleet_core.services import Services
 from fleet_http.controllers.listing import options_from_query

@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.unset import UNSET_FIELD
-from fleet_core.ports import TEAM_ORDER_KEYS
+from fleet_core.rules.ordering import TEAM_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_core.services.teams import TeamChanges
 from fleet_http.controllers.listing import options_from_query

@@ -18,7 +18,11 @@ def _postgres_conforms(pool: Pool, uow: PgUnitOfWork) -> tuple[object, ...]:
     secrets: ports.EnrollSecretRepository = uow.enroll_secrets
     teams: ports.TeamRepository = uow.teams
     activities: ports.ActivityRepository = uow.activities
-    return (factory, users, sessions, invites, resets, config, secrets, teams, activities)
+    hosts: ports.HostRepository = uow.hosts
+    host_inventory: ports.HostInventoryRepository = uow.host_inventory
+    host_aggregates: ports.HostAggregateRepository = uow.host_aggregates
+    return (factory, users, sessions, invites, resets, config, secrets, teams, activities, hosts, host_inventory,
+            host_aggregates)
 
 
 def _memory_conforms(store: InMemoryStore) -> ports.UnitOfWorkFactory:

@@ -1,4 +1,5 @@
-"""HostRepository contract (fleet_core.ports): enrollment, facts, check-ins, filters, aggregates.
+"""The host ports' contracts (fleet_core.ports): HostRepository (enrollment, facts, check-ins),
+HostInventoryRepository (filters, listing, details) and HostAggregateRepository (aggregates).
 
 The last test drives the in-memory store and Postgres with random fleets and filters and wants
 identical answers: status boundaries (the 60 s buffer, 30 days, 24 hours), NULLS LAST, ties by
@@ -21,6 +22,7 @@ from fleet_adapters.memory import InMemoryStore
 from fleet_adapters.memory.store import InMemoryUnitOfWork
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound
+from fleet_core.model.host_aggregates import MunkiVersion
 from fleet_core.model.hosts import (
     NEVER,
     Battery,
@@ -35,7 +37,8 @@ from fleet_core.model.hosts import (
     SoftwareItem,
 )
 from fleet_core.model.policies import Policy
-from fleet_core.ports import HOST_ORDER_KEYS, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import UnitOfWork, UnitOfWorkFactory
+from fleet_core.rules.ordering import HOST_ORDER_KEYS
 from fleet_core.rules.paging import Direction, ListOptions
 
 pytestmark = pytest.mark.anyio
@@ -64,8 +67,8 @@ async def set_policy_results(uow: UnitOfWork, host_id: int, results: Mapping[int
 
 async def enroll(uow: UnitOfWork, name: str, at: dt.datetime, *, team_id: int | None = None,
                  **fields: Any) -> int:
-    host, _ = await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
-                                     fields=fields)
+    host = (await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
+                                   fields=fields)).host
     return host.id
 
 
@@ -73,9 +76,10 @@ async def test_enrolling_a_new_host_creates_it_due_for_everything(
     uow_factory: UnitOfWorkFactory, at: dt.datetime
 ) -> None:
     async with uow_factory() as uow:
-        host, created = await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k1", team_id=None, at=at,
-                                               fields={"hostname": "box", "platform": "ubuntu",
-                                                       "additional": {"a": [1, 2]}})
+        enrollment = await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k1", team_id=None, at=at,
+                                            fields={"hostname": "box", "platform": "ubuntu",
+                                                    "additional": {"a": [1, 2]}})
+        host, created = enrollment.host, enrollment.created
         await uow.commit()
 
     assert created is True
@@ -88,7 +92,7 @@ async def test_enrolling_a_new_host_creates_it_due_for_everything(
         assert await uow.hosts.get(host.id) == host
         assert await uow.hosts.get_by_node_key("k1") == host
         assert await uow.hosts.get_by_osquery_host_id("abc") == host
-        assert [label.name for label in await uow.hosts.labels(host.id)] == ["All Hosts"]
+        assert [label.name for label in await uow.host_inventory.labels(host.id)] == ["All Hosts"]
 
 
 async def test_reenrolling_keeps_the_row_and_replaces_key_team_and_times(
@@ -97,14 +101,15 @@ async def test_reenrolling_keeps_the_row_and_replaces_key_team_and_times(
     later = at + DAY
     async with uow_factory() as uow:
         team = await add_team(uow, "Servers")
-        first, _ = await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k1", team_id=None, at=at,
-                                          fields={"hostname": "old"})
+        first = (await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k1", team_id=None, at=at,
+                                        fields={"hostname": "old"})).host
         await set_policy_results(uow, first.id, {7: True}, at)
         await uow.commit()
 
     async with uow_factory() as uow:
-        second, created = await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k2", team_id=team.id,
-                                                 at=later, fields={"hostname": "new"})
+        enrollment = await uow.hosts.enroll(osquery_host_id="abc", node_key_hash="k2", team_id=team.id,
+                                            at=later, fields={"hostname": "new"})
+        second, created = enrollment.host, enrollment.created
         await uow.commit()
 
     assert created is False
@@ -114,9 +119,9 @@ async def test_reenrolling_keeps_the_row_and_replaces_key_team_and_times(
     async with uow_factory() as uow:
         assert await uow.hosts.get_by_node_key("k1") is None
         assert await uow.hosts.get_by_node_key("k2") == second
-        assert await uow.hosts.ids(HostFilter(policy_id=7), now=later) == []
-        assert [label.name for label in await uow.hosts.labels(first.id)] == ["All Hosts"]
-        assert await uow.hosts.count(HostFilter(), now=later) == 1
+        assert await uow.host_inventory.ids(HostFilter(policy_id=7), now=later) == []
+        assert [label.name for label in await uow.host_inventory.labels(first.id)] == ["All Hosts"]
+        assert await uow.host_inventory.count(HostFilter(), now=later) == 1
 
 
 async def test_enrolling_with_an_unknown_field_is_rejected(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
@@ -138,7 +143,7 @@ async def test_a_node_key_held_by_another_host_is_refused_and_the_unit_of_work_s
 
     async with uow_factory() as uow:
         assert await uow.hosts.get_by_osquery_host_id("b") is None
-        assert await uow.hosts.count(HostFilter(), now=at) == 2
+        assert await uow.host_inventory.count(HostFilter(), now=at) == 2
 
 
 async def test_enrolling_into_a_missing_team_is_not_found(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
@@ -163,15 +168,17 @@ async def test_two_concurrent_enrollments_of_one_identifier_make_one_host(
 
     async def second() -> None:
         async with uow_factory() as uow:
-            host, created = await uow.hosts.enroll(osquery_host_id="dup", node_key_hash="k2", team_id=None,
-                                                   at=at + MINUTE, fields={})
+            enrollment = await uow.hosts.enroll(osquery_host_id="dup", node_key_hash="k2", team_id=None,
+                                                at=at + MINUTE, fields={})
+            host, created = enrollment.host, enrollment.created
             await uow.commit()
         results["second"] = (host.id, created)
 
     async with anyio.create_task_group() as tg:
         async with uow_factory() as uow:
-            host, created = await uow.hosts.enroll(osquery_host_id="dup", node_key_hash="k1", team_id=None, at=at,
-                                                   fields={})
+            enrollment = await uow.hosts.enroll(osquery_host_id="dup", node_key_hash="k1", team_id=None, at=at,
+                                                fields={})
+            host, created = enrollment.host, enrollment.created
             results["first"] = (host.id, created)
             tg.start_soon(second)
             await wait_for_lock_waiter()
@@ -180,7 +187,7 @@ async def test_two_concurrent_enrollments_of_one_identifier_make_one_host(
     assert results["first"] == (results["second"][0], True)
     assert results["second"][1] is False
     async with uow_factory() as uow:
-        assert await uow.hosts.ids(HostFilter(), now=at) == [results["first"][0]]
+        assert await uow.host_inventory.ids(HostFilter(), now=at) == [results["first"][0]]
         found = await uow.hosts.get_by_node_key("k2")
         assert found is not None and found.last_enrolled_at == at + MINUTE
 
@@ -191,9 +198,9 @@ async def test_unknown_hosts_are_none(uow_factory: UnitOfWorkFactory, at: dt.dat
         assert await uow.hosts.get_by_node_key("nope") is None
         assert await uow.hosts.get_by_osquery_host_id("nope") is None
         assert await uow.hosts.find_by_identifier("nope", node_key_hash="nope") is None
-        assert await uow.hosts.mdm(12345) is None
-        assert await uow.hosts.munki(12345) is None
-        assert await uow.hosts.software(12345) == []
+        assert await uow.host_inventory.mdm(12345) is None
+        assert await uow.host_inventory.munki(12345) is None
+        assert await uow.host_inventory.software(12345) == []
 
 
 async def test_find_by_identifier_matches_each_identifying_column_and_the_lowest_id_wins(
@@ -248,14 +255,14 @@ async def test_applied_facts_update_the_row_and_replace_each_reported_list(
             "box", 2**40, 12.5, at - DAY)
         assert (host.updated_at, host.detail_updated_at, host.label_updated_at) == (later, later, NEVER)
         assert host.refetch_requested is False
-        assert [(u.uid, u.username) for u in await uow.hosts.users(host_id)] == [(0, "root"), (501, "ann")]
-        software = await uow.hosts.software(host_id)
+        assert [(u.uid, u.username) for u in await uow.host_inventory.users(host_id)] == [(0, "root"), (501, "ann")]
+        software = await uow.host_inventory.software(host_id)
         assert [(s.name, s.version, s.vendor, s.last_opened_at) for s in software] == [
             ("curl", "8.0", "Ubuntu", None), ("zsh", "5.9", "", later)]
-        assert [m.email for m in await uow.hosts.device_mapping(host_id)] == ["a@example.com", "b@example.com"]
-        assert await uow.hosts.mdm(host_id) == MDMInfo(True, "https://mdm.example.com", True, "Jamf")
-        assert await uow.hosts.munki(host_id) == MunkiInfo("6.3", errors=("disk full",), warnings=("slow",))
-        assert await uow.hosts.batteries(host_id) == [Battery(10, "Good"), Battery(900, "Poor")]
+        assert [m.email for m in await uow.host_inventory.device_mapping(host_id)] == ["a@example.com", "b@example.com"]
+        assert await uow.host_inventory.mdm(host_id) == MDMInfo(True, "https://mdm.example.com", True, "Jamf")
+        assert await uow.host_inventory.munki(host_id) == MunkiInfo("6.3", errors=("disk full",), warnings=("slow",))
+        assert await uow.host_inventory.batteries(host_id) == [Battery(10, "Good"), Battery(900, "Poor")]
 
         # Lists not mentioned stay; empty lists clear; labels/policies flags stamp their own time.
         await uow.hosts.apply_facts(host_id, HostFacts(users=(), software=(SoftwareItem("curl", "8.0", "deb"),)),
@@ -267,10 +274,10 @@ async def test_applied_facts_update_the_row_and_replace_each_reported_list(
         assert host is not None
         assert (host.label_updated_at, host.policy_updated_at, host.detail_updated_at) == (
             later + MINUTE, later + MINUTE, later)
-        assert await uow.hosts.users(host_id) == []
-        assert [(s.name, s.source) for s in await uow.hosts.software(host_id)] == [("curl", "deb")]
-        assert len(await uow.hosts.device_mapping(host_id)) == 2
-        assert len(await uow.hosts.batteries(host_id)) == 2
+        assert await uow.host_inventory.users(host_id) == []
+        assert [(s.name, s.source) for s in await uow.host_inventory.software(host_id)] == [("curl", "deb")]
+        assert len(await uow.host_inventory.device_mapping(host_id)) == 2
+        assert len(await uow.host_inventory.batteries(host_id)) == 2
 
 
 async def test_software_rows_are_shared_between_hosts(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
@@ -282,16 +289,16 @@ async def test_software_rows_are_shared_between_hosts(uow_factory: UnitOfWorkFac
         await uow.commit()
 
     async with uow_factory() as uow:
-        [git_one] = await uow.hosts.software(one)
-        [git_two] = await uow.hosts.software(two)
+        [git_one] = await uow.host_inventory.software(one)
+        [git_two] = await uow.host_inventory.software(two)
         assert git_one.id == git_two.id
-        assert await uow.hosts.ids(HostFilter(software_id=git_one.id), now=at) == [one, two]
+        assert await uow.host_inventory.ids(HostFilter(software_id=git_one.id), now=at) == [one, two]
 
 
 async def test_facts_for_a_missing_host_are_ignored(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
     async with uow_factory() as uow:
         await uow.hosts.apply_facts(999, HostFacts(fields={"hostname": "x"}, users=(HostUser(1, "a"),)), at=at)
-        assert await uow.hosts.users(999) == []
+        assert await uow.host_inventory.users(999) == []
 
 
 async def test_mark_seen_moves_seen_time_forward_only_and_skips_unknown_hosts(
@@ -319,8 +326,8 @@ async def test_mark_seen_moves_seen_time_forward_only_and_skips_unknown_hosts(
         assert await uow.hosts.seen_before(at) == []
 
         # Re-enrolling earlier than the last check-in does not move seen_time back.
-        host, _ = await uow.hosts.enroll(osquery_host_id="b", node_key_hash="k", team_id=None, at=at + MINUTE,
-                                         fields={})
+        host = (await uow.hosts.enroll(osquery_host_id="b", node_key_hash="k", team_id=None, at=at + MINUTE,
+                                       fields={})).host
         assert host.seen_time == at + 3 * MINUTE
 
 
@@ -352,10 +359,10 @@ async def test_transfer_moves_hosts_and_keeps_their_global_policy_results(
         with pytest.raises(NotFound):
             await uow.hosts.transfer([a], 999)
         # Global policies still apply in any team (team policies' answers go: see the policy contract).
-        assert await uow.hosts.ids(HostFilter(policy_id=1), now=at) == [a, b]
-        assert await uow.hosts.ids(HostFilter(team_id=team.id), now=at) == [a, b]
+        assert await uow.host_inventory.ids(HostFilter(policy_id=1), now=at) == [a, b]
+        assert await uow.host_inventory.ids(HostFilter(team_id=team.id), now=at) == [a, b]
         assert await uow.hosts.transfer([a], None) == [a]
-        assert await uow.hosts.ids(HostFilter(no_team=True), now=at) == [a]
+        assert await uow.host_inventory.ids(HostFilter(no_team=True), now=at) == [a]
         await uow.commit()
 
 
@@ -376,13 +383,14 @@ async def test_delete_removes_hosts_with_everything_collected(uow_factory: UnitO
     async with uow_factory() as uow:
         assert await uow.hosts.get(a) is None
         assert await uow.hosts.get_by_node_key("key-a") is None
-        assert await uow.hosts.users(a) == []
-        assert await uow.hosts.labels(a) == []
-        assert await uow.hosts.munki_issues(HostFilter()) == []
-        assert await uow.hosts.ids(HostFilter(), now=at) == [b]
+        assert await uow.host_inventory.users(a) == []
+        assert await uow.host_inventory.labels(a) == []
+        assert await uow.host_aggregates.munki_issues(HostFilter()) == []
+        assert await uow.host_inventory.ids(HostFilter(), now=at) == [b]
         # The identifier is free again.
-        host, created = await uow.hosts.enroll(osquery_host_id="a", node_key_hash="k", team_id=None, at=at,
-                                               fields={})
+        enrollment = await uow.hosts.enroll(osquery_host_id="a", node_key_hash="k", team_id=None, at=at,
+                                            fields={})
+        host, created = enrollment.host, enrollment.created
         assert created is True and host.id != a
 
 
@@ -402,14 +410,14 @@ async def test_status_filters_follow_the_rules_at_the_given_now(
 
     async with uow_factory() as uow:
         async def status(value: HostStatus) -> list[int]:
-            return await uow.hosts.ids(HostFilter(status=value), now=now)
+            return await uow.host_inventory.ids(HostFilter(status=value), now=now)
 
         assert await status(HostStatus.ONLINE) == [fresh]
         assert await status(HostStatus.OFFLINE) == [edge, gone]
         assert await status(HostStatus.MISSING) == [gone]
         assert await status(HostStatus.MIA) == [gone]
         assert await status(HostStatus.NEW) == [fresh, edge]
-        summary = await uow.hosts.summary(HostFilter(), platform=None, now=now)
+        summary = await uow.host_inventory.summary(HostFilter(), platform=None, now=now)
         assert (summary.totals_hosts_count, summary.online_count, summary.offline_count, summary.mia_count,
                 summary.missing_30_days_count, summary.new_count) == (3, 1, 2, 1, 1, 2)
 
@@ -424,12 +432,12 @@ async def test_team_and_visibility_filters(uow_factory: UnitOfWorkFactory, at: d
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert await uow.hosts.ids(HostFilter(team_id=one.id), now=at) == [a]
-        assert await uow.hosts.ids(HostFilter(no_team=True), now=at) == [c]
-        assert await uow.hosts.ids(HostFilter(visible_team_ids=frozenset({one.id, two.id})), now=at) == [a, b]
-        assert await uow.hosts.ids(HostFilter(visible_team_ids=frozenset()), now=at) == []
-        assert await uow.hosts.ids(HostFilter(ids=frozenset({a, c})), now=at) == [a, c]
-        listed = await uow.hosts.list(HostFilter(), ListOptions(order_key="team_name"), now=at)
+        assert await uow.host_inventory.ids(HostFilter(team_id=one.id), now=at) == [a]
+        assert await uow.host_inventory.ids(HostFilter(no_team=True), now=at) == [c]
+        assert await uow.host_inventory.ids(HostFilter(visible_team_ids=frozenset({one.id, two.id})), now=at) == [a, b]
+        assert await uow.host_inventory.ids(HostFilter(visible_team_ids=frozenset()), now=at) == []
+        assert await uow.host_inventory.ids(HostFilter(ids=frozenset({a, c})), now=at) == [a, c]
+        listed = await uow.host_inventory.list(HostFilter(), ListOptions(order_key="team_name"), now=at)
         assert [(h.id, h.team_name) for h in listed] == [(a, "One"), (b, "Two"), (c, None)]
 
 
@@ -452,14 +460,14 @@ async def test_policy_software_os_mdm_and_munki_filters(uow_factory: UnitOfWorkF
 
     async with uow_factory() as uow:
         def ids(**kw: Any) -> Awaitable[list[int]]:
-            return uow.hosts.ids(HostFilter(**kw), now=at)
+            return uow.host_inventory.ids(HostFilter(**kw), now=at)
 
         assert await ids(policy_id=1, policy_response="passing") == [a]
         assert await ids(policy_id=1, policy_response="failing") == [b]
         assert await ids(policy_id=1) == [a, b, c]
         assert await ids(policy_id=2, policy_response="passing") == []
 
-        versions = await uow.hosts.os_versions(HostFilter())
+        versions = await uow.host_aggregates.os_versions(HostFilter())
         assert [(v.name, v.name_only, v.version, v.platform, v.hosts_count) for v in versions] == [
             ("macOS 14.1", "macOS", "14.1", "darwin", 2), ("Ubuntu 22.04.1 LTS", "Ubuntu", "22.04.1 LTS", "ubuntu", 1)]
         mac = versions[0].os_id
@@ -467,40 +475,41 @@ async def test_policy_software_os_mdm_and_munki_filters(uow_factory: UnitOfWorkF
         assert await ids(os_name="Ubuntu", os_version="22.04.1 LTS") == [c]
         assert await ids(os_name="Ubuntu", os_version="20.04") == []
 
-        [(mdm_id, name, url, count)] = await uow.hosts.mdm_solutions(HostFilter())
-        assert (name, url, count) == ("Jamf", "https://jamf.example.com", 2)
-        assert await ids(mdm_id=mdm_id) == [a, b]
+        [solution] = await uow.host_aggregates.mdm_solutions(HostFilter())
+        assert (solution.name, solution.server_url, solution.hosts_count) == ("Jamf", "https://jamf.example.com", 2)
+        assert await ids(mdm_id=solution.id) == [a, b]
         assert await ids(mdm_enrollment_status="manual") == [a]
         assert await ids(mdm_enrollment_status="automatic") == [b]
         assert await ids(mdm_enrollment_status="unenrolled") == [c]
         with pytest.raises(InvalidArgument):
             await ids(mdm_enrollment_status="sideways")
-        assert await uow.hosts.mdm_status_counts(HostFilter()) == {
+        assert await uow.host_aggregates.mdm_status_counts(HostFilter()) == {
             "enrolled_manual_hosts_count": 1, "enrolled_automated_hosts_count": 1, "unenrolled_hosts_count": 1,
             "hosts_count": 3}
-        assert await uow.hosts.mdm_status_counts(HostFilter(ids=frozenset({a}))) == {
+        assert await uow.host_aggregates.mdm_status_counts(HostFilter(ids=frozenset({a}))) == {
             "enrolled_manual_hosts_count": 1, "enrolled_automated_hosts_count": 0, "unenrolled_hosts_count": 0,
             "hosts_count": 1}
 
-        assert await uow.hosts.munki_versions(HostFilter()) == [("6.3", 2), ("5.0", 1)]
-        issues = await uow.hosts.munki_issues(HostFilter())
-        assert [(n, kind, count) for _, n, kind, count in issues] == [("e1", "error", 2), ("w1", "warning", 1)]
-        assert await ids(munki_issue_id=issues[0][0]) == [a, c]
+        assert await uow.host_aggregates.munki_versions(HostFilter()) == [
+            MunkiVersion("6.3", 2), MunkiVersion("5.0", 1)]
+        issues = await uow.host_aggregates.munki_issues(HostFilter())
+        assert [(i.name, i.type, i.hosts_count) for i in issues] == [("e1", "error", 2), ("w1", "warning", 1)]
+        assert await ids(munki_issue_id=issues[0].id) == [a, c]
 
 
 async def test_os_ids_are_stable_as_hosts_come_and_go(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
     async with uow_factory() as uow:
         a = await enroll(uow, "a", at, os_version="macOS 14.1", platform="darwin")
-        [before] = await uow.hosts.os_versions(HostFilter())
+        [before] = await uow.host_aggregates.os_versions(HostFilter())
         await uow.hosts.apply_facts(a, HostFacts(fields={"os_version": "macOS 14.2"}), at=at)
         b = await enroll(uow, "b", at, os_version="macOS 14.1", platform="darwin")
-        after = await uow.hosts.os_versions(HostFilter())
+        after = await uow.host_aggregates.os_versions(HostFilter())
         await uow.commit()
 
     assert [(v.os_id, v.version) for v in after] == [(before.os_id, "14.1"), (after[1].os_id, "14.2")]
     assert after[1].os_id != before.os_id
     async with uow_factory() as uow:
-        assert await uow.hosts.ids(HostFilter(os_id=before.os_id), now=at) == [b]
+        assert await uow.host_inventory.ids(HostFilter(os_id=before.os_id), now=at) == [b]
 
 
 async def test_query_searches_identifying_columns_and_exact_device_emails(
@@ -515,8 +524,8 @@ async def test_query_searches_identifying_columns_and_exact_device_emails(
 
     async with uow_factory() as uow:
         async def search(text: str) -> list[int]:
-            listed = await uow.hosts.list(HostFilter(query=text), ListOptions(), now=at)
-            assert await uow.hosts.count(HostFilter(query=text), now=at) == len(listed)
+            listed = await uow.host_inventory.list(HostFilter(query=text), ListOptions(), now=at)
+            assert await uow.host_inventory.count(HostFilter(query=text), now=at) == len(listed)
             return [h.id for h in listed]
 
         assert await search("web") == [a]
@@ -528,7 +537,7 @@ async def test_query_searches_identifying_columns_and_exact_device_emails(
         assert await search("ann@example.com") == [c]
         assert await search("ann@example") == []
         # The list options' search text applies when the filter has none.
-        listed = await uow.hosts.list(HostFilter(), ListOptions(query="web"), now=at)
+        listed = await uow.host_inventory.list(HostFilter(), ListOptions(query="web"), now=at)
         assert [h.id for h in listed] == [a]
 
 
@@ -544,7 +553,7 @@ async def test_list_orders_by_key_then_id_and_pages_with_after(uow_factory: Unit
         async def order(key: str | None, direction: Direction = Direction.ASC, after: str | None = None,
                         page: int = 0, per_page: int = 100) -> list[int]:
             options = ListOptions(page=page, per_page=per_page, order_key=key, order_direction=direction)
-            return [h.id for h in await uow.hosts.list(HostFilter(), options, now=at, after=after)]
+            return [h.id for h in await uow.host_inventory.list(HostFilter(), options, now=at, after=after)]
 
         assert await order(None) == [a, b, c, d]
         assert await order("hostname") == [d, b, a, c]
@@ -576,12 +585,12 @@ async def test_summary_counts_platforms_and_lists_builtin_labels(
         await uow.commit()
 
     async with uow_factory() as uow:
-        everything = await uow.hosts.summary(HostFilter(), platform=None, now=at)
+        everything = await uow.host_inventory.summary(HostFilter(), platform=None, now=at)
         assert everything.team_id is None
         assert everything.platforms == (("darwin", 1), ("rhel", 1), ("ubuntu", 1))
         assert everything.all_linux_count == 2
         assert [label.name for label in everything.builtin_labels][:2] == ["All Hosts", "macOS"]
-        teamed = await uow.hosts.summary(HostFilter(team_id=team.id), platform="linux", now=at)
+        teamed = await uow.host_inventory.summary(HostFilter(team_id=team.id), platform="linux", now=at)
         assert (teamed.team_id, teamed.totals_hosts_count, teamed.platforms) == (team.id, 1, (("rhel", 1),))
 
 
@@ -665,9 +674,9 @@ async def populate(uow_factory: UnitOfWorkFactory, specs: list[dict[str, Any]]) 
             fields = {k: spec[k] for k in ("platform", "hostname", "computer_name", "uuid", "primary_ip",
                                            "os_version", "distributed_interval", "config_tls_refresh", "memory",
                                            "gigs_disk_space_available")}
-            host, _ = await uow.hosts.enroll(osquery_host_id=f"host-{index}", node_key_hash=f"key-{index}",
-                                             team_id=spec["team_id"], at=NOW - dt.timedelta(seconds=spec["created"]),
-                                             fields=fields)
+            host = (await uow.hosts.enroll(osquery_host_id=f"host-{index}", node_key_hash=f"key-{index}",
+                                           team_id=spec["team_id"], at=NOW - dt.timedelta(seconds=spec["created"]),
+                                           fields=fields)).host
             await uow.hosts.apply_facts(host.id, HostFacts(
                 software=tuple(SOFTWARE[i] for i in spec["software"]),
                 device_mapping=() if spec["email"] is None else (DeviceMapping(spec["email"], "custom"),),
@@ -688,19 +697,20 @@ async def resolve(uow_factory: UnitOfWorkFactory, raw: dict[str, Any]) -> HostFi
         everything = HostFilter()
         if raw["software"] is not None:
             wanted = SOFTWARE[raw["software"]]
-            found = [s.id for host_id in await uow.hosts.ids(everything, now=NOW)
-                     for s in await uow.hosts.software(host_id)
+            found = [s.id for host_id in await uow.host_inventory.ids(everything, now=NOW)
+                     for s in await uow.host_inventory.software(host_id)
                      if (s.name, s.version, s.source) == (wanted.name, wanted.version, wanted.source)]
             values["software_id"] = found[0] if found else 10_000
         if raw["os"] is not None:
-            found = [v.os_id for v in await uow.hosts.os_versions(everything) if v.name == raw["os"]]
+            found = [v.os_id for v in await uow.host_aggregates.os_versions(everything) if v.name == raw["os"]]
             values["os_id"] = found[0] if found else 10_000
         if raw["mdm"] is not None:
-            found = [m[0] for m in await uow.hosts.mdm_solutions(everything) if m[1] == raw["mdm"]]
+            found = [m.id for m in await uow.host_aggregates.mdm_solutions(everything) if m.name == raw["mdm"]]
             values["mdm_id"] = found[0] if found else 10_000
         if raw["munki_issue"] is not None:
             name, kind = MUNKI_ISSUES[raw["munki_issue"]]
-            found = [i[0] for i in await uow.hosts.munki_issues(everything) if (i[1], i[2]) == (name, kind)]
+            found = [i.id for i in await uow.host_aggregates.munki_issues(everything)
+                     if (i.name, i.type) == (name, kind)]
             values["munki_issue_id"] = found[0] if found else 10_000
     return HostFilter(**values)
 
@@ -719,26 +729,28 @@ async def observe(uow_factory: UnitOfWorkFactory, raw: dict[str, Any], options: 
                   after_host: int | None, platform: str | None) -> dict[str, Any]:
     host_filter = await resolve(uow_factory, raw)
     async with uow_factory() as uow:
-        names = {h.id: h.osquery_host_id for h in await uow.hosts.list(HostFilter(), ListOptions(), now=NOW)}
+        names = {h.id: h.osquery_host_id for h in await uow.host_inventory.list(HostFilter(), ListOptions(), now=NOW)}
         after = None
         if after_host is not None and options.order_key is not None:
             anchor = await uow.hosts.get_by_osquery_host_id(f"host-{after_host}")
             after = None if anchor is None else after_text(anchor, options.order_key)
-        listed = await uow.hosts.list(host_filter, options, now=NOW, after=after)
-        summary = await uow.hosts.summary(host_filter, platform=platform, now=NOW)
+        listed = await uow.host_inventory.list(host_filter, options, now=NOW, after=after)
+        summary = await uow.host_inventory.summary(host_filter, platform=platform, now=NOW)
         return {
             "list": [(h.osquery_host_id, h.seen_time, h.team_name) for h in listed],
-            "count": await uow.hosts.count(host_filter, now=NOW),
-            "ids": [names[i] for i in await uow.hosts.ids(host_filter, now=NOW)],
+            "count": await uow.host_inventory.count(host_filter, now=NOW),
+            "ids": [names[i] for i in await uow.host_inventory.ids(host_filter, now=NOW)],
             "summary": (summary.totals_hosts_count, summary.online_count, summary.offline_count,
                         summary.mia_count, summary.new_count, summary.all_linux_count, summary.platforms,
                         [label.name for label in summary.builtin_labels]),
             "os": sorted((v.name, v.name_only, v.version, v.platform, v.hosts_count)
-                         for v in await uow.hosts.os_versions(host_filter)),
-            "mdm": [(n, u, c) for _, n, u, c in await uow.hosts.mdm_solutions(host_filter)],
-            "mdm_status": await uow.hosts.mdm_status_counts(host_filter),
-            "munki": await uow.hosts.munki_versions(host_filter),
-            "munki_issues": [(n, k, c) for _, n, k, c in await uow.hosts.munki_issues(host_filter)],
+                         for v in await uow.host_aggregates.os_versions(host_filter)),
+            "mdm": [(m.name, m.server_url, m.hosts_count)
+                    for m in await uow.host_aggregates.mdm_solutions(host_filter)],
+            "mdm_status": await uow.host_aggregates.mdm_status_counts(host_filter),
+            "munki": await uow.host_aggregates.munki_versions(host_filter),
+            "munki_issues": [(i.name, i.type, i.hosts_count)
+                             for i in await uow.host_aggregates.munki_issues(host_filter)],
         }
 
 
@@ -783,8 +795,8 @@ async def test_software_by_id_counts_the_hosts_that_have_it(uow_factory: UnitOfW
                                     at=at)
         await uow.commit()
     async with uow_factory() as uow:
-        [listed_tar, _] = await uow.hosts.software(second)
-        found = await uow.hosts.software_by_id(listed_tar.id)
+        [listed_tar, _] = await uow.host_inventory.software(second)
+        found = await uow.host_inventory.software_by_id(listed_tar.id)
         assert found is not None
         assert (found.name, found.version, found.source, found.hosts_count) == ("tar", "1.30", "deb_packages", 2)
-        assert await uow.hosts.software_by_id(listed_tar.id + 10_000) is None
+        assert await uow.host_inventory.software_by_id(listed_tar.id + 10_000) is None

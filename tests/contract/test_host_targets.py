@@ -1,4 +1,4 @@
-"""HostRepository.target_host_ids and search (fleet_core.ports): which hosts a selection reaches,
+"""HostInventoryRepository.target_host_ids and search (fleet_core.ports): which hosts a selection reaches,
 and the host search of the target pickers.
 
 The last tests build random fleets of teams, labels and hosts in the in-memory store and in
@@ -30,8 +30,8 @@ UNKNOWN = 1_000_000
 
 async def enroll(uow: UnitOfWork, name: str, at: dt.datetime, *, team_id: int | None = None,
                  **fields: Any) -> int:
-    host, _ = await uow.hosts.enroll(osquery_host_id=f"osquery-{name}", node_key_hash=f"key-{name}",
-                                     team_id=team_id, at=at, fields={"hostname": name, **fields})
+    host = (await uow.hosts.enroll(osquery_host_id=f"osquery-{name}", node_key_hash=f"key-{name}",
+                                   team_id=team_id, at=at, fields={"hostname": name, **fields})).host
     return host.id
 
 
@@ -81,7 +81,7 @@ async def small(uow_factory: UnitOfWorkFactory, add_team: Any, at: dt.datetime) 
 
 async def targets(uow_factory: UnitOfWorkFactory, visible: frozenset[int] | None = None, **selected: Any) -> list[int]:
     async with uow_factory() as uow:
-        return await uow.hosts.target_host_ids(TargetSelection(**selected), visible_team_ids=visible)
+        return await uow.host_inventory.target_host_ids(TargetSelection(**selected), visible_team_ids=visible)
 
 
 async def test_nothing_selected_targets_no_host(uow_factory: UnitOfWorkFactory, small: Small) -> None:
@@ -131,7 +131,7 @@ async def test_team_visibility_applies_on_top(uow_factory: UnitOfWorkFactory, sm
 async def searched(uow_factory: UnitOfWorkFactory, text: str, *, excluded: frozenset[int] = frozenset(),
                    limit: int = 10, visible: frozenset[int] | None = None) -> list[str]:
     async with uow_factory() as uow:
-        hosts = await uow.hosts.search(text, excluded_ids=excluded, limit=limit, visible_team_ids=visible)
+        hosts = await uow.host_inventory.search(text, excluded_ids=excluded, limit=limit, visible_team_ids=visible)
         return [h.hostname for h in hosts]
 
 
@@ -263,8 +263,8 @@ def expected_targets(specs: list[dict[str, Any]], built: Built, selection: dict[
 
 async def outcome(uow_factory: UnitOfWorkFactory, built: Built, selection: dict[str, Any]) -> list[int]:
     async with uow_factory() as uow:
-        found = await uow.hosts.target_host_ids(built.selection(selection),
-                                                visible_team_ids=built.visible(selection["visible"]))
+        found = await uow.host_inventory.target_host_ids(built.selection(selection),
+                                                         visible_team_ids=built.visible(selection["visible"]))
     return [built.host_index(h) for h in found]
 
 
@@ -272,9 +272,9 @@ async def search_outcome(uow_factory: UnitOfWorkFactory, built: Built,
                          search: tuple[str, frozenset[int], int, frozenset[int] | None]) -> list[int]:
     text, excluded, limit, visible = search
     async with uow_factory() as uow:
-        found = await uow.hosts.search(text, excluded_ids=frozenset(built.hosts[i] for i in excluded
+        found = await uow.host_inventory.search(text, excluded_ids=frozenset(built.hosts[i] for i in excluded
                                                                     if i < len(built.hosts)),
-                                       limit=limit, visible_team_ids=built.visible(visible))
+                                                limit=limit, visible_team_ids=built.visible(visible))
     return [built.host_index(h.id) for h in found]
 
 

@@ -41,7 +41,7 @@ async def test_members_are_the_hosts_whose_last_answer_had_rows(
     async with uow_factory() as uow:
         hosts = [
             (await uow.hosts.enroll(osquery_host_id=f"p{run}-{i}", node_key_hash=f"p{run}-{i}", team_id=None,
-                                    at=at, fields={}))[0].id
+                                    at=at, fields={})).host.id
             for i in range(HOSTS)
         ]
         labels = [

@@ -51,12 +51,12 @@ async def test_dynamic_lists_every_dynamic_label_by_id(uow_factory: UnitOfWorkFa
 
 async def test_recorded_results_add_and_remove_memberships(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
     async with uow_factory() as uow:
-        host, _ = await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})
+        host = (await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})).host
         await uow.labels.record_results(host.id, {2: True, 3: True, 4: True}, at)
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert [label.id for label in await uow.hosts.labels(host.id)] == [1, 2, 3, 4]
+        assert [label.id for label in await uow.host_inventory.labels(host.id)] == [1, 2, 3, 4]
         # False (no rows) and None (the query failed) both end the membership; unknown labels
         # are ignored, as are unknown hosts.
         await uow.labels.record_results(host.id, {2: False, 3: None, 999: True}, at)
@@ -64,21 +64,21 @@ async def test_recorded_results_add_and_remove_memberships(uow_factory: UnitOfWo
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert [label.id for label in await uow.hosts.labels(host.id)] == [1, 4]
-        assert await uow.hosts.ids(HostFilter(label_id=4), now=at) == [host.id]
-        assert await uow.hosts.ids(HostFilter(label_id=2), now=at) == []
+        assert [label.id for label in await uow.host_inventory.labels(host.id)] == [1, 4]
+        assert await uow.host_inventory.ids(HostFilter(label_id=4), now=at) == [host.id]
+        assert await uow.host_inventory.ids(HostFilter(label_id=2), now=at) == []
 
 
 async def test_recording_a_membership_twice_keeps_one(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
     async with uow_factory() as uow:
-        host, _ = await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})
+        host = (await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})).host
         await uow.labels.record_results(host.id, {5: True}, at)
         await uow.labels.record_results(host.id, {5: True}, at + dt.timedelta(minutes=1))
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert [label.id for label in await uow.hosts.labels(host.id)] == [1, 5]
-        assert await uow.hosts.count(HostFilter(label_id=5), now=at) == 1
+        assert [label.id for label in await uow.host_inventory.labels(host.id)] == [1, 5]
+        assert await uow.host_inventory.count(HostFilter(label_id=5), now=at) == 1
 
 
 async def _label(uow_factory: UnitOfWorkFactory, at: dt.datetime, name: str, *, query: str = "SELECT 1;",
@@ -155,7 +155,7 @@ async def test_changing_the_query_ends_memberships_but_renaming_does_not(uow_fac
     label = await _label(uow_factory, at, "dyn")
     later = at + dt.timedelta(minutes=5)
     async with uow_factory() as uow:
-        host, _ = await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})
+        host = (await uow.hosts.enroll(osquery_host_id="h1", node_key_hash="k1", team_id=None, at=at, fields={})).host
         await uow.labels.record_results(host.id, {label.id: True}, at)
         renamed = await uow.labels.update(label.id, name="renamed", description="d", query="SELECT 1;",
                                           platform="", at=later)
@@ -179,7 +179,7 @@ async def test_manual_members_are_replaced_and_deleting_drops_them(uow_factory: 
     label = await _label(uow_factory, at, "man", query="", membership_type="manual")
     async with uow_factory() as uow:
         ids = [(await uow.hosts.enroll(osquery_host_id=f"h{i}", node_key_hash=f"k{i}", team_id=None, at=at,
-                                       fields={}))[0].id for i in range(3)]
+                                       fields={})).host.id for i in range(3)]
         await uow.labels.set_members(label.id, [ids[0], ids[1], 9999], at)
         await uow.commit()
 
@@ -187,7 +187,7 @@ async def test_manual_members_are_replaced_and_deleting_drops_them(uow_factory: 
         assert await uow.labels.member_ids(label.id) == ids[:2]
         await uow.labels.set_members(label.id, [ids[2], ids[1]], at)
         assert await uow.labels.member_ids(label.id) == ids[1:]
-        assert await uow.hosts.ids(HostFilter(label_id=label.id), now=at) == ids[1:]
+        assert await uow.host_inventory.ids(HostFilter(label_id=label.id), now=at) == ids[1:]
         with pytest.raises(NotFound):
             await uow.labels.set_members(999, ids, at)
         await uow.commit()
@@ -200,4 +200,4 @@ async def test_manual_members_are_replaced_and_deleting_drops_them(uow_factory: 
     async with uow_factory() as uow:
         assert await uow.labels.get(label.id) is None
         assert await uow.labels.member_ids(label.id) == []
-        assert [lb.id for lb in await uow.hosts.labels(ids[1])] == [1]
+        assert [lb.id for lb in await uow.host_inventory.labels(ids[1])] == [1]

@@ -26,7 +26,8 @@ from fleet_adapters.mail import SMTPMailer
 from fleet_adapters.memory.mail import RecordingMailer
 from fleet_core.errors import InvalidArgument, NotConfigured, Unavailable
 from fleet_core.model.config import SMTPSettings
-from fleet_core.ports import Email, Mailer
+from fleet_core.model.mail import Email
+from fleet_core.ports import Mailer
 
 pytestmark = pytest.mark.anyio
 

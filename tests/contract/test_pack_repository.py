@@ -22,8 +22,8 @@ EVERY_HOUR = ScheduleFields(interval=3600)
 
 
 async def add_host(uow: UnitOfWork, name: str, at: dt.datetime, team_id: int | None = None) -> Host:
-    host, _ = await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
-                                     fields={})
+    host = (await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
+                                   fields={})).host
     return host
 
 

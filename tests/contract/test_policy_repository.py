@@ -111,8 +111,8 @@ async def test_answers_replace_each_other_and_counts_follow(uow_factory: UnitOfW
         assert await counts(uow, policy.id) == (2, 1)
         assert await uow.policies.host_results(two) == {policy.id: True}
         assert await uow.policies.failing_counts([one, two, three, 999]) == {three: 1}
-        passing = await uow.hosts.list(HostFilter(policy_id=policy.id, policy_response="passing"),
-                                       ListOptions(), now=later)
+        passing = await uow.host_inventory.list(HostFilter(policy_id=policy.id, policy_response="passing"),
+                                                ListOptions(), now=later)
         assert sorted(h.id for h in passing) == [one, two]
 
 

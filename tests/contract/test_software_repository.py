@@ -12,7 +12,8 @@ import pytest
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import HostFacts, Software, SoftwareItem
 from fleet_core.model.software import SoftwareFilter
-from fleet_core.ports import SOFTWARE_ORDER_KEYS, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import UnitOfWork, UnitOfWorkFactory
+from fleet_core.rules.ordering import SOFTWARE_ORDER_KEYS
 from fleet_core.rules.paging import Direction, ListOptions
 from tests.contract.conftest import AddTeam
 from tests.contract.test_host_repository import enroll
@@ -61,7 +62,7 @@ async def seed(uow_factory: UnitOfWorkFactory, add_team: AddTeam, at: dt.datetim
         await uow.commit()
         ids = {}
         for host_id in (a, b, d):
-            ids.update({key(s): s.id for s in await uow.hosts.software(host_id)})
+            ids.update({key(s): s.id for s in await uow.host_inventory.software(host_id)})
     return Seeded(blue=blue, red=red, ids=ids)
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from fleet_core.errors import AlreadyExists, NotFound
-from fleet_core.model.teams import Team
+from fleet_core.model.teams import Team, TeamCounts, TeamMembers
 from fleet_core.model.users import NewInvite, Role, TeamRole
 from fleet_core.ports import UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
@@ -84,8 +84,8 @@ async def test_agent_options_are_stored_per_team_and_cleared_with_none(uow_facto
 # ---- list, update, delete, counts, members ------------------------------------------------------
 
 async def _enroll(uow, name: str, at, team_id: int | None) -> int:
-    host, _ = await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
-                                     fields={})
+    host = (await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id, at=at,
+                                   fields={})).host
     return int(host.id)
 
 
@@ -163,7 +163,7 @@ async def test_delete_takes_secrets_and_roles_and_frees_hosts(
         assert invited is not None and invited.teams == ()
         moved = [await uow.hosts.get(h) for h in (h1, h2, h3)]
         assert [h.team_id for h in moved if h is not None] == [None, kept.id, None]
-        assert await uow.teams.members(doomed.id) == ([], [])
+        assert await uow.teams.members(doomed.id) == TeamMembers()
 
 
 async def test_counts_and_members_report_users_and_hosts_per_team(
@@ -185,8 +185,8 @@ async def test_counts_and_members_report_users_and_hosts_per_team(
 
     async with uow_factory() as uow:
         assert await uow.teams.counts([one.id, two.id, empty.id, empty.id + 1000]) == {
-            one.id: (2, 0), two.id: (1, 2), empty.id: (0, 0)}
+            one.id: TeamCounts(2, 0), two.id: TeamCounts(1, 2), empty.id: TeamCounts(0, 0)}
         assert await uow.teams.counts([]) == {}
-        assert await uow.teams.members(one.id) == ([u1.id, u2.id], [])
-        assert await uow.teams.members(two.id) == ([u2.id], [h1, h3])
-        assert await uow.teams.members(empty.id + 1000) == ([], [])
+        assert await uow.teams.members(one.id) == TeamMembers(user_ids=(u1.id, u2.id))
+        assert await uow.teams.members(two.id) == TeamMembers(user_ids=(u2.id,), host_ids=(h1, h3))
+        assert await uow.teams.members(empty.id + 1000) == TeamMembers()

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from fleet_adapters.memory import InMemoryStore
 from fleet_core.model.users import NewUser, Role, TeamRole
-from fleet_core.ports import USER_ORDER_KEYS, UnitOfWorkFactory
+from fleet_core.ports import UnitOfWorkFactory
+from fleet_core.rules.ordering import USER_ORDER_KEYS
 from fleet_core.rules.paging import Direction, ListOptions
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]

@@ -18,8 +18,8 @@ MINUTE = dt.timedelta(minutes=1)
 
 
 async def _host(uow: UnitOfWork, name: str, at: dt.datetime, **fields: str) -> int:
-    host, _ = await uow.hosts.enroll(osquery_host_id=f"osq-{name}", node_key_hash=f"key-{name}", team_id=None,
-                                     at=at, fields={"hostname": name, **fields})
+    host = (await uow.hosts.enroll(osquery_host_id=f"osq-{name}", node_key_hash=f"key-{name}", team_id=None,
+                                   at=at, fields={"hostname": name, **fields})).host
     return host.id
 
 

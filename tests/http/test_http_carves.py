@@ -20,8 +20,8 @@ KEYS = {"id", "created_at", "host_id", "name", "block_count", "block_size", "car
 async def carve(fleet: Fleet, name: str = "h1") -> tuple[int, str]:
     """A host with a begun carve of 2 blocks of 4 bytes; (carve id, session id)."""
     async with fleet.kit.store.unit_of_work() as uow:
-        host, _ = await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"k-{name}", team_id=None,
-                                         at=fleet.clock.now(), fields={"hostname": name})
+        host = (await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"k-{name}", team_id=None,
+                                       at=fleet.clock.now(), fields={"hostname": name})).host
         await uow.commit()
     made = await fleet.kit.services.carves.begin(host, CarveBegin(2, 4, 6, "guid", "fleet_distributed_query_1"))
     return made.id, made.session_id

@@ -61,9 +61,10 @@ async def add_host(fleet: Fleet, name: str, *, team_id: int | None = None, facts
     """Enroll a host straight into the store (seen now) and optionally apply detail facts."""
     now = fleet.clock.now()
     async with fleet.kit.store.unit_of_work() as uow:
-        host, created = await uow.hosts.enroll(
+        enrollment = await uow.hosts.enroll(
             osquery_host_id=f"osquery-{name}", node_key_hash=fleet.kit.services.hosts.tokens.digest(node_key or name),
             team_id=team_id, at=now, fields=vitals(name, **fields))
+        host, created = enrollment.host, enrollment.created
         assert created
         await uow.hosts.apply_facts(host.id, facts or HostFacts(), at=now, details_updated=True,
                                     labels_updated=True, clear_refetch=True)

@@ -281,8 +281,8 @@ async def test_team_users_count_and_list_only_their_teams_hosts(cast: Cast) -> N
 async def _due_host(fleet: Fleet, name: str) -> Any:
     # Enrolled without detail or label results, so its label check-in is due.
     async with fleet.kit.store.unit_of_work() as uow:
-        host, _ = await uow.hosts.enroll(osquery_host_id=f"osquery-{name}", node_key_hash=name, team_id=None,
-                                         at=fleet.clock.now(), fields=vitals(name))
+        host = (await uow.hosts.enroll(osquery_host_id=f"osquery-{name}", node_key_hash=name, team_id=None,
+                                       at=fleet.clock.now(), fields=vitals(name))).host
         await uow.commit()
     return host
 

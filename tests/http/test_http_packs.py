@@ -55,8 +55,8 @@ async def schedule(fleet: Fleet, pack_id: int, query_id: int, **extra: Any) -> d
 
 async def add_host(fleet: Fleet, name: str, team_id: int | None = None) -> int:
     async with fleet.kit.store.unit_of_work() as uow:
-        host, _ = await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id,
-                                         at=fleet.clock.now(), fields={"hostname": name})
+        host = (await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"key-{name}", team_id=team_id,
+                                       at=fleet.clock.now(), fields={"hostname": name})).host
         await uow.commit()
     return host.id
 

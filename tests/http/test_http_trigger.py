@@ -141,10 +141,10 @@ async def test_a_trigger_while_a_run_is_in_progress_is_a_conflict(fleet: Fleet, 
 async def test_triggering_cleanups_expires_hosts_and_completes_stale_campaigns(fleet: Fleet) -> None:
     now = fleet.clock.now()
     async with fleet.kit.store.unit_of_work() as uow:
-        stale, _ = await uow.hosts.enroll(osquery_host_id="stale", node_key_hash="k-stale", team_id=None,
-                                          at=now - dt.timedelta(days=3), fields={"hostname": "stale"})
-        fresh, _ = await uow.hosts.enroll(osquery_host_id="fresh", node_key_hash="k-fresh", team_id=None,
-                                          at=now, fields={"hostname": "fresh"})
+        stale = (await uow.hosts.enroll(osquery_host_id="stale", node_key_hash="k-stale", team_id=None,
+                                        at=now - dt.timedelta(days=3), fields={"hostname": "stale"})).host
+        fresh = (await uow.hosts.enroll(osquery_host_id="fresh", node_key_hash="k-fresh", team_id=None,
+                                        at=now, fields={"hostname": "fresh"})).host
         assert fleet.admin is not None
         campaign = await uow.campaigns.add(query_id=None, query="SELECT 1;", user_id=fleet.admin.id,
                                            selection=TargetSelection(host_ids=[fresh.id]), host_ids=[fresh.id],

@@ -103,8 +103,8 @@ async def add_hosts(fleet: Fleet, count: int) -> list[int]:
     async with fleet.kit.store.unit_of_work() as uow:
         ids = []
         for n in range(1, count + 1):
-            host, _ = await uow.hosts.enroll(osquery_host_id=f"osq-{n}", node_key_hash=f"key-{n}", team_id=None,
-                                             at=fleet.clock.now(), fields={"hostname": f"h{n}"})
+            host = (await uow.hosts.enroll(osquery_host_id=f"osq-{n}", node_key_hash=f"key-{n}", team_id=None,
+                                           at=fleet.clock.now(), fields={"hostname": f"h{n}"})).host
             ids.append(host.id)
         await uow.commit()
     return ids

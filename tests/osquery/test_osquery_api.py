@@ -152,7 +152,7 @@ async def test_answers_are_stored_and_nothing_is_asked_again_until_due(client: C
     assert (host.distributed_interval, host.config_tls_refresh, host.uptime_seconds) == (10, 60, 3600)
     assert not host.refetch_requested
     async with kit.store.unit_of_work() as uow:
-        assert int(label_name.rsplit("_", 1)[1]) in {label.id for label in await uow.hosts.labels(host.id)}
+        assert int(label_name.rsplit("_", 1)[1]) in {label.id for label in await uow.host_inventory.labels(host.id)}
     again = (await client.post("/api/osquery/distributed/read", json={"node_key": node_key})).json()
     assert again["queries"] == {} and again["discovery"] == {}
     assert "accelerate" not in again

@@ -85,8 +85,8 @@ async def seed(uow_factory: UnitOfWorkFactory, at: dt.datetime, *, hosts: int,
     async with uow_factory() as uow:
         ids = []
         for n in range(1, hosts + 1):
-            host, _ = await uow.hosts.enroll(osquery_host_id=f"osq-{n}", node_key_hash=f"key-{n}", team_id=None,
-                                             at=at, fields={"hostname": f"h{n}"})
+            host = (await uow.hosts.enroll(osquery_host_id=f"osq-{n}", node_key_hash=f"key-{n}", team_id=None,
+                                           at=at, fields={"hostname": f"h{n}"})).host
             ids.append(host.id)
         policies = {}
         for name, failed in failing.items():

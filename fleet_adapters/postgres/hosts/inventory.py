@@ -1,0 +1,270 @@
+"""Postgres implementation of fleet_core.ports.HostInventoryRepository: the host list and its
+counts, one host's details, targeting and search."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Final, LiteralString
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from fleet_adapters.postgres.errors import translated
+from fleet_adapters.postgres.hosts.columns import (
+    AFTER_TIME,
+    AFTER_VALUES,
+    HOST_FROM,
+    ORDER_COLUMNS,
+    SEEN,
+    SELECT_HOSTS,
+    fetch_rows,
+    row_to_host,
+)
+from fleet_adapters.postgres.hosts.filters import MISSING, NEW, ONLINE, host_filter_where, status_bounds, visibility
+from fleet_adapters.postgres.labels import SELECT_BUILTIN_LABELS
+from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
+from fleet_core.model.hosts import (
+    Battery,
+    DeviceMapping,
+    Host,
+    HostFilter,
+    HostSummary,
+    HostUser,
+    Label,
+    MDMInfo,
+    MunkiInfo,
+    Software,
+)
+from fleet_core.rules.detail_queries import LINUX_PLATFORMS
+from fleet_core.rules.host_storage import HOST_ORDER_TYPES, check_order_key, parse_after, search_text, summary_platforms
+from fleet_core.rules.paging import Direction, ListOptions
+from fleet_core.rules.targets import NO_TEAM, TargetSelection
+
+SELECT_HOST_USERS: Final[LiteralString] = """
+    SELECT uid, username, type, groupname, shell FROM host_users
+     WHERE host_id = %(host_id)s ORDER BY uid, username COLLATE "C"
+"""
+SELECT_HOST_SOFTWARE: Final[LiteralString] = """
+    SELECT s.id, s.name, s.version, s.source, s.bundle_identifier, s.vendor, s.arch, s.release,
+           hs.last_opened_at
+      FROM host_software hs JOIN software s ON s.id = hs.software_id
+     WHERE hs.host_id = %(host_id)s
+     ORDER BY s.name COLLATE "C", s.version COLLATE "C", s.source COLLATE "C"
+"""
+SELECT_SOFTWARE_BY_ID: Final[LiteralString] = """
+    SELECT s.id, s.name, s.version, s.source, s.bundle_identifier, s.vendor, s.arch, s.release,
+           (SELECT count(*) FROM host_software hs WHERE hs.software_id = s.id) AS hosts_count
+      FROM software s
+     WHERE s.id = %(id)s
+"""
+SELECT_HOST_EMAILS: Final[LiteralString] = """
+    SELECT email, source FROM host_emails WHERE host_id = %(host_id)s
+     ORDER BY email COLLATE "C", source COLLATE "C"
+"""
+SELECT_HOST_MDM: Final[LiteralString] = """
+    SELECT enrolled, server_url, installed_from_dep, name FROM host_mdm WHERE host_id = %(host_id)s
+"""
+SELECT_HOST_MUNKI: Final[LiteralString] = """
+    SELECT mi.version,
+           COALESCE(array_agg(m.name ORDER BY m.name COLLATE "C") FILTER (WHERE m.issue_type = 'error'),
+                    '{}') AS errors,
+           COALESCE(array_agg(m.name ORDER BY m.name COLLATE "C") FILTER (WHERE m.issue_type = 'warning'),
+                    '{}') AS warnings
+      FROM host_munki_info mi
+      LEFT JOIN host_munki_issues hmi ON hmi.host_id = mi.host_id
+      LEFT JOIN munki_issues m ON m.id = hmi.munki_issue_id
+     WHERE mi.host_id = %(host_id)s
+     GROUP BY mi.version
+"""
+SELECT_HOST_BATTERIES: Final[LiteralString] = """
+    SELECT cycle_count, health FROM host_batteries WHERE host_id = %(host_id)s ORDER BY position
+"""
+SELECT_HOST_LABELS: Final[LiteralString] = """
+    SELECT l.id, l.name, l.description, l.query, l.platform, l.label_type, l.label_membership_type,
+           l.created_at, l.updated_at, l.team_id
+      FROM label_membership lm JOIN labels l ON l.id = lm.label_id
+     WHERE lm.host_id = %(host_id)s
+     ORDER BY l.id
+"""
+
+# Fleet's HostIDsInTargets in one statement: the selected labels are classified by the labels
+# table (ids naming no label drop out), then each host is tested against the groups.
+TARGET_HOST_IDS: Final[LiteralString] = """
+    WITH chosen AS (
+        SELECT l.id, l.label_type = 'builtin' AS builtin, l.label_type = 'builtin' AND l.name = 'All Hosts' AS all_hosts
+          FROM labels l WHERE l.id = ANY(%(label_ids)s::bigint[])
+    ), groups AS (
+        SELECT COALESCE(bool_or(all_hosts), false) AS all_hosts,
+               COALESCE(bool_or(NOT builtin), false) AS custom,
+               COALESCE(bool_or(builtin), false) AS builtin
+          FROM chosen
+    )
+    SELECT h.id FROM hosts h CROSS JOIN groups g
+     WHERE (h.id = ANY(%(host_ids)s::bigint[])
+            OR g.all_hosts
+            OR ((g.custom OR g.builtin OR %(any_team)s)
+                AND (NOT g.custom OR EXISTS (SELECT 1 FROM label_membership lm JOIN chosen c ON c.id = lm.label_id
+                                              WHERE lm.host_id = h.id AND NOT c.builtin))
+                AND (NOT g.builtin OR EXISTS (SELECT 1 FROM label_membership lm JOIN chosen c ON c.id = lm.label_id
+                                               WHERE lm.host_id = h.id AND c.builtin))
+                AND (NOT %(any_team)s OR h.team_id = ANY(%(team_ids)s::bigint[])
+                     OR (%(no_team)s AND h.team_id IS NULL))))
+       AND (%(all_teams)s OR h.team_id = ANY(%(visible_team_ids)s::bigint[]))
+     ORDER BY h.id
+"""
+SEARCH_HOSTS_BY_TEXT: Final[LiteralString] = SELECT_HOSTS + """
+     WHERE NOT h.id = ANY(%(excluded_ids)s::bigint[])
+       AND (%(all_teams)s OR h.team_id = ANY(%(visible_team_ids)s::bigint[]))
+       AND (lower(h.hostname) LIKE lower(%(pattern)s) OR lower(h.computer_name) LIKE lower(%(pattern)s)
+            OR lower(h.uuid) LIKE lower(%(pattern)s) OR lower(h.hardware_serial) LIKE lower(%(pattern)s)
+            OR lower(h.primary_ip) LIKE lower(%(pattern)s))
+     ORDER BY h.id LIMIT %(limit)s
+"""
+SEARCH_RECENT_HOSTS: Final[LiteralString] = SELECT_HOSTS + """
+     WHERE NOT h.id = ANY(%(excluded_ids)s::bigint[])
+       AND (%(all_teams)s OR h.team_id = ANY(%(visible_team_ids)s::bigint[]))
+     ORDER BY """ + SEEN + """ DESC, h.id LIMIT %(limit)s
+"""
+
+
+# The statements below take a WHERE condition from filters.host_filter_where.
+
+def select_host_page(where: LiteralString, order: LiteralString) -> LiteralString:
+    return SELECT_HOSTS + " WHERE " + where + " " + order + " LIMIT %(limit)s OFFSET %(offset)s"
+
+
+def count_hosts(where: LiteralString) -> LiteralString:
+    return "SELECT count(*) AS n" + HOST_FROM + " WHERE " + where
+
+
+def select_host_ids(where: LiteralString) -> LiteralString:
+    return "SELECT h.id" + HOST_FROM + " WHERE " + where + " ORDER BY h.id"
+
+
+def summarize_hosts(where: LiteralString) -> LiteralString:
+    return """
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE """ + ONLINE + """) AS online,
+           count(*) FILTER (WHERE """ + MISSING + """) AS missing,
+           count(*) FILTER (WHERE """ + NEW + """) AS new,
+           count(*) FILTER (WHERE h.platform = ANY(%(linux)s::text[])) AS all_linux""" + HOST_FROM + """
+     WHERE """ + where
+
+
+def count_hosts_by_platform(where: LiteralString) -> LiteralString:
+    return """
+    SELECT h.platform, count(*) AS hosts_count""" + HOST_FROM + """
+     WHERE """ + where + """
+     GROUP BY h.platform ORDER BY h.platform COLLATE "C"
+"""
+
+
+class PgHostInventoryRepository:
+    def __init__(self, conn: AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def list(self, filters: HostFilter, options: ListOptions, *, now: dt.datetime,
+                   after: str | None = None) -> builtins.list[Host]:
+        check_order_key(options)
+        where, params = host_filter_where(filters, now, search_text(filters, options))
+        if after is not None and options.order_key is not None:
+            key = options.order_key
+            kind = HOST_ORDER_TYPES[key]
+            operator: LiteralString = " < " if options.order_direction is Direction.DESC else " > "
+            where += " AND " + ORDER_COLUMNS[key] + operator + AFTER_VALUES.get(kind, AFTER_TIME)
+            params["after"] = parse_after(key, after)
+        query = select_host_page(where, order_by(options, ORDER_COLUMNS, id_column="h.id"))
+        return [row_to_host(r) for r in await self._rows(query, {**params, **page_params(options)})]
+
+    async def count(self, filters: HostFilter, *, now: dt.datetime) -> int:
+        where, params = host_filter_where(filters, now, filters.query)
+        rows = await self._rows(count_hosts(where), params)
+        return int(rows[0]["n"])
+
+    async def ids(self, filters: HostFilter, *, now: dt.datetime) -> builtins.list[int]:
+        where, params = host_filter_where(filters, now, filters.query)
+        rows = await self._rows(select_host_ids(where), params)
+        return [r["id"] for r in rows]
+
+    async def summary(self, filters: HostFilter, *, platform: str | None, now: dt.datetime) -> HostSummary:
+        where, params = host_filter_where(filters, now, filters.query)
+        platforms = summary_platforms(platform)
+        if platforms is not None:
+            where += " AND h.platform = ANY(%(platforms)s::text[])"
+            params["platforms"] = sorted(platforms)
+        params.update(status_bounds(now))
+        params["linux"] = sorted(LINUX_PLATFORMS)
+        totals = (await self._rows(summarize_hosts(where), params))[0]
+        by_platform = await self._rows(count_hosts_by_platform(where), params)
+        with translated():
+            async with self._conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(SELECT_BUILTIN_LABELS)
+                labels = [Label(**r) for r in await cur.fetchall()]
+        return HostSummary(
+            team_id=filters.team_id,
+            totals_hosts_count=totals["total"],
+            online_count=totals["online"],
+            offline_count=totals["total"] - totals["online"],
+            mia_count=totals["missing"],
+            missing_30_days_count=totals["missing"],
+            new_count=totals["new"],
+            all_linux_count=totals["all_linux"],
+            platforms=tuple((r["platform"], r["hosts_count"]) for r in by_platform),
+            builtin_labels=tuple(labels),
+        )
+
+    async def users(self, host_id: int) -> builtins.list[HostUser]:
+        return [HostUser(**r) for r in await self._rows(SELECT_HOST_USERS, {"host_id": host_id})]
+
+    async def software(self, host_id: int) -> builtins.list[Software]:
+        return [Software(**r) for r in await self._rows(SELECT_HOST_SOFTWARE, {"host_id": host_id})]
+
+    async def software_by_id(self, software_id: int) -> Software | None:
+        rows = await self._rows(SELECT_SOFTWARE_BY_ID, {"id": software_id})
+        return Software(**rows[0]) if rows else None
+
+    async def device_mapping(self, host_id: int) -> builtins.list[DeviceMapping]:
+        return [DeviceMapping(**r) for r in await self._rows(SELECT_HOST_EMAILS, {"host_id": host_id})]
+
+    async def mdm(self, host_id: int) -> MDMInfo | None:
+        rows = await self._rows(SELECT_HOST_MDM, {"host_id": host_id})
+        return MDMInfo(**rows[0]) if rows else None
+
+    async def munki(self, host_id: int) -> MunkiInfo | None:
+        rows = await self._rows(SELECT_HOST_MUNKI, {"host_id": host_id})
+        if not rows:
+            return None
+        return MunkiInfo(version=rows[0]["version"], errors=tuple(rows[0]["errors"]),
+                         warnings=tuple(rows[0]["warnings"]))
+
+    async def batteries(self, host_id: int) -> builtins.list[Battery]:
+        return [Battery(**r) for r in await self._rows(SELECT_HOST_BATTERIES, {"host_id": host_id})]
+
+    async def labels(self, host_id: int) -> builtins.list[Label]:
+        return [Label(**r) for r in await self._rows(SELECT_HOST_LABELS, {"host_id": host_id})]
+
+    async def target_host_ids(self, selection: TargetSelection, *,
+                              visible_team_ids: frozenset[int] | None) -> builtins.list[int]:
+        teams = sorted(selection.team_ids)
+        params = {
+            "host_ids": sorted(selection.host_ids), "label_ids": sorted(selection.label_ids),
+            "any_team": bool(teams), "team_ids": teams, "no_team": NO_TEAM in selection.team_ids,
+            **visibility(visible_team_ids),
+        }
+        return [r["id"] for r in await self._rows(TARGET_HOST_IDS, params)]
+
+    async def search(self, text: str, *, excluded_ids: frozenset[int], limit: int,
+                     visible_team_ids: frozenset[int] | None) -> builtins.list[Host]:
+        params: dict[str, Any] = {"excluded_ids": sorted(excluded_ids), "limit": max(limit, 0),
+                                  **visibility(visible_team_ids)}
+        if text:
+            params["pattern"] = search_pattern(text)
+            query = SEARCH_HOSTS_BY_TEXT
+        else:
+            query = SEARCH_RECENT_HOSTS
+        return [row_to_host(r) for r in await self._rows(query, params)]
+
+    async def _rows(self, query: LiteralString, params: Mapping[str, Any]) -> builtins.list[dict[str, Any]]:
+        return await fetch_rows(self._conn, query, params)

@@ -1,0 +1,73 @@
+"""The ports: what the core needs from storage, crypto, mail and time, one module per aggregate or
+concern.
+
+Each method's docstring is its contract; the contract suite in tests/contract enforces it for
+every adapter (in-memory and Postgres/Redis). Methods raise only fleet_core.errors. Import ports from
+here (``from fleet_core.ports import HostRepository``); the modules only group them.
+"""
+
+from fleet_core.ports.activities import ActivityRepository
+from fleet_core.ports.carves import CarveRepository
+from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
+from fleet_core.ports.host_aggregates import HostAggregateRepository
+from fleet_core.ports.host_inventory import HostInventoryRepository
+from fleet_core.ports.hosts import HostRepository
+from fleet_core.ports.infrastructure import (
+    Clock,
+    HealthCheck,
+    InvalidationBus,
+    LogDestination,
+    Mailer,
+    PackSource,
+    PasswordHasher,
+    RateLimiter,
+    TokenGenerator,
+    WebhookSender,
+)
+from fleet_core.ports.labels import LabelRepository
+from fleet_core.ports.live_queries import CampaignRepository, LiveQueryStore, ResultSubscription
+from fleet_core.ports.packs import PackRepository
+from fleet_core.ports.policies import DeviceTokenRepository, PolicyRepository
+from fleet_core.ports.queries import QueryRepository
+from fleet_core.ports.software import SoftwareRepository
+from fleet_core.ports.teams import TeamRepository
+from fleet_core.ports.uow import UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports.users import InviteRepository, PasswordResetRepository, SessionRepository, UserRepository
+from fleet_core.ports.webhooks import WebhookRepository
+
+__all__ = [
+    "ActivityRepository",
+    "AppConfigRepository",
+    "CampaignRepository",
+    "CarveRepository",
+    "Clock",
+    "DeviceTokenRepository",
+    "EnrollSecretRepository",
+    "HealthCheck",
+    "HostAggregateRepository",
+    "HostInventoryRepository",
+    "HostRepository",
+    "InvalidationBus",
+    "InviteRepository",
+    "LabelRepository",
+    "LiveQueryStore",
+    "LogDestination",
+    "Mailer",
+    "PackRepository",
+    "PackSource",
+    "PasswordHasher",
+    "PasswordResetRepository",
+    "PolicyRepository",
+    "QueryRepository",
+    "RateLimiter",
+    "ResultSubscription",
+    "SessionRepository",
+    "SoftwareRepository",
+    "TeamRepository",
+    "TokenGenerator",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+    "WebhookRepository",
+    "WebhookSender",
+]

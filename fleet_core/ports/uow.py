@@ -1,0 +1,79 @@
+"""The unit of work: one transaction over every repository."""
+
+from __future__ import annotations
+
+from typing import Protocol, Self
+
+from fleet_core.ports.activities import ActivityRepository
+from fleet_core.ports.carves import CarveRepository
+from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
+from fleet_core.ports.host_aggregates import HostAggregateRepository
+from fleet_core.ports.host_inventory import HostInventoryRepository
+from fleet_core.ports.hosts import HostRepository
+from fleet_core.ports.labels import LabelRepository
+from fleet_core.ports.live_queries import CampaignRepository
+from fleet_core.ports.packs import PackRepository
+from fleet_core.ports.policies import DeviceTokenRepository, PolicyRepository
+from fleet_core.ports.queries import QueryRepository
+from fleet_core.ports.software import SoftwareRepository
+from fleet_core.ports.teams import TeamRepository
+from fleet_core.ports.users import InviteRepository, PasswordResetRepository, SessionRepository, UserRepository
+from fleet_core.ports.webhooks import WebhookRepository
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without commit() discards every write."""
+
+    # Read-only members, so adapters may expose their own concrete repository types.
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def invites(self) -> InviteRepository: ...
+    @property
+    def password_resets(self) -> PasswordResetRepository: ...
+    @property
+    def app_config(self) -> AppConfigRepository: ...
+    @property
+    def enroll_secrets(self) -> EnrollSecretRepository: ...
+    @property
+    def teams(self) -> TeamRepository: ...
+    @property
+    def activities(self) -> ActivityRepository: ...
+    @property
+    def hosts(self) -> HostRepository: ...
+    @property
+    def host_inventory(self) -> HostInventoryRepository: ...
+    @property
+    def host_aggregates(self) -> HostAggregateRepository: ...
+    @property
+    def labels(self) -> LabelRepository: ...
+    @property
+    def queries(self) -> QueryRepository: ...
+    @property
+    def packs(self) -> PackRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+    @property
+    def policies(self) -> PolicyRepository: ...
+    @property
+    def device_tokens(self) -> DeviceTokenRepository: ...
+    @property
+    def campaigns(self) -> CampaignRepository: ...
+    @property
+    def carves(self) -> CarveRepository: ...
+    @property
+    def software(self) -> SoftwareRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Roll back anything not committed."""
+        ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
