@@ -49,7 +49,7 @@ from fleet_core.rules.paging import Direction, ListOptions, paginate
 from fleet_core.rules.targets import LabelKinds, TargetHost, TargetSelection, is_visible, resolve_targets
 
 if TYPE_CHECKING:
-    from fleet_adapters.memory.store import InMemoryStore, _State
+    from fleet_adapters.memory.uow import InMemoryStore, _State
 
 def seed_builtin_labels(at: dt.datetime) -> dict[int, Label]:
     return {
