@@ -12,7 +12,7 @@ from fleet_adapters.memory.live_queries import InMemoryLiveQueryStore
 from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
-from fleet_adapters.memory.store import InMemoryStore, InMemoryUnitOfWork
+from fleet_adapters.memory.uow import InMemoryStore, InMemoryUnitOfWork
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_adapters.webhook_sender import HttpWebhookSender

@@ -17,7 +17,7 @@ from fleet_core.model.carves import Carve, NewCarve
 from fleet_core.rules.paging import Direction, ListOptions, paginate
 
 if TYPE_CHECKING:
-    from fleet_adapters.memory.store import InMemoryStore, _State
+    from fleet_adapters.memory.uow import InMemoryStore, _State
 
 
 @attrs.define

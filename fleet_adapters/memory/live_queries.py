@@ -1,4 +1,4 @@
-"""In-memory CampaignRepository and LiveQueryStore, for tests and demo mode.
+"""In-memory LiveQueryStore, for tests and demo mode (the campaigns' rows are in campaigns.py).
 
 The store may be shared by server "processes" running on different event loops (the tests run
 each app on a loop of its own), so its state is guarded by a thread lock and results are handed
@@ -10,60 +10,10 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import datetime as dt
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-import attrs
-
-from fleet_core.errors import NotFound
-from fleet_core.model.campaigns import Campaign, CampaignStatus, LiveResult
-from fleet_core.rules.targets import TargetSelection
-
-if TYPE_CHECKING:
-    from fleet_adapters.memory.store import InMemoryStore, _State
-
-
-@attrs.define
-class InMemoryCampaignRepository:
-    state: _State
-    store: InMemoryStore
-
-    async def add(self, *, query_id: int | None, query: str, user_id: int, selection: TargetSelection,
-                  host_ids: Sequence[int], at: dt.datetime) -> Campaign:
-        campaign = Campaign(id=self.store.next_id("campaigns"), query_id=query_id, query=query, user_id=user_id,
-                            status=CampaignStatus.WAITING, created_at=at, updated_at=at, selection=selection,
-                            host_ids=tuple(sorted(set(host_ids))))
-        self.state.campaigns[campaign.id] = campaign
-        return campaign
-
-    async def get(self, campaign_id: int) -> Campaign | None:
-        return self.state.campaigns.get(campaign_id)
-
-    async def set_status(self, campaign_id: int, status: CampaignStatus, at: dt.datetime) -> Campaign:
-        campaign = self.state.campaigns.get(campaign_id)
-        if campaign is None:
-            raise NotFound(f"Campaign with id={campaign_id} was not found in the datastore")
-        campaign = self.state.campaigns[campaign_id] = attrs.evolve(campaign, status=status, updated_at=at)
-        return campaign
-
-    async def complete_stale(self, *, waiting_before: dt.datetime, running_before: dt.datetime,
-                             at: dt.datetime) -> builtins.list[int]:
-        stale = sorted(
-            c.id for c in self.state.campaigns.values()
-            if (c.status is CampaignStatus.WAITING and c.created_at < waiting_before)
-            or (c.status is CampaignStatus.RUNNING and c.created_at < running_before)
-        )
-        for campaign_id in stale:
-            await self.set_status(campaign_id, CampaignStatus.COMPLETED, at)
-        return stale
-
-    async def inactive(self, campaign_ids: Sequence[int]) -> builtins.list[int]:
-        return sorted({
-            cid for cid in campaign_ids
-            if (c := self.state.campaigns.get(cid)) is None or c.status is CampaignStatus.COMPLETED
-        })
+from fleet_core.model.campaigns import LiveResult
 
 
 class InMemoryResultSubscription:

@@ -30,7 +30,7 @@ from fleet_core.rules.ordering import PACK_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions, paginate
 
 if TYPE_CHECKING:
-    from fleet_adapters.memory.store import InMemoryStore, _State
+    from fleet_adapters.memory.uow import InMemoryStore, _State
 
 NAME_TAKEN = "a pack with this name already exists"
 ENTRY_NAME_TAKEN = "the pack already schedules a query with this name"

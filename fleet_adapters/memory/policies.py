@@ -17,7 +17,7 @@ from fleet_core.errors import AlreadyExists, NotFound
 from fleet_core.model.policies import Policy, PolicyFields
 
 if TYPE_CHECKING:
-    from fleet_adapters.memory.store import InMemoryStore, _State
+    from fleet_adapters.memory.uow import InMemoryStore, _State
 
 NAME_TAKEN = "a policy with this name already exists"
 

@@ -15,7 +15,7 @@ from fleet_core.rules.ordering import QUERY_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions, paginate
 
 if TYPE_CHECKING:
-    from fleet_adapters.memory.store import InMemoryStore, _State
+    from fleet_adapters.memory.uow import InMemoryStore, _State
 
 NAME_TAKEN = "a query with this name already exists"
 

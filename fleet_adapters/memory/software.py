@@ -14,7 +14,7 @@ from fleet_core.rules.ordering import SOFTWARE_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions, paginate
 
 if TYPE_CHECKING:
-    from fleet_adapters.memory.store import _State
+    from fleet_adapters.memory.uow import _State
 
 
 def _host_matches(host: Host, f: SoftwareFilter) -> bool:

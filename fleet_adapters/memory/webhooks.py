@@ -14,7 +14,7 @@ from fleet_core.model.policies import Policy
 from fleet_core.model.webhooks import Delivery, FailingHost, WebhookKind
 
 if TYPE_CHECKING:
-    from fleet_adapters.memory.store import InMemoryStore, _State
+    from fleet_adapters.memory.uow import InMemoryStore, _State
 
 
 @attrs.define

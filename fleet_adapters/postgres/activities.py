@@ -11,7 +11,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from fleet_adapters.postgres.errors import guarded_write, translated
-from fleet_adapters.postgres.paging import order_by, page_params
+from fleet_adapters.postgres.paging import ordered, page_params
 from fleet_core.model.activities import Activity, NewActivity
 from fleet_core.rules.ordering import ACTIVITY_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
@@ -25,10 +25,12 @@ INSERT_ACTIVITY: Final[LiteralString] = """
            a.details::text AS details, a.created_at
 """
 
-SELECT_ACTIVITIES: Final[LiteralString] = """
+SELECT_ACTIVITIES_PAGE: Final[LiteralString] = """
     SELECT a.id, a.actor_id, a.actor_full_name, a.actor_email, a.actor_gravatar, a.type,
            a.details::text AS details, a.created_at
       FROM activities a
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
 """
 
 ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
@@ -59,8 +61,7 @@ class PgActivityRepository:
         return _row_to_activity(row)
 
     async def list(self, options: ListOptions) -> list[Activity]:
-        query = SELECT_ACTIVITIES + order_by(options, ORDER_COLUMNS, id_column="a.id") + (
-            " LIMIT %(limit)s OFFSET %(offset)s")
+        query = ordered(SELECT_ACTIVITIES_PAGE, options, ORDER_COLUMNS, id_column="a.id")
         with translated():
             async with self._conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(query, page_params(options))

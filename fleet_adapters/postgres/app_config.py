@@ -11,7 +11,7 @@ from fleet_adapters.postgres.errors import translated
 from fleet_core.model.config import AppConfig
 
 SELECT_APP_CONFIG: Final[LiteralString] = "SELECT config::text FROM app_config WHERE id = 1"
-SELECT_APP_CONFIG_FOR_UPDATE: Final[LiteralString] = SELECT_APP_CONFIG + " FOR UPDATE"
+SELECT_APP_CONFIG_FOR_UPDATE: Final[LiteralString] = "SELECT config::text FROM app_config WHERE id = 1 FOR UPDATE"
 # lock() needs a row to lock even before the first save; concurrent inserters wait for each
 # other on the primary key, and the loser's DO NOTHING then finds the winner's row.
 INSERT_DEFAULT_APP_CONFIG: Final[LiteralString] = """

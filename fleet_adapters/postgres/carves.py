@@ -12,19 +12,57 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
 from fleet_adapters.postgres.errors import guarded_write, translated
-from fleet_adapters.postgres.paging import order_by, page_params
+from fleet_adapters.postgres.paging import ordered, page_params
 from fleet_core.model.carves import Carve, NewCarve
 from fleet_core.rules.carves import CARVE_ORDER_TYPES
 from fleet_core.rules.paging import Direction, ListOptions
 
-# A deleted host's carves cascade away with it, so no join with hosts is needed.
-SELECT_CARVES: Final[LiteralString] = """
+# A deleted host's carves cascade away with it, so no read joins hosts.
+SELECT_CARVE: Final[LiteralString] = """
     SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
            c.request_id, c.session_id, c.expired, c.max_block, c.error
       FROM carve_metadata c
+     WHERE c.id = %(id)s
 """
-SELECT_CARVE: Final[LiteralString] = SELECT_CARVES + " WHERE c.id = %(id)s"
-SELECT_CARVE_BY_SESSION: Final[LiteralString] = SELECT_CARVES + " WHERE c.session_id = %(session_id)s"
+SELECT_CARVE_BY_SESSION: Final[LiteralString] = """
+    SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
+           c.request_id, c.session_id, c.expired, c.max_block, c.error
+      FROM carve_metadata c
+     WHERE c.session_id = %(session_id)s
+"""
+# The four pages: with or without expired carves, from the start or after a keyset value (the
+# {after} slot takes `<order column> > or < <typed %(after)s>`, see keyset_condition()).
+SELECT_CARVES_PAGE: Final[LiteralString] = """
+    SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
+           c.request_id, c.session_id, c.expired, c.max_block, c.error
+      FROM carve_metadata c
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
+"""
+SELECT_CARVES_PAGE_AFTER: Final[LiteralString] = """
+    SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
+           c.request_id, c.session_id, c.expired, c.max_block, c.error
+      FROM carve_metadata c
+     WHERE {after}
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
+"""
+SELECT_UNEXPIRED_CARVES_PAGE: Final[LiteralString] = """
+    SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
+           c.request_id, c.session_id, c.expired, c.max_block, c.error
+      FROM carve_metadata c
+     WHERE NOT c.expired
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
+"""
+SELECT_UNEXPIRED_CARVES_PAGE_AFTER: Final[LiteralString] = """
+    SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
+           c.request_id, c.session_id, c.expired, c.max_block, c.error
+      FROM carve_metadata c
+     WHERE NOT c.expired AND {after}
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
+"""
 INSERT_CARVE: Final[LiteralString] = """
     INSERT INTO carve_metadata (host_id, created_at, name, block_count, block_size, carve_size, carve_id,
                                 request_id, session_id)
@@ -68,6 +106,12 @@ AFTER_VALUE: Final[dict[str, LiteralString]] = {
 assert set(ORDER_COLUMNS) == set(CARVE_ORDER_TYPES)
 
 
+def keyset_condition(order_key: str, direction: Direction) -> LiteralString:
+    """``<column> > <after>`` (``<`` when descending): the rows past ``%(after)s`` in page order."""
+    comparison: LiteralString = " < " if direction is Direction.DESC else " > "
+    return ORDER_COLUMNS[order_key] + comparison + AFTER_VALUE[CARVE_ORDER_TYPES[order_key]]
+
+
 class PgCarveRepository:
     def __init__(self, conn: AsyncConnection[Any]) -> None:
         self._conn = conn
@@ -88,18 +132,14 @@ class PgCarveRepository:
         return await self._one(SELECT_CARVE_BY_SESSION, {"session_id": session_id})
 
     async def list(self, options: ListOptions, *, expired: bool, after: Any = None) -> builtins.list[Carve]:
-        conditions: builtins.list[LiteralString] = []
         params: dict[str, Any] = page_params(options)
-        if not expired:
-            conditions.append("NOT c.expired")
         if after is not None and options.order_key is not None:
-            column = ORDER_COLUMNS[options.order_key]
-            comparison: LiteralString = " < " if options.order_direction is Direction.DESC else " > "
-            conditions.append(column + comparison + AFTER_VALUE[CARVE_ORDER_TYPES[options.order_key]])
+            page = SELECT_CARVES_PAGE_AFTER if expired else SELECT_UNEXPIRED_CARVES_PAGE_AFTER
+            page = page.replace("{after}", keyset_condition(options.order_key, options.order_direction))
             params["after"] = after
-        where: LiteralString = (" WHERE " + " AND ".join(conditions)) if conditions else ""
-        query = (SELECT_CARVES + where + " " + order_by(options, ORDER_COLUMNS, id_column="c.id")
-                 + " LIMIT %(limit)s OFFSET %(offset)s")
+        else:
+            page = SELECT_CARVES_PAGE if expired else SELECT_UNEXPIRED_CARVES_PAGE
+        query = ordered(page, options, ORDER_COLUMNS, id_column="c.id")
         with translated():
             async with self._conn.cursor(row_factory=class_row(Carve)) as cur:
                 await cur.execute(query, params)

@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 
 from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_adapters.postgres.memberships import TeamMemberships, fetch_one, role_of, role_text
-from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
+from fleet_adapters.postgres.paging import ordered, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.users import Invite, NewInvite, TeamRole
 from fleet_core.rules.ordering import INVITE_ORDER_KEYS
@@ -44,13 +44,15 @@ SELECT_INVITE_BY_HASH: Final[LiteralString] = """
      WHERE i.token_hash = %(token_hash)s
 """
 
-SELECT_INVITES: Final[LiteralString] = """
+SELECT_INVITES_PAGE: Final[LiteralString] = """
     SELECT i.id, i.invited_by, i.email, i.name, i.global_role, i.created_at, i.updated_at,
            i.sso_enabled, i.position
       FROM invites i
      WHERE (%(pattern)s::text IS NULL
             OR lower(i.name) LIKE lower(%(pattern)s)
             OR lower(i.email) LIKE lower(%(pattern)s))
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
 """
 
 SELECT_TEAMS_OF_INVITES: Final[LiteralString] = """
@@ -115,8 +117,7 @@ class PgInviteRepository:
         return await self._get_one(SELECT_INVITE_BY_HASH, {"token_hash": token_hash})
 
     async def list(self, options: ListOptions) -> _Invites:
-        query = SELECT_INVITES + order_by(options, ORDER_COLUMNS, id_column="i.id") + (
-            " LIMIT %(limit)s OFFSET %(offset)s")
+        query = ordered(SELECT_INVITES_PAGE, options, ORDER_COLUMNS, id_column="i.id")
         with translated():
             async with self._conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(query, {"pattern": search_pattern(options.query), **page_params(options)})

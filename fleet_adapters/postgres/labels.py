@@ -11,7 +11,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
 from fleet_adapters.postgres.errors import guarded_write, translated
-from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
+from fleet_adapters.postgres.paging import ordered, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.hosts import Label
 from fleet_core.rules.ordering import LABEL_ORDER_KEYS
@@ -37,11 +37,13 @@ SELECT_LABEL_BY_NAME: Final[LiteralString] = """
            l.created_at, l.updated_at, l.team_id
       FROM labels l WHERE l.name = %(name)s
 """
-SELECT_LABELS: Final[LiteralString] = """
+SELECT_LABELS_PAGE: Final[LiteralString] = """
     SELECT l.id, l.name, l.description, l.query, l.platform, l.label_type, l.label_membership_type,
            l.created_at, l.updated_at, l.team_id
       FROM labels l
      WHERE (%(pattern)s::text IS NULL OR lower(l.name) LIKE lower(%(pattern)s))
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
 """
 INSERT_LABEL: Final[LiteralString] = """
     INSERT INTO labels (name, description, query, platform, label_type, label_membership_type, created_at,
@@ -135,8 +137,7 @@ class PgLabelRepository:
                 return await cur.fetchone()
 
     async def list(self, options: ListOptions) -> builtins.list[Label]:
-        query = (SELECT_LABELS + order_by(options, ORDER_COLUMNS, id_column="l.id")
-                 + " LIMIT %(limit)s OFFSET %(offset)s")
+        query = ordered(SELECT_LABELS_PAGE, options, ORDER_COLUMNS, id_column="l.id")
         with translated():
             async with self._conn.cursor(row_factory=class_row(Label)) as cur:
                 await cur.execute(query, {"pattern": search_pattern(options.query), **page_params(options)})

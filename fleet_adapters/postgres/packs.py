@@ -12,8 +12,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row, dict_row
 
 from fleet_adapters.postgres.errors import guarded_write, translated
-from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
-from fleet_adapters.postgres.queries import SELECT_QUERIES
+from fleet_adapters.postgres.paging import ordered, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.packs import (
     Pack,
@@ -29,38 +28,107 @@ from fleet_core.model.queries import SavedQuery
 from fleet_core.rules.ordering import PACK_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
-PACK_COLUMNS: Final[LiteralString] = """
-    p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
-    coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
-             '{}') AS host_ids,
-    coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t WHERE t.pack_id = p.id),
-             '{}') AS label_ids,
-    coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
-             '{}') AS team_ids
+# Every pack read but the catalogue's carries its targets and two counts. The global schedule
+# reaches every host and a team schedule the team's; a user pack the union of its hosts, its
+# labels' members and its teams' hosts.
+SELECT_PACK: Final[LiteralString] = """
+    SELECT p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
+           coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
+                    '{}') AS host_ids,
+           coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t
+                      WHERE t.pack_id = p.id), '{}') AS label_ids,
+           coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
+                    '{}') AS team_ids,
+           (SELECT count(*) FROM scheduled_queries s WHERE s.pack_id = p.id) AS query_count,
+           CASE WHEN p.pack_type = 'global' THEN (SELECT count(*) FROM hosts)
+                WHEN p.team_id IS NOT NULL THEN (SELECT count(*) FROM hosts h WHERE h.team_id = p.team_id)
+                ELSE (SELECT count(*) FROM (
+                        SELECT t.host_id FROM pack_target_hosts t WHERE t.pack_id = p.id
+                        UNION SELECT m.host_id FROM label_membership m
+                                JOIN pack_target_labels t ON t.label_id = m.label_id WHERE t.pack_id = p.id
+                        UNION SELECT h.id FROM hosts h JOIN pack_target_teams t ON t.team_id = h.team_id
+                               WHERE t.pack_id = p.id) AS targeted)
+           END AS total_hosts_count
+      FROM packs p
+     WHERE p.id = %(id)s
 """
-# The global schedule reaches every host and a team schedule the team's; a user pack the union
-# of its hosts, its labels' members and its teams' hosts.
-SELECT_PACKS: Final[LiteralString] = "SELECT " + PACK_COLUMNS + """,
-    (SELECT count(*) FROM scheduled_queries s WHERE s.pack_id = p.id) AS query_count,
-    CASE WHEN p.pack_type = 'global' THEN (SELECT count(*) FROM hosts)
-         WHEN p.team_id IS NOT NULL THEN (SELECT count(*) FROM hosts h WHERE h.team_id = p.team_id)
-         ELSE (SELECT count(*) FROM (
-                 SELECT t.host_id FROM pack_target_hosts t WHERE t.pack_id = p.id
-                 UNION SELECT m.host_id FROM label_membership m
-                         JOIN pack_target_labels t ON t.label_id = m.label_id WHERE t.pack_id = p.id
-                 UNION SELECT h.id FROM hosts h JOIN pack_target_teams t ON t.team_id = h.team_id
-                        WHERE t.pack_id = p.id) AS targeted)
-    END AS total_hosts_count
-  FROM packs p
-"""  # noqa: S608 - built from constants only
-SELECT_PACK: Final[LiteralString] = SELECT_PACKS + " WHERE p.id = %(id)s"
-SELECT_USER_PACK_BY_NAME: Final[LiteralString] = SELECT_PACKS + " WHERE p.name = %(name)s AND p.pack_type IS NULL"
-SELECT_SCHEDULE_PACK: Final[LiteralString] = SELECT_PACKS + " WHERE p.pack_type = %(type)s"
-SELECT_PACK_LIST: Final[LiteralString] = SELECT_PACKS + """
+SELECT_USER_PACK_BY_NAME: Final[LiteralString] = """
+    SELECT p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
+           coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
+                    '{}') AS host_ids,
+           coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t
+                      WHERE t.pack_id = p.id), '{}') AS label_ids,
+           coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
+                    '{}') AS team_ids,
+           (SELECT count(*) FROM scheduled_queries s WHERE s.pack_id = p.id) AS query_count,
+           CASE WHEN p.pack_type = 'global' THEN (SELECT count(*) FROM hosts)
+                WHEN p.team_id IS NOT NULL THEN (SELECT count(*) FROM hosts h WHERE h.team_id = p.team_id)
+                ELSE (SELECT count(*) FROM (
+                        SELECT t.host_id FROM pack_target_hosts t WHERE t.pack_id = p.id
+                        UNION SELECT m.host_id FROM label_membership m
+                                JOIN pack_target_labels t ON t.label_id = m.label_id WHERE t.pack_id = p.id
+                        UNION SELECT h.id FROM hosts h JOIN pack_target_teams t ON t.team_id = h.team_id
+                               WHERE t.pack_id = p.id) AS targeted)
+           END AS total_hosts_count
+      FROM packs p
+     WHERE p.name = %(name)s AND p.pack_type IS NULL
+"""
+SELECT_SCHEDULE_PACK: Final[LiteralString] = """
+    SELECT p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
+           coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
+                    '{}') AS host_ids,
+           coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t
+                      WHERE t.pack_id = p.id), '{}') AS label_ids,
+           coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
+                    '{}') AS team_ids,
+           (SELECT count(*) FROM scheduled_queries s WHERE s.pack_id = p.id) AS query_count,
+           CASE WHEN p.pack_type = 'global' THEN (SELECT count(*) FROM hosts)
+                WHEN p.team_id IS NOT NULL THEN (SELECT count(*) FROM hosts h WHERE h.team_id = p.team_id)
+                ELSE (SELECT count(*) FROM (
+                        SELECT t.host_id FROM pack_target_hosts t WHERE t.pack_id = p.id
+                        UNION SELECT m.host_id FROM label_membership m
+                                JOIN pack_target_labels t ON t.label_id = m.label_id WHERE t.pack_id = p.id
+                        UNION SELECT h.id FROM hosts h JOIN pack_target_teams t ON t.team_id = h.team_id
+                               WHERE t.pack_id = p.id) AS targeted)
+           END AS total_hosts_count
+      FROM packs p
+     WHERE p.pack_type = %(type)s
+"""
+SELECT_USER_PACKS_PAGE: Final[LiteralString] = """
+    SELECT p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
+           coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
+                    '{}') AS host_ids,
+           coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t
+                      WHERE t.pack_id = p.id), '{}') AS label_ids,
+           coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
+                    '{}') AS team_ids,
+           (SELECT count(*) FROM scheduled_queries s WHERE s.pack_id = p.id) AS query_count,
+           CASE WHEN p.pack_type = 'global' THEN (SELECT count(*) FROM hosts)
+                WHEN p.team_id IS NOT NULL THEN (SELECT count(*) FROM hosts h WHERE h.team_id = p.team_id)
+                ELSE (SELECT count(*) FROM (
+                        SELECT t.host_id FROM pack_target_hosts t WHERE t.pack_id = p.id
+                        UNION SELECT m.host_id FROM label_membership m
+                                JOIN pack_target_labels t ON t.label_id = m.label_id WHERE t.pack_id = p.id
+                        UNION SELECT h.id FROM hosts h JOIN pack_target_teams t ON t.team_id = h.team_id
+                               WHERE t.pack_id = p.id) AS targeted)
+           END AS total_hosts_count
+      FROM packs p
      WHERE p.pack_type IS NULL AND (%(pattern)s::text IS NULL OR lower(p.name) LIKE lower(%(pattern)s))
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
 """
-SELECT_CATALOGUE_PACKS: Final[LiteralString] = (
-    "SELECT " + PACK_COLUMNS + " FROM packs p ORDER BY p.id")  # noqa: S608 - constants only
+# The agent config needs the targets only.
+SELECT_CATALOGUE_PACKS: Final[LiteralString] = """
+    SELECT p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
+           coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
+                    '{}') AS host_ids,
+           coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t
+                      WHERE t.pack_id = p.id), '{}') AS label_ids,
+           coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
+                    '{}') AS team_ids
+      FROM packs p
+     ORDER BY p.id
+"""
 INSERT_PACK: Final[LiteralString] = """
     INSERT INTO packs (name, description, disabled, created_at, updated_at)
     VALUES (%(name)s, %(description)s, %(disabled)s, %(at)s, %(at)s)
@@ -97,16 +165,29 @@ SELECT_UNKNOWN_TARGETS: Final[LiteralString] = """
                   WHERE NOT EXISTS (SELECT 1 FROM teams x WHERE x.id = i) ORDER BY i)
 """
 
-# The saved query's name, SQL and team are joined at read time so they follow its edits.
-SELECT_SCHEDULED: Final[LiteralString] = """
+# Each read joins the saved query's name, SQL and team at read time, so they follow its edits.
+SELECT_SCHEDULED_BY_ID: Final[LiteralString] = """
     SELECT s.id, s.pack_id, s.name, s.query_id, q.name AS query_name, q.query, s.interval, s.created_at,
            s.updated_at, s.snapshot, s.removed, s.platform, s.version, s.shard, s.denylist,
            q.team_id AS query_team_id
       FROM scheduled_queries s JOIN queries q ON q.id = s.query_id
+     WHERE s.id = %(id)s
 """
-SELECT_SCHEDULED_BY_ID: Final[LiteralString] = SELECT_SCHEDULED + " WHERE s.id = %(id)s"
-SELECT_SCHEDULED_OF_PACK: Final[LiteralString] = SELECT_SCHEDULED + " WHERE s.pack_id = %(pack_id)s ORDER BY s.id"
-SELECT_ALL_SCHEDULED: Final[LiteralString] = SELECT_SCHEDULED + " ORDER BY s.id"
+SELECT_SCHEDULED_OF_PACK: Final[LiteralString] = """
+    SELECT s.id, s.pack_id, s.name, s.query_id, q.name AS query_name, q.query, s.interval, s.created_at,
+           s.updated_at, s.snapshot, s.removed, s.platform, s.version, s.shard, s.denylist,
+           q.team_id AS query_team_id
+      FROM scheduled_queries s JOIN queries q ON q.id = s.query_id
+     WHERE s.pack_id = %(pack_id)s
+     ORDER BY s.id
+"""
+SELECT_ALL_SCHEDULED: Final[LiteralString] = """
+    SELECT s.id, s.pack_id, s.name, s.query_id, q.name AS query_name, q.query, s.interval, s.created_at,
+           s.updated_at, s.snapshot, s.removed, s.platform, s.version, s.shard, s.denylist,
+           q.team_id AS query_team_id
+      FROM scheduled_queries s JOIN queries q ON q.id = s.query_id
+     ORDER BY s.id
+"""
 INSERT_SCHEDULED: Final[LiteralString] = """
     INSERT INTO scheduled_queries (pack_id, query_id, name, interval, snapshot, removed, platform, version, shard,
                                    denylist, created_at, updated_at)
@@ -129,7 +210,15 @@ SELECT_USER_PACKS_OF: Final[LiteralString] = """
      WHERE p.pack_type IS NULL AND s.query_id = ANY(%(ids)s::bigint[])
      ORDER BY s.query_id, p.id
 """
-SELECT_SAVED_WITH_INTERVAL: Final[LiteralString] = SELECT_QUERIES + " WHERE q.interval > 0 ORDER BY q.id"
+# The saved queries that run on their own interval (> 0), with their authors.
+SELECT_SAVED_WITH_INTERVAL: Final[LiteralString] = """
+    SELECT q.id, q.name, q.query, q.created_at, q.updated_at, q.description, q.team_id, q.observer_can_run,
+           q.interval, q.platform, q.min_osquery_version, q.automations_enabled, q.logging, q.author_id,
+           coalesce(u.name, '') AS author_name, coalesce(u.email, '') AS author_email
+      FROM queries q LEFT JOIN users u ON u.id = q.author_id
+     WHERE q.interval > 0
+     ORDER BY q.id
+"""
 
 ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "id": "p.id",
@@ -165,8 +254,7 @@ class PgPackRepository:
         return await self._one(SELECT_USER_PACK_BY_NAME, {"name": name})
 
     async def list(self, options: ListOptions) -> builtins.list[Pack]:
-        query = (SELECT_PACK_LIST + order_by(options, ORDER_COLUMNS, id_column="p.id")
-                 + " LIMIT %(limit)s OFFSET %(offset)s")
+        query = ordered(SELECT_USER_PACKS_PAGE, options, ORDER_COLUMNS, id_column="p.id")
         with translated():
             async with self._conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(query, {"pattern": search_pattern(options.query), **page_params(options)})

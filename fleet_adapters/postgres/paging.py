@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, LiteralString
+from typing import Any, Final, LiteralString
 
 from fleet_core.errors import InvalidArgument
 from fleet_core.rules.paging import Direction, ListOptions
+
+ORDER_BY_SLOT: Final = "{order_by}"
 
 
 def order_by(options: ListOptions, columns: Mapping[str, LiteralString], *,
@@ -24,6 +26,17 @@ def order_by(options: ListOptions, columns: Mapping[str, LiteralString], *,
         raise InvalidArgument(("order_key", f"must be one of {', '.join(sorted(columns))}"))
     direction: LiteralString = "DESC" if options.order_direction is Direction.DESC else "ASC"
     return "ORDER BY " + expression + " " + direction + " NULLS LAST, " + id_column + " ASC"
+
+
+def ordered(statement: LiteralString, options: ListOptions, columns: Mapping[str, LiteralString], *,
+            id_column: LiteralString) -> LiteralString:
+    """``statement`` with its ``{order_by}`` slot filled in by order_by().
+
+    A page statement is written out whole with that one slot, since the sort key is the only
+    part a parameter cannot carry; the slot takes an expression from ``columns`` and nothing else.
+    """
+    assert ORDER_BY_SLOT in statement, "a page statement needs an {order_by} slot"
+    return statement.replace(ORDER_BY_SLOT, order_by(options, columns, id_column=id_column))
 
 
 def search_pattern(query: str) -> str | None:

@@ -12,25 +12,36 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
 from fleet_adapters.postgres.errors import guarded_write, translated
-from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
+from fleet_adapters.postgres.paging import ordered, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.queries import QueryFields, SavedQuery
 from fleet_core.rules.ordering import QUERY_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
-# The author's name and email are joined at read time so they follow changes to the user.
-SELECT_QUERIES: Final[LiteralString] = """
+# Every read joins the author's name and email at read time, so they follow changes to the user.
+SELECT_QUERY: Final[LiteralString] = """
     SELECT q.id, q.name, q.query, q.created_at, q.updated_at, q.description, q.team_id, q.observer_can_run,
            q.interval, q.platform, q.min_osquery_version, q.automations_enabled, q.logging, q.author_id,
            coalesce(u.name, '') AS author_name, coalesce(u.email, '') AS author_email
       FROM queries q LEFT JOIN users u ON u.id = q.author_id
+     WHERE q.id = %(id)s
 """
-SELECT_QUERY: Final[LiteralString] = SELECT_QUERIES + " WHERE q.id = %(id)s"
-SELECT_QUERY_BY_NAME: Final[LiteralString] = (
-    SELECT_QUERIES + " WHERE q.name = %(name)s AND q.team_id IS NOT DISTINCT FROM %(team_id)s::bigint")
-SELECT_QUERY_LIST: Final[LiteralString] = SELECT_QUERIES + """
+SELECT_QUERY_BY_NAME: Final[LiteralString] = """
+    SELECT q.id, q.name, q.query, q.created_at, q.updated_at, q.description, q.team_id, q.observer_can_run,
+           q.interval, q.platform, q.min_osquery_version, q.automations_enabled, q.logging, q.author_id,
+           coalesce(u.name, '') AS author_name, coalesce(u.email, '') AS author_email
+      FROM queries q LEFT JOIN users u ON u.id = q.author_id
+     WHERE q.name = %(name)s AND q.team_id IS NOT DISTINCT FROM %(team_id)s::bigint
+"""
+SELECT_QUERIES_PAGE: Final[LiteralString] = """
+    SELECT q.id, q.name, q.query, q.created_at, q.updated_at, q.description, q.team_id, q.observer_can_run,
+           q.interval, q.platform, q.min_osquery_version, q.automations_enabled, q.logging, q.author_id,
+           coalesce(u.name, '') AS author_name, coalesce(u.email, '') AS author_email
+      FROM queries q LEFT JOIN users u ON u.id = q.author_id
      WHERE q.team_id IS NOT DISTINCT FROM %(team_id)s::bigint
        AND (%(pattern)s::text IS NULL OR lower(q.name) LIKE lower(%(pattern)s))
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
 """
 INSERT_QUERY: Final[LiteralString] = """
     INSERT INTO queries (team_id, name, description, query, observer_can_run, interval, platform,
@@ -85,8 +96,7 @@ class PgQueryRepository:
                 return await cur.fetchone()
 
     async def list(self, options: ListOptions, *, team_id: int | None) -> builtins.list[SavedQuery]:
-        query = (SELECT_QUERY_LIST + order_by(options, ORDER_COLUMNS, id_column="q.id")
-                 + " LIMIT %(limit)s OFFSET %(offset)s")
+        query = ordered(SELECT_QUERIES_PAGE, options, ORDER_COLUMNS, id_column="q.id")
         with translated():
             async with self._conn.cursor(row_factory=class_row(SavedQuery)) as cur:
                 await cur.execute(query, {"team_id": team_id, "pattern": search_pattern(options.query),

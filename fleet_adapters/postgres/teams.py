@@ -12,7 +12,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from fleet_adapters.postgres.errors import guarded_write, translated
-from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
+from fleet_adapters.postgres.paging import ordered, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.teams import Team, TeamCounts, TeamMembers
 from fleet_core.rules.ordering import TEAM_ORDER_KEYS
@@ -39,11 +39,13 @@ SELECT_TEAMS_BY_IDS: Final[LiteralString] = """
 UPDATE_TEAM_AGENT_OPTIONS: Final[LiteralString] = """
     UPDATE teams SET agent_options = %(agent_options)s WHERE id = %(id)s
 """
-SELECT_TEAMS: Final[LiteralString] = """
+SELECT_TEAMS_PAGE: Final[LiteralString] = """
     SELECT id, name, description, created_at, agent_options
       FROM teams
      WHERE (%(pattern)s::text IS NULL OR lower(name) LIKE lower(%(pattern)s))
        AND (%(team_ids)s::bigint[] IS NULL OR id = ANY(%(team_ids)s::bigint[]))
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
 """
 UPDATE_TEAM: Final[LiteralString] = """
     UPDATE teams SET name = %(name)s, description = %(description)s
@@ -119,7 +121,7 @@ class PgTeamRepository:
             raise NotFound(f"Team with id={team_id} was not found in the datastore")
 
     async def list(self, options: ListOptions, *, team_ids: frozenset[int] | None = None) -> _Teams:
-        query = SELECT_TEAMS + order_by(options, ORDER_COLUMNS, id_column="id") + " LIMIT %(limit)s OFFSET %(offset)s"
+        query = ordered(SELECT_TEAMS_PAGE, options, ORDER_COLUMNS, id_column="id")
         params = {"pattern": search_pattern(options.query),
                   "team_ids": None if team_ids is None else sorted(team_ids), **page_params(options)}
         with translated():

@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 
 from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_adapters.postgres.memberships import TeamMemberships, fetch_one, role_of, role_text
-from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
+from fleet_adapters.postgres.paging import ordered, page_params, search_pattern
 from fleet_core.errors import NotFound
 from fleet_core.model.users import NewUser, TeamRole, User
 from fleet_core.rules.ordering import USER_ORDER_KEYS
@@ -45,7 +45,7 @@ SELECT_USER_BY_EMAIL: Final[LiteralString] = """
      WHERE lower(u.email) = lower(%(email)s)
 """
 
-SELECT_USERS: Final[LiteralString] = """
+SELECT_USERS_PAGE: Final[LiteralString] = """
     SELECT u.id, u.name, u.email, u.password_hash, u.global_role, u.sso_enabled, u.api_only,
            u.force_password_reset, u.position, u.gravatar_url, u.created_at, u.updated_at
       FROM users u
@@ -58,6 +58,8 @@ SELECT_USERS: Final[LiteralString] = """
        AND (%(team_ids)s::bigint[] IS NULL
             OR EXISTS (SELECT 1 FROM user_teams ut
                         WHERE ut.user_id = u.id AND ut.team_id = ANY(%(team_ids)s::bigint[])))
+     {order_by}
+     LIMIT %(limit)s OFFSET %(offset)s
 """
 
 SELECT_TEAMS_OF_USERS: Final[LiteralString] = """
@@ -131,8 +133,7 @@ class PgUserRepository:
 
     async def list(self, options: ListOptions, *, team_id: int | None = None,
                    team_ids: frozenset[int] | None = None) -> _Users:
-        query = SELECT_USERS + order_by(options, ORDER_COLUMNS, id_column="u.id") + (
-            " LIMIT %(limit)s OFFSET %(offset)s")
+        query = ordered(SELECT_USERS_PAGE, options, ORDER_COLUMNS, id_column="u.id")
         params = {
             "pattern": search_pattern(options.query),
             "team_id": team_id,

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleet_adapters.memory import InMemoryStore
-from fleet_adapters.memory.store import InMemoryUnitOfWork
+from fleet_adapters.memory.uow import InMemoryUnitOfWork
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound
 from fleet_core.model.host_aggregates import MunkiVersion

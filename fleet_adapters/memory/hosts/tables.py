@@ -22,7 +22,7 @@ from fleet_core.model.hosts import (
 from fleet_core.rules.host_storage import BUILTIN_LABELS, os_key
 
 if TYPE_CHECKING:
-    from fleet_adapters.memory.store import InMemoryStore, _State
+    from fleet_adapters.memory.uow import InMemoryStore, _State
 
 
 def seed_builtin_labels(at: dt.datetime) -> dict[int, Label]:
