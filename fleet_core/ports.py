@@ -26,6 +26,7 @@ from fleet_core.model.hosts import (
     HostSummary,
     HostUser,
     Label,
+    ListedHost,
     MDMInfo,
     MunkiInfo,
     OSVersion,
@@ -964,6 +965,8 @@ class UnitOfWork(Protocol):
     def carves(self) -> CarveRepository: ...
     @property
     def software(self) -> SoftwareRepository: ...
+    @property
+    def host_listing(self) -> HostListing: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -1049,3 +1052,13 @@ class HealthCheck(Protocol):
         ...
 
 
+class HostListing(Protocol):
+    """The read model behind a page of hosts (the hosts list, a label's hosts, the CSV report)."""
+
+    async def page(self, filters: HostFilter, options: ListOptions, *, now: dt.datetime, after: str | None = None,
+                   device_mapping: bool = False, failing_policies: bool = False) -> builtins.list[ListedHost]:
+        """The hosts HostRepository.list(filters, options, now=now, after=after) returns, in its
+        order and with its errors, each with what its row shows: its device mapping (ordered by
+        email then source) when ``device_mapping``, else None; how many policies it fails when
+        ``failing_policies``, else 0. A fixed number of statements whatever the page size."""
+        ...

@@ -18,6 +18,7 @@ from typing import Any, Self
 import attrs
 
 from fleet_adapters.memory.carves import CarveTables, InMemoryCarveRepository
+from fleet_adapters.memory.host_listing import InMemoryHostListing
 from fleet_adapters.memory.hosts import HostTables, InMemoryHostRepository, InMemoryLabelRepository
 from fleet_adapters.memory.live_queries import InMemoryCampaignRepository
 from fleet_adapters.memory.packs import InMemoryPackRepository
@@ -129,6 +130,7 @@ class InMemoryUnitOfWork:
         self.campaigns = InMemoryCampaignRepository(self._state, self._store)
         self.carves = InMemoryCarveRepository(self._state, self._store)
         self.software = InMemorySoftwareRepository(self._state)
+        self.host_listing = InMemoryHostListing(self.hosts, self.policies)
         return self
 
     async def commit(self) -> None:

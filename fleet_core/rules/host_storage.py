@@ -14,6 +14,9 @@ from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import HOST_VITAL_FIELDS, DeviceMapping, HostFilter, HostUser, MunkiInfo
 from fleet_core.ports import HOST_ORDER_KEYS
 from fleet_core.rules.detail_queries import LINUX_PLATFORMS
+
+# Re-exported: the adapters check the filter values they were given against this one set.
+from fleet_core.rules.host_filters import MDM_ENROLLMENT_STATUSES as MDM_ENROLLMENT_STATUSES
 from fleet_core.rules.paging import ListOptions
 
 # How the value of each order key compares, which decides how ``after`` is parsed.
@@ -29,7 +32,6 @@ HOST_ORDER_TYPES: Mapping[str, str] = {
 assert HOST_ORDER_TYPES.keys() == HOST_ORDER_KEYS, "ports.HOST_ORDER_KEYS changed; give the new key a type"
 
 ALL_HOSTS = "All Hosts"
-MDM_ENROLLMENT_STATUSES = frozenset({"manual", "automatic", "unenrolled"})
 
 # Fleet's built-in labels: (name, description, query), ids 1.. in this order (0002_hosts.sql).
 BUILTIN_LABELS: tuple[tuple[str, str, str], ...] = (
