@@ -247,15 +247,17 @@ class SoftwareBody(msgspec.Struct, kw_only=True):
     last_opened_at: str | UnsetType = UNSET
 
 
-def _given(value: str) -> str | UnsetType:
+def _unless_empty(value: str) -> str | UnsetType:
+    # Fleet's omitempty: an empty string leaves the key out of the JSON.
     return value or UNSET
 
 
 def to_software(software: Software) -> SoftwareBody:
     return SoftwareBody(
         id=software.id, name=software.name, version=software.version, source=software.source,
-        generated_cpe="", vulnerabilities=None, bundle_identifier=_given(software.bundle_identifier),
-        vendor=_given(software.vendor), arch=_given(software.arch), release=_given(software.release),
+        generated_cpe="", vulnerabilities=None, bundle_identifier=_unless_empty(software.bundle_identifier),
+        vendor=_unless_empty(software.vendor), arch=_unless_empty(software.arch),
+        release=_unless_empty(software.release),
         last_opened_at=ts(software.last_opened_at) if software.last_opened_at else UNSET,
     )
 
