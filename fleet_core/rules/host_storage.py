@@ -14,9 +14,7 @@ from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import HOST_VITAL_FIELDS, DeviceMapping, HostFilter, HostUser, MunkiInfo
 from fleet_core.ports import HOST_ORDER_KEYS
 from fleet_core.rules.detail_queries import LINUX_PLATFORMS
-
-# Re-exported: the adapters check the filter values they were given against this one set.
-from fleet_core.rules.host_filters import MDM_ENROLLMENT_STATUSES as MDM_ENROLLMENT_STATUSES
+from fleet_core.rules.host_filters import MDM_ENROLLMENT_STATUSES as MDM_ENROLLMENT_STATUSES  # for the adapters
 from fleet_core.rules.paging import ListOptions
 
 # How the value of each order key compares, which decides how ``after`` is parsed.
