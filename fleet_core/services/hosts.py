@@ -307,12 +307,6 @@ class HostService:
             counted_at=self.clock.now(),
         )
 
-    async def software(self, viewer: Viewer, software_id: int) -> Software | None:
-        """A software title by id (software is fleet-wide inventory, readable by every role)."""
-        authorize(viewer, Action.READ_HOSTS)
-        async with self.uow() as uow:
-            return await uow.hosts.software_by_id(software_id)
-
     async def device_mapping(self, viewer: Viewer, host_id: int) -> builtins.list[DeviceMapping]:
         async with self.uow() as uow:
             host = await _require(uow, host_id)
