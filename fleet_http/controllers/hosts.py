@@ -94,9 +94,9 @@ class HostController(Controller):
                                      order_direction=order_direction, query=filters.query,
                                      allowed_keys=HOST_ORDER_KEYS)
         # As Fleet: disable_failing_policies skips counting (every host then shows 0 issues).
-        listed = await hosts.list_page(viewer, filters, options, after=after or None, device_mapping=device_mapping,
-                                       failing_policies=not disable_failing_policies)
-        return to_list_hosts(listed, additional=additional_fields(additional_info_filters))
+        host_page = await hosts.list_page(viewer, filters, options, after=after or None,
+                                          device_mapping=device_mapping, failing_policies=not disable_failing_policies)
+        return to_list_hosts(host_page, additional=additional_fields(additional_info_filters))
 
     @get("/count")
     async def count_hosts(
