@@ -9,7 +9,7 @@ import msgspec
 
 from fleet_core.model.config import AppConfig
 from fleet_core.services.device import AgentErrorReport, DesktopSummary, DeviceHost
-from fleet_http.host_schemas import HostDetailBody, to_host_detail
+from fleet_http.schemas.hosts import HostDetailBody, to_host_detail
 
 
 class LicenseBody(msgspec.Struct, kw_only=True):

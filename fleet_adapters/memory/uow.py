@@ -20,6 +20,7 @@ from fleet_adapters.memory.app_config import InMemoryAppConfigRepository
 from fleet_adapters.memory.campaigns import InMemoryCampaignRepository
 from fleet_adapters.memory.carves import CarveTables, InMemoryCarveRepository
 from fleet_adapters.memory.enroll_secrets import InMemoryEnrollSecretRepository
+from fleet_adapters.memory.host_listing import InMemoryHostListing
 from fleet_adapters.memory.hosts import (
     HostTables,
     InMemoryHostAggregateRepository,
@@ -141,6 +142,7 @@ class InMemoryUnitOfWork:
     carves: InMemoryCarveRepository
     webhooks: InMemoryWebhookRepository
     software: InMemorySoftwareRepository
+    host_listing: InMemoryHostListing
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -169,6 +171,7 @@ class InMemoryUnitOfWork:
         self.carves = InMemoryCarveRepository(state, store)
         self.webhooks = InMemoryWebhookRepository(state, store)
         self.software = InMemorySoftwareRepository(state)
+        self.host_listing = InMemoryHostListing(state, store)
         return self
 
     async def commit(self) -> None:

@@ -15,6 +15,7 @@ from fleet_adapters.postgres.campaigns import PgCampaignRepository
 from fleet_adapters.postgres.carves import PgCarveRepository
 from fleet_adapters.postgres.enroll_secrets import PgEnrollSecretRepository
 from fleet_adapters.postgres.errors import translated
+from fleet_adapters.postgres.host_listing import PgHostListing
 from fleet_adapters.postgres.hosts import PgHostAggregateRepository, PgHostInventoryRepository, PgHostRepository
 from fleet_adapters.postgres.invites import PgInviteRepository
 from fleet_adapters.postgres.labels import PgLabelRepository
@@ -58,6 +59,7 @@ class PgUnitOfWork:
     carves: PgCarveRepository
     webhooks: PgWebhookRepository
     software: PgSoftwareRepository
+    host_listing: PgHostListing
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -89,6 +91,7 @@ class PgUnitOfWork:
         self.campaigns = PgCampaignRepository(conn)
         self.carves = PgCarveRepository(conn)
         self.software = PgSoftwareRepository(conn)
+        self.host_listing = PgHostListing(conn)
         return self
 
     async def commit(self) -> None:

@@ -258,3 +258,14 @@ class OSVersion:
     version: str
     platform: str
     hosts_count: int
+
+
+@attrs.frozen
+class ListedHost:
+    """One row of a page of hosts: the host and what the list shows beside it."""
+
+    host: Host
+    # None when the page was not asked for device mappings (Fleet then leaves the key out).
+    device_mapping: tuple[DeviceMapping, ...] | None = None
+    # 0 when the page was not asked to count failing policies (Fleet then shows no issues).
+    failing_policies_count: int = 0

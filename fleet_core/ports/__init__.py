@@ -11,6 +11,7 @@ from fleet_core.ports.carves import CarveRepository
 from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
 from fleet_core.ports.host_aggregates import HostAggregateRepository
 from fleet_core.ports.host_inventory import HostInventoryRepository
+from fleet_core.ports.host_listing import HostListing
 from fleet_core.ports.hosts import HostRepository
 from fleet_core.ports.infrastructure import (
     Clock,
@@ -46,6 +47,7 @@ __all__ = [
     "HealthCheck",
     "HostAggregateRepository",
     "HostInventoryRepository",
+    "HostListing",
     "HostRepository",
     "InvalidationBus",
     "InviteRepository",

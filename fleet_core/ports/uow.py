@@ -9,6 +9,7 @@ from fleet_core.ports.carves import CarveRepository
 from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
 from fleet_core.ports.host_aggregates import HostAggregateRepository
 from fleet_core.ports.host_inventory import HostInventoryRepository
+from fleet_core.ports.host_listing import HostListing
 from fleet_core.ports.hosts import HostRepository
 from fleet_core.ports.labels import LabelRepository
 from fleet_core.ports.live_queries import CampaignRepository
@@ -47,6 +48,8 @@ class UnitOfWork(Protocol):
     def host_inventory(self) -> HostInventoryRepository: ...
     @property
     def host_aggregates(self) -> HostAggregateRepository: ...
+    @property
+    def host_listing(self) -> HostListing: ...
     @property
     def labels(self) -> LabelRepository: ...
     @property

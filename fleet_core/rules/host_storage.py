@@ -29,7 +29,6 @@ HOST_ORDER_TYPES: Mapping[str, str] = {
 assert HOST_ORDER_TYPES.keys() == HOST_ORDER_KEYS, "rules.ordering.HOST_ORDER_KEYS changed; give the new key a type"
 
 ALL_HOSTS = "All Hosts"
-MDM_ENROLLMENT_STATUSES = frozenset({"manual", "automatic", "unenrolled"})
 
 # Fleet's built-in labels: (name, description, query), ids 1.. in this order (0002_hosts.sql).
 BUILTIN_LABELS: tuple[tuple[str, str, str], ...] = (

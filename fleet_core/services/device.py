@@ -111,7 +111,8 @@ class DeviceService:
         """The device's host as GET /hosts/{id} shows it, with the organisation's settings."""
         async with self.uow() as uow:
             host = await device_host(uow, self.tokens, token)
-            return DeviceHost(details=await host_details(uow, host), config=await uow.app_config.get())
+            details = await host_details(uow, host, self.clock.now())
+            return DeviceHost(details=details, config=await uow.app_config.get())
 
     async def policies(self, token: str) -> builtins.list[HostPolicy]:
         """The policies the device's host answers, with its responses."""

@@ -20,6 +20,7 @@ from fleet_core.model.hosts import (
     HostSummary,
     HostUser,
     Label,
+    ListedHost,
     MDMInfo,
     MunkiInfo,
     OSVersion,
@@ -27,6 +28,7 @@ from fleet_core.model.hosts import (
 )
 from fleet_core.model.policies import HostPolicy
 from fleet_core.ports import Clock, InvalidationBus, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from fleet_core.rules.host_filters import check_os_name_and_version, is_unfiltered
 from fleet_core.rules.paging import ListOptions
 from fleet_core.rules.policies import FAIL
 from fleet_core.services.activities import record_activity
@@ -49,8 +51,23 @@ class HostDetails:
     mdm: MDMInfo | None
     munki: MunkiInfo | None
     # The policies the host answers, with its responses; failing_policies_count counts the fails.
-    policies: list[HostPolicy] = attrs.field(factory=list)
-    failing_policies_count: int = 0
+    policies: list[HostPolicy]
+    failing_policies_count: int
+    # The moment the host's status is computed for.
+    as_of: dt.datetime
+
+
+@attrs.frozen
+class HostPage:
+    """A page of hosts with everything its response shows, read in one unit of work."""
+
+    hosts: list[ListedHost]
+    # The moment the status filter and every host's status are computed for.
+    as_of: dt.datetime
+    # The software title the page is filtered by (software_id), when it exists.
+    software: Software | None = None
+    # The MDM solution the page is filtered by (mdm_id) with its host count, when any host uses it.
+    mdm_solution: MDMSolution | None = None
 
 
 @attrs.frozen
@@ -59,6 +76,15 @@ class MacadminsSummary:
     mdm_status: dict[str, int]
     munki_versions: list[MunkiVersion]
     munki_issues: list[MunkiIssue]
+    # Counted on request, so as fresh as this moment.
+    counted_at: dt.datetime
+
+
+@attrs.frozen
+class OSVersionCounts:
+    versions: list[OSVersion]
+    # Counted on request, so as fresh as this moment.
+    counted_at: dt.datetime
 
 
 def team_filter(team_id: int | None) -> HostFilter:
@@ -103,14 +129,66 @@ class HostService:
         async with self.uow() as uow:
             return await uow.host_inventory.list(scoped, options, now=self.clock.now(), after=after)
 
-    async def failing_policy_counts(self, viewer: Viewer, hosts: Sequence[Host]) -> dict[int, int]:
-        """How many policies each of these hosts fails (hosts failing none are left out)."""
-        for host in hosts:
-            _check_host(viewer, host, Action.READ_HOSTS)
-        if not hosts:
-            return {}
+    async def list_page(self, viewer: Viewer, filters: HostFilter, options: ListOptions, *,
+                        after: str | None = None, device_mapping: bool = False,
+                        failing_policies: bool = True) -> HostPage:
+        """A page of GET /hosts: the hosts (with their device mappings when asked, and their
+        failing policy counts unless not asked), plus the software and MDM solution the page
+        is filtered by.
+
+        Raises:
+            InvalidArgument: ``after`` without an order key, or one the order key cannot take.
+            PermissionDenied: the viewer may not read these hosts (or software).
+        """
+        scoped = _scoped(viewer, filters)
+        if after is not None and options.order_key is None:
+            raise InvalidArgument(("after", "requires order_key"))
+        now = self.clock.now()
         async with self.uow() as uow:
-            return await uow.policies.failing_counts([h.id for h in hosts])
+            hosts = await uow.host_listing.page(scoped, options, now=now, after=after,
+                                                device_mapping=device_mapping, failing_policies=failing_policies)
+            software = None
+            if filters.software_id is not None:
+                # Software is fleet-wide inventory: readable by every role that reads hosts at all.
+                authorize(viewer, Action.READ_HOSTS)
+                software = await uow.host_inventory.software_by_id(filters.software_id)
+            solution = None
+            if filters.mdm_id is not None:
+                # As Fleet: the solution's count honours the team filter only, not the others.
+                solutions = await uow.host_aggregates.mdm_solutions(_scoped(viewer, team_filter(filters.team_id)))
+                solution = next((s for s in solutions if s.id == filters.mdm_id), None)
+        return HostPage(hosts=hosts, as_of=now, software=software, mdm_solution=solution)
+
+    async def label_page(self, viewer: Viewer, label_id: int, filters: HostFilter,
+                         options: ListOptions) -> HostPage:
+        """A page of GET /labels/{id}/hosts: the label's hosts, filtered and paged like the
+        hosts list (no device mappings, no failing policy counts).
+
+        Raises:
+            NotFound: no such label.
+            PermissionDenied: the viewer may not read labels or these hosts.
+        """
+        authorize(viewer, Action.READ_LABELS)
+        now = self.clock.now()
+        async with self.uow() as uow:
+            if await uow.labels.get(label_id) is None:
+                raise NotFound(f"Label with id={label_id} was not found in the datastore")
+            scoped = _scoped(viewer, attrs.evolve(filters, label_id=label_id))
+            hosts = await uow.host_listing.page(scoped, options, now=now)
+        return HostPage(hosts=hosts, as_of=now)
+
+    async def report(self, viewer: Viewer, filters: HostFilter, options: ListOptions, *,
+                     device_mapping: bool) -> HostPage:
+        """The hosts of the CSV report (with their device mappings when that column is asked for).
+
+        Raises:
+            PermissionDenied: the viewer may not read these hosts.
+        """
+        scoped = _scoped(viewer, filters)
+        now = self.clock.now()
+        async with self.uow() as uow:
+            hosts = await uow.host_listing.page(scoped, options, now=now, device_mapping=device_mapping)
+        return HostPage(hosts=hosts, as_of=now)
 
     async def count(self, viewer: Viewer, filters: HostFilter) -> int:
         scoped = _scoped(viewer, filters)
@@ -126,7 +204,7 @@ class HostService:
         async with self.uow() as uow:
             host = await _require(uow, host_id)
             _check_host(viewer, host, Action.READ_HOSTS)
-            return await _details(uow, host)
+            return await _details(uow, host, self.clock.now())
 
     async def get_by_identifier(self, viewer: Viewer, identifier: str) -> HostDetails:
         """Find a host by uuid, osquery host id, hostname, serial or node key."""
@@ -135,7 +213,7 @@ class HostService:
             if host is None:
                 raise NotFound(f"Host with identifier {identifier} was not found in the datastore")
             _check_host(viewer, host, Action.READ_HOSTS)
-            return await _details(uow, host)
+            return await _details(uow, host, self.clock.now())
 
     async def delete(self, viewer: Viewer, host_id: int) -> None:
         async with self.uow() as uow:
@@ -148,9 +226,16 @@ class HostService:
 
     async def delete_many(self, viewer: Viewer, *, ids: Sequence[int] | None = None,
                           filters: HostFilter | None = None) -> int:
-        """Delete by ids or by filter (exactly one of them). Returns how many went."""
+        """Delete by ids or by filter (exactly one of them). Returns how many went.
+
+        Raises:
+            InvalidArgument: both or neither given, or a filter that narrows nothing (deleting a
+                whole fleet must be asked for by ids).
+        """
         if (ids is None) == (filters is None):
             raise InvalidArgument(("ids", "either ids or filters must be given, not both"))
+        if filters is not None and is_unfiltered(filters):
+            raise InvalidArgument(("filters", "must contain at least one of query, status, label_id or team_id"))
         async with self.uow() as uow:
             targets = await self._resolve(uow, viewer, ids, filters, Action.WRITE_HOSTS)
             deleted = await uow.hosts.delete(targets)
@@ -210,19 +295,18 @@ class HostService:
     async def os_versions(
         self, viewer: Viewer, *, team_id: int | None, platform: str | None = None, name: str | None = None,
         version: str | None = None,
-    ) -> builtins.list[OSVersion]:
+    ) -> OSVersionCounts:
+        """Raises InvalidArgument unless both or neither of name and version are given."""
+        check_os_name_and_version(name, version)
         scoped = _scoped(viewer, team_filter(team_id))
         async with self.uow() as uow:
             versions = await uow.host_aggregates.os_versions(scoped)
-        return [v for v in versions
-                if (not platform or v.platform == platform) and (not name or v.name_only == name)
-                and (not version or v.version == version)]
-
-    async def software(self, viewer: Viewer, software_id: int) -> Software | None:
-        """A software title by id (software is fleet-wide inventory, readable by every role)."""
-        authorize(viewer, Action.READ_HOSTS)
-        async with self.uow() as uow:
-            return await uow.host_inventory.software_by_id(software_id)
+        return OSVersionCounts(
+            versions=[v for v in versions
+                      if (not platform or v.platform == platform) and (not name or v.name_only == name)
+                      and (not version or v.version == version)],
+            counted_at=self.clock.now(),
+        )
 
     async def device_mapping(self, viewer: Viewer, host_id: int) -> builtins.list[DeviceMapping]:
         async with self.uow() as uow:
@@ -244,6 +328,7 @@ class HostService:
                 mdm_status=await uow.host_aggregates.mdm_status_counts(scoped),
                 munki_versions=await uow.host_aggregates.munki_versions(scoped),
                 munki_issues=await uow.host_aggregates.munki_issues(scoped),
+                counted_at=self.clock.now(),
             )
 
     async def expire(self, now: dt.datetime | None = None) -> builtins.list[int]:
@@ -272,7 +357,7 @@ async def _require(uow: UnitOfWork, host_id: int) -> Host:
     return host
 
 
-async def _details(uow: UnitOfWork, host: Host) -> HostDetails:
+async def _details(uow: UnitOfWork, host: Host, as_of: dt.datetime) -> HostDetails:
     policies = await host_policies(uow, host)
     return HostDetails(
         host=host,
@@ -285,4 +370,5 @@ async def _details(uow: UnitOfWork, host: Host) -> HostDetails:
         munki=await uow.host_inventory.munki(host.id),
         policies=policies,
         failing_policies_count=sum(1 for p in policies if p.response == FAIL),
+        as_of=as_of,
     )

@@ -23,9 +23,9 @@ from fleet_http.device_schemas import (
     to_device_host,
 )
 from fleet_http.errors import ErrorBody, ErrorDetail, render
-from fleet_http.host_schemas import DeviceMappingResponse, MacadminsResponse, to_device_mapping, to_macadmins
 from fleet_http.policy_schemas import DeviceTokenResponse, HostPoliciesResponse, to_host_policy
 from fleet_http.schemas import EmptyResponse
+from fleet_http.schemas.hosts import DeviceMappingResponse, MacadminsResponse, to_device_mapping, to_macadmins
 
 
 class DeviceController(Controller):

@@ -11,12 +11,14 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
-from fleet_core.model.hosts import DeviceMapping, HostFilter
+from fleet_core.model.hosts import HostFilter
+from fleet_core.rules.host_filters import host_filter
 from fleet_core.rules.ordering import HOST_ORDER_KEYS
-from fleet_core.services import Services
+from fleet_core.services.hosts import HostService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.host_schemas import (
+from fleet_http.schemas import EmptyResponse, UnsetType, ts
+from fleet_http.schemas.hosts import (
     AggregatedMacadminsResponse,
     CountHostsResponse,
     DeleteHostsRequest,
@@ -30,21 +32,17 @@ from fleet_http.host_schemas import (
     TransferHostsRequest,
     additional_fields,
     filter_from_body,
-    host_filter,
     render_csv,
     report_columns,
     report_row,
     to_aggregated_macadmins,
     to_device_mapping,
-    to_host,
     to_host_detail,
     to_host_summary,
+    to_list_hosts,
     to_macadmins,
-    to_mdm_solution,
     to_os_version,
-    to_software,
 )
-from fleet_http.schemas import EmptyResponse, UnsetType, ts
 
 
 def provide_host_filter(
@@ -71,10 +69,6 @@ def provide_host_filter(
     )
 
 
-async def _device_mappings(services: Services, viewer: Viewer, host_ids: list[int]) -> dict[int, list[DeviceMapping]]:
-    return {host_id: await services.hosts.device_mapping(viewer, host_id) for host_id in host_ids}
-
-
 def _missing(**values: object) -> list[tuple[str, str]]:
     reasons = {"team_id": "is required (null moves the hosts to no team)"}
     return [(name, reasons.get(name, "is required")) for name, value in values.items()
@@ -89,7 +83,7 @@ class HostController(Controller):
 
     @get("/")
     async def list_hosts(
-        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
         filters: NamedDependency[HostFilter],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
@@ -99,33 +93,14 @@ class HostController(Controller):
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=filters.query,
                                      allowed_keys=HOST_ORDER_KEYS)
-        hosts = await services.hosts.list(viewer, filters, options, after=after or None)
-        mappings = await _device_mappings(services, viewer, [h.id for h in hosts]) if device_mapping else {}
-        additional = additional_fields(additional_info_filters)
-        now = services.hosts.clock.now()
         # As Fleet: disable_failing_policies skips counting (every host then shows 0 issues).
-        failing = {} if disable_failing_policies else await services.hosts.failing_policy_counts(viewer, hosts)
-        response = ListHostsResponse(hosts=[
-            to_host(h, now, additional=additional, device_mapping=mappings.get(h.id) if device_mapping else None,
-                    failing_policies=failing.get(h.id, 0))
-            for h in hosts
-        ])
-        if filters.software_id is not None:
-            # Fleet adds the software object the list is filtered by.
-            software = await services.hosts.software(viewer, filters.software_id)
-            if software is not None:
-                response.software = to_software(software)
-        if filters.mdm_id is not None:
-            # Fleet adds the solution's aggregate (for the team filter only) when mdm_id is given.
-            summary = await services.hosts.macadmins_summary(viewer, team_id=filters.team_id)
-            for solution in summary.mdm_solutions:
-                if solution.id == filters.mdm_id:
-                    response.mobile_device_management_solution = to_mdm_solution(solution)
-        return response
+        host_page = await hosts.list_page(viewer, filters, options, after=after or None,
+                                          device_mapping=device_mapping, failing_policies=not disable_failing_policies)
+        return to_list_hosts(host_page, additional=additional_fields(additional_info_filters))
 
     @get("/count")
     async def count_hosts(
-        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
         filters: NamedDependency[HostFilter],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
@@ -134,11 +109,11 @@ class HostController(Controller):
         # Fleet accepts (and ignores) the list parameters here; they are still validated.
         options_from_query(page=page, per_page=per_page, order_key=order_key, order_direction=order_direction,
                            query=None, allowed_keys=HOST_ORDER_KEYS)
-        return CountHostsResponse(count=await services.hosts.count(viewer, filters))
+        return CountHostsResponse(count=await hosts.count(viewer, filters))
 
     @get("/report")
     async def hosts_report(
-        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
         filters: NamedDependency[HostFilter],
         report_format: Annotated[str | None, QueryParameter(name="format")] = None,
         columns: FromQuery[str | None] = None,
@@ -149,90 +124,82 @@ class HostController(Controller):
         selected = report_columns(columns)
         options = options_from_query(page=None, per_page=None, order_key=order_key, order_direction=order_direction,
                                      query=filters.query, allowed_keys=HOST_ORDER_KEYS)
-        hosts = await services.hosts.list(viewer, filters, options)
-        emails: dict[int, list[DeviceMapping]] = {}
-        if "device_mapping" in selected:
-            emails = await _device_mappings(services, viewer, [h.id for h in hosts])
-        now = services.hosts.clock.now()
-        rows = [report_row(h, now, [m.email for m in emails.get(h.id, [])]) for h in hosts]
+        report = await hosts.report(viewer, filters, options, device_mapping="device_mapping" in selected)
         return Response(
-            render_csv(rows, selected),
+            render_csv((report_row(listed, report.as_of) for listed in report.hosts), selected),
             media_type="text/csv",
             headers={
-                "Content-Disposition": f'attachment; filename="Hosts {now.strftime("%Y-%m-%d")}.csv"',
+                "Content-Disposition": f'attachment; filename="Hosts {report.as_of.strftime("%Y-%m-%d")}.csv"',
                 "X-Content-Type-Options": "nosniff",
             },
         )
 
     @get("/{host_id:int}")
     async def get_host(self, host_id: FromPath[int], viewer: NamedDependency[Viewer],
-                       services: NamedDependency[Services]) -> HostDetailResponse:
-        details = await services.hosts.get(viewer, host_id)
-        return HostDetailResponse(host=to_host_detail(details, services.hosts.clock.now()))
+                       hosts: NamedDependency[HostService]) -> HostDetailResponse:
+        details = await hosts.get(viewer, host_id)
+        return HostDetailResponse(host=to_host_detail(details, details.as_of))
 
     @get("/identifier/{identifier:str}")
     async def get_host_by_identifier(self, identifier: FromPath[str], viewer: NamedDependency[Viewer],
-                                     services: NamedDependency[Services]) -> HostDetailResponse:
-        details = await services.hosts.get_by_identifier(viewer, identifier)
-        return HostDetailResponse(host=to_host_detail(details, services.hosts.clock.now()))
+                                     hosts: NamedDependency[HostService]) -> HostDetailResponse:
+        details = await hosts.get_by_identifier(viewer, identifier)
+        return HostDetailResponse(host=to_host_detail(details, details.as_of))
 
     @delete("/{host_id:int}", status_code=200)
     async def delete_host(self, host_id: FromPath[int], viewer: NamedDependency[Viewer],
-                          services: NamedDependency[Services]) -> EmptyResponse:
-        await services.hosts.delete(viewer, host_id)
+                          hosts: NamedDependency[HostService]) -> EmptyResponse:
+        await hosts.delete(viewer, host_id)
         return EmptyResponse()
 
     @post("/{host_id:int}/refetch", status_code=200)
     async def refetch_host(self, host_id: FromPath[int], viewer: NamedDependency[Viewer],
-                           services: NamedDependency[Services]) -> EmptyResponse:
-        await services.hosts.refetch(viewer, host_id)
+                           hosts: NamedDependency[HostService]) -> EmptyResponse:
+        await hosts.refetch(viewer, host_id)
         return EmptyResponse()
 
     @post("/transfer", status_code=200)
     async def transfer_hosts(self, data: JSONBody[TransferHostsRequest], viewer: NamedDependency[Viewer],
-                             services: NamedDependency[Services]) -> EmptyResponse:
-        team_id, hosts = data.team_id, data.hosts
-        if isinstance(team_id, UnsetType) or isinstance(hosts, UnsetType):
-            raise InvalidArgument(*_missing(team_id=team_id, hosts=hosts))
-        await services.hosts.transfer(viewer, team_id, ids=hosts)
+                             hosts: NamedDependency[HostService]) -> EmptyResponse:
+        team_id, host_ids = data.team_id, data.hosts
+        if isinstance(team_id, UnsetType) or isinstance(host_ids, UnsetType):
+            raise InvalidArgument(*_missing(team_id=team_id, hosts=host_ids))
+        await hosts.transfer(viewer, team_id, ids=host_ids)
         return EmptyResponse()
 
     @post("/transfer/filter", status_code=200)
     async def transfer_hosts_by_filter(self, data: JSONBody[TransferByFilterRequest],
                                        viewer: NamedDependency[Viewer],
-                                       services: NamedDependency[Services]) -> EmptyResponse:
+                                       hosts: NamedDependency[HostService]) -> EmptyResponse:
         team_id, filters = data.team_id, data.filters
         if isinstance(team_id, UnsetType) or isinstance(filters, UnsetType):
             raise InvalidArgument(*_missing(team_id=team_id, filters=filters))
-        await services.hosts.transfer(viewer, team_id, filters=filter_from_body(filters))
+        await hosts.transfer(viewer, team_id, filters=filter_from_body(filters))
         return EmptyResponse()
 
     @post("/delete", status_code=200)
     async def delete_hosts(self, data: JSONBody[DeleteHostsRequest], viewer: NamedDependency[Viewer],
-                           services: NamedDependency[Services]) -> EmptyResponse:
+                           hosts: NamedDependency[HostService]) -> EmptyResponse:
         ids, filters = data.ids, data.filters
         if isinstance(ids, UnsetType) == isinstance(filters, UnsetType):
             reason = "either ids or filters must be given, not both"
             raise InvalidArgument(("ids", reason), ("filters", reason))
         if not isinstance(ids, UnsetType):
-            await services.hosts.delete_many(viewer, ids=ids)
+            await hosts.delete_many(viewer, ids=ids)
         elif not isinstance(filters, UnsetType):
-            # An empty filter matches every host; deleting a whole fleet must be asked for by ids.
-            if filters.is_empty():
-                raise InvalidArgument(("filters", "must contain at least one of query, status, label_id or team_id"))
-            await services.hosts.delete_many(viewer, filters=filter_from_body(filters))
+            await hosts.delete_many(viewer, filters=filter_from_body(filters))
         return EmptyResponse()
 
     @get("/{host_id:int}/device_mapping")
     async def device_mapping(self, host_id: FromPath[int], viewer: NamedDependency[Viewer],
-                             services: NamedDependency[Services]) -> DeviceMappingResponse:
-        mappings = await services.hosts.device_mapping(viewer, host_id)
+                             hosts: NamedDependency[HostService]) -> DeviceMappingResponse:
+        mappings = await hosts.device_mapping(viewer, host_id)
         return DeviceMappingResponse(host_id=host_id, device_mapping=[to_device_mapping(m) for m in mappings])
 
     @get("/{host_id:int}/macadmins")
     async def macadmins(self, host_id: FromPath[int], viewer: NamedDependency[Viewer],
-                        services: NamedDependency[Services]) -> MacadminsResponse:
-        mdm, munki = await services.hosts.macadmins(viewer, host_id)
+                        hosts: NamedDependency[HostService]) -> MacadminsResponse:
+        mdm, munki = await hosts.macadmins(viewer, host_id)
         return to_macadmins(mdm, munki)
 
 
@@ -243,30 +210,22 @@ class HostAggregatesController(Controller):
     tags = ["Hosts"]
 
     @get("/host_summary")
-    async def host_summary(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+    async def host_summary(self, viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
                            team_id: FromQuery[int | None] = None,
                            platform: FromQuery[str | None] = None) -> HostSummaryResponse:
-        return to_host_summary(await services.hosts.summary(viewer, team_id=team_id, platform=platform))
+        return to_host_summary(await hosts.summary(viewer, team_id=team_id, platform=platform))
 
     @get("/macadmins")
-    async def aggregated_macadmins(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+    async def aggregated_macadmins(self, viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
                                    team_id: FromQuery[int | None] = None) -> AggregatedMacadminsResponse:
-        summary = await services.hosts.macadmins_summary(viewer, team_id=team_id)
-        return to_aggregated_macadmins(summary, services.hosts.clock.now())
+        return to_aggregated_macadmins(await hosts.macadmins_summary(viewer, team_id=team_id))
 
     @get("/os_versions")
-    async def os_versions(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+    async def os_versions(self, viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
                           team_id: FromQuery[int | None] = None, platform: FromQuery[str | None] = None,
                           os_name: FromQuery[str | None] = None,
                           os_version: FromQuery[str | None] = None) -> OSVersionsResponse:
-        os_name, os_version = os_name or None, os_version or None
-        if os_name is not None and os_version is None:
-            raise InvalidArgument(("os_version", "is required when os_name is given"))
-        if os_version is not None and os_name is None:
-            raise InvalidArgument(("os_name", "is required when os_version is given"))
-        versions = await services.hosts.os_versions(viewer, team_id=team_id, platform=platform, name=os_name,
-                                                    version=os_version)
-        return OSVersionsResponse(counts_updated_at=ts(services.hosts.clock.now()),
-                                  os_versions=[to_os_version(v) for v in versions])
-
-
+        counts = await hosts.os_versions(viewer, team_id=team_id, platform=platform, name=os_name or None,
+                                         version=os_version or None)
+        return OSVersionsResponse(counts_updated_at=ts(counts.counted_at),
+                                  os_versions=[to_os_version(v) for v in counts.versions])

@@ -14,11 +14,11 @@ from fleet_core.model.hosts import HostFilter
 from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.rules.ordering import HOST_ORDER_KEYS, LABEL_ORDER_KEYS
 from fleet_core.services import Services
+from fleet_core.services.hosts import HostService
 from fleet_core.services.labels import LabelChanges
 from fleet_http.controllers.hosts import provide_host_filter
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.host_schemas import ListHostsResponse, to_host
 from fleet_http.label_schemas import (
     CreateLabelRequest,
     LabelResponse,
@@ -29,6 +29,7 @@ from fleet_http.label_schemas import (
     to_label_summary,
 )
 from fleet_http.schemas import UNSET, EmptyResponse
+from fleet_http.schemas.hosts import ListHostsResponse, to_list_hosts
 
 
 def _field(value: object) -> object:
@@ -84,7 +85,7 @@ class LabelController(Controller):
 
     @get("/{label_id:int}/hosts", dependencies={"filters": Provide(provide_host_filter, sync_to_thread=False)})
     async def list_label_hosts(
-        self, label_id: FromPath[int], viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, label_id: FromPath[int], viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
         filters: NamedDependency[HostFilter],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
@@ -92,9 +93,7 @@ class LabelController(Controller):
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=filters.query,
                                      allowed_keys=HOST_ORDER_KEYS)
-        hosts = await services.labels.hosts_in_label(viewer, label_id, filters, options)
-        now = services.hosts.clock.now()
-        return ListHostsResponse(hosts=[to_host(h, now) for h in hosts])
+        return to_list_hosts(await hosts.label_page(viewer, label_id, filters, options))
 
     @delete("/id/{label_id:int}", status_code=200)
     async def delete_label_by_id(self, label_id: FromPath[int], viewer: NamedDependency[Viewer],

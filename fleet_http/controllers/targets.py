@@ -11,7 +11,7 @@ from fleet_core.errors import InvalidArgument
 from fleet_core.services import Services
 from fleet_core.services.targets import TranslateItem
 from fleet_http.deps import strict_json_body
-from fleet_http.host_schemas import to_host
+from fleet_http.schemas.hosts import to_host
 from fleet_http.target_schemas import (
     CountTargetsRequest,
     CountTargetsResponse,

@@ -12,7 +12,8 @@ import attrs
 from fleet_adapters.memory.hosts.tables import HostTablesRepo
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import Host, HostFilter
-from fleet_core.rules.host_storage import MDM_ENROLLMENT_STATUSES, looks_like_email, os_key
+from fleet_core.rules.host_filters import MDM_ENROLLMENT_STATUSES
+from fleet_core.rules.host_storage import looks_like_email, os_key
 from fleet_core.rules.hosts import matches_status
 
 

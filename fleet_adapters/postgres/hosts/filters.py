@@ -15,7 +15,8 @@ from fleet_adapters.postgres.hosts.columns import SEEN
 from fleet_adapters.postgres.paging import search_pattern
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import HostFilter, HostStatus
-from fleet_core.rules.host_storage import MDM_ENROLLMENT_STATUSES, looks_like_email
+from fleet_core.rules.host_filters import MDM_ENROLLMENT_STATUSES
+from fleet_core.rules.host_storage import looks_like_email
 from fleet_core.rules.hosts import MISSING_AFTER, NEW_FOR, ONLINE_BUFFER
 
 CHECKIN_INTERVAL: Final[LiteralString] = (

@@ -1,16 +1,21 @@
-"""Host expiry and the host cache's invalidation across the services."""
+"""Host expiry, the host cache's invalidation across the services, and pages of hosts."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pytest
 
-from fleet_adapters.memory import InMemoryKit, MovableClock
+from fleet_adapters.memory import InMemoryKit, InMemoryUnitOfWork, MovableClock
 from fleet_core.authz import Viewer
-from fleet_core.errors import NodeInvalid
+from fleet_core.errors import InvalidArgument, NodeInvalid, NotFound
+from fleet_core.model.host_aggregates import MDMSolution
+from fleet_core.model.hosts import DeviceMapping, HostFacts, HostFilter, MDMInfo, SoftwareItem
+from fleet_core.model.policies import Policy
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.agents import QueryResult
+from fleet_core.services.hosts import HostService
 
 pytestmark = pytest.mark.anyio
 
@@ -159,3 +164,111 @@ async def test_a_membership_ends_when_the_host_no_longer_evaluates_the_label(kit
     async with kit.store.unit_of_work() as uow:
         assert await uow.labels.member_ids(ubuntu.label.id) == []
         assert await uow.labels.member_ids(darwin.label.id) == [host.id]
+
+
+# ---- pages of hosts: one service call, one unit of work --------------------------------------
+
+def counted_hosts(kit: InMemoryKit) -> tuple[HostService, list[None]]:
+    """The kit's host service, noting every unit of work it opens."""
+    opened: list[None] = []
+
+    def unit_of_work() -> InMemoryUnitOfWork:
+        opened.append(None)
+        return kit.store.unit_of_work()
+
+    return attrs.evolve(kit.services.hosts, uow=unit_of_work), opened
+
+
+async def inventoried_fleet(kit: InMemoryKit) -> dict[str, int]:
+    """web: a device mapping, a failing policy, some software and an MDM; db: nothing."""
+    at = kit.clock.now()
+    async with kit.store.unit_of_work() as uow:
+        web = (await uow.hosts.enroll(osquery_host_id="web", node_key_hash="k-web", team_id=None, at=at,
+                                      fields={"hostname": "web"})).host
+        db = (await uow.hosts.enroll(osquery_host_id="db", node_key_hash="k-db", team_id=None, at=at,
+                                     fields={"hostname": "db"})).host
+        await uow.hosts.apply_facts(web.id, HostFacts(
+            device_mapping=(DeviceMapping(email="ada@example.com", source="custom"),),
+            software=(SoftwareItem(name="nginx", version="1.25", source="deb_packages"),),
+            mdm=MDMInfo(enrolled=True, server_url="https://mdm.example.com", name="Fleet"),
+        ), at=at)
+        uow.policies.state.policies[1] = Policy(id=1, name="nginx up", query="SELECT 1;", created_at=at, updated_at=at)
+        await uow.policies.record_results(web.id, {1: False}, at)
+        software_id = (await uow.host_inventory.software(web.id))[0].id
+        mdm_id = (await uow.host_aggregates.mdm_solutions(HostFilter()))[0].id
+        await uow.commit()
+    return {"web": web.id, "db": db.id, "software_id": software_id, "mdm_id": mdm_id}
+
+
+async def test_a_page_of_hosts_is_read_in_one_unit_of_work_with_everything_it_shows(
+    kit: InMemoryKit, admin: Viewer
+) -> None:
+    fleet = await inventoried_fleet(kit)
+    hosts, opened = counted_hosts(kit)
+    page = await hosts.list_page(admin, HostFilter(software_id=fleet["software_id"], mdm_id=fleet["mdm_id"]),
+                                 ListOptions(order_key="hostname"), device_mapping=True)
+    assert len(opened) == 1
+    assert page.as_of == kit.clock.now()
+    assert [(row.host.id, row.device_mapping, row.failing_policies_count) for row in page.hosts] == [
+        (fleet["web"], (DeviceMapping(email="ada@example.com", source="custom"),), 1)]
+    assert page.software is not None and page.software.name == "nginx"
+    assert page.mdm_solution == MDMSolution(id=fleet["mdm_id"], name="Fleet", server_url="https://mdm.example.com",
+                                            hosts_count=1)
+
+
+async def test_a_page_leaves_out_what_it_was_not_asked_for(kit: InMemoryKit, admin: Viewer) -> None:
+    fleet = await inventoried_fleet(kit)
+    page = await kit.services.hosts.list_page(admin, HostFilter(), ListOptions(order_key="hostname"),
+                                              failing_policies=False)
+    assert [(row.host.id, row.device_mapping, row.failing_policies_count) for row in page.hosts] == [
+        (fleet["db"], None, 0), (fleet["web"], None, 0)]
+    assert (page.software, page.mdm_solution) == (None, None)
+
+
+async def test_after_needs_an_order_key(kit: InMemoryKit, admin: Viewer) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        await kit.services.hosts.list_page(admin, HostFilter(), ListOptions(), after="web")
+    assert raised.value.problems == (("after", "requires order_key"),)
+
+
+async def test_a_labels_page_is_one_unit_of_work_and_a_missing_label_is_not_found(
+    kit: InMemoryKit, admin: Viewer
+) -> None:
+    fleet = await inventoried_fleet(kit)
+    label = await kit.services.labels.create(admin, name="Web", host_ids=[fleet["web"]])
+    hosts, opened = counted_hosts(kit)
+    page = await hosts.label_page(admin, label.label.id, HostFilter(), ListOptions())
+    assert len(opened) == 1
+    assert [(row.host.id, row.device_mapping, row.failing_policies_count) for row in page.hosts] == [
+        (fleet["web"], None, 0)]
+    with pytest.raises(NotFound):
+        await hosts.label_page(admin, 999, HostFilter(), ListOptions())
+
+
+async def test_the_report_reads_device_mappings_only_when_asked(kit: InMemoryKit, admin: Viewer) -> None:
+    fleet = await inventoried_fleet(kit)
+    hosts, opened = counted_hosts(kit)
+    with_emails = await hosts.report(admin, HostFilter(), ListOptions(order_key="hostname"), device_mapping=True)
+    without = await hosts.report(admin, HostFilter(), ListOptions(order_key="hostname"), device_mapping=False)
+    assert len(opened) == 2
+    assert [row.device_mapping for row in with_emails.hosts] == [
+        (), (DeviceMapping(email="ada@example.com", source="custom"),)]
+    assert [(row.host.id, row.device_mapping) for row in without.hosts] == [(fleet["db"], None), (fleet["web"], None)]
+
+
+async def test_os_versions_are_filtered_by_name_and_version_together(kit: InMemoryKit, admin: Viewer) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        await kit.services.hosts.os_versions(admin, team_id=None, name="Ubuntu")
+    assert raised.value.problems == (("os_version", "is required when os_name is given"),)
+    counts = await kit.services.hosts.os_versions(admin, team_id=None)
+    assert (counts.versions, counts.counted_at) == ([], kit.clock.now())
+
+
+async def test_deleting_by_a_filter_that_narrows_nothing_is_refused(kit: InMemoryKit, admin: Viewer) -> None:
+    fleet = await inventoried_fleet(kit)
+    with pytest.raises(InvalidArgument) as raised:
+        await kit.services.hosts.delete_many(admin, filters=HostFilter())
+    assert raised.value.problems == (("filters", "must contain at least one of query, status, label_id or team_id"),)
+    assert await kit.services.hosts.delete_many(admin, filters=HostFilter(query="db")) == 1
+    assert [row.host.id for row in (await kit.services.hosts.list_page(admin, HostFilter(), ListOptions())).hosts] == [
+        fleet["web"]]

@@ -22,93 +22,25 @@ from fleet_core.model.hosts import (
     DeviceMapping,
     Host,
     HostFilter,
-    HostStatus,
     HostSummary,
     HostUser,
     Label,
+    ListedHost,
     MDMInfo,
     MunkiInfo,
     OSVersion,
     Software,
 )
+from fleet_core.rules.host_filters import bulk_host_filter
 from fleet_core.rules.hosts import host_status
-from fleet_core.services.hosts import HostDetails, MacadminsSummary
+from fleet_core.services.hosts import HostDetails, HostPage, MacadminsSummary
 from fleet_http.policy_schemas import HostPolicyBody, to_host_policy
 from fleet_http.schemas import UNSET, UnsetType, ts
 
 NANOSECONDS = 1_000_000_000
 
-STATUSES = frozenset(s.value for s in HostStatus)
-POLICY_RESPONSES = ("passing", "failing")
-MDM_ENROLLMENT_STATUSES = ("manual", "automatic", "unenrolled")
-
 
 # ---- filters -------------------------------------------------------------------------------
-
-def host_filter(
-    *,
-    query: str | None = None,
-    status: str | None = None,
-    team_id: int | None = None,
-    label_id: int | None = None,
-    policy_id: int | None = None,
-    policy_response: str | None = None,
-    software_id: int | None = None,
-    os_id: int | None = None,
-    os_name: str | None = None,
-    os_version: str | None = None,
-    mdm_id: int | None = None,
-    mdm_enrollment_status: str | None = None,
-    munki_issue_id: int | None = None,
-) -> HostFilter:
-    """Validate the hosts filters shared by list, count, report, transfer and bulk delete.
-
-    Raises:
-        InvalidArgument: one problem per offending parameter.
-    """
-    problems: list[tuple[str, str]] = []
-    status = status or None
-    if status is not None and status not in STATUSES:
-        problems.append(("status", "must be one of new, online, offline, missing or mia"))
-    policy_response = policy_response or None
-    if policy_id is not None and policy_response is None:
-        problems.append(("policy_response", "is required when policy_id is given"))
-    if policy_response is not None:
-        if policy_id is None:
-            problems.append(("policy_id", "is required when policy_response is given"))
-        if policy_response not in POLICY_RESPONSES:
-            problems.append(("policy_response", "must be passing or failing"))
-    os_name, os_version = os_name or None, os_version or None
-    if os_name is not None and os_version is None:
-        problems.append(("os_version", "is required when os_name is given"))
-    if os_version is not None and os_name is None:
-        problems.append(("os_name", "is required when os_version is given"))
-    mdm_enrollment_status = mdm_enrollment_status or None
-    if mdm_enrollment_status is not None and mdm_enrollment_status not in MDM_ENROLLMENT_STATUSES:
-        problems.append(("mdm_enrollment_status", "must be one of manual, automatic or unenrolled"))
-    # Fleet: "A valid label ID. It cannot be used alongside policy or mdm filters."
-    if label_id is not None and (policy_id is not None or mdm_id is not None or mdm_enrollment_status is not None):
-        problems.append(("label_id", "cannot be used alongside policy or mdm filters"))
-    if problems:
-        raise InvalidArgument(*problems)
-    return HostFilter(
-        query=(query or "").strip(),
-        status=HostStatus(status) if status else None,
-        # team_id=0 is how Fleet's API asks for the hosts that belong to no team.
-        team_id=team_id or None,
-        no_team=team_id == 0,
-        label_id=label_id,
-        policy_id=policy_id,
-        policy_response=policy_response,
-        software_id=software_id,
-        os_id=os_id,
-        os_name=os_name,
-        os_version=os_version,
-        mdm_id=mdm_id,
-        mdm_enrollment_status=mdm_enrollment_status,
-        munki_issue_id=munki_issue_id,
-    )
-
 
 class HostFiltersBody(msgspec.Struct, kw_only=True):
     """The ``filters`` object of transfer-by-filter and bulk delete."""
@@ -118,17 +50,9 @@ class HostFiltersBody(msgspec.Struct, kw_only=True):
     label_id: int | None = None
     team_id: int | None = None
 
-    def is_empty(self) -> bool:
-        return not self.query.strip() and not self.status and self.label_id is None and self.team_id is None
-
 
 def filter_from_body(body: HostFiltersBody) -> HostFilter:
-    if body.label_id is not None and body.status:
-        raise InvalidArgument(("filters.label_id", "cannot be used together with status"))
-    try:
-        return host_filter(query=body.query, status=body.status, label_id=body.label_id, team_id=body.team_id)
-    except InvalidArgument as exc:
-        raise InvalidArgument(*[(f"filters.{name}", reason) for name, reason in exc.problems]) from None
+    return bulk_host_filter(query=body.query, status=body.status, label_id=body.label_id, team_id=body.team_id)
 
 
 def additional_fields(value: str | None) -> tuple[str, ...] | None:
@@ -285,10 +209,25 @@ def to_host(host: Host, now: dt.datetime, *, additional: tuple[str, ...] | None 
     )
 
 
+def to_listed_host(listed: ListedHost, now: dt.datetime, *, additional: tuple[str, ...] | None = None) -> HostBody:
+    return to_host(listed.host, now, additional=additional, device_mapping=listed.device_mapping,
+                   failing_policies=listed.failing_policies_count)
+
+
 class ListHostsResponse(msgspec.Struct, kw_only=True):
     hosts: list[HostBody]
     software: SoftwareBody | UnsetType = UNSET
     mobile_device_management_solution: MDMSolutionBody | UnsetType = UNSET
+
+
+def to_list_hosts(page: HostPage, *, additional: tuple[str, ...] | None = None) -> ListHostsResponse:
+    """A page of hosts; Fleet adds the software and the MDM solution the list is filtered by."""
+    return ListHostsResponse(
+        hosts=[to_listed_host(listed, page.as_of, additional=additional) for listed in page.hosts],
+        software=UNSET if page.software is None else to_software(page.software),
+        mobile_device_management_solution=(
+            UNSET if page.mdm_solution is None else to_mdm_solution(page.mdm_solution)),
+    )
 
 
 class CountHostsResponse(msgspec.Struct, kw_only=True):
@@ -309,15 +248,17 @@ class SoftwareBody(msgspec.Struct, kw_only=True):
     last_opened_at: str | UnsetType = UNSET
 
 
-def _given(value: str) -> str | UnsetType:
+def _unless_empty(value: str) -> str | UnsetType:
+    # Fleet's omitempty: an empty string leaves the key out of the JSON.
     return value or UNSET
 
 
 def to_software(software: Software) -> SoftwareBody:
     return SoftwareBody(
         id=software.id, name=software.name, version=software.version, source=software.source,
-        generated_cpe="", vulnerabilities=None, bundle_identifier=_given(software.bundle_identifier),
-        vendor=_given(software.vendor), arch=_given(software.arch), release=_given(software.release),
+        generated_cpe="", vulnerabilities=None, bundle_identifier=_unless_empty(software.bundle_identifier),
+        vendor=_unless_empty(software.vendor), arch=_unless_empty(software.arch),
+        release=_unless_empty(software.release),
         last_opened_at=ts(software.last_opened_at) if software.last_opened_at else UNSET,
     )
 
@@ -516,11 +457,10 @@ class AggregatedMacadminsResponse(msgspec.Struct, kw_only=True):
     macadmins: AggregatedMacadminsBody
 
 
-def to_aggregated_macadmins(summary: MacadminsSummary, now: dt.datetime) -> AggregatedMacadminsResponse:
+def to_aggregated_macadmins(summary: MacadminsSummary) -> AggregatedMacadminsResponse:
     status = summary.mdm_status
     return AggregatedMacadminsResponse(macadmins=AggregatedMacadminsBody(
-        # Our counts are computed on request, so they are as fresh as this response.
-        counts_updated_at=ts(now),
+        counts_updated_at=ts(summary.counted_at),
         munki_versions=[MunkiVersionBody(version=v.version, hosts_count=v.hosts_count) for v in summary.munki_versions],
         munki_issues=[MunkiIssueBody(id=i.id, name=i.name, type=i.type, hosts_count=i.hosts_count)
                       for i in summary.munki_issues],
@@ -604,12 +544,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def report_row(host: Host, now: dt.datetime, emails: Iterable[str] = ()) -> dict[str, str]:
+def report_row(listed: ListedHost, now: dt.datetime) -> dict[str, str]:
+    host = listed.host
     fields = _host_fields(host, now)
     fields["uptime"] = go_duration(host.uptime_seconds)
     fields["issues"] = fields["issues"].total_issues_count
     # Fleet puts every device-mapping email, comma-separated, in the one cell.
-    fields["device_mapping"] = ",".join(emails)
+    fields["device_mapping"] = ",".join(m.email for m in listed.device_mapping or ())
     return {column: _cell(fields[column]) for column in REPORT_COLUMNS}
 
 
