@@ -44,10 +44,10 @@ class DeviceHostResponse(msgspec.Struct, kw_only=True):
     global_config: DeviceGlobalConfigBody
 
 
-def to_device_host(device: DeviceHost, now: dt.datetime) -> DeviceHostResponse:
+def to_device_host(device: DeviceHost) -> DeviceHostResponse:
     org = device.config.org_info
     return DeviceHostResponse(
-        host=to_host_detail(device.details, now),
+        host=to_host_detail(device.details, device.as_of),
         # Self-service software needs software installers, which this server does not host.
         self_service=False,
         org_logo_url=org.org_logo_url,

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import msgspec
 
 from fleet_core.rules.targets import TargetSelection
@@ -128,11 +126,11 @@ def to_counts(metrics: TargetMetrics) -> CountTargetsResponse:
                                 targets_offline=metrics.offline, targets_missing_in_action=metrics.missing_in_action)
 
 
-def to_search_targets(found: TargetSearch, now: dt.datetime) -> SearchTargetsResponse:
+def to_search_targets(found: TargetSearch) -> SearchTargetsResponse:
     metrics = found.metrics
     return SearchTargetsResponse(
-        targets=TargetsBody(hosts=[to_host(h, now) for h in found.hosts], labels=[_label(lb) for lb in found.labels],
-                            teams=[_team(t) for t in found.teams]),
+        targets=TargetsBody(hosts=[to_host(h, found.as_of) for h in found.hosts],
+                            labels=[_label(lb) for lb in found.labels], teams=[_team(t) for t in found.teams]),
         targets_count=metrics.total, targets_online=metrics.online, targets_offline=metrics.offline,
         targets_missing_in_action=metrics.missing_in_action,
     )

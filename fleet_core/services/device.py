@@ -10,6 +10,7 @@ This server offers no MDM, so the MDM calls answer as Fleet does when MDM is not
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,6 +56,8 @@ class DeviceHost:
 
     details: HostDetails
     config: AppConfig
+    # The moment the host's status (online, offline) is judged against.
+    as_of: dt.datetime
 
 
 @attrs.frozen
@@ -111,7 +114,8 @@ class DeviceService:
         """The device's host as GET /hosts/{id} shows it, with the organisation's settings."""
         async with self.uow() as uow:
             host = await device_host(uow, self.tokens, token)
-            return DeviceHost(details=await host_details(uow, host), config=await uow.app_config.get())
+            return DeviceHost(details=await host_details(uow, host), config=await uow.app_config.get(),
+                              as_of=self.clock.now())
 
     async def policies(self, token: str) -> builtins.list[HostPolicy]:
         """The policies the device's host answers, with its responses."""

@@ -16,7 +16,7 @@ from fleet_core.model.hosts import Software
 from fleet_core.model.software import SoftwareFilter
 from fleet_core.ports import SOFTWARE_ORDER_KEYS
 from fleet_core.rules.paging import Direction
-from fleet_core.services import Services
+from fleet_core.services.software import SoftwareService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import INT64_MAX
 from fleet_http.schemas import UNSET, UnsetType, ts
@@ -76,7 +76,7 @@ class SoftwareController(Controller):
 
     @get("/")
     async def list_software(
-        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, viewer: NamedDependency[Viewer], software: NamedDependency[SoftwareService],
         filters: NamedDependency[SoftwareFilter],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
@@ -86,11 +86,11 @@ class SoftwareController(Controller):
                                      allowed_keys=SOFTWARE_ORDER_KEYS)
         if options.order_key is None:
             options = attrs.evolve(options, order_key=DEFAULT_ORDER_KEY, order_direction=Direction.DESC)
-        result = await services.software.list(viewer, filters, options)
+        result = await software.list(viewer, filters, options)
         return ListSoftwareResponse(counts_updated_at=ts(result.counts_updated_at),
                                     software=[to_item(s) for s in result.software])
 
     @get("/count")
-    async def count_software(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+    async def count_software(self, viewer: NamedDependency[Viewer], software: NamedDependency[SoftwareService],
                              filters: NamedDependency[SoftwareFilter]) -> CountSoftwareResponse:
-        return CountSoftwareResponse(count=await services.software.count(viewer, filters))
+        return CountSoftwareResponse(count=await software.count(viewer, filters))
