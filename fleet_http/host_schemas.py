@@ -32,8 +32,8 @@ from fleet_core.model.hosts import (
 )
 from fleet_core.rules.hosts import host_status
 from fleet_core.services.hosts import HostDetails, MacadminsSummary
-from fleet_http.policy_schemas import HostPolicyBody, to_host_policy
-from fleet_http.schemas import UNSET, UnsetType, ts
+from fleet_http.schemas.common import UNSET, UnsetType, ts
+from fleet_http.schemas.policies import HostPolicyBody, to_host_policy
 
 NANOSECONDS = 1_000_000_000
 

@@ -14,9 +14,8 @@ from fleet_core.services.auth import AuthService
 from fleet_core.services.config import ConfigService
 from fleet_core.services.setup import SetupInput, SetupService
 from fleet_http.deps import client_address, provide_viewer_pending_reset, strict_json_body
-from fleet_http.schemas import (
+from fleet_http.schemas.auth import (
     ChangePasswordRequest,
-    EmptyResponse,
     ForgotPasswordRequest,
     InitiateSSORequest,
     LoginRequest,
@@ -29,10 +28,9 @@ from fleet_http.schemas import (
     SetupResponse,
     SSOSettingsBody,
     SSOSettingsResponse,
-    UserResponse,
-    to_teams,
-    to_user,
 )
+from fleet_http.schemas.common import EmptyResponse
+from fleet_http.schemas.users import UserResponse, to_teams, to_user
 
 PENDING_RESET_OK = {"viewer": Provide(provide_viewer_pending_reset)}
 

@@ -11,8 +11,8 @@ from litestar.params import FromPath, FromQuery
 from fleet_core.authz import Viewer
 from fleet_core.rules.carves import CARVE_ORDER_KEYS
 from fleet_core.services.carves import CarveService
-from fleet_http.carve_schemas import CarveBlockResponse, CarveResponse, ListCarvesResponse, to_carve
 from fleet_http.controllers.listing import options_from_query
+from fleet_http.schemas.carves import CarveBlockResponse, CarveResponse, ListCarvesResponse, to_carve
 
 
 class CarveController(Controller):

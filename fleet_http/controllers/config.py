@@ -20,10 +20,10 @@ from fleet_core.services.activities import ActivityService
 from fleet_core.services.config import ConfigService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas import (
+from fleet_http.schemas.common import EmptyResponse
+from fleet_http.schemas.config import (
     ApplyEnrollSecretSpecRequest,
     CertificateResponse,
-    EmptyResponse,
     EnrollSecretSpecResponse,
     ListActivitiesResponse,
     SecretsSpecOut,

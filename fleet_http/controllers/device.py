@@ -14,7 +14,10 @@ from litestar.response import Redirect
 from fleet_core.authz import Viewer
 from fleet_core.services.device import DeviceService
 from fleet_http.deps import strict_json_body
-from fleet_http.device_schemas import (
+from fleet_http.errors import ErrorBody, ErrorDetail, render
+from fleet_http.host_schemas import DeviceMappingResponse, MacadminsResponse, to_device_mapping, to_macadmins
+from fleet_http.schemas.common import EmptyResponse
+from fleet_http.schemas.device import (
     AgentErrorRequest,
     APIFeaturesResponse,
     DesktopResponse,
@@ -22,10 +25,7 @@ from fleet_http.device_schemas import (
     to_desktop,
     to_device_host,
 )
-from fleet_http.errors import ErrorBody, ErrorDetail, render
-from fleet_http.host_schemas import DeviceMappingResponse, MacadminsResponse, to_device_mapping, to_macadmins
-from fleet_http.policy_schemas import DeviceTokenResponse, HostPoliciesResponse, to_host_policy
-from fleet_http.schemas import EmptyResponse
+from fleet_http.schemas.policies import DeviceTokenResponse, HostPoliciesResponse, to_host_policy
 
 
 class DeviceController(Controller):

@@ -44,7 +44,7 @@ from fleet_http.host_schemas import (
     to_os_version,
     to_software,
 )
-from fleet_http.schemas import EmptyResponse, UnsetType, ts
+from fleet_http.schemas.common import EmptyResponse, UnsetType, ts
 
 
 def provide_host_filter(

@@ -13,16 +13,15 @@ from fleet_core.ports import INVITE_ORDER_KEYS
 from fleet_core.services.invites import InviteChanges, InviteInput, InviteService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas import (
-    UNSET,
+from fleet_http.schemas.common import UNSET, EmptyResponse
+from fleet_http.schemas.invites import (
     CreateInviteRequest,
-    EmptyResponse,
     InviteResponse,
     ListInvitesResponse,
     ModifyInviteRequest,
-    team_pairs,
     to_invite,
 )
+from fleet_http.schemas.users import team_pairs
 
 
 class InviteController(Controller):

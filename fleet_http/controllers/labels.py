@@ -11,7 +11,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import HostFilter
-from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import HOST_ORDER_KEYS, LABEL_ORDER_KEYS
 from fleet_core.services import Services
 from fleet_core.services.labels import LabelChanges, LabelService
@@ -19,7 +18,8 @@ from fleet_http.controllers.hosts import provide_host_filter
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
 from fleet_http.host_schemas import ListHostsResponse, to_host
-from fleet_http.label_schemas import (
+from fleet_http.schemas.common import EmptyResponse, patch_field
+from fleet_http.schemas.labels import (
     CreateLabelRequest,
     LabelResponse,
     LabelsSummaryResponse,
@@ -28,11 +28,6 @@ from fleet_http.label_schemas import (
     to_label_detail,
     to_label_summary,
 )
-from fleet_http.schemas import UNSET, EmptyResponse
-
-
-def _field(value: object) -> object:
-    return UNSET_FIELD if value is UNSET else value
 
 
 class LabelController(Controller):
@@ -56,9 +51,9 @@ class LabelController(Controller):
     @patch("/{label_id:int}")
     async def modify_label(self, label_id: FromPath[int], data: JSONBody[ModifyLabelRequest],
                            viewer: NamedDependency[Viewer], labels: NamedDependency[LabelService]) -> LabelResponse:
-        changes = LabelChanges(name=_field(data.name), description=_field(data.description),
-                               query=_field(data.query), platform=_field(data.platform),
-                               host_ids=_field(data.host_ids))
+        changes = LabelChanges(name=patch_field(data.name), description=patch_field(data.description),
+                               query=patch_field(data.query), platform=patch_field(data.platform),
+                               host_ids=patch_field(data.host_ids))
         return LabelResponse(label=to_label_detail(await labels.modify(viewer, label_id, changes)))
 
     @get("/{label_id:int}")

@@ -18,7 +18,8 @@ from fleet_core.authz import Viewer
 from fleet_core.errors import BadRequest, InvalidArgument
 from fleet_core.services.live_queries import LiveQueryService
 from fleet_http.deps import strict_json_body
-from fleet_http.live_query_schemas import (
+from fleet_http.schemas.common import EmptyResponse
+from fleet_http.schemas.live_queries import (
     CampaignResponse,
     HostQueryRequest,
     HostQueryResponse,
@@ -33,8 +34,7 @@ from fleet_http.live_query_schemas import (
     to_run_queries,
     to_run_query,
 )
-from fleet_http.schemas import EmptyResponse
-from fleet_http.target_schemas import to_selection
+from fleet_http.schemas.targets import to_selection
 
 
 def _require_selected(selected: object) -> None:

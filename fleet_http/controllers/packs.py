@@ -17,7 +17,8 @@ from fleet_core.ports import PACK_ORDER_KEYS
 from fleet_core.services.packs import SCHEDULE_ORDER_KEYS, PackChanges, PackService, ScheduleChanges
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.pack_schemas import (
+from fleet_http.schemas.common import UNSET, EmptyResponse, patch_field
+from fleet_http.schemas.packs import (
     CreatePackRequest,
     GlobalScheduleResponse,
     ListPacksResponse,
@@ -30,11 +31,6 @@ from fleet_http.pack_schemas import (
     to_pack,
     to_scheduled,
 )
-from fleet_http.schemas import UNSET, EmptyResponse
-
-
-def _field(value: object) -> object:
-    return UNSET_FIELD if value is UNSET else value
 
 
 def _ids(value: object) -> object:
@@ -62,9 +58,9 @@ def _schedule_fields(data: ScheduleQueryRequest, *required: str) -> tuple[int, S
 
 def _schedule_changes(data: ModifyScheduledRequest) -> ScheduleChanges:
     return ScheduleChanges(
-        interval=_field(data.interval), snapshot=_field(data.snapshot), removed=_field(data.removed),
-        platform=_field(data.platform), version=_field(data.version), shard=_field(data.shard),
-        denylist=_field(data.denylist))
+        interval=patch_field(data.interval), snapshot=patch_field(data.snapshot), removed=patch_field(data.removed),
+        platform=patch_field(data.platform), version=patch_field(data.version), shard=patch_field(data.shard),
+        denylist=patch_field(data.denylist))
 
 
 class PackController(Controller):
@@ -108,7 +104,7 @@ class PackController(Controller):
     async def modify_pack(self, pack_id: FromPath[int], data: JSONBody[ModifyPackRequest],
                           viewer: NamedDependency[Viewer], packs: NamedDependency[PackService]) -> PackResponse:
         changes = PackChanges(
-            name=_field(data.name), description=_field(data.description), disabled=_field(data.disabled),
+            name=patch_field(data.name), description=patch_field(data.description), disabled=patch_field(data.disabled),
             host_ids=_ids(data.host_ids), label_ids=_ids(data.label_ids), team_ids=_ids(data.team_ids))
         return PackResponse(pack=to_pack(await packs.modify(viewer, pack_id, changes)))
 

@@ -10,10 +10,10 @@ from litestar.params import FromPath, JSONBody
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.policies import PolicyFields
-from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.services.policies import PolicyChanges, PolicyService
 from fleet_http.deps import strict_json_body
-from fleet_http.policy_schemas import (
+from fleet_http.schemas.common import patch_field
+from fleet_http.schemas.policies import (
     CreatePolicyRequest,
     DeletePoliciesRequest,
     DeletePoliciesResponse,
@@ -22,11 +22,6 @@ from fleet_http.policy_schemas import (
     PolicyResponse,
     to_policy,
 )
-from fleet_http.schemas import UNSET
-
-
-def _field(value: object) -> object:
-    return UNSET_FIELD if value is UNSET else value
 
 
 def _fields(data: CreatePolicyRequest) -> PolicyFields | None:
@@ -45,9 +40,9 @@ def _fields(data: CreatePolicyRequest) -> PolicyFields | None:
 
 
 def _changes(data: ModifyPolicyRequest) -> PolicyChanges:
-    return PolicyChanges(name=_field(data.name), query=_field(data.query), description=_field(data.description),
-                         resolution=_field(data.resolution), platform=_field(data.platform),
-                         critical=_field(data.critical))
+    return PolicyChanges(name=patch_field(data.name), query=patch_field(data.query),
+                         description=patch_field(data.description), resolution=patch_field(data.resolution),
+                         platform=patch_field(data.platform), critical=patch_field(data.critical))
 
 
 def _ids(data: DeletePoliciesRequest) -> list[int]:

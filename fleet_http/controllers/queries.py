@@ -14,12 +14,12 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.queries import QueryFields
-from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import QUERY_ORDER_KEYS
 from fleet_core.services.queries import QueryChanges, QueryService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.query_schemas import (
+from fleet_http.schemas.common import EmptyResponse, patch_field
+from fleet_http.schemas.queries import (
     CreateQueryRequest,
     DeleteQueriesRequest,
     DeleteQueriesResponse,
@@ -28,11 +28,6 @@ from fleet_http.query_schemas import (
     QueryResponse,
     to_query,
 )
-from fleet_http.schemas import UNSET, EmptyResponse
-
-
-def _field(value: object) -> object:
-    return UNSET_FIELD if value is UNSET else value
 
 
 class QueryController(Controller):
@@ -76,10 +71,10 @@ class QueryController(Controller):
     async def modify_query(self, query_id: FromPath[int], data: JSONBody[ModifyQueryRequest],
                            viewer: NamedDependency[Viewer], queries: NamedDependency[QueryService]) -> QueryResponse:
         changes = QueryChanges(
-            name=_field(data.name), query=_field(data.query), description=_field(data.description),
-            observer_can_run=_field(data.observer_can_run), interval=_field(data.interval),
-            platform=_field(data.platform), min_osquery_version=_field(data.min_osquery_version),
-            automations_enabled=_field(data.automations_enabled), logging=_field(data.logging),
+            name=patch_field(data.name), query=patch_field(data.query), description=patch_field(data.description),
+            observer_can_run=patch_field(data.observer_can_run), interval=patch_field(data.interval),
+            platform=patch_field(data.platform), min_osquery_version=patch_field(data.min_osquery_version),
+            automations_enabled=patch_field(data.automations_enabled), logging=patch_field(data.logging),
         )
         return QueryResponse(query=to_query(await queries.modify(viewer, query_id, changes)))
 

@@ -13,8 +13,8 @@ from fleet_core.model.queries import QueryFields
 from fleet_core.services.pack_specs import PackSpecService
 from fleet_core.services.specs import LabelSpec, QuerySpec, SpecService
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas import EmptyResponse
-from fleet_http.spec_schemas import (
+from fleet_http.schemas.common import EmptyResponse
+from fleet_http.schemas.specs import (
     ApplyLabelSpecsRequest,
     ApplyPackSpecsRequest,
     ApplyPolicySpecsRequest,

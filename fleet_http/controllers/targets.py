@@ -11,7 +11,7 @@ from fleet_core.errors import InvalidArgument
 from fleet_core.services.targets import TargetService, TranslateItem
 from fleet_http.deps import strict_json_body
 from fleet_http.host_schemas import to_host
-from fleet_http.target_schemas import (
+from fleet_http.schemas.targets import (
     CountTargetsRequest,
     CountTargetsResponse,
     HostTargetsBody,

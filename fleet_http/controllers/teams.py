@@ -10,13 +10,12 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
-from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import TEAM_ORDER_KEYS
 from fleet_core.services.teams import TeamChanges, TeamService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas import UNSET, EmptyResponse
-from fleet_http.team_schemas import (
+from fleet_http.schemas.common import UNSET, EmptyResponse, patch_field
+from fleet_http.schemas.teams import (
     CreateTeamRequest,
     CreateTeamResponse,
     ListTeamsResponse,
@@ -24,10 +23,6 @@ from fleet_http.team_schemas import (
     TeamResponse,
     to_team,
 )
-
-
-def _field(value: object) -> object:
-    return UNSET_FIELD if value is UNSET else value
 
 
 class TeamController(Controller):
@@ -66,9 +61,9 @@ class TeamController(Controller):
         if unsupported:
             raise InvalidArgument(*((name, "team automations are not supported yet") for name in unsupported))
         changes = TeamChanges(
-            name=_field(data.name), description=_field(data.description),
-            agent_options=_field(data.agent_options), user_ids=_field(data.user_ids),
-            host_ids=_field(data.host_ids),
+            name=patch_field(data.name), description=patch_field(data.description),
+            agent_options=patch_field(data.agent_options), user_ids=patch_field(data.user_ids),
+            host_ids=patch_field(data.host_ids),
         )
         return TeamResponse(team=to_team(await teams.modify(viewer, team_id, changes)))
 

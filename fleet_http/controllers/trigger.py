@@ -8,7 +8,7 @@ from litestar.params import FromQuery
 
 from fleet_core.authz import Viewer
 from fleet_core.services.schedules import ScheduleService
-from fleet_http.schemas import EmptyResponse
+from fleet_http.schemas.common import EmptyResponse
 
 
 class TriggerController(Controller):

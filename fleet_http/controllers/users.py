@@ -13,10 +13,9 @@ from fleet_core.ports import USER_ORDER_KEYS
 from fleet_core.services.users import UserChanges, UserInput, UserService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas import (
-    UNSET,
+from fleet_http.schemas.common import UNSET, EmptyResponse
+from fleet_http.schemas.users import (
     CreateUserRequest,
-    EmptyResponse,
     ListSessionsResponse,
     ListUsersResponse,
     ModifyUserRequest,

@@ -10,8 +10,8 @@ from fleet_core.services.labels import LabelView
 from fleet_core.services.targets import LabelTarget, TargetMetrics, TargetSearch, TeamTarget
 from fleet_core.services.teams import TeamView
 from fleet_http.host_schemas import HostBody, to_host
-from fleet_http.label_schemas import LabelDetailBody, to_label_detail
-from fleet_http.team_schemas import TeamBody, to_team
+from fleet_http.schemas.labels import LabelDetailBody, to_label_detail
+from fleet_http.schemas.teams import TeamBody, to_team
 
 
 class SelectedBody(msgspec.Struct, kw_only=True):
