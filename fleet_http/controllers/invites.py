@@ -9,11 +9,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from fleet_core.authz import Viewer
+from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import INVITE_ORDER_KEYS
 from fleet_core.services.invites import InviteChanges, InviteInput, InviteService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas.common import UNSET, EmptyResponse
+from fleet_http.schemas.common import UNSET, EmptyResponse, patch_field
 from fleet_http.schemas.invites import (
     CreateInviteRequest,
     InviteResponse,
@@ -63,12 +64,9 @@ class InviteController(Controller):
     async def modify(self, invite_id: FromPath[int], data: JSONBody[ModifyInviteRequest],
                      viewer: NamedDependency[Viewer], invites: NamedDependency[InviteService]) -> InviteResponse:
         changes = InviteChanges(
-            email=data.email if isinstance(data.email, str) else None,
-            name=data.name if isinstance(data.name, str) else None,
-            position=data.position if isinstance(data.position, str) else None,
-            sso_enabled=data.sso_enabled if isinstance(data.sso_enabled, bool) else None,
-            global_role=data.global_role if isinstance(data.global_role, str) else None,
-            global_role_given=data.global_role is not UNSET,
-            teams=team_pairs(data.teams) if isinstance(data.teams, list) else ([] if data.teams is None else None),
+            email=patch_field(data.email), name=patch_field(data.name), position=patch_field(data.position),
+            sso_enabled=patch_field(data.sso_enabled), global_role=patch_field(data.global_role),
+            # Fleet reads "teams": null as no teams.
+            teams=UNSET_FIELD if data.teams is UNSET else team_pairs(data.teams),
         )
         return InviteResponse(invite=to_invite(await invites.update(viewer, invite_id, changes)))

@@ -9,11 +9,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from fleet_core.authz import Viewer
+from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import USER_ORDER_KEYS
 from fleet_core.services.users import UserChanges, UserInput, UserService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas.common import UNSET, EmptyResponse
+from fleet_http.schemas.common import UNSET, EmptyResponse, patch_field
 from fleet_http.schemas.users import (
     CreateUserRequest,
     ListSessionsResponse,
@@ -26,10 +27,6 @@ from fleet_http.schemas.users import (
     to_session,
     to_user,
 )
-
-
-def _given(value: object) -> bool:
-    return value is not UNSET
 
 
 class UserController(Controller):
@@ -77,17 +74,12 @@ class UserController(Controller):
     async def modify(self, user_id: FromPath[int], data: JSONBody[ModifyUserRequest],
                      viewer: NamedDependency[Viewer], users: NamedDependency[UserService]) -> UserResponse:
         changes = UserChanges(
-            name=data.name if isinstance(data.name, str) else None,
-            email=data.email if isinstance(data.email, str) else None,
-            position=data.position if isinstance(data.position, str) else None,
-            sso_enabled=data.sso_enabled if isinstance(data.sso_enabled, bool) else None,
-            api_only=data.api_only if isinstance(data.api_only, bool) else None,
-            password=data.password if isinstance(data.password, str) else None,
-            new_password=data.new_password if isinstance(data.new_password, str) else None,
-            global_role=data.global_role if isinstance(data.global_role, str) else None,
-            global_role_given=_given(data.global_role),
-            teams=team_pairs(data.teams) if isinstance(data.teams, list) else (
-                [] if data.teams is None else None),
+            name=patch_field(data.name), email=patch_field(data.email), position=patch_field(data.position),
+            sso_enabled=patch_field(data.sso_enabled), api_only=patch_field(data.api_only),
+            password=patch_field(data.password), new_password=patch_field(data.new_password),
+            global_role=patch_field(data.global_role),
+            # Fleet reads "teams": null as no teams.
+            teams=UNSET_FIELD if data.teams is UNSET else team_pairs(data.teams),
         )
         return UserResponse(user=to_user(await users.modify(viewer, user_id, changes)))
 
