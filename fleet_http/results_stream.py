@@ -251,6 +251,8 @@ class SockJSChannel:
 
 async def sockjs_results(channel: TextChannel, state: State) -> None:
     """A SockJS session of the result stream (mounted at /results by the app)."""
+    # The SockJS router hands its sessions the app state rather than Litestar's dependencies,
+    # so the two services are taken from the bundle here.
     services: Services = state.services
     await ResultsSession(services.auth, services.live_queries, SockJSChannel(channel)).run()
 

@@ -22,10 +22,11 @@ from fleet_http.schemas.device import (
     APIFeaturesResponse,
     DesktopResponse,
     DeviceHostResponse,
+    DeviceTokenResponse,
     to_desktop,
     to_device_host,
 )
-from fleet_http.schemas.policies import DeviceTokenResponse, HostPoliciesResponse, to_host_policy
+from fleet_http.schemas.policies import HostPoliciesResponse, to_host_policy
 
 
 class DeviceController(Controller):

@@ -1,4 +1,4 @@
-"""Authentication (login, logout, me, the password flows, SSO settings) and first-time setup."""
+"""Request and response bodies of authentication (login, logout, me, the password flows, SSO) and setup."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Enroll secrets (global and per team), activities, version and certificate."""
+"""Request and response bodies of enroll secrets (global and per team), activities, version and certificate."""
 
 from __future__ import annotations
 

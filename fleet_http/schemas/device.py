@@ -129,3 +129,9 @@ class AgentErrorRequest(msgspec.Struct, kw_only=True):
             error_message=self.error_message or "",
             error_additional_info=self.error_additional_info,
         )
+
+
+class DeviceTokenResponse(msgspec.Struct, kw_only=True):
+    """POST /hosts/{id}/device_token: the new token, shown once."""
+
+    device_token: str

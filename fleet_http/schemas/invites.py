@@ -1,4 +1,4 @@
-"""Invites: POST/GET/PATCH/DELETE /invites."""
+"""Request and response bodies of the invites API (Fleet's inviteResponse, listInvitesResponse, ...)."""
 
 from __future__ import annotations
 

@@ -98,7 +98,3 @@ class DeletePoliciesRequest(msgspec.Struct, kw_only=True):
 
 class DeletePoliciesResponse(msgspec.Struct, kw_only=True):
     deleted: int
-
-
-class DeviceTokenResponse(msgspec.Struct, kw_only=True):
-    device_token: str

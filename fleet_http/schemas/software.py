@@ -1,4 +1,4 @@
-"""The software inventory's bodies: GET /software and GET /software/count."""
+"""Response bodies of the software inventory: GET /software and GET /software/count."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Users and their sessions: GET/POST/PATCH/DELETE /users, /sessions."""
+"""Request and response bodies of the users and sessions APIs (Fleet's userResponse, listUsersResponse, ...)."""
 
 from __future__ import annotations
 
