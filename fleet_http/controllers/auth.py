@@ -9,9 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
 from fleet_core.authz import Viewer
-from fleet_core.errors import NotConfigured
 from fleet_core.services.auth import AuthService
-from fleet_core.services.config import ConfigService
 from fleet_core.services.setup import SetupInput, SetupService
 from fleet_http.deps import client_address, provide_viewer_pending_reset, strict_json_body
 from fleet_http.schemas.auth import (
@@ -82,19 +80,16 @@ class AuthController(Controller):
         return UserResponse(user=to_user(user))
 
     @get("/sso")
-    async def sso_settings(self, config: NamedDependency[ConfigService]) -> SSOSettingsResponse:
-        sso = (await config.current()).sso_settings
+    async def sso_settings(self, auth: NamedDependency[AuthService]) -> SSOSettingsResponse:
+        sso = await auth.sso_settings()
         return SSOSettingsResponse(settings=SSOSettingsBody(
             idp_name=sso.idp_name, idp_image_url=sso.idp_image_url, sso_enabled=sso.enable_sso))
 
     @post("/sso", status_code=200)
     async def initiate_sso(self, data: JSONBody[InitiateSSORequest],
-                           config: NamedDependency[ConfigService]) -> EmptyResponse:
-        sso = (await config.current()).sso_settings
-        if not sso.enable_sso:
-            raise NotConfigured("SSO is not configured")
-        # SAML login is not built yet; a configured IdP must not look like a silent success.
-        raise NotConfigured("SAML single sign-on is not supported by this server yet")
+                           auth: NamedDependency[AuthService]) -> EmptyResponse:
+        await auth.initiate_sso()
+        return EmptyResponse()
 
 
 class SetupController(Controller):
