@@ -64,6 +64,8 @@ class TargetSearch:
 
 @attrs.frozen
 class HostSearch:
+    """POST /hosts/search: the hosts found."""
+
     hosts: list[Host]
     # The moment the hosts' statuses (online, offline) are judged against.
     as_of: dt.datetime
