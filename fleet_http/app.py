@@ -36,7 +36,7 @@ from fleet_http.controllers.targets import HostSearchController, TargetControlle
 from fleet_http.controllers.teams import TeamController
 from fleet_http.controllers.trigger import TriggerController
 from fleet_http.controllers.users import SessionController, UserController
-from fleet_http.deps import provide_services, provide_viewer, service_providers, storable_input
+from fleet_http.deps import provide_viewer, service_providers, storable_input
 from fleet_http.errors import EXCEPTION_HANDLERS
 from fleet_http.logging import request_logging
 from fleet_http.results_stream import ResultsController, sockjs_results
@@ -91,7 +91,6 @@ def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]
     return Litestar(
         route_handlers=[*_routers(), healthz],
         dependencies={
-            "services": Provide(provide_services, sync_to_thread=False),
             **service_providers(),
             "viewer": Provide(provide_viewer),
         },

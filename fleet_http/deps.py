@@ -1,4 +1,4 @@
-"""Dependency providers: the service bundle from app state, and the authenticated viewer."""
+"""Dependency providers: each service of the bundle by its name, and the authenticated viewer."""
 
 from __future__ import annotations
 
@@ -11,17 +11,13 @@ import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 
 from fleet_core.authz import Viewer
 from fleet_core.errors import AuthFailed, BadRequest, NotFound
 from fleet_core.services import Services
-
-
-def provide_services(state: State) -> Services:
-    services: Services = state.services
-    return services
+from fleet_core.services.auth import AuthService
 
 
 def service_providers() -> dict[str, Provide]:
@@ -47,21 +43,22 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     return request.query_params.get("token", "")
 
 
-async def provide_viewer(request: Request[Any, Any, Any], state: State) -> Viewer:
+async def provide_viewer(request: Request[Any, Any, Any], auth: NamedDependency[AuthService]) -> Viewer:
     token = bearer_token(request)
     if not token:
         raise AuthFailed("Authorization header required")
-    viewer = await provide_services(state).auth.authenticate(token)
+    viewer = await auth.authenticate(token)
     request.scope["state"]["user_id"] = viewer.user.id
     return viewer
 
 
-async def provide_viewer_pending_reset(request: Request[Any, Any, Any], state: State) -> Viewer:
+async def provide_viewer_pending_reset(request: Request[Any, Any, Any],
+                                       auth: NamedDependency[AuthService]) -> Viewer:
     """Like provide_viewer, but lets through a user who still has to reset the password."""
     token = bearer_token(request)
     if not token:
         raise AuthFailed("Authorization header required")
-    viewer = await provide_services(state).auth.authenticate(token, allow_pending_reset=True)
+    viewer = await auth.authenticate(token, allow_pending_reset=True)
     request.scope["state"]["user_id"] = viewer.user.id
     return viewer
 

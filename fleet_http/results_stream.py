@@ -33,7 +33,8 @@ from fleet_core.errors import BadRequest, FleetError, NotFound, PermissionDenied
 from fleet_core.model.campaigns import CampaignMetrics, LiveResult
 from fleet_core.rules.campaigns import shown_rows, stream_status
 from fleet_core.services import Services
-from fleet_core.services.live_queries import CampaignStream
+from fleet_core.services.auth import AuthService
+from fleet_core.services.live_queries import CampaignStream, LiveQueryService
 from fleet_http.sockjs import ChannelClosed, TextChannel
 
 log = structlog.get_logger(__name__)
@@ -95,9 +96,12 @@ def _parse(text: str) -> Envelope | None:
 class ResultsSession:
     """The protocol of one client connection, over any MessageChannel."""
 
-    def __init__(self, services: Services, channel: MessageChannel, *,
+    def __init__(self, auth: AuthService, live_queries: LiveQueryService, channel: MessageChannel, *,
                  refresh_seconds: float = REFRESH_SECONDS) -> None:
-        self.services = services
+        # Two services, because the protocol has two separate steps: the first message
+        # authenticates, later ones select a campaign to stream.
+        self.auth = auth
+        self.live_queries = live_queries
         self.channel = channel
         self.refresh_seconds = refresh_seconds
 
@@ -126,7 +130,7 @@ class ResultsSession:
             await self.error("unauthorized")
             return None
         try:
-            return await self.services.auth.authenticate(token)
+            return await self.auth.authenticate(token)
         except FleetError:
             await self.error("unauthorized")
             return None
@@ -147,7 +151,7 @@ class ResultsSession:
                     return None
                 continue
             try:
-                return await self.services.live_queries.open_stream(viewer, campaign_id)
+                return await self.live_queries.open_stream(viewer, campaign_id)
             except PermissionDenied:
                 reason = "forbidden"
             except NotFound:
@@ -247,8 +251,10 @@ class SockJSChannel:
 
 async def sockjs_results(channel: TextChannel, state: State) -> None:
     """A SockJS session of the result stream (mounted at /results by the app)."""
+    # The SockJS router hands its sessions the app state rather than Litestar's dependencies,
+    # so the two services are taken from the bundle here.
     services: Services = state.services
-    await ResultsSession(services, SockJSChannel(channel)).run()
+    await ResultsSession(services.auth, services.live_queries, SockJSChannel(channel)).run()
 
 
 class ResultsController(Controller):
@@ -256,10 +262,11 @@ class ResultsController(Controller):
     tags = ["Live queries"]
 
     @websocket("/websocket")
-    async def results_websocket(self, socket: WebSocket[Any, Any, Any], services: NamedDependency[Services]) -> None:
+    async def results_websocket(self, socket: WebSocket[Any, Any, Any], auth: NamedDependency[AuthService],
+                                live_queries: NamedDependency[LiveQueryService]) -> None:
         await socket.accept()
         try:
-            await ResultsSession(services, WebSocketChannel(socket)).run()
+            await ResultsSession(auth, live_queries, WebSocketChannel(socket)).run()
         finally:
             if socket.connection_state != "disconnect":
                 with contextlib.suppress(Exception):

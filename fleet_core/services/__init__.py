@@ -114,7 +114,7 @@ def make_services(
                             settings=runtime.agents, live=live_queries),
         hosts=hosts,
         teams=TeamService(uow=uow, clock=clock, bus=bus),
-        labels=LabelService(uow=uow, clock=clock, hosts=hosts, bus=bus),
+        labels=LabelService(uow=uow, clock=clock, bus=bus),
         queries=QueryService(uow=uow, clock=clock, bus=bus),
         packs=PackService(uow=uow, clock=clock, bus=bus),
         policies=PolicyService(uow=uow, clock=clock, bus=bus, tokens=tokens),

@@ -52,6 +52,17 @@ class ConfigService:
         async with self.uow() as uow:
             return mask_secrets(await uow.app_config.get())
 
+    async def certificate_chain(self, viewer: Viewer) -> str:
+        """The PEM chain the server presents, for those who may read the configuration.
+
+        Raises:
+            NotFound: the server is not serving TLS.
+        """
+        authorize(viewer, Action.READ_APP_CONFIG)
+        if self.runtime.certificate_chain is None:
+            raise NotFound("the server is not serving TLS, so there is no certificate chain")
+        return self.runtime.certificate_chain
+
     async def current(self) -> AppConfig:
         """The unmasked configuration, for other services and server internals."""
         async with self.uow() as uow:

@@ -121,14 +121,6 @@ class HostService:
     tokens: TokenGenerator
     bus: InvalidationBus
 
-    async def list(self, viewer: Viewer, filters: HostFilter, options: ListOptions,
-                   *, after: str | None = None) -> list[Host]:
-        scoped = _scoped(viewer, filters)
-        if after is not None and options.order_key is None:
-            raise InvalidArgument(("after", "requires order_key"))
-        async with self.uow() as uow:
-            return await uow.host_inventory.list(scoped, options, now=self.clock.now(), after=after)
-
     async def list_page(self, viewer: Viewer, filters: HostFilter, options: ListOptions, *,
                         after: str | None = None, device_mapping: bool = False,
                         failing_policies: bool = True) -> HostPage:

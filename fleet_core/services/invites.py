@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import structlog
@@ -11,6 +12,7 @@ from fleet_core.authz import Action, Viewer, admin_team_ids, authorize
 from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from fleet_core.model.mail import Email
 from fleet_core.model.runtime import ServerRuntime
+from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.model.users import Invite, NewInvite
 from fleet_core.ports import Clock, Mailer, TokenGenerator, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
@@ -32,13 +34,15 @@ class InviteInput:
 
 @attrs.frozen
 class InviteChanges:
-    email: str | None = None
-    name: str | None = None
-    position: str | None = None
-    sso_enabled: bool | None = None
-    global_role: str | None = None
-    global_role_given: bool = False
-    teams: Sequence[tuple[int, str]] | None = None
+    """A PATCH: every field left as UNSET_FIELD stays as it is. ``global_role`` None removes the
+    global role; ``teams`` () clears the team roles."""
+
+    email: Any = UNSET_FIELD
+    name: Any = UNSET_FIELD
+    position: Any = UNSET_FIELD
+    sso_enabled: Any = UNSET_FIELD
+    global_role: Any = UNSET_FIELD
+    teams: Any = UNSET_FIELD
 
 
 def _invite_team_ids(invite: Invite) -> list[int] | None:
@@ -134,26 +138,27 @@ class InviteService:
                 raise NotFound(f"Invite with id={invite_id} was not found in the datastore")
             authorize(viewer, Action.WRITE_INVITES, team_ids=_invite_team_ids(invite))
             problems = []
-            if changes.name is not None and not changes.name.strip():
+            if changes.name is not UNSET_FIELD and not changes.name.strip():
                 problems.append(("name", "cannot be empty"))
-            if changes.email is not None and not is_valid_email(changes.email.strip()):
+            if changes.email is not UNSET_FIELD and not is_valid_email(changes.email.strip()):
                 problems.append(("email", "must be a valid email address"))
             if problems:
                 raise InvalidArgument(*problems)
             global_role, teams = invite.global_role, invite.teams
-            if changes.global_role_given or changes.teams is not None:
+            if changes.global_role is not UNSET_FIELD or changes.teams is not UNSET_FIELD:
                 global_role, teams = parse_roles(
-                    changes.global_role if changes.global_role_given else None, changes.teams or ())
+                    None if changes.global_role is UNSET_FIELD else changes.global_role,
+                    () if changes.teams is UNSET_FIELD else changes.teams)
                 check_grantable(viewer, global_role, teams)
-            if changes.email is not None and changes.email.strip().casefold() != invite.email.casefold():
+            if changes.email is not UNSET_FIELD and changes.email.strip().casefold() != invite.email.casefold():
                 if await uow.users.get_by_email(changes.email.strip()) is not None:
                     raise AlreadyExists(f"a user with the email {changes.email.strip()} already exists")
             updated = await uow.invites.update(attrs.evolve(
                 invite,
-                email=changes.email.strip() if changes.email is not None else invite.email,
-                name=changes.name.strip() if changes.name is not None else invite.name,
-                position=changes.position if changes.position is not None else invite.position,
-                sso_enabled=changes.sso_enabled if changes.sso_enabled is not None else invite.sso_enabled,
+                email=invite.email if changes.email is UNSET_FIELD else changes.email.strip(),
+                name=invite.name if changes.name is UNSET_FIELD else changes.name.strip(),
+                position=invite.position if changes.position is UNSET_FIELD else changes.position,
+                sso_enabled=invite.sso_enabled if changes.sso_enabled is UNSET_FIELD else changes.sso_enabled,
                 global_role=global_role,
                 teams=teams,
             ))

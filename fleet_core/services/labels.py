@@ -17,13 +17,12 @@ import structlog
 
 from fleet_core.authz import Action, Viewer, authorize, visible_team_ids
 from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound
-from fleet_core.model.hosts import Host, HostFilter, Label
+from fleet_core.model.hosts import HostFilter, Label
 from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.activities import record_activity
 from fleet_core.services.agents import announce_config_change
-from fleet_core.services.hosts import HostService
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +94,6 @@ async def record_label_activity(uow: UnitOfWork, viewer: Viewer, type_: str, lab
 class LabelService:
     uow: UnitOfWorkFactory
     clock: Clock
-    hosts: HostService
     bus: InvalidationBus
 
     async def _announce(self) -> None:
@@ -192,14 +190,6 @@ class LabelService:
                 if len(batch) < 500:
                     return found
                 page += 1
-
-    async def hosts_in_label(self, viewer: Viewer, label_id: int, filters: HostFilter, options: ListOptions,
-                             ) -> builtins.list[Host]:
-        """The label's hosts, filtered and paged like the hosts list. Raises NotFound."""
-        authorize(viewer, Action.READ_LABELS)
-        async with self.uow() as uow:
-            await _require(uow, label_id)
-        return await self.hosts.list(viewer, attrs.evolve(filters, label_id=label_id), options)
 
     async def delete(self, viewer: Viewer, label_id: int) -> None:
         """Delete a regular label with its memberships and record ``deleted_label``.

@@ -10,6 +10,7 @@ says observers may run the query (``include_observer``) or names a saved query w
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 from collections.abc import Sequence
 
 import attrs
@@ -57,6 +58,17 @@ class TargetSearch:
     labels: list[LabelTarget]
     teams: list[TeamTarget]
     metrics: TargetMetrics
+    # The moment the hosts' statuses (online, offline) are judged against.
+    as_of: dt.datetime
+
+
+@attrs.frozen
+class HostSearch:
+    """POST /hosts/search: the hosts found."""
+
+    hosts: list[Host]
+    # The moment the hosts' statuses (online, offline) are judged against.
+    as_of: dt.datetime
 
 
 @attrs.frozen
@@ -90,17 +102,18 @@ class TargetService:
             teams = await self._teams(uow, text, selected, visible)
             targeted = await uow.host_inventory.target_host_ids(selected, visible_team_ids=visible)
             metrics = await self._metrics(uow, targeted)
-        return TargetSearch(hosts=hosts, labels=labels, teams=teams, metrics=metrics)
+        return TargetSearch(hosts=hosts, labels=labels, teams=teams, metrics=metrics, as_of=self.clock.now())
 
     async def search_hosts(self, viewer: Viewer, text: str, *, excluded_host_ids: Sequence[int] = (),
-                           query_id: int | None = None, include_observer: bool = False) -> builtins.list[Host]:
+                           query_id: int | None = None, include_observer: bool = False) -> HostSearch:
         """Up to SEARCH_LIMIT hosts the viewer may target matching ``text`` (hostname, computer
         name, uuid, serial or IP); with no text, the most recently seen. Raises as search_targets."""
         authorize(viewer, Action.READ_HOSTS)
         async with self.uow() as uow:
             visible = await self._visibility(uow, viewer, query_id, include_observer)
-            return await uow.host_inventory.search(text.strip(), excluded_ids=frozenset(excluded_host_ids),
-                                                   limit=SEARCH_LIMIT, visible_team_ids=visible)
+            hosts = await uow.host_inventory.search(text.strip(), excluded_ids=frozenset(excluded_host_ids),
+                                                    limit=SEARCH_LIMIT, visible_team_ids=visible)
+        return HostSearch(hosts=hosts, as_of=self.clock.now())
 
     async def count_targets(self, viewer: Viewer, selected: TargetSelection, *, query_id: int | None = None,
                             include_observer: bool = False) -> TargetMetrics:

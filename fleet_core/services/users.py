@@ -5,11 +5,13 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
 from fleet_core.authz import Action, Viewer, admin_team_ids, authorize
 from fleet_core.errors import InvalidArgument, NotFound, PermissionDenied
+from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.model.users import NewUser, Role, Session, TeamRole, User
 from fleet_core.ports import Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
@@ -36,18 +38,19 @@ class UserInput:
 
 @attrs.frozen
 class UserChanges:
-    """A PATCH: None means "leave as is"; ``teams`` None leaves teams, () clears them."""
+    """A PATCH: every field left as UNSET_FIELD stays as it is. ``global_role`` None removes the
+    global role; ``teams`` () clears the team roles. ``password`` is the viewer's current one,
+    needed to change one's own email or password."""
 
-    name: str | None = None
-    email: str | None = None
-    position: str | None = None
-    sso_enabled: bool | None = None
-    api_only: bool | None = None
-    password: str | None = attrs.field(default=None, repr=False)
-    new_password: str | None = attrs.field(default=None, repr=False)
-    global_role: str | None = None
-    global_role_given: bool = False
-    teams: Sequence[tuple[int, str]] | None = None
+    name: Any = UNSET_FIELD
+    email: Any = UNSET_FIELD
+    position: Any = UNSET_FIELD
+    sso_enabled: Any = UNSET_FIELD
+    api_only: Any = UNSET_FIELD
+    password: Any = attrs.field(default=UNSET_FIELD, repr=False)
+    new_password: Any = attrs.field(default=UNSET_FIELD, repr=False)
+    global_role: Any = UNSET_FIELD
+    teams: Any = UNSET_FIELD
 
 
 def parse_roles(global_role: str | None, teams: Sequence[tuple[int, str]]) -> tuple[Role | None, tuple[TeamRole, ...]]:
@@ -257,33 +260,35 @@ class UserService:
         is_self = viewer.user.id == user.id
         authorize(viewer, Action.WRITE_USER, team_ids=user_team_ids(user), owner_id=user.id)
         problems: builtins.list[tuple[str, str]] = []
-        if changes.name is not None and not changes.name.strip():
+        if changes.name is not UNSET_FIELD and not changes.name.strip():
             problems.append(("name", "cannot be empty"))
-        if changes.email is not None and not is_valid_email(changes.email.strip()):
+        if changes.email is not UNSET_FIELD and not is_valid_email(changes.email.strip()):
             problems.append(("email", "must be a valid email address"))
-        if changes.new_password is not None:
+        if changes.new_password is not UNSET_FIELD:
             problems.extend(check_password("new_password", changes.new_password))
         if problems:
             raise InvalidArgument(*problems)
-        email_changes = changes.email is not None and changes.email.strip().casefold() != user.email.casefold()
-        if is_self and (email_changes or changes.new_password is not None):
-            if not changes.password:
+        email_changes = (changes.email is not UNSET_FIELD
+                         and changes.email.strip().casefold() != user.email.casefold())
+        if is_self and (email_changes or changes.new_password is not UNSET_FIELD):
+            if changes.password is UNSET_FIELD or not changes.password:
                 raise InvalidArgument(("password", "cannot be empty when changing email or password"))
             if not await self.hasher.verify(user.password_hash, changes.password):
                 raise InvalidArgument(("password", "incorrect password"))
         new_global, new_teams = user.global_role, user.teams
-        if changes.global_role_given or changes.teams is not None:
+        if changes.global_role is not UNSET_FIELD or changes.teams is not UNSET_FIELD:
             new_global, new_teams = parse_roles(
-                changes.global_role if changes.global_role_given else None, changes.teams or ())
+                None if changes.global_role is UNSET_FIELD else changes.global_role,
+                () if changes.teams is UNSET_FIELD else changes.teams)
             if (new_global, _unnamed(new_teams)) != (user.global_role, _unnamed(user.teams)):
                 check_grantable(viewer, new_global, new_teams)
                 if not viewer.is_global_admin:
                     # A team admin may only move memberships among teams they administer.
                     check_grantable(viewer, None, user.teams)
-        if changes.api_only is not None and changes.api_only != user.api_only and not viewer.is_global_admin:
+        if changes.api_only is not UNSET_FIELD and changes.api_only != user.api_only and not viewer.is_global_admin:
             raise PermissionDenied("forbidden")
         password_hash = user.password_hash
-        if changes.new_password is not None:
+        if changes.new_password is not UNSET_FIELD:
             password_hash = await self.hasher.hash(changes.new_password)
         async with self.uow() as uow:
             current = await _require_user(uow, user_id)
@@ -291,19 +296,19 @@ class UserService:
                 await _check_not_last_admin(uow, current)
             updated = attrs.evolve(
                 current,
-                name=changes.name.strip() if changes.name is not None else current.name,
-                email=changes.email.strip() if changes.email is not None else current.email,
-                position=changes.position if changes.position is not None else current.position,
-                sso_enabled=changes.sso_enabled if changes.sso_enabled is not None else current.sso_enabled,
-                api_only=changes.api_only if changes.api_only is not None else current.api_only,
+                name=current.name if changes.name is UNSET_FIELD else changes.name.strip(),
+                email=current.email if changes.email is UNSET_FIELD else changes.email.strip(),
+                position=current.position if changes.position is UNSET_FIELD else changes.position,
+                sso_enabled=current.sso_enabled if changes.sso_enabled is UNSET_FIELD else changes.sso_enabled,
+                api_only=current.api_only if changes.api_only is UNSET_FIELD else changes.api_only,
                 global_role=new_global,
                 teams=new_teams,
                 password_hash=password_hash,
-                force_password_reset=(True if changes.new_password is not None and not is_self
+                force_password_reset=(True if changes.new_password is not UNSET_FIELD and not is_self
                                       else current.force_password_reset),
             )
             updated = await uow.users.update(updated)
-            if changes.new_password is not None:
+            if changes.new_password is not UNSET_FIELD:
                 keep = viewer.session.id if is_self and viewer.session else None
                 await uow.sessions.delete_for_user(user_id, except_id=keep)
             await record_role_changes(uow, viewer.user, current, updated, self.clock.now())

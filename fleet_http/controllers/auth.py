@@ -9,13 +9,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
 from fleet_core.authz import Viewer
-from fleet_core.errors import NotConfigured
-from fleet_core.services import Services
-from fleet_core.services.setup import SetupInput
+from fleet_core.services.auth import AuthService
+from fleet_core.services.setup import SetupInput, SetupService
 from fleet_http.deps import client_address, provide_viewer_pending_reset, strict_json_body
-from fleet_http.schemas import (
+from fleet_http.schemas.auth import (
     ChangePasswordRequest,
-    EmptyResponse,
     ForgotPasswordRequest,
     InitiateSSORequest,
     LoginRequest,
@@ -28,10 +26,9 @@ from fleet_http.schemas import (
     SetupResponse,
     SSOSettingsBody,
     SSOSettingsResponse,
-    UserResponse,
-    to_teams,
-    to_user,
 )
+from fleet_http.schemas.common import EmptyResponse
+from fleet_http.schemas.users import UserResponse, to_teams, to_user
 
 PENDING_RESET_OK = {"viewer": Provide(provide_viewer_pending_reset)}
 
@@ -42,13 +39,13 @@ class AuthController(Controller):
 
     @post("/login", status_code=200)
     async def login(self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest],
-                    services: NamedDependency[Services]) -> LoginResponse:
-        user, token = await services.auth.login(data.email, data.password, remote_addr=client_address(request))
+                    auth: NamedDependency[AuthService]) -> LoginResponse:
+        user, token = await auth.login(data.email, data.password, remote_addr=client_address(request))
         return LoginResponse(user=to_user(user), token=token, available_teams=to_teams(user.teams))
 
     @post("/logout", status_code=200, dependencies=PENDING_RESET_OK)
-    async def logout(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> EmptyResponse:
-        await services.auth.logout(viewer)
+    async def logout(self, viewer: NamedDependency[Viewer], auth: NamedDependency[AuthService]) -> EmptyResponse:
+        await auth.logout(viewer)
         return EmptyResponse()
 
     @get("/me", dependencies=PENDING_RESET_OK)
@@ -57,45 +54,42 @@ class AuthController(Controller):
 
     @post("/change_password", status_code=200)
     async def change_password(self, data: JSONBody[ChangePasswordRequest], viewer: NamedDependency[Viewer],
-                              services: NamedDependency[Services]) -> EmptyResponse:
-        await services.auth.change_password(viewer, data.old_password, data.new_password)
+                              auth: NamedDependency[AuthService]) -> EmptyResponse:
+        await auth.change_password(viewer, data.old_password, data.new_password)
         return EmptyResponse()
 
     @post("/forgot_password", status_code=200)
     async def forgot_password(self, request: Request[Any, Any, Any], data: JSONBody[ForgotPasswordRequest],
-                              services: NamedDependency[Services]) -> EmptyResponse:
-        await services.auth.forgot_password(data.email, remote_addr=client_address(request))
+                              auth: NamedDependency[AuthService]) -> EmptyResponse:
+        await auth.forgot_password(data.email, remote_addr=client_address(request))
         return EmptyResponse()
 
     @post("/reset_password", status_code=200)
     async def reset_password(self, data: JSONBody[ResetPasswordRequest],
-                             services: NamedDependency[Services]) -> EmptyResponse:
-        await services.auth.reset_password(data.password_reset_token, data.new_password,
+                             auth: NamedDependency[AuthService]) -> EmptyResponse:
+        await auth.reset_password(data.password_reset_token, data.new_password,
                                            data.new_password_confirmation)
         return EmptyResponse()
 
     @post("/perform_required_password_reset", status_code=200, dependencies=PENDING_RESET_OK)
     async def perform_required_password_reset(
         self, data: JSONBody[RequiredPasswordResetRequest], viewer: NamedDependency[Viewer],
-        services: NamedDependency[Services],
+        auth: NamedDependency[AuthService],
     ) -> UserResponse:
-        user = await services.auth.perform_required_password_reset(viewer, data.new_password)
+        user = await auth.perform_required_password_reset(viewer, data.new_password)
         return UserResponse(user=to_user(user))
 
     @get("/sso")
-    async def sso_settings(self, services: NamedDependency[Services]) -> SSOSettingsResponse:
-        sso = (await services.config.current()).sso_settings
+    async def sso_settings(self, auth: NamedDependency[AuthService]) -> SSOSettingsResponse:
+        sso = await auth.sso_settings()
         return SSOSettingsResponse(settings=SSOSettingsBody(
             idp_name=sso.idp_name, idp_image_url=sso.idp_image_url, sso_enabled=sso.enable_sso))
 
     @post("/sso", status_code=200)
     async def initiate_sso(self, data: JSONBody[InitiateSSORequest],
-                           services: NamedDependency[Services]) -> EmptyResponse:
-        sso = (await services.config.current()).sso_settings
-        if not sso.enable_sso:
-            raise NotConfigured("SSO is not configured")
-        # SAML login is not built yet; a configured IdP must not look like a silent success.
-        raise NotConfigured("SAML single sign-on is not supported by this server yet")
+                           auth: NamedDependency[AuthService]) -> EmptyResponse:
+        await auth.initiate_sso()
+        return EmptyResponse()
 
 
 class SetupController(Controller):
@@ -103,8 +97,8 @@ class SetupController(Controller):
     guards = [strict_json_body]
 
     @post("/setup", status_code=200)
-    async def setup(self, data: JSONBody[SetupRequest], services: NamedDependency[Services]) -> SetupResponse:
-        result = await services.setup.setup(SetupInput(
+    async def setup(self, data: JSONBody[SetupRequest], setup: NamedDependency[SetupService]) -> SetupResponse:
+        result = await setup.setup(SetupInput(
             name=data.admin.name, email=data.admin.email, password=data.admin.password,
             password_confirmation=data.admin.password_confirmation, org_name=data.org_info.org_name,
             server_url=data.server_url, org_logo_url=data.org_info.org_logo_url,

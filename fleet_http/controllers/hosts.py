@@ -17,7 +17,7 @@ from fleet_core.rules.ordering import HOST_ORDER_KEYS
 from fleet_core.services.hosts import HostService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas import EmptyResponse, UnsetType, ts
+from fleet_http.schemas.common import EmptyResponse, UnsetType, ts
 from fleet_http.schemas.hosts import (
     AggregatedMacadminsResponse,
     CountHostsResponse,
@@ -138,13 +138,13 @@ class HostController(Controller):
     async def get_host(self, host_id: FromPath[int], viewer: NamedDependency[Viewer],
                        hosts: NamedDependency[HostService]) -> HostDetailResponse:
         details = await hosts.get(viewer, host_id)
-        return HostDetailResponse(host=to_host_detail(details, details.as_of))
+        return HostDetailResponse(host=to_host_detail(details))
 
     @get("/identifier/{identifier:str}")
     async def get_host_by_identifier(self, identifier: FromPath[str], viewer: NamedDependency[Viewer],
                                      hosts: NamedDependency[HostService]) -> HostDetailResponse:
         details = await hosts.get_by_identifier(viewer, identifier)
-        return HostDetailResponse(host=to_host_detail(details, details.as_of))
+        return HostDetailResponse(host=to_host_detail(details))
 
     @delete("/{host_id:int}", status_code=200)
     async def delete_host(self, host_id: FromPath[int], viewer: NamedDependency[Viewer],

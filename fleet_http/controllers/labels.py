@@ -11,15 +11,15 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.hosts import HostFilter
-from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.rules.ordering import HOST_ORDER_KEYS, LABEL_ORDER_KEYS
-from fleet_core.services import Services
 from fleet_core.services.hosts import HostService
-from fleet_core.services.labels import LabelChanges
+from fleet_core.services.labels import LabelChanges, LabelService
 from fleet_http.controllers.hosts import provide_host_filter
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.label_schemas import (
+from fleet_http.schemas.common import EmptyResponse, patch_field
+from fleet_http.schemas.hosts import ListHostsResponse, to_list_hosts
+from fleet_http.schemas.labels import (
     CreateLabelRequest,
     LabelResponse,
     LabelsSummaryResponse,
@@ -28,12 +28,6 @@ from fleet_http.label_schemas import (
     to_label_detail,
     to_label_summary,
 )
-from fleet_http.schemas import UNSET, EmptyResponse
-from fleet_http.schemas.hosts import ListHostsResponse, to_list_hosts
-
-
-def _field(value: object) -> object:
-    return UNSET_FIELD if value is UNSET else value
 
 
 class LabelController(Controller):
@@ -43,45 +37,45 @@ class LabelController(Controller):
 
     @post("/", status_code=200)
     async def create_label(self, data: JSONBody[CreateLabelRequest], viewer: NamedDependency[Viewer],
-                           services: NamedDependency[Services]) -> LabelResponse:
+                           labels: NamedDependency[LabelService]) -> LabelResponse:
         missing = [("name", "is required")] if data.name is None else []
         if data.query is None and data.host_ids is None:
             missing.append(("query", "is required"))
         if missing:
             raise InvalidArgument(*missing)
         assert data.name is not None
-        view = await services.labels.create(viewer, name=data.name, description=data.description, query=data.query,
+        view = await labels.create(viewer, name=data.name, description=data.description, query=data.query,
                                             platform=data.platform, host_ids=data.host_ids)
         return LabelResponse(label=to_label_detail(view))
 
     @patch("/{label_id:int}")
     async def modify_label(self, label_id: FromPath[int], data: JSONBody[ModifyLabelRequest],
-                           viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> LabelResponse:
-        changes = LabelChanges(name=_field(data.name), description=_field(data.description),
-                               query=_field(data.query), platform=_field(data.platform),
-                               host_ids=_field(data.host_ids))
-        return LabelResponse(label=to_label_detail(await services.labels.modify(viewer, label_id, changes)))
+                           viewer: NamedDependency[Viewer], labels: NamedDependency[LabelService]) -> LabelResponse:
+        changes = LabelChanges(name=patch_field(data.name), description=patch_field(data.description),
+                               query=patch_field(data.query), platform=patch_field(data.platform),
+                               host_ids=patch_field(data.host_ids))
+        return LabelResponse(label=to_label_detail(await labels.modify(viewer, label_id, changes)))
 
     @get("/{label_id:int}")
     async def get_label(self, label_id: FromPath[int], viewer: NamedDependency[Viewer],
-                        services: NamedDependency[Services]) -> LabelResponse:
-        return LabelResponse(label=to_label_detail(await services.labels.get(viewer, label_id)))
+                        labels: NamedDependency[LabelService]) -> LabelResponse:
+        return LabelResponse(label=to_label_detail(await labels.get(viewer, label_id)))
 
     @get("/summary")
     async def labels_summary(self, viewer: NamedDependency[Viewer],
-                             services: NamedDependency[Services]) -> LabelsSummaryResponse:
-        return LabelsSummaryResponse(labels=[to_label_summary(lb) for lb in await services.labels.summary(viewer)])
+                             labels: NamedDependency[LabelService]) -> LabelsSummaryResponse:
+        return LabelsSummaryResponse(labels=[to_label_summary(lb) for lb in await labels.summary(viewer)])
 
     @get("/")
     async def list_labels(
-        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, viewer: NamedDependency[Viewer], labels: NamedDependency[LabelService],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
         search: Annotated[str | None, QueryParameter(name="query")] = None,
     ) -> ListLabelsResponse:
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=search, allowed_keys=LABEL_ORDER_KEYS)
-        return ListLabelsResponse(labels=[to_label_detail(v) for v in await services.labels.list(viewer, options)])
+        return ListLabelsResponse(labels=[to_label_detail(v) for v in await labels.list(viewer, options)])
 
     @get("/{label_id:int}/hosts", dependencies={"filters": Provide(provide_host_filter, sync_to_thread=False)})
     async def list_label_hosts(
@@ -97,12 +91,12 @@ class LabelController(Controller):
 
     @delete("/id/{label_id:int}", status_code=200)
     async def delete_label_by_id(self, label_id: FromPath[int], viewer: NamedDependency[Viewer],
-                                 services: NamedDependency[Services]) -> EmptyResponse:
-        await services.labels.delete(viewer, label_id)
+                                 labels: NamedDependency[LabelService]) -> EmptyResponse:
+        await labels.delete(viewer, label_id)
         return EmptyResponse()
 
     @delete("/{name:str}", status_code=200)
     async def delete_label(self, name: FromPath[str], viewer: NamedDependency[Viewer],
-                           services: NamedDependency[Services]) -> EmptyResponse:
-        await services.labels.delete_by_name(viewer, name)
+                           labels: NamedDependency[LabelService]) -> EmptyResponse:
+        await labels.delete_by_name(viewer, name)
         return EmptyResponse()

@@ -16,9 +16,10 @@ from litestar.params import FromPath, JSONBody
 
 from fleet_core.authz import Viewer
 from fleet_core.errors import BadRequest, InvalidArgument
-from fleet_core.services import Services
+from fleet_core.services.live_queries import LiveQueryService
 from fleet_http.deps import strict_json_body
-from fleet_http.live_query_schemas import (
+from fleet_http.schemas.common import EmptyResponse
+from fleet_http.schemas.live_queries import (
     CampaignResponse,
     HostQueryRequest,
     HostQueryResponse,
@@ -33,8 +34,7 @@ from fleet_http.live_query_schemas import (
     to_run_queries,
     to_run_query,
 )
-from fleet_http.schemas import EmptyResponse
-from fleet_http.target_schemas import to_selection
+from fleet_http.schemas.targets import to_selection
 
 
 def _require_selected(selected: object) -> None:
@@ -49,26 +49,26 @@ class LiveQueryController(Controller):
 
     @post("/run", status_code=200)
     async def run_campaign(self, data: JSONBody[RunCampaignRequest], viewer: NamedDependency[Viewer],
-                           services: NamedDependency[Services]) -> CampaignResponse:
+                           live_queries: NamedDependency[LiveQueryService]) -> CampaignResponse:
         _require_selected(data.selected)
-        started = await services.live_queries.create_campaign(
+        started = await live_queries.create_campaign(
             viewer, query=data.query, query_id=data.query_id, selected=to_selection(data.selected))
         return CampaignResponse(campaign=to_campaign(started))
 
     @post(["/run_by_identifiers", "/run_by_names"], status_code=200)
     async def run_campaign_by_identifiers(self, data: JSONBody[RunCampaignByNamesRequest],
                                           viewer: NamedDependency[Viewer],
-                                          services: NamedDependency[Services]) -> CampaignResponse:
+                                          live_queries: NamedDependency[LiveQueryService]) -> CampaignResponse:
         _require_selected(data.selected)
         assert data.selected is not None
-        started = await services.live_queries.create_campaign_by_identifiers(
+        started = await live_queries.create_campaign_by_identifiers(
             viewer, query=data.query, query_id=data.query_id, hosts=data.selected.hosts or [],
             labels=data.selected.labels or [])
         return CampaignResponse(campaign=to_campaign(started))
 
     @get("/run")
     async def run_queries(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer],
-                          services: NamedDependency[Services]) -> RunQueriesResponse:
+                          live_queries: NamedDependency[LiveQueryService]) -> RunQueriesResponse:
         raw = await request.body()
         try:
             data = msgspec.json.decode(raw or b"{}", type=RunQueriesRequest)
@@ -80,15 +80,16 @@ class LiveQueryController(Controller):
         if missing:
             raise InvalidArgument(*missing)
         assert data.query_ids is not None and data.host_ids is not None
-        runs = await services.live_queries.run_saved_queries(viewer, data.query_ids, data.host_ids)
+        runs = await live_queries.run_saved_queries(viewer, data.query_ids, data.host_ids)
         return to_run_queries(data.query_ids, runs)
 
     @post("/{query_id:int}/run", status_code=200)
     async def run_query(self, query_id: FromPath[int], data: JSONBody[RunQueryRequest],
-                        viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> RunQueryResponse:
+                        viewer: NamedDependency[Viewer],
+                        live_queries: NamedDependency[LiveQueryService]) -> RunQueryResponse:
         if not data.host_ids:
             raise InvalidArgument(("host_ids", "is required"))
-        return to_run_query(await services.live_queries.run_saved_query(viewer, query_id, data.host_ids))
+        return to_run_query(await live_queries.run_saved_query(viewer, query_id, data.host_ids))
 
 
 def _error_path(message: str) -> str:
@@ -103,15 +104,16 @@ class HostQueryController(Controller):
 
     @post("/{host_id:int}/query", status_code=200)
     async def query_host(self, host_id: FromPath[int], data: JSONBody[HostQueryRequest],
-                         viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> HostQueryResponse:
-        run = await services.live_queries.run_on_host(viewer, data.query or "", host_id=host_id)
+                         viewer: NamedDependency[Viewer],
+                         live_queries: NamedDependency[LiveQueryService]) -> HostQueryResponse:
+        run = await live_queries.run_on_host(viewer, data.query or "", host_id=host_id)
         return to_host_query(run)
 
     @post("/identifier/{identifier:str}/query", status_code=200)
     async def query_host_by_identifier(self, identifier: FromPath[str], data: JSONBody[HostQueryRequest],
                                        viewer: NamedDependency[Viewer],
-                                       services: NamedDependency[Services]) -> HostQueryResponse:
-        run = await services.live_queries.run_on_host(viewer, data.query or "", identifier=identifier)
+                                       live_queries: NamedDependency[LiveQueryService]) -> HostQueryResponse:
+        run = await live_queries.run_on_host(viewer, data.query or "", identifier=identifier)
         return to_host_query(run)
 
 
@@ -121,12 +123,12 @@ class LiveQueryStatusController(Controller):
 
     @get("/live_query")
     async def live_query_status(self, viewer: NamedDependency[Viewer],
-                                services: NamedDependency[Services]) -> EmptyResponse:
-        await services.live_queries.check_status()
+                                live_queries: NamedDependency[LiveQueryService]) -> EmptyResponse:
+        await live_queries.check_status()
         return EmptyResponse()
 
     @get("/result_store")
     async def result_store_status(self, viewer: NamedDependency[Viewer],
-                                  services: NamedDependency[Services]) -> EmptyResponse:
-        await services.live_queries.check_result_store()
+                                  live_queries: NamedDependency[LiveQueryService]) -> EmptyResponse:
+        await live_queries.check_result_store()
         return EmptyResponse()

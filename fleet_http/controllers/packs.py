@@ -14,11 +14,11 @@ from fleet_core.errors import InvalidArgument
 from fleet_core.model.packs import PackFields, PackTargets, ScheduleFields
 from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.rules.ordering import PACK_ORDER_KEYS
-from fleet_core.services import Services
-from fleet_core.services.packs import SCHEDULE_ORDER_KEYS, PackChanges, ScheduleChanges
+from fleet_core.services.packs import SCHEDULE_ORDER_KEYS, PackChanges, PackService, ScheduleChanges
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.pack_schemas import (
+from fleet_http.schemas.common import UNSET, EmptyResponse, patch_field
+from fleet_http.schemas.packs import (
     CreatePackRequest,
     GlobalScheduleResponse,
     ListPacksResponse,
@@ -31,11 +31,6 @@ from fleet_http.pack_schemas import (
     to_pack,
     to_scheduled,
 )
-from fleet_http.schemas import UNSET, EmptyResponse
-
-
-def _field(value: object) -> object:
-    return UNSET_FIELD if value is UNSET else value
 
 
 def _ids(value: object) -> object:
@@ -63,9 +58,9 @@ def _schedule_fields(data: ScheduleQueryRequest, *required: str) -> tuple[int, S
 
 def _schedule_changes(data: ModifyScheduledRequest) -> ScheduleChanges:
     return ScheduleChanges(
-        interval=_field(data.interval), snapshot=_field(data.snapshot), removed=_field(data.removed),
-        platform=_field(data.platform), version=_field(data.version), shard=_field(data.shard),
-        denylist=_field(data.denylist))
+        interval=patch_field(data.interval), snapshot=patch_field(data.snapshot), removed=patch_field(data.removed),
+        platform=patch_field(data.platform), version=patch_field(data.version), shard=patch_field(data.shard),
+        denylist=patch_field(data.denylist))
 
 
 class PackController(Controller):
@@ -75,54 +70,54 @@ class PackController(Controller):
 
     @get("/")
     async def list_packs(
-        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, viewer: NamedDependency[Viewer], packs: NamedDependency[PackService],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
         search: Annotated[str | None, QueryParameter(name="query")] = None,
     ) -> ListPacksResponse:
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=search, allowed_keys=PACK_ORDER_KEYS)
-        return ListPacksResponse(packs=[to_pack(p) for p in await services.packs.list(viewer, options)])
+        return ListPacksResponse(packs=[to_pack(p) for p in await packs.list(viewer, options)])
 
     @get("/{pack_id:int}")
     async def get_pack(self, pack_id: FromPath[int], viewer: NamedDependency[Viewer],
-                       services: NamedDependency[Services]) -> PackResponse:
-        return PackResponse(pack=to_pack(await services.packs.get(viewer, pack_id)))
+                       packs: NamedDependency[PackService]) -> PackResponse:
+        return PackResponse(pack=to_pack(await packs.get(viewer, pack_id)))
 
     @get("/{pack_id:int}/scheduled")
     async def get_pack_scheduled(self, pack_id: FromPath[int], viewer: NamedDependency[Viewer],
-                                 services: NamedDependency[Services]) -> ScheduledListResponse:
-        entries = await services.packs.scheduled(viewer, pack_id)
+                                 packs: NamedDependency[PackService]) -> ScheduledListResponse:
+        entries = await packs.scheduled(viewer, pack_id)
         return ScheduledListResponse(scheduled=[to_scheduled(e) for e in entries])
 
     @post("/", status_code=200)
     async def create_pack(self, data: JSONBody[CreatePackRequest], viewer: NamedDependency[Viewer],
-                          services: NamedDependency[Services]) -> PackResponse:
+                          packs: NamedDependency[PackService]) -> PackResponse:
         if data.name is None:
             raise InvalidArgument(("name", "is required"))
         fields = PackFields(name=data.name, description=data.description, disabled=data.disabled, targets=PackTargets(
             host_ids=tuple(data.host_ids or ()), label_ids=tuple(data.label_ids or ()),
             team_ids=tuple(data.team_ids or ())))
-        return PackResponse(pack=to_pack(await services.packs.create(viewer, fields)))
+        return PackResponse(pack=to_pack(await packs.create(viewer, fields)))
 
     @patch("/{pack_id:int}")
     async def modify_pack(self, pack_id: FromPath[int], data: JSONBody[ModifyPackRequest],
-                          viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> PackResponse:
+                          viewer: NamedDependency[Viewer], packs: NamedDependency[PackService]) -> PackResponse:
         changes = PackChanges(
-            name=_field(data.name), description=_field(data.description), disabled=_field(data.disabled),
+            name=patch_field(data.name), description=patch_field(data.description), disabled=patch_field(data.disabled),
             host_ids=_ids(data.host_ids), label_ids=_ids(data.label_ids), team_ids=_ids(data.team_ids))
-        return PackResponse(pack=to_pack(await services.packs.modify(viewer, pack_id, changes)))
+        return PackResponse(pack=to_pack(await packs.modify(viewer, pack_id, changes)))
 
     @delete("/id/{pack_id:int}", status_code=200)
     async def delete_pack_by_id(self, pack_id: FromPath[int], viewer: NamedDependency[Viewer],
-                                services: NamedDependency[Services]) -> EmptyResponse:
-        await services.packs.delete(viewer, pack_id)
+                                packs: NamedDependency[PackService]) -> EmptyResponse:
+        await packs.delete(viewer, pack_id)
         return EmptyResponse()
 
     @delete("/{name:str}", status_code=200)
     async def delete_pack(self, name: FromPath[str], viewer: NamedDependency[Viewer],
-                          services: NamedDependency[Services]) -> EmptyResponse:
-        await services.packs.delete_by_name(viewer, name)
+                          packs: NamedDependency[PackService]) -> EmptyResponse:
+        await packs.delete_by_name(viewer, name)
         return EmptyResponse()
 
 
@@ -135,28 +130,28 @@ class ScheduleController(Controller):
 
     @post("/", status_code=200)
     async def schedule_query(self, data: JSONBody[ScheduleQueryRequest], viewer: NamedDependency[Viewer],
-                             services: NamedDependency[Services]) -> ScheduledResponse:
+                             packs: NamedDependency[PackService]) -> ScheduledResponse:
         query_id, fields = _schedule_fields(data, "pack_id")
         assert data.pack_id is not None
         return ScheduledResponse(scheduled=to_scheduled(
-            await services.packs.schedule(viewer, data.pack_id, query_id, fields)))
+            await packs.schedule(viewer, data.pack_id, query_id, fields)))
 
     @get("/{scheduled_id:int}")
     async def get_scheduled(self, scheduled_id: FromPath[int], viewer: NamedDependency[Viewer],
-                            services: NamedDependency[Services]) -> ScheduledResponse:
-        return ScheduledResponse(scheduled=to_scheduled(await services.packs.get_scheduled(viewer, scheduled_id)))
+                            packs: NamedDependency[PackService]) -> ScheduledResponse:
+        return ScheduledResponse(scheduled=to_scheduled(await packs.get_scheduled(viewer, scheduled_id)))
 
     @patch("/{scheduled_id:int}")
     async def modify_scheduled(self, scheduled_id: FromPath[int], data: JSONBody[ModifyScheduledRequest],
                                viewer: NamedDependency[Viewer],
-                               services: NamedDependency[Services]) -> ScheduledResponse:
-        entry = await services.packs.modify_scheduled(viewer, scheduled_id, _schedule_changes(data))
+                               packs: NamedDependency[PackService]) -> ScheduledResponse:
+        entry = await packs.modify_scheduled(viewer, scheduled_id, _schedule_changes(data))
         return ScheduledResponse(scheduled=to_scheduled(entry))
 
     @delete("/{scheduled_id:int}", status_code=200)
     async def delete_scheduled(self, scheduled_id: FromPath[int], viewer: NamedDependency[Viewer],
-                               services: NamedDependency[Services]) -> EmptyResponse:
-        await services.packs.delete_scheduled(viewer, scheduled_id)
+                               packs: NamedDependency[PackService]) -> EmptyResponse:
+        await packs.delete_scheduled(viewer, scheduled_id)
         return EmptyResponse()
 
 
@@ -167,33 +162,33 @@ class GlobalScheduleController(Controller):
 
     @get("/")
     async def get_global_schedule(
-        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, viewer: NamedDependency[Viewer], packs: NamedDependency[PackService],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
     ) -> GlobalScheduleResponse:
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=None, allowed_keys=SCHEDULE_ORDER_KEYS)
-        entries = await services.packs.schedule_of(viewer, None, options)
+        entries = await packs.schedule_of(viewer, None, options)
         return GlobalScheduleResponse(global_schedule=[to_scheduled(e) for e in entries])
 
     @post("/", status_code=200)
     async def add_to_global_schedule(self, data: JSONBody[ScheduleQueryRequest], viewer: NamedDependency[Viewer],
-                                     services: NamedDependency[Services]) -> ScheduledResponse:
+                                     packs: NamedDependency[PackService]) -> ScheduledResponse:
         query_id, fields = _schedule_fields(data)
         return ScheduledResponse(scheduled=to_scheduled(
-            await services.packs.add_to_schedule(viewer, None, query_id, fields)))
+            await packs.add_to_schedule(viewer, None, query_id, fields)))
 
     @patch("/{scheduled_id:int}")
     async def modify_global_schedule(self, scheduled_id: FromPath[int], data: JSONBody[ModifyScheduledRequest],
                                      viewer: NamedDependency[Viewer],
-                                     services: NamedDependency[Services]) -> ScheduledResponse:
-        entry = await services.packs.modify_in_schedule(viewer, None, scheduled_id, _schedule_changes(data))
+                                     packs: NamedDependency[PackService]) -> ScheduledResponse:
+        entry = await packs.modify_in_schedule(viewer, None, scheduled_id, _schedule_changes(data))
         return ScheduledResponse(scheduled=to_scheduled(entry))
 
     @delete("/{scheduled_id:int}", status_code=200)
     async def delete_from_global_schedule(self, scheduled_id: FromPath[int], viewer: NamedDependency[Viewer],
-                                          services: NamedDependency[Services]) -> EmptyResponse:
-        await services.packs.remove_from_schedule(viewer, None, scheduled_id)
+                                          packs: NamedDependency[PackService]) -> EmptyResponse:
+        await packs.remove_from_schedule(viewer, None, scheduled_id)
         return EmptyResponse()
 
 
@@ -204,33 +199,33 @@ class TeamScheduleController(Controller):
 
     @get("/{team_id:int}/schedule")
     async def get_team_schedule(
-        self, team_id: FromPath[int], viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, team_id: FromPath[int], viewer: NamedDependency[Viewer], packs: NamedDependency[PackService],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
     ) -> ScheduledListResponse:
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=None, allowed_keys=SCHEDULE_ORDER_KEYS)
-        entries = await services.packs.schedule_of(viewer, team_id, options)
+        entries = await packs.schedule_of(viewer, team_id, options)
         return ScheduledListResponse(scheduled=[to_scheduled(e) for e in entries])
 
     @post("/{team_id:int}/schedule", status_code=200)
     async def add_to_team_schedule(self, team_id: FromPath[int], data: JSONBody[ScheduleQueryRequest],
                                    viewer: NamedDependency[Viewer],
-                                   services: NamedDependency[Services]) -> ScheduledResponse:
+                                   packs: NamedDependency[PackService]) -> ScheduledResponse:
         query_id, fields = _schedule_fields(data)
         return ScheduledResponse(scheduled=to_scheduled(
-            await services.packs.add_to_schedule(viewer, team_id, query_id, fields)))
+            await packs.add_to_schedule(viewer, team_id, query_id, fields)))
 
     @patch("/{team_id:int}/schedule/{scheduled_id:int}")
     async def modify_team_schedule(self, team_id: FromPath[int], scheduled_id: FromPath[int],
                                    data: JSONBody[ModifyScheduledRequest], viewer: NamedDependency[Viewer],
-                                   services: NamedDependency[Services]) -> ScheduledResponse:
-        entry = await services.packs.modify_in_schedule(viewer, team_id, scheduled_id, _schedule_changes(data))
+                                   packs: NamedDependency[PackService]) -> ScheduledResponse:
+        entry = await packs.modify_in_schedule(viewer, team_id, scheduled_id, _schedule_changes(data))
         return ScheduledResponse(scheduled=to_scheduled(entry))
 
     @delete("/{team_id:int}/schedule/{scheduled_id:int}", status_code=200)
     async def delete_from_team_schedule(self, team_id: FromPath[int], scheduled_id: FromPath[int],
                                         viewer: NamedDependency[Viewer],
-                                        services: NamedDependency[Services]) -> EmptyResponse:
-        await services.packs.remove_from_schedule(viewer, team_id, scheduled_id)
+                                        packs: NamedDependency[PackService]) -> EmptyResponse:
+        await packs.remove_from_schedule(viewer, team_id, scheduled_id)
         return EmptyResponse()

@@ -10,11 +10,10 @@ from litestar.params import FromPath, JSONBody
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.policies import PolicyFields
-from fleet_core.model.unset import UNSET_FIELD
-from fleet_core.services import Services
-from fleet_core.services.policies import PolicyChanges
+from fleet_core.services.policies import PolicyChanges, PolicyService
 from fleet_http.deps import strict_json_body
-from fleet_http.policy_schemas import (
+from fleet_http.schemas.common import patch_field
+from fleet_http.schemas.policies import (
     CreatePolicyRequest,
     DeletePoliciesRequest,
     DeletePoliciesResponse,
@@ -23,11 +22,6 @@ from fleet_http.policy_schemas import (
     PolicyResponse,
     to_policy,
 )
-from fleet_http.schemas import UNSET
-
-
-def _field(value: object) -> object:
-    return UNSET_FIELD if value is UNSET else value
 
 
 def _fields(data: CreatePolicyRequest) -> PolicyFields | None:
@@ -46,9 +40,9 @@ def _fields(data: CreatePolicyRequest) -> PolicyFields | None:
 
 
 def _changes(data: ModifyPolicyRequest) -> PolicyChanges:
-    return PolicyChanges(name=_field(data.name), query=_field(data.query), description=_field(data.description),
-                         resolution=_field(data.resolution), platform=_field(data.platform),
-                         critical=_field(data.critical))
+    return PolicyChanges(name=patch_field(data.name), query=patch_field(data.query),
+                         description=patch_field(data.description), resolution=patch_field(data.resolution),
+                         platform=patch_field(data.platform), critical=patch_field(data.critical))
 
 
 def _ids(data: DeletePoliciesRequest) -> list[int]:
@@ -64,29 +58,30 @@ class GlobalPolicyController(Controller):
 
     @get("/")
     async def list_policies(self, viewer: NamedDependency[Viewer],
-                            services: NamedDependency[Services]) -> ListPoliciesResponse:
-        return ListPoliciesResponse(policies=[to_policy(p) for p in await services.policies.list(viewer)])
+                            policies: NamedDependency[PolicyService]) -> ListPoliciesResponse:
+        return ListPoliciesResponse(policies=[to_policy(p) for p in await policies.list(viewer)])
 
     @get("/{policy_id:int}")
     async def get_policy(self, policy_id: FromPath[int], viewer: NamedDependency[Viewer],
-                         services: NamedDependency[Services]) -> PolicyResponse:
-        return PolicyResponse(policy=to_policy(await services.policies.get(viewer, policy_id)))
+                         policies: NamedDependency[PolicyService]) -> PolicyResponse:
+        return PolicyResponse(policy=to_policy(await policies.get(viewer, policy_id)))
 
     @post("/", status_code=200)
     async def add_policy(self, data: JSONBody[CreatePolicyRequest], viewer: NamedDependency[Viewer],
-                         services: NamedDependency[Services]) -> PolicyResponse:
-        policy = await services.policies.create(viewer, _fields(data), query_id=data.query_id)
+                         policies: NamedDependency[PolicyService]) -> PolicyResponse:
+        policy = await policies.create(viewer, _fields(data), query_id=data.query_id)
         return PolicyResponse(policy=to_policy(policy))
 
     @patch("/{policy_id:int}")
     async def modify_policy(self, policy_id: FromPath[int], data: JSONBody[ModifyPolicyRequest],
-                            viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> PolicyResponse:
-        return PolicyResponse(policy=to_policy(await services.policies.modify(viewer, policy_id, _changes(data))))
+                            viewer: NamedDependency[Viewer],
+                            policies: NamedDependency[PolicyService]) -> PolicyResponse:
+        return PolicyResponse(policy=to_policy(await policies.modify(viewer, policy_id, _changes(data))))
 
     @post("/delete", status_code=200)
     async def delete_policies(self, data: JSONBody[DeletePoliciesRequest], viewer: NamedDependency[Viewer],
-                              services: NamedDependency[Services]) -> DeletePoliciesResponse:
-        return DeletePoliciesResponse(deleted=await services.policies.delete_many(viewer, _ids(data)))
+                              policies: NamedDependency[PolicyService]) -> DeletePoliciesResponse:
+        return DeletePoliciesResponse(deleted=await policies.delete_many(viewer, _ids(data)))
 
 
 class TeamPolicyController(Controller):
@@ -96,31 +91,33 @@ class TeamPolicyController(Controller):
 
     @get("/{team_id:int}/policies")
     async def list_team_policies(self, team_id: FromPath[int], viewer: NamedDependency[Viewer],
-                                 services: NamedDependency[Services]) -> ListPoliciesResponse:
-        policies = await services.policies.list(viewer, team_id=team_id)
-        return ListPoliciesResponse(policies=[to_policy(p) for p in policies])
+                                 policies: NamedDependency[PolicyService]) -> ListPoliciesResponse:
+        found = await policies.list(viewer, team_id=team_id)
+        return ListPoliciesResponse(policies=[to_policy(p) for p in found])
 
     @get("/{team_id:int}/policies/{policy_id:int}")
     async def get_team_policy(self, team_id: FromPath[int], policy_id: FromPath[int],
-                              viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> PolicyResponse:
-        return PolicyResponse(policy=to_policy(await services.policies.get(viewer, policy_id, team_id=team_id)))
+                              viewer: NamedDependency[Viewer],
+                              policies: NamedDependency[PolicyService]) -> PolicyResponse:
+        return PolicyResponse(policy=to_policy(await policies.get(viewer, policy_id, team_id=team_id)))
 
     @post("/{team_id:int}/policies", status_code=200)
     async def add_team_policy(self, team_id: FromPath[int], data: JSONBody[CreatePolicyRequest],
-                              viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> PolicyResponse:
-        policy = await services.policies.create(viewer, _fields(data), team_id=team_id, query_id=data.query_id)
+                              viewer: NamedDependency[Viewer],
+                              policies: NamedDependency[PolicyService]) -> PolicyResponse:
+        policy = await policies.create(viewer, _fields(data), team_id=team_id, query_id=data.query_id)
         return PolicyResponse(policy=to_policy(policy))
 
     @patch("/{team_id:int}/policies/{policy_id:int}")
     async def modify_team_policy(self, team_id: FromPath[int], policy_id: FromPath[int],
                                  data: JSONBody[ModifyPolicyRequest], viewer: NamedDependency[Viewer],
-                                 services: NamedDependency[Services]) -> PolicyResponse:
-        policy = await services.policies.modify(viewer, policy_id, _changes(data), team_id=team_id)
+                                 policies: NamedDependency[PolicyService]) -> PolicyResponse:
+        policy = await policies.modify(viewer, policy_id, _changes(data), team_id=team_id)
         return PolicyResponse(policy=to_policy(policy))
 
     @post("/{team_id:int}/policies/delete", status_code=200)
     async def delete_team_policies(self, team_id: FromPath[int], data: JSONBody[DeletePoliciesRequest],
                                    viewer: NamedDependency[Viewer],
-                                   services: NamedDependency[Services]) -> DeletePoliciesResponse:
-        return DeletePoliciesResponse(deleted=await services.policies.delete_many(viewer, _ids(data),
+                                   policies: NamedDependency[PolicyService]) -> DeletePoliciesResponse:
+        return DeletePoliciesResponse(deleted=await policies.delete_many(viewer, _ids(data),
                                                                                   team_id=team_id))

@@ -14,13 +14,12 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.queries import QueryFields
-from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.rules.ordering import QUERY_ORDER_KEYS
-from fleet_core.services import Services
-from fleet_core.services.queries import QueryChanges
+from fleet_core.services.queries import QueryChanges, QueryService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.query_schemas import (
+from fleet_http.schemas.common import EmptyResponse, patch_field
+from fleet_http.schemas.queries import (
     CreateQueryRequest,
     DeleteQueriesRequest,
     DeleteQueriesResponse,
@@ -29,11 +28,6 @@ from fleet_http.query_schemas import (
     QueryResponse,
     to_query,
 )
-from fleet_http.schemas import UNSET, EmptyResponse
-
-
-def _field(value: object) -> object:
-    return UNSET_FIELD if value is UNSET else value
 
 
 class QueryController(Controller):
@@ -43,7 +37,7 @@ class QueryController(Controller):
 
     @get("/")
     async def list_queries(
-        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, viewer: NamedDependency[Viewer], queries: NamedDependency[QueryService],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
         search: Annotated[str | None, QueryParameter(name="query")] = None,
@@ -51,17 +45,17 @@ class QueryController(Controller):
     ) -> ListQueriesResponse:
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=search, allowed_keys=QUERY_ORDER_KEYS)
-        queries = await services.queries.list(viewer, options, team_id=team_id)
-        return ListQueriesResponse(queries=[to_query(q) for q in queries])
+        found = await queries.list(viewer, options, team_id=team_id)
+        return ListQueriesResponse(queries=[to_query(q) for q in found])
 
     @get("/{query_id:int}")
     async def get_query(self, query_id: FromPath[int], viewer: NamedDependency[Viewer],
-                        services: NamedDependency[Services]) -> QueryResponse:
-        return QueryResponse(query=to_query(await services.queries.get(viewer, query_id)))
+                        queries: NamedDependency[QueryService]) -> QueryResponse:
+        return QueryResponse(query=to_query(await queries.get(viewer, query_id)))
 
     @post("/", status_code=200)
     async def create_query(self, data: JSONBody[CreateQueryRequest], viewer: NamedDependency[Viewer],
-                           services: NamedDependency[Services]) -> QueryResponse:
+                           queries: NamedDependency[QueryService]) -> QueryResponse:
         missing = [(name, "is required") for name in ("name", "query") if getattr(data, name) is None]
         if missing:
             raise InvalidArgument(*missing)
@@ -71,35 +65,35 @@ class QueryController(Controller):
             interval=data.interval, platform=data.platform, min_osquery_version=data.min_osquery_version,
             automations_enabled=data.automations_enabled, logging=data.logging,
         )
-        return QueryResponse(query=to_query(await services.queries.create(viewer, fields, team_id=data.team_id)))
+        return QueryResponse(query=to_query(await queries.create(viewer, fields, team_id=data.team_id)))
 
     @patch("/{query_id:int}")
     async def modify_query(self, query_id: FromPath[int], data: JSONBody[ModifyQueryRequest],
-                           viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> QueryResponse:
+                           viewer: NamedDependency[Viewer], queries: NamedDependency[QueryService]) -> QueryResponse:
         changes = QueryChanges(
-            name=_field(data.name), query=_field(data.query), description=_field(data.description),
-            observer_can_run=_field(data.observer_can_run), interval=_field(data.interval),
-            platform=_field(data.platform), min_osquery_version=_field(data.min_osquery_version),
-            automations_enabled=_field(data.automations_enabled), logging=_field(data.logging),
+            name=patch_field(data.name), query=patch_field(data.query), description=patch_field(data.description),
+            observer_can_run=patch_field(data.observer_can_run), interval=patch_field(data.interval),
+            platform=patch_field(data.platform), min_osquery_version=patch_field(data.min_osquery_version),
+            automations_enabled=patch_field(data.automations_enabled), logging=patch_field(data.logging),
         )
-        return QueryResponse(query=to_query(await services.queries.modify(viewer, query_id, changes)))
+        return QueryResponse(query=to_query(await queries.modify(viewer, query_id, changes)))
 
     @post("/delete", status_code=200)
     async def delete_queries(self, data: JSONBody[DeleteQueriesRequest], viewer: NamedDependency[Viewer],
-                             services: NamedDependency[Services]) -> DeleteQueriesResponse:
+                             queries: NamedDependency[QueryService]) -> DeleteQueriesResponse:
         if data.ids is None:
             raise InvalidArgument(("ids", "is required"))
-        return DeleteQueriesResponse(deleted=await services.queries.delete_many(viewer, data.ids))
+        return DeleteQueriesResponse(deleted=await queries.delete_many(viewer, data.ids))
 
     @delete("/id/{query_id:int}", status_code=200)
     async def delete_query_by_id(self, query_id: FromPath[int], viewer: NamedDependency[Viewer],
-                                 services: NamedDependency[Services]) -> EmptyResponse:
-        await services.queries.delete(viewer, query_id)
+                                 queries: NamedDependency[QueryService]) -> EmptyResponse:
+        await queries.delete(viewer, query_id)
         return EmptyResponse()
 
     @delete("/{name:str}", status_code=200)
     async def delete_query(self, name: FromPath[str], viewer: NamedDependency[Viewer],
-                           services: NamedDependency[Services],
+                           queries: NamedDependency[QueryService],
                            team_id: FromQuery[int | None] = None) -> EmptyResponse:
-        await services.queries.delete_by_name(viewer, name, team_id=team_id)
+        await queries.delete_by_name(viewer, name, team_id=team_id)
         return EmptyResponse()

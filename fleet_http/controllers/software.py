@@ -5,57 +5,23 @@ from __future__ import annotations
 from typing import Annotated
 
 import attrs
-import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, QueryParameter
 
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
-from fleet_core.model.hosts import Software
 from fleet_core.model.software import SoftwareFilter
 from fleet_core.rules.ordering import SOFTWARE_ORDER_KEYS
 from fleet_core.rules.paging import Direction
-from fleet_core.services import Services
+from fleet_core.services.software import SoftwareService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import INT64_MAX
-from fleet_http.schemas import UNSET, UnsetType, ts
+from fleet_http.schemas.common import ts
+from fleet_http.schemas.software import CountSoftwareResponse, ListSoftwareResponse, to_software_item
 
 # Fleet lists the most installed software first unless asked otherwise.
 DEFAULT_ORDER_KEY = "hosts_count"
-
-
-class SoftwareListItem(msgspec.Struct, kw_only=True):
-    id: int
-    name: str
-    version: str
-    source: str
-    release: str
-    vendor: str
-    arch: str
-    generated_cpe: str
-    # Fleet answers null when a title has no known vulnerabilities; we have no vulnerability feed.
-    vulnerabilities: None
-    hosts_count: int
-    bundle_identifier: str | UnsetType = UNSET
-
-
-class ListSoftwareResponse(msgspec.Struct, kw_only=True):
-    counts_updated_at: str
-    software: list[SoftwareListItem]
-
-
-class CountSoftwareResponse(msgspec.Struct, kw_only=True):
-    count: int
-
-
-def to_item(software: Software) -> SoftwareListItem:
-    return SoftwareListItem(
-        id=software.id, name=software.name, version=software.version, source=software.source,
-        release=software.release, vendor=software.vendor, arch=software.arch, generated_cpe="",
-        vulnerabilities=None, hosts_count=software.hosts_count,
-        bundle_identifier=software.bundle_identifier or UNSET,
-    )
 
 
 def provide_software_filter(
@@ -76,7 +42,7 @@ class SoftwareController(Controller):
 
     @get("/")
     async def list_software(
-        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, viewer: NamedDependency[Viewer], software: NamedDependency[SoftwareService],
         filters: NamedDependency[SoftwareFilter],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
@@ -86,11 +52,11 @@ class SoftwareController(Controller):
                                      allowed_keys=SOFTWARE_ORDER_KEYS)
         if options.order_key is None:
             options = attrs.evolve(options, order_key=DEFAULT_ORDER_KEY, order_direction=Direction.DESC)
-        result = await services.software.list(viewer, filters, options)
+        result = await software.list(viewer, filters, options)
         return ListSoftwareResponse(counts_updated_at=ts(result.counts_updated_at),
-                                    software=[to_item(s) for s in result.software])
+                                    software=[to_software_item(s) for s in result.software])
 
     @get("/count")
-    async def count_software(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+    async def count_software(self, viewer: NamedDependency[Viewer], software: NamedDependency[SoftwareService],
                              filters: NamedDependency[SoftwareFilter]) -> CountSoftwareResponse:
-        return CountSoftwareResponse(count=await services.software.count(viewer, filters))
+        return CountSoftwareResponse(count=await software.count(viewer, filters))

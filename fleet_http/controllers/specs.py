@@ -10,11 +10,11 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.queries import QueryFields
-from fleet_core.services import Services
-from fleet_core.services.specs import LabelSpec, QuerySpec
+from fleet_core.services.pack_specs import PackSpecService
+from fleet_core.services.specs import LabelSpec, QuerySpec, SpecService
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas import EmptyResponse
-from fleet_http.spec_schemas import (
+from fleet_http.schemas.common import EmptyResponse
+from fleet_http.schemas.specs import (
     ApplyLabelSpecsRequest,
     ApplyPackSpecsRequest,
     ApplyPolicySpecsRequest,
@@ -46,85 +46,85 @@ class SpecController(Controller):
 
     @get("/queries")
     async def get_query_specs(self, viewer: NamedDependency[Viewer],
-                              services: NamedDependency[Services]) -> QuerySpecsResponse:
-        return QuerySpecsResponse(specs=[to_query_spec(q) for q in await services.specs.queries(viewer)])
+                              specs: NamedDependency[SpecService]) -> QuerySpecsResponse:
+        return QuerySpecsResponse(specs=[to_query_spec(q) for q in await specs.queries(viewer)])
 
     @get("/queries/{name:str}")
     async def get_query_spec(self, name: FromPath[str], viewer: NamedDependency[Viewer],
-                             services: NamedDependency[Services]) -> QuerySpecResponse:
-        return QuerySpecResponse(specs=to_query_spec(await services.specs.query(viewer, name)))
+                             specs: NamedDependency[SpecService]) -> QuerySpecResponse:
+        return QuerySpecResponse(specs=to_query_spec(await specs.query(viewer, name)))
 
     @post("/queries", status_code=200)
     async def apply_query_specs(self, data: JSONBody[ApplyQuerySpecsRequest], viewer: NamedDependency[Viewer],
-                                services: NamedDependency[Services]) -> EmptyResponse:
+                                specs: NamedDependency[SpecService]) -> EmptyResponse:
         if data.specs is None:
             raise _specs_required()
-        specs = [
+        parsed = [
             QuerySpec(team=s.team, fields=QueryFields(
                 name=s.name, query=s.query, description=s.description, observer_can_run=s.observer_can_run,
                 interval=s.interval, platform=s.platform, min_osquery_version=s.min_osquery_version,
                 automations_enabled=s.automations_enabled, logging=s.logging))
             for s in data.specs
         ]
-        await services.specs.apply_queries(viewer, specs)
+        await specs.apply_queries(viewer, parsed)
         return EmptyResponse()
 
     @get("/labels")
     async def get_label_specs(self, viewer: NamedDependency[Viewer],
-                              services: NamedDependency[Services]) -> LabelSpecsResponse:
-        return LabelSpecsResponse(specs=[to_label_spec(v) for v in await services.specs.labels(viewer)])
+                              specs: NamedDependency[SpecService]) -> LabelSpecsResponse:
+        return LabelSpecsResponse(specs=[to_label_spec(v) for v in await specs.labels(viewer)])
 
     @get("/labels/{name:str}")
     async def get_label_spec(self, name: FromPath[str], viewer: NamedDependency[Viewer],
-                             services: NamedDependency[Services]) -> LabelSpecResponse:
-        return LabelSpecResponse(specs=to_label_spec(await services.specs.label(viewer, name)))
+                             specs: NamedDependency[SpecService]) -> LabelSpecResponse:
+        return LabelSpecResponse(specs=to_label_spec(await specs.label(viewer, name)))
 
     @post("/labels", status_code=200)
     async def apply_label_specs(self, data: JSONBody[ApplyLabelSpecsRequest], viewer: NamedDependency[Viewer],
-                                services: NamedDependency[Services]) -> EmptyResponse:
+                                specs: NamedDependency[SpecService]) -> EmptyResponse:
         if data.specs is None:
             raise _specs_required()
-        specs = [
+        parsed = [
             LabelSpec(name=s.name, description=s.description, query=s.query, platform=s.platform,
                       label_membership_type=s.label_membership_type,
                       hosts=None if s.hosts is None else tuple(s.hosts))
             for s in data.specs
         ]
-        await services.specs.apply_labels(viewer, specs)
+        await specs.apply_labels(viewer, parsed)
         return EmptyResponse()
 
     @get("/packs")
     async def get_pack_specs(self, viewer: NamedDependency[Viewer],
-                             services: NamedDependency[Services]) -> PackSpecsResponse:
-        return PackSpecsResponse(specs=[to_pack_spec(p) for p in await services.pack_specs.packs(viewer)])
+                             pack_specs: NamedDependency[PackSpecService]) -> PackSpecsResponse:
+        return PackSpecsResponse(specs=[to_pack_spec(p) for p in await pack_specs.packs(viewer)])
 
     @get("/packs/{name:str}")
     async def get_pack_spec(self, name: FromPath[str], viewer: NamedDependency[Viewer],
-                            services: NamedDependency[Services]) -> PackSpecResponse:
-        return PackSpecResponse(specs=to_pack_spec(await services.pack_specs.pack(viewer, name)))
+                            pack_specs: NamedDependency[PackSpecService]) -> PackSpecResponse:
+        return PackSpecResponse(specs=to_pack_spec(await pack_specs.pack(viewer, name)))
 
     @post("/packs", status_code=200)
     async def apply_pack_specs(self, data: JSONBody[ApplyPackSpecsRequest], viewer: NamedDependency[Viewer],
-                               services: NamedDependency[Services]) -> EmptyResponse:
+                               pack_specs: NamedDependency[PackSpecService]) -> EmptyResponse:
         if data.specs is None:
             raise _specs_required()
-        await services.pack_specs.apply(viewer, [from_pack_spec(s) for s in data.specs])
+        await pack_specs.apply(viewer, [from_pack_spec(s) for s in data.specs])
         return EmptyResponse()
 
     @post("/teams", status_code=200)
     async def apply_team_specs(self, data: JSONBody[ApplyTeamSpecsRequest], viewer: NamedDependency[Viewer],
-                               services: NamedDependency[Services], dry_run: FromQuery[bool] = False,
+                               specs: NamedDependency[SpecService], dry_run: FromQuery[bool] = False,
                                force: FromQuery[bool] = False) -> ApplyTeamSpecsResponse:
         if data.specs is None:
             raise _specs_required()
-        specs = [to_team_spec(index, raw, force=force) for index, raw in enumerate(data.specs)]
-        ids = await services.specs.apply_teams(viewer, specs, dry_run=dry_run, force=force)
+        parsed = [to_team_spec(index, raw, force=force) for index, raw in enumerate(data.specs)]
+        ids = await specs.apply_teams(viewer, parsed, dry_run=dry_run, force=force)
         return ApplyTeamSpecsResponse(team_ids_by_name=ids)
 
     @post("/policies", status_code=200)
     async def apply_policy_specs(self, data: JSONBody[ApplyPolicySpecsRequest], viewer: NamedDependency[Viewer],
-                                 services: NamedDependency[Services]) -> EmptyResponse:
+                                 specs: NamedDependency[SpecService]) -> EmptyResponse:
         if data.specs is None:
             raise _specs_required()
-        await services.specs.apply_policies(viewer, [msgspec.structs.asdict(s) for s in data.specs])
+        await specs.apply_policies(viewer, [msgspec.structs.asdict(s) for s in data.specs])
         return EmptyResponse()

@@ -8,11 +8,10 @@ from litestar.params import JSONBody
 
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
-from fleet_core.services import Services
-from fleet_core.services.targets import TranslateItem
+from fleet_core.services.targets import TargetService, TranslateItem
 from fleet_http.deps import strict_json_body
 from fleet_http.schemas.hosts import to_host
-from fleet_http.target_schemas import (
+from fleet_http.schemas.targets import (
     CountTargetsRequest,
     CountTargetsResponse,
     HostTargetsBody,
@@ -37,16 +36,16 @@ class TargetController(Controller):
 
     @post("/", status_code=200)
     async def search_targets(self, data: JSONBody[SearchTargetsRequest], viewer: NamedDependency[Viewer],
-                             services: NamedDependency[Services]) -> SearchTargetsResponse:
-        found = await services.targets.search_targets(
+                             targets: NamedDependency[TargetService]) -> SearchTargetsResponse:
+        found = await targets.search_targets(
             viewer, data.query or "", to_selection(data.selected), query_id=data.query_id,
             include_observer=data.include_observer)
-        return to_search_targets(found, services.targets.clock.now())
+        return to_search_targets(found)
 
     @post("/count", status_code=200)
     async def count_targets(self, data: JSONBody[CountTargetsRequest], viewer: NamedDependency[Viewer],
-                            services: NamedDependency[Services]) -> CountTargetsResponse:
-        metrics = await services.targets.count_targets(viewer, to_selection(data.selected), query_id=data.query_id,
+                            targets: NamedDependency[TargetService]) -> CountTargetsResponse:
+        metrics = await targets.count_targets(viewer, to_selection(data.selected), query_id=data.query_id,
                                                        include_observer=data.include_observer)
         return to_counts(metrics)
 
@@ -58,12 +57,11 @@ class HostSearchController(Controller):
 
     @post("/", status_code=200)
     async def search_hosts(self, data: JSONBody[SearchHostsRequest], viewer: NamedDependency[Viewer],
-                           services: NamedDependency[Services]) -> SearchHostsResponse:
-        hosts = await services.targets.search_hosts(
+                           targets: NamedDependency[TargetService]) -> SearchHostsResponse:
+        found = await targets.search_hosts(
             viewer, data.query or "", excluded_host_ids=data.excluded_host_ids or (), query_id=data.query_id,
             include_observer=data.include_observer)
-        now = services.targets.clock.now()
-        bodies = [to_host(h, now) for h in hosts]
+        bodies = [to_host(h, found.as_of) for h in found.hosts]
         return SearchHostsResponse(hosts=bodies, targets=HostTargetsBody(hosts=bodies))
 
 
@@ -74,7 +72,7 @@ class TranslateController(Controller):
 
     @post("/", status_code=200)
     async def translate(self, data: JSONBody[TranslateRequest], viewer: NamedDependency[Viewer],
-                        services: NamedDependency[Services]) -> TranslateResponse:
+                        targets: NamedDependency[TargetService]) -> TranslateResponse:
         if data.items is None:
             raise InvalidArgument(("list", "is required"))
         problems = set()
@@ -87,7 +85,7 @@ class TranslateController(Controller):
             raise InvalidArgument(*sorted(problems))
         items = [TranslateItem(type=item.type or "", identifier=item.payload.identifier or "")
                  for item in data.items if item.payload is not None]
-        ids = await services.targets.translate(viewer, items)
+        ids = await targets.translate(viewer, items)
         return TranslateResponse(items=[
             TranslatedItemBody(type=item.type, payload=TranslatedPayloadBody(identifier=item.identifier, id=id_))
             for item, id_ in zip(items, ids, strict=True)

@@ -10,14 +10,12 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
-from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.rules.ordering import TEAM_ORDER_KEYS
-from fleet_core.services import Services
-from fleet_core.services.teams import TeamChanges
+from fleet_core.services.teams import TeamChanges, TeamService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas import UNSET, EmptyResponse
-from fleet_http.team_schemas import (
+from fleet_http.schemas.common import UNSET, EmptyResponse, patch_field
+from fleet_http.schemas.teams import (
     CreateTeamRequest,
     CreateTeamResponse,
     ListTeamsResponse,
@@ -27,10 +25,6 @@ from fleet_http.team_schemas import (
 )
 
 
-def _field(value: object) -> object:
-    return UNSET_FIELD if value is UNSET else value
-
-
 class TeamController(Controller):
     path = "/teams"
     tags = ["Teams"]
@@ -38,43 +32,43 @@ class TeamController(Controller):
 
     @get("/")
     async def list_teams(
-        self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+        self, viewer: NamedDependency[Viewer], teams: NamedDependency[TeamService],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
         search: Annotated[str | None, QueryParameter(name="query")] = None,
     ) -> ListTeamsResponse:
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=search, allowed_keys=TEAM_ORDER_KEYS)
-        return ListTeamsResponse(teams=[to_team(t) for t in await services.teams.list(viewer, options)])
+        return ListTeamsResponse(teams=[to_team(t) for t in await teams.list(viewer, options)])
 
     @get("/{team_id:int}")
     async def get_team(self, team_id: FromPath[int], viewer: NamedDependency[Viewer],
-                       services: NamedDependency[Services]) -> TeamResponse:
-        return TeamResponse(team=to_team(await services.teams.get(viewer, team_id)))
+                       teams: NamedDependency[TeamService]) -> TeamResponse:
+        return TeamResponse(team=to_team(await teams.get(viewer, team_id)))
 
     @post("/", status_code=200)
     async def create_team(self, data: JSONBody[CreateTeamRequest], viewer: NamedDependency[Viewer],
-                          services: NamedDependency[Services]) -> CreateTeamResponse:
+                          teams: NamedDependency[TeamService]) -> CreateTeamResponse:
         if data.name is None:
             raise InvalidArgument(("name", "is required"))
-        team = to_team(await services.teams.create(viewer, name=data.name, description=data.description))
+        team = to_team(await teams.create(viewer, name=data.name, description=data.description))
         return CreateTeamResponse(team=team, teams=[team])
 
     @patch("/{team_id:int}")
     async def modify_team(self, team_id: FromPath[int], data: JSONBody[ModifyTeamRequest],
-                          viewer: NamedDependency[Viewer], services: NamedDependency[Services]) -> TeamResponse:
+                          viewer: NamedDependency[Viewer], teams: NamedDependency[TeamService]) -> TeamResponse:
         unsupported = [name for name in ("webhook_settings", "integrations") if getattr(data, name) is not UNSET]
         if unsupported:
             raise InvalidArgument(*((name, "team automations are not supported yet") for name in unsupported))
         changes = TeamChanges(
-            name=_field(data.name), description=_field(data.description),
-            agent_options=_field(data.agent_options), user_ids=_field(data.user_ids),
-            host_ids=_field(data.host_ids),
+            name=patch_field(data.name), description=patch_field(data.description),
+            agent_options=patch_field(data.agent_options), user_ids=patch_field(data.user_ids),
+            host_ids=patch_field(data.host_ids),
         )
-        return TeamResponse(team=to_team(await services.teams.modify(viewer, team_id, changes)))
+        return TeamResponse(team=to_team(await teams.modify(viewer, team_id, changes)))
 
     @delete("/{team_id:int}", status_code=200)
     async def delete_team(self, team_id: FromPath[int], viewer: NamedDependency[Viewer],
-                          services: NamedDependency[Services]) -> EmptyResponse:
-        await services.teams.delete(viewer, team_id)
+                          teams: NamedDependency[TeamService]) -> EmptyResponse:
+        await teams.delete(viewer, team_id)
         return EmptyResponse()

@@ -7,8 +7,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from fleet_core.authz import Viewer
-from fleet_core.services import Services
-from fleet_http.schemas import EmptyResponse
+from fleet_core.services.schedules import ScheduleService
+from fleet_http.schemas.common import EmptyResponse
 
 
 class TriggerController(Controller):
@@ -16,7 +16,7 @@ class TriggerController(Controller):
     tags = ["Schedules"]
 
     @post("/", status_code=200)
-    async def trigger(self, viewer: NamedDependency[Viewer], services: NamedDependency[Services],
+    async def trigger(self, viewer: NamedDependency[Viewer], schedules: NamedDependency[ScheduleService],
                       name: FromQuery[str] = "") -> EmptyResponse:
-        await services.schedules.trigger(viewer, name)
+        await schedules.trigger(viewer, name)
         return EmptyResponse()

@@ -34,8 +34,8 @@ from fleet_core.model.hosts import (
 from fleet_core.rules.host_filters import bulk_host_filter
 from fleet_core.rules.hosts import host_status
 from fleet_core.services.hosts import HostDetails, HostPage, MacadminsSummary
-from fleet_http.policy_schemas import HostPolicyBody, to_host_policy
-from fleet_http.schemas import UNSET, UnsetType, ts
+from fleet_http.schemas.common import UNSET, UnsetType, ts
+from fleet_http.schemas.policies import HostPolicyBody, to_host_policy
 
 NANOSECONDS = 1_000_000_000
 
@@ -316,10 +316,10 @@ class HostDetailBody(HostBody, kw_only=True):
     munki: MunkiBody | None
 
 
-def to_host_detail(details: HostDetails, now: dt.datetime) -> HostDetailBody:
+def to_host_detail(details: HostDetails) -> HostDetailBody:
     """A host as GET /hosts/{id} shows it: every stored ``additional`` field included."""
     return HostDetailBody(
-        **_host_fields(details.host, now, details.failing_policies_count),
+        **_host_fields(details.host, details.as_of, details.failing_policies_count),
         additional=dict(details.host.additional or {}),
         device_mapping=[to_device_mapping(m) for m in details.device_mapping],
         software=[to_software(s) for s in details.software],

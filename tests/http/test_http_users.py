@@ -243,6 +243,18 @@ async def test_modify_user_moves_a_user_from_a_global_role_to_teams(cast: Cast) 
     assert [(t["id"], t["role"]) for t in body["teams"]] == [(cast.team_one, "observer"), (cast.team_two, "maintainer")]
 
 
+async def test_modify_user_leaves_absent_roles_alone_and_reads_null_teams_as_none(cast: Cast) -> None:
+    fleet = cast.fleet
+    created = await create(fleet, teams=[{"id": cast.team_one, "role": "observer"}])
+    user_id = created.json()["user"]["id"]
+    kept = await fleet.client.patch(f"{V1}/users/{user_id}", headers=fleet.as_admin, json={"position": "SRE"})
+    assert [(t["id"], t["role"]) for t in kept.json()["user"]["teams"]] == [(cast.team_one, "observer")]
+    moved = await fleet.client.patch(f"{V1}/users/{user_id}", headers=fleet.as_admin,
+                                     json={"global_role": "observer", "teams": None})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["user"]["global_role"], moved.json()["user"]["teams"]) == ("observer", [])
+
+
 async def test_modify_user_to_both_a_global_role_and_teams_is_422(cast: Cast) -> None:
     user = await cast.fleet.create_user(global_role="observer")
     response = await cast.fleet.client.patch(f"{V1}/users/{user.id}", headers=cast.fleet.as_admin, json={

@@ -61,8 +61,7 @@ async def test_users_hold_a_global_role_or_team_roles_never_both(kit: InMemoryKi
                                                             password=PASSWORD, teams=[(team, "maintainer")]))
     assert (user.global_role, [(m.team_id, m.role, m.team_name) for m in user.teams]) == (
         None, [(team, Role.MAINTAINER, "Apples")])
-    changed = await kit.services.users.modify(admin, user.id, UserChanges(global_role="observer",
-                                                                          global_role_given=True))
+    changed = await kit.services.users.modify(admin, user.id, UserChanges(global_role="observer"))
     assert (changed.global_role, changed.teams) == (Role.OBSERVER, ())
 
 
@@ -94,8 +93,7 @@ async def test_the_last_global_admin_cannot_be_removed_or_demoted(kit: InMemoryK
     with pytest.raises(InvalidArgument):
         await kit.services.users.delete(admin, admin.user.id)
     with pytest.raises(InvalidArgument):
-        await kit.services.users.modify(admin, admin.user.id, UserChanges(global_role="observer",
-                                                                          global_role_given=True))
+        await kit.services.users.modify(admin, admin.user.id, UserChanges(global_role="observer"))
     second = await make_user(global_role="admin")
     await kit.services.users.delete(second, admin.user.id)
 
@@ -114,7 +112,7 @@ async def test_changing_ones_own_email_needs_the_current_password(kit: InMemoryK
 async def test_non_admins_cannot_change_roles_even_their_own(kit: InMemoryKit, make_user: MakeUser) -> None:
     me = await make_user(global_role="maintainer")
     with pytest.raises(PermissionDenied):
-        await kit.services.users.modify(me, me.user.id, UserChanges(global_role="admin", global_role_given=True))
+        await kit.services.users.modify(me, me.user.id, UserChanges(global_role="admin"))
     renamed = await kit.services.users.modify(me, me.user.id, UserChanges(name="Renamed"))
     assert renamed.name == "Renamed"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from fleet_core.model.queries import SavedQuery
-from fleet_http.schemas import UNSET, UnsetType, ts
+from fleet_http.schemas.common import UNSET, UnsetType, ts
 
 
 class QueryPackBody(msgspec.Struct, kw_only=True):

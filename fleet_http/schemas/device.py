@@ -44,10 +44,10 @@ class DeviceHostResponse(msgspec.Struct, kw_only=True):
     global_config: DeviceGlobalConfigBody
 
 
-def to_device_host(device: DeviceHost, now: dt.datetime) -> DeviceHostResponse:
+def to_device_host(device: DeviceHost) -> DeviceHostResponse:
     org = device.config.org_info
     return DeviceHostResponse(
-        host=to_host_detail(device.details, now),
+        host=to_host_detail(device.details),
         # Self-service software needs software installers, which this server does not host.
         self_service=False,
         org_logo_url=org.org_logo_url,
@@ -129,3 +129,9 @@ class AgentErrorRequest(msgspec.Struct, kw_only=True):
             error_message=self.error_message or "",
             error_additional_info=self.error_additional_info,
         )
+
+
+class DeviceTokenResponse(msgspec.Struct, kw_only=True):
+    """POST /hosts/{id}/device_token: the new token, shown once."""
+
+    device_token: str

@@ -12,7 +12,7 @@ from fleet_core.model.packs import ScheduleFields
 from fleet_core.model.queries import SavedQuery
 from fleet_core.services.pack_specs import PackQuerySpec, PackSpec
 from fleet_core.services.specs import LabelSpecView, TeamSpec, query_spec_details
-from fleet_http.schemas import UNSET, UnsetType
+from fleet_http.schemas.common import UNSET, UnsetType
 
 # ---- queries --------------------------------------------------------------------------------
 

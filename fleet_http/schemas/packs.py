@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from fleet_core.model.packs import Pack, ScheduledQuery
-from fleet_http.schemas import UNSET, UnsetType, ts
+from fleet_http.schemas.common import UNSET, UnsetType, ts
 
 
 class PackBody(msgspec.Struct, kw_only=True):

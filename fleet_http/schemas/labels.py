@@ -6,7 +6,7 @@ import msgspec
 
 from fleet_core.model.hosts import Label
 from fleet_core.services.labels import LabelView
-from fleet_http.schemas import UNSET, UnsetType
+from fleet_http.schemas.common import UNSET, UnsetType
 from fleet_http.schemas.hosts import LabelBody, to_label
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import msgspec
 
 from fleet_core.services.teams import TeamView
-from fleet_http.schemas import UNSET, SecretBody, UnsetType, to_secret, ts
+from fleet_http.schemas.common import UNSET, UnsetType, ts
+from fleet_http.schemas.config import SecretBody, to_secret
 
 
 class FailingPoliciesWebhook(msgspec.Struct, kw_only=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from fleet_core.model.carves import Carve
-from fleet_http.schemas import ts
+from fleet_http.schemas.common import ts
 
 
 class CarveBody(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -9,8 +9,8 @@ import msgspec
 
 from fleet_core.model.campaigns import StartedCampaign
 from fleet_core.services.live_queries import HostAnswer, HostRun, QueryRun
-from fleet_http.schemas import ts
-from fleet_http.target_schemas import SelectedBody
+from fleet_http.schemas.common import ts
+from fleet_http.schemas.targets import SelectedBody
 
 
 class RunCampaignRequest(msgspec.Struct, kw_only=True):

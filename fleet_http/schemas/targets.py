@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import msgspec
 
 from fleet_core.rules.targets import TargetSelection
 from fleet_core.services.labels import LabelView
 from fleet_core.services.targets import LabelTarget, TargetMetrics, TargetSearch, TeamTarget
 from fleet_core.services.teams import TeamView
-from fleet_http.label_schemas import LabelDetailBody, to_label_detail
 from fleet_http.schemas.hosts import HostBody, to_host
-from fleet_http.team_schemas import TeamBody, to_team
+from fleet_http.schemas.labels import LabelDetailBody, to_label_detail
+from fleet_http.schemas.teams import TeamBody, to_team
 
 
 class SelectedBody(msgspec.Struct, kw_only=True):
@@ -128,11 +126,11 @@ def to_counts(metrics: TargetMetrics) -> CountTargetsResponse:
                                 targets_offline=metrics.offline, targets_missing_in_action=metrics.missing_in_action)
 
 
-def to_search_targets(found: TargetSearch, now: dt.datetime) -> SearchTargetsResponse:
+def to_search_targets(found: TargetSearch) -> SearchTargetsResponse:
     metrics = found.metrics
     return SearchTargetsResponse(
-        targets=TargetsBody(hosts=[to_host(h, now) for h in found.hosts], labels=[_label(lb) for lb in found.labels],
-                            teams=[_team(t) for t in found.teams]),
+        targets=TargetsBody(hosts=[to_host(h, found.as_of) for h in found.hosts],
+                            labels=[_label(lb) for lb in found.labels], teams=[_team(t) for t in found.teams]),
         targets_count=metrics.total, targets_online=metrics.online, targets_offline=metrics.offline,
         targets_missing_in_action=metrics.missing_in_action,
     )
