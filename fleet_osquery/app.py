@@ -21,7 +21,7 @@ def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]
     @asynccontextmanager
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services() as services:
-            app.state.services = slot.services = services
+            slot.services = services
             try:
                 yield
             finally:

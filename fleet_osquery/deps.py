@@ -24,7 +24,7 @@ class ServiceSlot:
 
     services: Services | None = None
 
-    def open(self) -> Services:
+    def current(self) -> Services:
         if self.services is None:
             raise RuntimeError("the osquery app got a request before its lifespan started")
         return self.services
@@ -35,7 +35,7 @@ def service_providers(slot: ServiceSlot) -> dict[str, Provide]:
 
     def provider(name: str) -> Callable[[], Any]:
         def provide() -> Any:
-            return getattr(slot.open(), name)
+            return getattr(slot.current(), name)
 
         return provide
 
