@@ -12,8 +12,6 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from fleet_core import version
 from fleet_core.services import Services
-from fleet_core.services.jobs import periodic
-from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION
 from fleet_http.controllers.auth import AuthController, SetupController
 from fleet_http.controllers.carves import CarveController
 from fleet_http.controllers.config import ConfigController, healthz
@@ -62,29 +60,11 @@ def _routers() -> list[Router]:
     return routers
 
 
-# Host expiry counts in days, so checking a few times an hour is plenty.
-EXPIRY_CHECK_SECONDS = 600
-# Campaigns nobody reads are dropped after a minute; finding them within another is enough.
-CAMPAIGN_CLEANUP_SECONDS = 60
-# Carves expire after a day; an hour late is fine, and each pass handles a bounded batch.
-CARVE_EXPIRY_SECONDS = 3600
-
-
 def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]]) -> Litestar:
+    # Background jobs are the process's (fleet_core.services.jobs), not this app's.
     @asynccontextmanager
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_services() as services, periodic(
-            EXPIRY_CHECK_SECONDS, services.schedules.guarded(CLEANUPS_THEN_AGGREGATION, services.hosts.expire),
-            name="host-expiry", run_first=True
-        ), periodic(
-            services.webhooks.schedule.check_interval.total_seconds(),
-            services.schedules.guarded(AUTOMATIONS, services.webhooks.run), name="webhooks"
-        ), periodic(CAMPAIGN_CLEANUP_SECONDS,
-                    services.schedules.guarded(CLEANUPS_THEN_AGGREGATION, services.live_queries.cleanup),
-                    name="live-query-cleanup"), periodic(
-            CARVE_EXPIRY_SECONDS, services.schedules.guarded(CLEANUPS_THEN_AGGREGATION, services.carves.expire),
-            name="carve-expiry"
-        ):
+        async with open_services() as services:
             app.state.services = services
             yield
 

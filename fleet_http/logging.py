@@ -50,36 +50,3 @@ def request_logging(app: ASGIApp) -> ASGIApp:
 
     return middleware
 
-
-def configure_logging(*, json: bool = False, debug: bool = False) -> None:
-    """Console lines by default, JSON lines with --logging-json; stdlib logging goes the same way."""
-    import logging
-    import sys
-
-    level = logging.DEBUG if debug else logging.INFO
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
-    # Plain tracebacks: the rich formatter prints local variables, which can hold passwords and tokens.
-    renderer: Any = (structlog.processors.JSONRenderer() if json else
-                     structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback))
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        cache_logger_on_first_use=True,
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info if json else structlog.processors.StackInfoRenderer(),
-                    renderer],
-        foreign_pre_chain=shared,
-    ))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # uvicorn's access log prints raw paths, and invite tokens travel in paths; ours logs templates.
-    logging.getLogger("uvicorn.access").disabled = True

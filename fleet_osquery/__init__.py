@@ -1,1 +1,1 @@
-"""fleet_osquery."""
+"""The osquery TLS API (a Litestar app: app, handlers, deps, errors, codec, schemas) and the agent simulator (sim/)."""

@@ -29,6 +29,7 @@ from fleet_core.services.config import ConfigService
 from fleet_core.services.device import DeviceService
 from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
+from fleet_core.services.jobs import BackgroundJob, background_jobs, jobs_by_schedule
 from fleet_core.services.labels import LabelService
 from fleet_core.services.live_queries import LiveQueryService, NoLiveQueryStore
 from fleet_core.services.pack_config import PackConfigService
@@ -36,7 +37,7 @@ from fleet_core.services.pack_specs import PackSpecService
 from fleet_core.services.packs import PackService
 from fleet_core.services.policies import PolicyService
 from fleet_core.services.queries import QueryService
-from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, ScheduleService
+from fleet_core.services.schedules import ScheduleService
 from fleet_core.services.setup import SetupService
 from fleet_core.services.software import SoftwareService
 from fleet_core.services.specs import SpecService
@@ -73,6 +74,8 @@ class Services:
     software: SoftwareService
     schedules: ScheduleService
     carves: CarveService
+    # Every background job of a server process (fleet_core.services.jobs), run by the process.
+    jobs: tuple[BackgroundJob, ...]
 
 
 def make_services(
@@ -102,6 +105,10 @@ def make_services(
                                     rest_period=runtime.live_query_rest_period)
     webhooks = WebhookService(uow=uow, clock=clock, sender=webhook_sender, schedule=webhook_schedule)
     carves = CarveService(uow=uow, clock=clock)
+    agents = AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
+                          packs=PackConfigService(uow=uow, clock=clock, bus=bus),
+                          settings=runtime.agents, live=live_queries)
+    jobs = background_jobs(hosts=hosts, webhooks=webhooks, live_queries=live_queries, carves=carves, agents=agents)
     return Services(
         auth=auth,
         setup=SetupService(uow=uow, hasher=hasher, auth=auth, clock=clock),
@@ -109,9 +116,7 @@ def make_services(
         invites=InviteService(uow=uow, tokens=tokens, clock=clock, mailer=mailer, runtime=runtime),
         config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime, bus=bus),
         activities=activities,
-        agents=AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
-                            packs=PackConfigService(uow=uow, clock=clock, bus=bus),
-                            settings=runtime.agents, live=live_queries),
+        agents=agents,
         hosts=hosts,
         teams=TeamService(uow=uow, clock=clock, bus=bus),
         labels=LabelService(uow=uow, clock=clock, bus=bus),
@@ -128,10 +133,8 @@ def make_services(
         runtime=runtime,
         webhooks=webhooks,
         software=SoftwareService(uow=uow, clock=clock),
-        # Fleet's cron schedules that this server has jobs for (see fleet_http/app.py for their periods).
-        schedules=ScheduleService(jobs={
-            AUTOMATIONS: (webhooks.run,),
-            CLEANUPS_THEN_AGGREGATION: (hosts.expire, live_queries.cleanup, carves.expire),
-        }),
+        # Fleet's cron schedules that this server has jobs for, as the jobs table assigns them.
+        schedules=ScheduleService(jobs=jobs_by_schedule(jobs)),
         carves=carves,
+        jobs=jobs,
     )

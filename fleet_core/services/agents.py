@@ -24,7 +24,9 @@ from fleet_core.model.policies import Policy
 from fleet_core.model.runtime import AgentSettings
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.ports import Clock, InvalidationBus, LogDestination, PackSource, TokenGenerator, UnitOfWorkFactory
+from fleet_core.rules import agent_input
 from fleet_core.rules import detail_queries as details
+from fleet_core.rules.agent_input import QueryResult
 from fleet_core.rules.hosts import IdentifierMode, choose_identifier, is_due
 from fleet_core.rules.policies import policies_for_host, result_of
 from fleet_core.services.live_queries import LiveQueryService
@@ -58,14 +60,6 @@ class DistributedQueries:
     queries: dict[str, str]
     discovery: dict[str, str]
     accelerate: int = 0
-
-
-@attrs.frozen
-class QueryResult:
-    rows: list[dict[str, str]]
-    status: int = 0
-    message: str = ""
-    stats: Mapping[str, Any] | None = None
 
 
 @attrs.define
@@ -144,29 +138,6 @@ def labels_for_host(labels: Sequence[Label], host: Host) -> list[Label]:
     ]
 
 
-def parse_query_results(
-    queries: Mapping[str, Any], statuses: Mapping[str, Any], messages: Mapping[str, Any], stats: Mapping[str, Any]
-) -> dict[str, QueryResult]:
-    """distributed/write as osquery sends it, made uniform: rows that are not a list of objects
-    become [] (osquery 1.8 sent ""), statuses arrive as ints or strings (osquery < 3)."""
-    results = {}
-    for name, raw_rows in queries.items():
-        rows = [
-            {str(k): v if isinstance(v, str) else ("" if v is None else str(v)) for k, v in row.items()}
-            for row in (raw_rows if isinstance(raw_rows, list) else []) if isinstance(row, dict)
-        ]
-        raw_status = statuses.get(name, 0)
-        try:
-            status = int(raw_status)
-        except (TypeError, ValueError):
-            status = 1
-        message = messages.get(name, "")
-        stat = stats.get(name)
-        results[str(name)] = QueryResult(rows=rows, status=status, message=message if isinstance(message, str) else "",
-                                         stats=stat if isinstance(stat, Mapping) else None)
-    return results
-
-
 @attrs.define
 class AgentService:
     uow: UnitOfWorkFactory
@@ -201,8 +172,9 @@ class AgentService:
     # ---- enrollment ------------------------------------------------------------------------
 
     async def enroll(self, *, enroll_secret: str, host_identifier: str,
-                     host_details: Mapping[str, Mapping[str, str]], public_ip: str = "") -> str:
-        """Enroll or re-enroll an agent and return its new node key.
+                     host_details: Mapping[str, Any], public_ip: str = "") -> str:
+        """Enroll or re-enroll an agent and return its new node key. ``host_details`` is taken as
+        the agent sent it (see ``agent_input.host_details``).
 
         Raises:
             NodeInvalid: unknown secret, no identifier, or re-enrolling faster than the cooldown
@@ -211,11 +183,12 @@ class AgentService:
         secret = await self._match_secret(enroll_secret)
         if secret is None:
             raise NodeInvalid("enroll failed: invalid enroll secret")
-        identifier = choose_identifier(IdentifierMode(self.settings.host_identifier), host_identifier, host_details)
+        tables = agent_input.host_details(host_details)
+        identifier = choose_identifier(IdentifierMode(self.settings.host_identifier), host_identifier, tables)
         if not identifier:
             raise NodeInvalid("enroll failed: missing host identifier")
         now = self.clock.now()
-        facts = details.facts_from_host_details(host_details, details.IngestContext(
+        facts = details.facts_from_host_details(tables, details.IngestContext(
             platform="", public_ip=public_ip, now=now))
         node_key = self.tokens.token()
         async with self.uow() as uow:

@@ -1,14 +1,99 @@
-"""Periodic background jobs of a server process (seen-time flushes, host expiry, ...)."""
+"""The background jobs of a server process, in one table, and how a process runs them.
+
+Every periodic job is a row of ``background_jobs``: its name, its period, what it calls and the
+Fleet schedule it belongs to (whose lock its ticks hold, and which POST /trigger runs). The
+process that serves the APIs runs the whole table for as long as its services are open
+(``running_jobs``); the apps' own lifespans start none. A new job is one more row here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
+import attrs
 import structlog
 
+from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, Job
+
+if TYPE_CHECKING:
+    from fleet_core.services import Services
+    from fleet_core.services.agents import AgentService
+    from fleet_core.services.carves import CarveService
+    from fleet_core.services.hosts import HostService
+    from fleet_core.services.live_queries import LiveQueryService
+    from fleet_core.services.webhooks import WebhookService
+
 log = structlog.get_logger(__name__)
+
+# Host expiry counts in days, so checking a few times an hour is plenty.
+HOST_EXPIRY_PERIOD = dt.timedelta(minutes=10)
+# Campaigns nobody reads are dropped after a minute; finding them within another is enough.
+CAMPAIGN_CLEANUP_PERIOD = dt.timedelta(minutes=1)
+# Carves expire after a day; an hour late is fine, and each pass handles a bounded batch.
+CARVE_EXPIRY_PERIOD = dt.timedelta(hours=1)
+
+
+@attrs.frozen
+class BackgroundJob:
+    name: str
+    period: dt.timedelta
+    run: Job
+    # The Fleet schedule the job does the work of, if any: its ticks skip while a run of the
+    # schedule is in progress, and POST /trigger?name=<schedule> runs it now.
+    schedule: str | None = None
+    # Run once as soon as the process starts, rather than one period later.
+    run_first: bool = False
+    # Run once more when the process stops, so that nothing it buffers is lost.
+    run_at_exit: bool = False
+
+
+def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_queries: LiveQueryService,
+                    carves: CarveService, agents: AgentService) -> tuple[BackgroundJob, ...]:
+    """Every background job of a server process, in the order they start."""
+    return (
+        BackgroundJob("host-expiry", HOST_EXPIRY_PERIOD, hosts.expire, schedule=CLEANUPS_THEN_AGGREGATION,
+                      run_first=True),
+        BackgroundJob("webhooks", webhooks.schedule.check_interval, webhooks.run, schedule=AUTOMATIONS),
+        BackgroundJob("live-query-cleanup", CAMPAIGN_CLEANUP_PERIOD, live_queries.cleanup,
+                      schedule=CLEANUPS_THEN_AGGREGATION),
+        BackgroundJob("carve-expiry", CARVE_EXPIRY_PERIOD, carves.expire, schedule=CLEANUPS_THEN_AGGREGATION),
+        # Seen times of check-ins are buffered in memory and written in one batch per flush.
+        BackgroundJob("seen-flush", agents.settings.seen_flush_interval, agents.flush_seen, run_at_exit=True),
+    )
+
+
+def jobs_by_schedule(jobs: Sequence[BackgroundJob]) -> Mapping[str, Sequence[Job]]:
+    """What each Fleet schedule runs when triggered, in table order."""
+    grouped: dict[str, list[Job]] = {}
+    for job in jobs:
+        if job.schedule is not None:
+            grouped.setdefault(job.schedule, []).append(job.run)
+    return {name: tuple(runs) for name, runs in grouped.items()}
+
+
+@contextlib.asynccontextmanager
+async def running_jobs(services: Services) -> AsyncIterator[None]:
+    """Run every background job of ``services`` while the block is open (the process's lifespan)."""
+    async with contextlib.AsyncExitStack() as stack:
+        for job in services.jobs:
+            run = job.run if job.schedule is None else services.schedules.guarded(job.schedule, job.run)
+            if job.run_at_exit:
+                stack.push_async_callback(_last_run, job)
+            await stack.enter_async_context(
+                periodic(job.period.total_seconds(), run, name=job.name, run_first=job.run_first))
+        yield
+
+
+async def _last_run(job: BackgroundJob) -> None:
+    try:
+        await job.run()
+    except Exception:
+        # The process is stopping either way; what could not be written is logged.
+        log.exception("background_job_failed", job=job.name)
 
 
 async def _every(seconds: float, job: Callable[[], Awaitable[object]], name: str, run_first: bool) -> None:

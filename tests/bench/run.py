@@ -259,9 +259,10 @@ class Server:
                 "--server-address", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
         if self.profile_path is not None:
             # cProfile writes its stats when the server exits cleanly on SIGTERM.
-            return [sys.executable, "-m", "cProfile", "-o", str(self.profile_path), "-m", "fleet_http.cli", *args]
+            return [sys.executable, "-m", "cProfile", "-o", str(self.profile_path),
+                    "-m", "fleet_adapters.serve.cli", *args]
         fleet = Path(sys.executable).with_name("fleet")
-        return [str(fleet), *args] if fleet.exists() else [sys.executable, "-m", "fleet_http.cli", *args]
+        return [str(fleet), *args] if fleet.exists() else [sys.executable, "-m", "fleet_adapters.serve.cli", *args]
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}

@@ -24,7 +24,7 @@ STOP_DEADLINE = 30.0
 def fleet_command(*args: str) -> list[str]:
     if FLEET.exists():
         return [str(FLEET), *args]
-    return [sys.executable, "-m", "fleet_http.cli", *args]
+    return [sys.executable, "-m", "fleet_adapters.serve.cli", *args]
 
 
 def clean_env() -> dict[str, str]:

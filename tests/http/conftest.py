@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from fleet_adapters.memory import InMemoryKit, in_memory_kit
 from fleet_core.services import Services
+from fleet_core.services.jobs import running_jobs
 from fleet_http.app import create_app
 from tests.http.support import Cast, Fleet
 
@@ -40,7 +41,9 @@ def _shared_app() -> tuple[Litestar, _Slot]:
     @asynccontextmanager
     async def services() -> AsyncIterator[Services]:
         assert slot.kit is not None
-        yield slot.kit.services
+        # The background jobs run as in a serving process (the webhook tests rely on them).
+        async with running_jobs(slot.kit.services):
+            yield slot.kit.services
 
     return create_app(services), slot
 

@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from fleet_adapters.memory import InMemoryKit, in_memory_kit
 from fleet_core.model.runtime import AgentSettings, ServerRuntime
+from fleet_core.services.jobs import running_jobs
 from fleet_osquery.app import create_app
 
 SECRET = "global-enroll-secret"
@@ -34,7 +35,9 @@ async def client(kit: InMemoryKit) -> AsyncIterator[AsyncTestClient[Any]]:
 
     @asynccontextmanager
     async def services() -> AsyncIterator[Any]:
-        yield kit.services
+        # The background jobs (the seen-time flush among them) run as in a serving process.
+        async with running_jobs(kit.services):
+            yield kit.services
 
     async with AsyncTestClient(create_app(services)) as test_client:
         yield test_client

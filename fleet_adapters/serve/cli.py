@@ -1,4 +1,4 @@
-"""The `fleet` command (serve, prepare db, version): the composition root that mounts both APIs."""
+"""The `fleet` command: serve (both APIs on one port, embedded backends, TLS, workers), prepare db, version."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import os
 import platform
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Final, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
@@ -22,10 +22,11 @@ from fleet_adapters.embedded import (
     BackendError,
     EmbeddedPostgres,
     EmbeddedRedis,
-    die_with_parent,
     migrate,
     one_line,
 )
+from fleet_adapters.serve.asgi import SETTINGS_ENV
+from fleet_adapters.serve.log_config import configure_logging
 from fleet_adapters.settings import (
     Settings,
     SettingsError,
@@ -36,133 +37,15 @@ from fleet_adapters.settings import (
     tls_files,
 )
 from fleet_core import version
-from fleet_http import logging as logs
 
-# The parent process hands its resolved settings (including the embedded servers' URLs) to
-# uvicorn's worker processes through this variable; it is not meant to be set by hand.
-SETTINGS_ENV: Final = "_FLEET_SERVE_SETTINGS"
-OSQUERY_PREFIXES: Final = ("/api/osquery/", "/api/v1/osquery/")
 # Options that matter to `fleet prepare db`; `fleet serve` takes every setting.
 PREPARE_OPTIONS: Final = ("data_dir", "database_url", "logging_json", "logging_debug")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-# Loose on purpose: Litestar types its __call__ with TypedDict unions of every ASGI event.
-ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 log = structlog.get_logger("fleet.cli")
 
 
 class CommandError(Exception):
     """The command cannot go on; str() is the one line printed on stderr."""
-
-
-# --- the ASGI application every worker serves ----------------------------------------------------
-
-
-class FleetASGI:
-    """Both APIs on one port, as Fleet serves them; the services are opened once per process."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._management: ASGIApp | None = None
-        self._osquery: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(scope, receive, send)
-            return
-        if self._management is None or self._osquery is None:
-            raise RuntimeError("the server got a request before its lifespan started")
-        path: str = scope.get("path", "")
-        app = self._osquery if path.startswith(OSQUERY_PREFIXES) else self._management
-        await app(scope, receive, send)
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Imported here so `fleet version` and `fleet prepare db` do not load Litestar and both apps.
-        from fleet_adapters.bootstrap import open_services
-        from fleet_http.app import create_app as create_management_app
-        from fleet_osquery.app import create_app as create_osquery_app
-
-        await receive()  # lifespan.startup
-        started = False
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                services = await stack.enter_async_context(open_services(self.settings))
-                management = create_management_app(lambda: contextlib.nullcontext(services))
-                osquery = create_osquery_app(lambda: contextlib.nullcontext(services))
-                for app in (management, osquery):
-                    await stack.enter_async_context(_forwarded_lifespan(app, scope))
-                self._management, self._osquery = management, osquery
-                await send({"type": "lifespan.startup.complete"})
-                started = True
-                await receive()  # lifespan.shutdown
-        except Exception as exc:
-            if self.settings.logging_debug:
-                log.exception("lifespan failed")
-            kind = "shutdown" if started else "startup"
-            await send({"type": f"lifespan.{kind}.failed", "message": one_line(exc)})
-            return
-        finally:
-            self._management = self._osquery = None
-        await send({"type": "lifespan.shutdown.complete"})
-
-
-@contextlib.asynccontextmanager
-async def _forwarded_lifespan(app: ASGIApp, scope: Scope) -> AsyncIterator[None]:
-    """Run app's lifespan protocol for the length of the block, as a server would."""
-    inbox: asyncio.Queue[Message] = asyncio.Queue()
-    outbox: asyncio.Queue[Message] = asyncio.Queue()
-
-    async def run() -> None:
-        await app(dict(scope), inbox.get, outbox.put)
-
-    task = asyncio.create_task(run())
-
-    async def exchange(kind: str) -> None:
-        await inbox.put({"type": f"lifespan.{kind}"})
-        reply = asyncio.ensure_future(outbox.get())
-        await asyncio.wait({reply, task}, return_when=asyncio.FIRST_COMPLETED)
-        if not reply.done():
-            reply.cancel()
-            task.result()  # the app crashed without answering: raise its error
-            raise RuntimeError(f"the application ended its lifespan during {kind}")
-        message = reply.result()
-        if message["type"] != f"lifespan.{kind}.complete":
-            raise RuntimeError(message.get("message") or f"application {kind} failed")
-
-    try:
-        await exchange("startup")
-        yield
-        await exchange("shutdown")
-    finally:
-        if not task.done():
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def asgi_app() -> FleetASGI:
-    """uvicorn's app factory (``fleet_http.cli:asgi_app``), called once in every worker."""
-    encoded = os.environ.get(SETTINGS_ENV)
-    settings = load_settings({}) if encoded is None else msgspec.json.decode(encoded, type=Settings)
-    if encoded is not None and settings.workers > 1:
-        # A worker must not outlive a `fleet serve` that was killed outright: it would keep
-        # the port and the database busy with nobody left to stop it.
-        die_with_parent()
-    configure_logging(settings)
-    return FleetASGI(settings)
-
-
-# --- logging -------------------------------------------------------------------------------------
-
-
-def configure_logging(settings: Settings) -> None:
-    logs.configure_logging(json=settings.logging_json, debug=settings.logging_debug)
-    # pgserver narrates every pg_ctl call at INFO; its failures are reported by us.
-    logging.getLogger("pgserver").setLevel(logging.DEBUG if settings.logging_debug else logging.WARNING)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -186,7 +69,7 @@ def _serve(settings: Settings) -> int:
 
         os.environ[SETTINGS_ENV] = msgspec.json.encode(settings).decode()
         config = uvicorn.Config(
-            "fleet_http.cli:asgi_app",
+            "fleet_adapters.serve.asgi:asgi_app",
             factory=True,
             host=settings.host,
             port=settings.port,

@@ -1,0 +1,121 @@
+"""The osquery TLS API's routes: enroll, config, distributed read/write, log and the carver.
+
+Each handler decodes the agent's body, calls the one service it names and renders the answer;
+errors become osquery's `{"error"}` bodies in fleet_osquery.errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+
+from fleet_core.errors import Unavailable
+from fleet_core.rules import agent_input
+from fleet_core.services.agents import AgentService
+from fleet_core.services.carves import CarveBegin, CarveBlockRejected, CarveService, CarveSessionUnknown
+from fleet_osquery.codec import EMPTY, LARGE_BODY, SMALL_BODY, decode, json_response
+from fleet_osquery.errors import LogWriteFailed, error_body
+from fleet_osquery.schemas.agents import (
+    DistributedReadResponse,
+    DistributedWriteRequest,
+    EnrollRequest,
+    EnrollResponse,
+    LogRequest,
+    NodeKeyRequest,
+)
+from fleet_osquery.schemas.carves import (
+    CarveBeginRequest,
+    CarveBeginResponse,
+    CarveBlockRequest,
+    CarveBlockResponse,
+)
+
+
+def public_ip(request: Request[Any, Any, Any]) -> str:
+    """The address Fleet reports as public_ip: proxy headers first, then the peer address."""
+    headers = request.headers
+    for name in ("true-client-ip", "x-real-ip"):
+        value = headers.get(name, "").strip()
+        if value:
+            return value
+    forwarded = headers.get("x-forwarded-for", "")
+    if forwarded.strip():
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else ""
+
+
+@post("/enroll", status_code=200, request_max_body_size=SMALL_BODY)
+async def enroll(request: Request[Any, Any, State], agents: NamedDependency[AgentService]) -> Response[bytes]:
+    body = await decode(request, EnrollRequest, SMALL_BODY)
+    node_key = await agents.enroll(
+        enroll_secret=body.enroll_secret, host_identifier=body.host_identifier,
+        host_details=body.host_details, public_ip=public_ip(request))
+    return json_response(EnrollResponse(node_key=node_key))
+
+
+@post("/config", status_code=200, request_max_body_size=SMALL_BODY)
+async def config(request: Request[Any, Any, State], agents: NamedDependency[AgentService]) -> Response[bytes]:
+    body = await decode(request, NodeKeyRequest, SMALL_BODY)
+    host = await agents.authenticate(body.node_key)
+    return json_response(await agents.config(host))
+
+
+@post("/distributed/read", status_code=200, request_max_body_size=SMALL_BODY)
+async def distributed_read(request: Request[Any, Any, State],
+                           agents: NamedDependency[AgentService]) -> Response[bytes]:
+    body = await decode(request, NodeKeyRequest, SMALL_BODY)
+    host = await agents.authenticate(body.node_key)
+    work = await agents.distributed_read(host)
+    return json_response(
+        DistributedReadResponse(queries=work.queries, discovery=work.discovery, accelerate=work.accelerate))
+
+
+@post("/distributed/write", status_code=200, request_max_body_size=LARGE_BODY)
+async def distributed_write(request: Request[Any, Any, State],
+                            agents: NamedDependency[AgentService]) -> Response[bytes]:
+    body = await decode(request, DistributedWriteRequest, LARGE_BODY)
+    host = await agents.authenticate(body.node_key)
+    results = agent_input.query_results(body.queries, body.statuses, body.messages, body.stats)
+    await agents.distributed_write(host, results, public_ip=public_ip(request))
+    return json_response(EMPTY)
+
+
+@post("/log", status_code=200, request_max_body_size=LARGE_BODY)
+async def submit_log(request: Request[Any, Any, State], agents: NamedDependency[AgentService]) -> Response[bytes]:
+    body = await decode(request, LogRequest, LARGE_BODY)
+    host = await agents.authenticate(body.node_key)
+    try:
+        await agents.submit_logs(host, body.log_type, [bytes(record) for record in body.data or []])
+    except Unavailable as exc:
+        raise LogWriteFailed(str(exc)) from None
+    return json_response(EMPTY)
+
+
+@post("/carve/begin", status_code=200, request_max_body_size=SMALL_BODY)
+async def carve_begin(request: Request[Any, Any, State], agents: NamedDependency[AgentService],
+                      carves: NamedDependency[CarveService]) -> Response[bytes]:
+    body = await decode(request, CarveBeginRequest, SMALL_BODY)
+    host = await agents.authenticate(body.node_key)
+    # A refusal is an osquery error (CarveRejected, HTTP 500 via on_fleet_error), as in Fleet.
+    carve = await carves.begin(host, CarveBegin(
+        block_count=body.block_count, block_size=body.block_size, carve_size=body.carve_size,
+        carve_id=body.carve_id, request_id=body.request_id))
+    return json_response(CarveBeginResponse(session_id=carve.session_id))
+
+
+@post("/carve/block", status_code=200, request_max_body_size=LARGE_BODY)
+async def carve_block(request: Request[Any, Any, State], carves: NamedDependency[CarveService]) -> Response[bytes]:
+    # No node key: the carver authenticates blocks by session_id and request_id alone.
+    body = await decode(request, CarveBlockRequest, LARGE_BODY)
+    try:
+        await carves.block(
+            session_id=body.session_id, request_id=body.request_id, block_id=body.block_id, data=body.data)
+    except CarveBlockRejected as exc:
+        return json_response(error_body(str(exc)), 404 if isinstance(exc, CarveSessionUnknown) else 400)
+    return json_response(CarveBlockResponse())
+
+
+ROUTES = [enroll, config, distributed_read, distributed_write, submit_log, carve_begin, carve_block]
