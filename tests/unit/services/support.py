@@ -11,6 +11,7 @@ from fleet_core.authz import Viewer
 from fleet_core.model.activities import Activity
 from fleet_core.model.hosts import Host
 from fleet_core.rules.paging import ListOptions
+from fleet_core.services.setup import SetupInput
 
 PASSWORD = "correct-horse-9"
 
@@ -83,3 +84,11 @@ class Announcements:
     @property
     def host_ids(self) -> set[int]:
         return {host_id for ids in self.hosts for host_id in ids}
+
+
+async def first_admin(kit: InMemoryKit) -> Viewer:
+    """Run first-time setup on a kit a test built itself (with its own runtime) and return the admin."""
+    result = await kit.services.setup.setup(SetupInput(
+        name="Admin", email="admin@example.com", password=PASSWORD, password_confirmation=PASSWORD,
+        org_name="Acme", server_url="https://fleet.example.com"))
+    return await kit.services.auth.authenticate(result.token)

@@ -19,8 +19,7 @@ from fleet_core.rules.campaigns import LISTENER_GRACE, query_name
 from fleet_core.rules.targets import TargetSelection
 from fleet_core.services.agents import QueryResult
 from fleet_core.services.live_queries import DISABLED, TIMEOUT_ERROR
-from fleet_core.services.setup import SetupInput
-from tests.unit.services.support import PASSWORD, MakeUser, create_team, enroll_host, last_activity
+from tests.unit.services.support import MakeUser, create_team, enroll_host, first_admin, last_activity
 
 pytestmark = pytest.mark.anyio
 
@@ -268,10 +267,7 @@ async def test_saved_query_runs_report_each_querys_own_problem(kit: InMemoryKit,
 async def test_a_host_that_does_not_answer_within_the_rest_period_times_out() -> None:
     # A rest period of zero: the run gives up at once instead of waiting on the clock.
     kit = in_memory_kit(runtime=ServerRuntime(live_query_rest_period=dt.timedelta(0)))
-    result = await kit.services.setup.setup(SetupInput(
-        name="Admin", email="admin@example.com", password=PASSWORD, password_confirmation=PASSWORD,
-        org_name="Acme", server_url="https://fleet.example.com"))
-    admin = await kit.services.auth.authenticate(result.token)
+    admin = await first_admin(kit)
     host = await enroll_host(kit, admin, "laptop")
     run = await kit.services.live_queries.run_on_host(admin, SQL, host_id=host.id)
     assert (run.online, run.rows, run.error) == (True, [], TIMEOUT_ERROR)
