@@ -92,6 +92,15 @@ async def test_a_refused_block_is_recorded_as_the_carves_error(kit: InMemoryKit,
     assert (stored.error, stored.max_block) == (str(caught.value), -1)
 
 
+async def test_an_out_of_order_block_is_refused_with_fleets_message(kit: InMemoryKit, admin: Viewer) -> None:
+    carve = await begin(kit, admin, blocks=3)
+    await send(kit, carve, 0, b"abcd")
+    with pytest.raises(CarveBlockRejected, match=r"^block_id does not match expected block \(1\): 2$"):
+        await send(kit, carve, 2, b"ijk")
+    with pytest.raises(CarveBlockRejected, match=r"^block_id exceeds expected max \(2\): 3$"):
+        await send(kit, carve, 3, b"ijk")
+
+
 async def test_a_block_needs_the_matching_session_and_request_and_valid_base64(kit: InMemoryKit,
                                                                                admin: Viewer) -> None:
     carve = await begin(kit, admin)
