@@ -182,3 +182,16 @@ async def test_labels_are_listed_ordered_and_paged(kit: InMemoryKit, admin: View
     assert [v.label.name for v in page] == ["zz-c", "zz-b"]
     ids = [label.id for label in await kit.services.labels.summary(admin)]
     assert ids == sorted(ids)
+
+
+async def test_refused_label_writes_record_nothing(kit: InMemoryKit, admin: Viewer, make_user: MakeUser) -> None:
+    observer = await make_user(global_role="observer")
+    label = await kit.services.labels.create(admin, name="Taken", query=SQL)
+    before = await last_activity(kit, admin)
+    with pytest.raises(AlreadyExists):
+        await kit.services.labels.create(admin, name="Taken", query=SQL)
+    with pytest.raises(PermissionDenied):
+        await kit.services.labels.delete(observer, label.label.id)
+    with pytest.raises(InvalidArgument):
+        await kit.services.labels.modify(admin, label.label.id, LabelChanges(platform="beos"))
+    assert await last_activity(kit, admin) == before

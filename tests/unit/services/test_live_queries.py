@@ -272,3 +272,18 @@ async def test_a_host_that_does_not_answer_within_the_rest_period_times_out() ->
     run = await kit.services.live_queries.run_on_host(admin, SQL, host_id=host.id)
     assert (run.online, run.rows, run.error) == (True, [], TIMEOUT_ERROR)
     assert await asked(kit, host) == {}
+
+
+async def test_a_saved_query_run_returns_once_every_online_host_answered(kit: InMemoryKit, admin: Viewer,
+                                                                         clock: MovableClock) -> None:
+    offline = await enroll_host(kit, admin, "offline")
+    clock.advance(dt.timedelta(hours=1))
+    online = await enroll_host(kit, admin, "online")
+    saved = await kit.services.queries.create(admin, QueryFields(name="info", query=SQL))
+    # The rest period is 25 s: finishing at all shows the run did not wait for the offline host.
+    async with asyncio.timeout(10):
+        run, _ = await asyncio.gather(kit.services.live_queries.run_saved_query(admin, saved.id,
+                                                                                [offline.id, online.id]),
+                                      answer_when_asked(kit, online, [{"a": "1"}]))
+    assert run.targeted_host_ids == (offline.id, online.id)
+    assert [a.host_id for a in run.answers] == [online.id]

@@ -230,3 +230,22 @@ async def test_an_entry_is_changed_only_through_its_own_schedule(kit: InMemoryKi
         await kit.services.packs.remove_from_schedule(admin, None, entry.id)
     await kit.services.packs.remove_from_schedule(admin, apples, entry.id)
     assert await kit.services.packs.schedule_of(admin, apples) == []
+
+
+async def test_deleted_hosts_and_labels_leave_the_packs_targets(kit: InMemoryKit, admin: Viewer) -> None:
+    host = await enroll_host(kit, admin, "laptop")
+    kept = await enroll_host(kit, admin, "kept")
+    label = (await kit.services.labels.create(admin, name="Pack target", query="SELECT 1;")).label
+    pack = await kit.services.packs.create(admin, PackFields(name="Pack", targets=PackTargets(
+        host_ids=(host.id, kept.id), label_ids=(label.id,))))
+    await kit.services.hosts.delete(admin, host.id)
+    await kit.services.labels.delete(admin, label.id)
+    assert (await kit.services.packs.get(admin, pack.id)).targets == PackTargets(host_ids=(kept.id,))
+
+
+async def test_a_pack_counts_its_scheduled_queries(kit: InMemoryKit, admin: Viewer) -> None:
+    pack = await kit.services.packs.create(admin, PackFields(name="Pack"))
+    for name in ("first", "second"):
+        await kit.services.packs.schedule(admin, pack.id, await saved_query(kit, admin, name),
+                                          ScheduleFields(interval=60))
+    assert (await kit.services.packs.get(admin, pack.id)).query_count == 2

@@ -183,3 +183,17 @@ async def test_specs_are_checked_whole_before_anything_is_written(kit: InMemoryK
     with pytest.raises(PermissionDenied):
         await kit.services.policies.apply_specs(observer, [{"name": "E"}])
     assert await kit.services.policies.list(admin) == []
+
+
+async def test_a_host_moving_to_another_team_drops_its_answers_to_the_old_teams_policies(
+        kit: InMemoryKit, admin: Viewer) -> None:
+    apples = await create_team(kit, admin, "Apples")
+    pears = await create_team(kit, admin, "Pears")
+    host = await enroll_host(kit, admin, "laptop", team_id=apples)
+    apple_policy = await kit.services.policies.create(admin, fields("Apple policy"), team_id=apples)
+    global_policy = await kit.services.policies.create(admin, fields("Global policy"))
+    await report(kit, host, apple_policy.id, passes=False)
+    await report(kit, host, global_policy.id, passes=False)
+    await kit.services.hosts.transfer(admin, pears, ids=[host.id])
+    assert (await kit.services.policies.get(admin, apple_policy.id, team_id=apples)).failing_host_count == 0
+    assert (await kit.services.policies.get(admin, global_policy.id)).failing_host_count == 1

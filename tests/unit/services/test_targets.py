@@ -145,3 +145,11 @@ async def test_translate_hides_what_the_viewer_may_not_read(kit: InMemoryKit, ad
                  TranslateItem("user", "admin@example.com")):
         with pytest.raises(PermissionDenied):
             await kit.services.targets.translate(member, [item])
+
+
+async def test_a_search_without_text_offers_the_most_recently_seen_hosts_first(kit: InMemoryKit, admin: Viewer,
+                                                                                clock: MovableClock) -> None:
+    first = await enroll_host(kit, admin, "first")
+    clock.advance(dt.timedelta(minutes=1))
+    second = await enroll_host(kit, admin, "second")
+    assert [h.id for h in await kit.services.targets.search_hosts(admin, "")] == [second.id, first.id]
