@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from hypothesis import settings
+
 from fleet_adapters.memory import InMemoryKit
 from fleet_core.authz import Viewer
 from fleet_core.model.activities import Activity
@@ -92,3 +94,8 @@ async def first_admin(kit: InMemoryKit) -> Viewer:
         name="Admin", email="admin@example.com", password=PASSWORD, password_confirmation=PASSWORD,
         org_name="Acme", server_url="https://fleet.example.com"))
     return await kit.services.auth.authenticate(result.token)
+
+
+# Hypothesis properties of pure rules run without a per-example deadline: on a loaded machine a
+# slow example is not a failure of the rule.
+no_deadline = settings(deadline=None)

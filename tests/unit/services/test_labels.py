@@ -13,7 +13,7 @@ from fleet_core.model.hosts import Host
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.agents import QueryResult
 from fleet_core.services.labels import LABEL_PLATFORMS, LabelChanges, checked_label_platform
-from tests.unit.services.support import Announcements, MakeUser, create_team, enroll_host, last_activity
+from tests.unit.services.support import Announcements, MakeUser, create_team, enroll_host, last_activity, no_deadline
 
 pytestmark = pytest.mark.anyio
 
@@ -67,6 +67,7 @@ async def test_a_label_needs_a_name_a_known_platform_and_exactly_one_of_query_or
     assert len(await kit.services.labels.summary(admin)) == before
 
 
+@no_deadline
 @given(st.text(max_size=10))
 def test_only_fleets_platforms_are_label_platforms(platform: str) -> None:
     if platform in LABEL_PLATFORMS:

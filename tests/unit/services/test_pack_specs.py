@@ -17,8 +17,8 @@ from tests.unit.services.support import Announcements, MakeUser, create_team, en
 pytestmark = pytest.mark.anyio
 
 
-def entry(query: str, name: str = "", interval: int = 60, **fields: object) -> PackQuerySpec:
-    return PackQuerySpec(query=query, name=name, fields=ScheduleFields(interval=interval, **fields))  # type: ignore[arg-type]
+def entry(query: str, name: str = "", interval: int = 60, snapshot: bool | None = None) -> PackQuerySpec:
+    return PackQuerySpec(query=query, name=name, fields=ScheduleFields(interval=interval, snapshot=snapshot))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from fleet_core.services.packs import (
     checked_schedule,
     is_reserved_pack_name,
 )
-from tests.unit.services.support import Announcements, MakeUser, create_team, enroll_host, last_activity
+from tests.unit.services.support import Announcements, MakeUser, create_team, enroll_host, last_activity, no_deadline
 
 pytestmark = pytest.mark.anyio
 
@@ -61,6 +61,7 @@ async def test_a_pack_name_must_be_present_short_and_not_a_schedules(kit: InMemo
     assert [n for n, _ in caught.value.problems] == ["name"]
 
 
+@no_deadline
 @given(st.integers(min_value=0, max_value=10**6))
 def test_only_the_schedules_own_names_are_reserved(n: int) -> None:
     assert is_reserved_pack_name(f"team-{n}")
@@ -68,6 +69,7 @@ def test_only_the_schedules_own_names_are_reserved(n: int) -> None:
     assert not is_reserved_pack_name(f"Team {n}")
 
 
+@no_deadline
 @given(st.lists(st.integers(1, 5)), st.lists(st.integers(1, 5)))
 def test_checked_targets_are_sorted_and_unique(host_ids: list[int], label_ids: list[int]) -> None:
     checked = checked_pack_fields(PackFields(name="p", targets=PackTargets(host_ids=tuple(host_ids),
@@ -76,6 +78,7 @@ def test_checked_targets_are_sorted_and_unique(host_ids: list[int], label_ids: l
     assert checked.targets.label_ids == tuple(sorted(set(label_ids)))
 
 
+@no_deadline
 @given(st.integers(-5, 2**31 + 5), st.none() | st.integers(-5, MAX_SHARD + 5))
 def test_a_schedule_runs_at_least_every_second_on_a_shard_of_at_most_a_hundred(interval: int,
                                                                              shard: int | None) -> None:

@@ -19,7 +19,7 @@ from fleet_core.services.queries import (
     checked_fields,
     normalized_platform,
 )
-from tests.unit.services.support import Announcements, MakeUser, activity_types, create_team, last_activity
+from tests.unit.services.support import Announcements, MakeUser, activity_types, create_team, last_activity, no_deadline
 
 pytestmark = pytest.mark.anyio
 
@@ -49,11 +49,13 @@ async def test_every_invalid_field_is_named_at_once(kit: InMemoryKit, admin: Vie
     assert await kit.services.queries.list(admin, ListOptions()) == []
 
 
+@no_deadline
 @given(st.lists(st.sampled_from(sorted(QUERY_PLATFORMS)), max_size=4), st.sampled_from(["", " "]))
 def test_known_platforms_are_kept_in_order_without_blanks(platforms: list[str], pad: str) -> None:
     assert normalized_platform(",".join(pad + p + pad for p in platforms)) == ",".join(platforms)
 
 
+@no_deadline
 @given(st.integers())
 def test_an_interval_is_a_non_negative_32_bit_number(interval: int) -> None:
     if 0 <= interval <= MAX_INTERVAL:

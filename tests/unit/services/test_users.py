@@ -15,13 +15,14 @@ from fleet_core.errors import AuthFailed, InvalidArgument, NotFound, PermissionD
 from fleet_core.model.users import Role
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.users import UserChanges, UserInput, parse_roles
-from tests.unit.services.support import PASSWORD, MakeUser, create_team, last_activity
+from tests.unit.services.support import PASSWORD, MakeUser, create_team, last_activity, no_deadline
 
 pytestmark = pytest.mark.anyio
 
 ROLES = [r.value for r in Role]
 
 
+@no_deadline
 @given(st.none() | st.sampled_from(ROLES),
        st.lists(st.tuples(st.integers(1, 4), st.sampled_from(ROLES)), max_size=4, unique_by=lambda t: t[0]))
 def test_a_role_assignment_is_one_global_role_or_some_team_roles(global_role: str | None,
