@@ -63,7 +63,7 @@ async def test_team_admins_invite_to_their_teams_only_and_see_only_those_invites
                   {"teams": [(apples, "observer"), (pears, "observer")]}):
         with pytest.raises(PermissionDenied):
             await kit.services.invites.create(team_admin, InviteInput(email="x@example.com", name="X",
-                                                                      **roles))  # type: ignore[arg-type]
+                                                                      **roles))
     theirs = await kit.services.invites.create(admin, InviteInput(email="p@example.com", name="P",
                                                                   teams=[(pears, "observer")]))
     assert [i.id for i in await kit.services.invites.list(team_admin, ListOptions())] == [mine.id]
