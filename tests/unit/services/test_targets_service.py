@@ -21,11 +21,11 @@ async def test_a_host_search_matches_names_leaves_out_the_selected_and_stops_at_
         kit: InMemoryKit, admin: Viewer) -> None:
     hosts = [await enroll_host(kit, admin, f"web-{i:02}") for i in range(SEARCH_LIMIT + 2)]
     await enroll_host(kit, admin, "db-01")
-    found = await kit.services.targets.search_hosts(admin, "web", excluded_host_ids=[hosts[0].id])
+    found = (await kit.services.targets.search_hosts(admin, "web", excluded_host_ids=[hosts[0].id])).hosts
     assert len(found) == SEARCH_LIMIT
     assert all(h.hostname.startswith("web-") for h in found)
     assert hosts[0].id not in {h.id for h in found}
-    assert [h.hostname for h in await kit.services.targets.search_hosts(admin, " db ")] == ["db-01"]
+    assert [h.hostname for h in (await kit.services.targets.search_hosts(admin, " db ")).hosts] == ["db-01"]
 
 
 async def test_team_users_target_only_their_teams_hosts(kit: InMemoryKit, admin: Viewer,
@@ -35,7 +35,7 @@ async def test_team_users_target_only_their_teams_hosts(kit: InMemoryKit, admin:
     apple = await enroll_host(kit, admin, "apple-1", team_id=apples)
     pear = await enroll_host(kit, admin, "pear-1", team_id=pears)
     maintainer = await make_user(teams=[(apples, "maintainer")])
-    assert [h.id for h in await kit.services.targets.search_hosts(maintainer, "")] == [apple.id]
+    assert [h.id for h in (await kit.services.targets.search_hosts(maintainer, "")).hosts] == [apple.id]
     everything = TargetSelection(host_ids=[apple.id, pear.id])
     assert await kit.services.targets.resolve(maintainer, everything) == [apple.id]
     assert await kit.services.targets.resolve(admin, everything) == sorted([apple.id, pear.id])
@@ -152,4 +152,4 @@ async def test_a_search_without_text_offers_the_most_recently_seen_hosts_first(k
     first = await enroll_host(kit, admin, "first")
     clock.advance(dt.timedelta(minutes=1))
     second = await enroll_host(kit, admin, "second")
-    assert [h.id for h in await kit.services.targets.search_hosts(admin, "")] == [second.id, first.id]
+    assert [h.id for h in (await kit.services.targets.search_hosts(admin, "")).hosts] == [second.id, first.id]
