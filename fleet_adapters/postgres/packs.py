@@ -28,105 +28,24 @@ from fleet_core.model.queries import SavedQuery
 from fleet_core.rules.ordering import PACK_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
-# Every pack read but the catalogue's carries its targets and two counts. The global schedule
-# reaches every host and a team schedule the team's; a user pack the union of its hosts, its
-# labels' members and its teams' hosts.
-SELECT_PACK: Final[LiteralString] = """
-    SELECT p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
-           coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
-                    '{}') AS host_ids,
-           coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t
-                      WHERE t.pack_id = p.id), '{}') AS label_ids,
-           coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
-                    '{}') AS team_ids,
-           (SELECT count(*) FROM scheduled_queries s WHERE s.pack_id = p.id) AS query_count,
-           CASE WHEN p.pack_type = 'global' THEN (SELECT count(*) FROM hosts)
-                WHEN p.team_id IS NOT NULL THEN (SELECT count(*) FROM hosts h WHERE h.team_id = p.team_id)
-                ELSE (SELECT count(*) FROM (
-                        SELECT t.host_id FROM pack_target_hosts t WHERE t.pack_id = p.id
-                        UNION SELECT m.host_id FROM label_membership m
-                                JOIN pack_target_labels t ON t.label_id = m.label_id WHERE t.pack_id = p.id
-                        UNION SELECT h.id FROM hosts h JOIN pack_target_teams t ON t.team_id = h.team_id
-                               WHERE t.pack_id = p.id) AS targeted)
-           END AS total_hosts_count
-      FROM packs p
-     WHERE p.id = %(id)s
-"""
+# Every read of packs selects from the pack_details view (migration 0010), which defines once
+# what a pack looks like: its targets and two counts.
+SELECT_PACK: Final[LiteralString] = "SELECT * FROM pack_details p WHERE p.id = %(id)s"
 SELECT_USER_PACK_BY_NAME: Final[LiteralString] = """
-    SELECT p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
-           coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
-                    '{}') AS host_ids,
-           coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t
-                      WHERE t.pack_id = p.id), '{}') AS label_ids,
-           coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
-                    '{}') AS team_ids,
-           (SELECT count(*) FROM scheduled_queries s WHERE s.pack_id = p.id) AS query_count,
-           CASE WHEN p.pack_type = 'global' THEN (SELECT count(*) FROM hosts)
-                WHEN p.team_id IS NOT NULL THEN (SELECT count(*) FROM hosts h WHERE h.team_id = p.team_id)
-                ELSE (SELECT count(*) FROM (
-                        SELECT t.host_id FROM pack_target_hosts t WHERE t.pack_id = p.id
-                        UNION SELECT m.host_id FROM label_membership m
-                                JOIN pack_target_labels t ON t.label_id = m.label_id WHERE t.pack_id = p.id
-                        UNION SELECT h.id FROM hosts h JOIN pack_target_teams t ON t.team_id = h.team_id
-                               WHERE t.pack_id = p.id) AS targeted)
-           END AS total_hosts_count
-      FROM packs p
-     WHERE p.name = %(name)s AND p.pack_type IS NULL
+    SELECT * FROM pack_details p WHERE p.name = %(name)s AND p.type IS NULL
 """
-SELECT_SCHEDULE_PACK: Final[LiteralString] = """
-    SELECT p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
-           coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
-                    '{}') AS host_ids,
-           coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t
-                      WHERE t.pack_id = p.id), '{}') AS label_ids,
-           coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
-                    '{}') AS team_ids,
-           (SELECT count(*) FROM scheduled_queries s WHERE s.pack_id = p.id) AS query_count,
-           CASE WHEN p.pack_type = 'global' THEN (SELECT count(*) FROM hosts)
-                WHEN p.team_id IS NOT NULL THEN (SELECT count(*) FROM hosts h WHERE h.team_id = p.team_id)
-                ELSE (SELECT count(*) FROM (
-                        SELECT t.host_id FROM pack_target_hosts t WHERE t.pack_id = p.id
-                        UNION SELECT m.host_id FROM label_membership m
-                                JOIN pack_target_labels t ON t.label_id = m.label_id WHERE t.pack_id = p.id
-                        UNION SELECT h.id FROM hosts h JOIN pack_target_teams t ON t.team_id = h.team_id
-                               WHERE t.pack_id = p.id) AS targeted)
-           END AS total_hosts_count
-      FROM packs p
-     WHERE p.pack_type = %(type)s
-"""
+SELECT_SCHEDULE_PACK: Final[LiteralString] = "SELECT * FROM pack_details p WHERE p.type = %(type)s"
 SELECT_USER_PACKS_PAGE: Final[LiteralString] = """
-    SELECT p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
-           coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
-                    '{}') AS host_ids,
-           coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t
-                      WHERE t.pack_id = p.id), '{}') AS label_ids,
-           coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
-                    '{}') AS team_ids,
-           (SELECT count(*) FROM scheduled_queries s WHERE s.pack_id = p.id) AS query_count,
-           CASE WHEN p.pack_type = 'global' THEN (SELECT count(*) FROM hosts)
-                WHEN p.team_id IS NOT NULL THEN (SELECT count(*) FROM hosts h WHERE h.team_id = p.team_id)
-                ELSE (SELECT count(*) FROM (
-                        SELECT t.host_id FROM pack_target_hosts t WHERE t.pack_id = p.id
-                        UNION SELECT m.host_id FROM label_membership m
-                                JOIN pack_target_labels t ON t.label_id = m.label_id WHERE t.pack_id = p.id
-                        UNION SELECT h.id FROM hosts h JOIN pack_target_teams t ON t.team_id = h.team_id
-                               WHERE t.pack_id = p.id) AS targeted)
-           END AS total_hosts_count
-      FROM packs p
-     WHERE p.pack_type IS NULL AND (%(pattern)s::text IS NULL OR lower(p.name) LIKE lower(%(pattern)s))
+    SELECT * FROM pack_details p
+     WHERE p.type IS NULL AND (%(pattern)s::text IS NULL OR lower(p.name) LIKE lower(%(pattern)s))
      {order_by}
      LIMIT %(limit)s OFFSET %(offset)s
 """
-# The agent config needs the targets only.
+# The agent config needs the targets only (the view's counts are then never computed).
 SELECT_CATALOGUE_PACKS: Final[LiteralString] = """
-    SELECT p.id, p.name, p.description, p.disabled, p.pack_type AS type, p.team_id, p.created_at, p.updated_at,
-           coalesce((SELECT array_agg(t.host_id ORDER BY t.host_id) FROM pack_target_hosts t WHERE t.pack_id = p.id),
-                    '{}') AS host_ids,
-           coalesce((SELECT array_agg(t.label_id ORDER BY t.label_id) FROM pack_target_labels t
-                      WHERE t.pack_id = p.id), '{}') AS label_ids,
-           coalesce((SELECT array_agg(t.team_id ORDER BY t.team_id) FROM pack_target_teams t WHERE t.pack_id = p.id),
-                    '{}') AS team_ids
-      FROM packs p
+    SELECT p.id, p.name, p.description, p.disabled, p.type, p.team_id, p.created_at, p.updated_at,
+           p.host_ids, p.label_ids, p.team_ids
+      FROM pack_details p
      ORDER BY p.id
 """
 INSERT_PACK: Final[LiteralString] = """

@@ -20,40 +20,12 @@ from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_core.errors import NotFound
 from fleet_core.model.policies import Policy, PolicyFields
 
-# Each read joins the author's name and email at read time, so they follow changes to the user.
-SELECT_POLICY: Final[LiteralString] = """
-    SELECT p.id, p.name, p.query, p.created_at, p.updated_at, p.description, p.resolution,
-           p.platforms AS platform, p.critical, p.team_id, p.author_id,
-           coalesce(u.name, '') AS author_name, coalesce(u.email, '') AS author_email,
-           coalesce(s.passing_host_count, 0) AS passing_host_count,
-           coalesce(s.failing_host_count, 0) AS failing_host_count
-      FROM policies p
-      LEFT JOIN users u ON u.id = p.author_id
-      LEFT JOIN policy_stats s ON s.policy_id = p.id
-     WHERE p.id = %(id)s
-"""
-SELECT_POLICY_BY_NAME: Final[LiteralString] = """
-    SELECT p.id, p.name, p.query, p.created_at, p.updated_at, p.description, p.resolution,
-           p.platforms AS platform, p.critical, p.team_id, p.author_id,
-           coalesce(u.name, '') AS author_name, coalesce(u.email, '') AS author_email,
-           coalesce(s.passing_host_count, 0) AS passing_host_count,
-           coalesce(s.failing_host_count, 0) AS failing_host_count
-      FROM policies p
-      LEFT JOIN users u ON u.id = p.author_id
-      LEFT JOIN policy_stats s ON s.policy_id = p.id
-     WHERE p.name = %(name)s
-"""
+# Reads select from the policy_details view (migration 0010): the author's name and email joined
+# at read time, and the maintained counts.
+SELECT_POLICY: Final[LiteralString] = "SELECT * FROM policy_details p WHERE p.id = %(id)s"
+SELECT_POLICY_BY_NAME: Final[LiteralString] = "SELECT * FROM policy_details p WHERE p.name = %(name)s"
 SELECT_POLICIES_OF_TEAM: Final[LiteralString] = """
-    SELECT p.id, p.name, p.query, p.created_at, p.updated_at, p.description, p.resolution,
-           p.platforms AS platform, p.critical, p.team_id, p.author_id,
-           coalesce(u.name, '') AS author_name, coalesce(u.email, '') AS author_email,
-           coalesce(s.passing_host_count, 0) AS passing_host_count,
-           coalesce(s.failing_host_count, 0) AS failing_host_count
-      FROM policies p
-      LEFT JOIN users u ON u.id = p.author_id
-      LEFT JOIN policy_stats s ON s.policy_id = p.id
-     WHERE p.team_id IS NOT DISTINCT FROM %(team_id)s::bigint
-     ORDER BY p.id
+    SELECT * FROM policy_details p WHERE p.team_id IS NOT DISTINCT FROM %(team_id)s::bigint ORDER BY p.id
 """
 SELECT_EVERY_POLICY: Final[LiteralString] = """
     SELECT id, name, query, created_at, updated_at, description, resolution, platforms AS platform, critical,
