@@ -16,7 +16,7 @@ from fleet_adapters.postgres.app_config import PgAppConfigRepository
 from fleet_adapters.postgres.campaigns import PgCampaignRepository
 from fleet_adapters.postgres.carves import PgCarveRepository
 from fleet_adapters.postgres.enroll_secrets import PgEnrollSecretRepository
-from fleet_adapters.postgres.errors import translated
+from fleet_adapters.postgres.errors import translate, translated
 from fleet_adapters.postgres.host_listing import PgHostListing
 from fleet_adapters.postgres.hosts import PgHostAggregateRepository, PgHostInventoryRepository, PgHostRepository
 from fleet_adapters.postgres.invites import PgInviteRepository
@@ -101,7 +101,7 @@ class PgUnitOfWork:
         with translated():
             await self._conn.commit()
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         # Leaving without commit() means nothing written, however we leave: the rollback and
         # the return run in a task of their own that a cancellation of this one (a client
         # that went away, a timeout) cannot interrupt. Only the wait for them is cancelled.
@@ -109,6 +109,12 @@ class PgUnitOfWork:
         _RETURNING.add(returning)
         returning.add_done_callback(_RETURNING.discard)
         await asyncio.shield(returning)
+        # A statement run outside translated() still must not reach a transport as a driver
+        # error (a 500 quoting the refused value): the refusals that encode a rule or a
+        # limit become their core error here.
+        error = exc_info[1] if len(exc_info) > 1 else None
+        if isinstance(error, psycopg.Error | UnicodeEncodeError) and (core := translate(error)) is not None:
+            raise core from None
 
 
 # Strong references to the returns still running after their unit of work was cancelled:
