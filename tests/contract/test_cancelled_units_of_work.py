@@ -15,15 +15,26 @@ import time
 from collections.abc import Awaitable, Callable
 
 import anyio
+import argon2
 import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 
+from fleet_adapters.memory import AlwaysHealthy, MovableClock
+from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
+from fleet_adapters.memory.logs import RecordingLogDestination
+from fleet_adapters.memory.mail import RecordingMailer
+from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.postgres.pool import Pool
 from fleet_adapters.postgres.uow import PgUnitOfWork
+from fleet_adapters.security.argon2 import Argon2PasswordHasher
+from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_core.model.config import AppConfig, OrgInfo
+from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.users import NewUser, Role
 from fleet_core.rules.paging import ListOptions
+from fleet_core.services import Services, make_services
+from fleet_core.services.users import UserInput
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -163,6 +174,36 @@ async def test_units_of_work_cancelled_anywhere_leave_every_connection_usable(
         await _unit_of_work(pg_pool, f"after-{index}", at)
     async with PgUnitOfWork(pg_pool) as uow:
         assert await uow.users.get_by_email(f"after-{pg_pool.max_size * 4 - 1}@example.com") is not None
+    # And so do the writes of real use cases: user creation and logins (which write a session
+    # in a guarded write), several times round the pool.
+    hasher = Argon2PasswordHasher(argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST))
+    services = _services_on(pg_pool, hasher)
+    async with PgUnitOfWork(pg_pool) as uow:
+        await uow.users.add(NewUser(name="Admin", email="admin@example.com", password_hash=await hasher.hash(PASSWORD),
+                                    global_role=Role.ADMIN))
+        await uow.commit()
+    admin = await services.auth.authenticate((await services.auth.login("admin@example.com", PASSWORD))[1])
+    for index in range(pg_pool.max_size * 3):
+        email = f"login-{index}@example.com"
+        await services.users.create(admin, UserInput(name=f"Login {index}", email=email, password=PASSWORD,
+                                                     global_role="observer", admin_forced_password_reset=False))
+        user, token = await services.auth.login(email, PASSWORD)
+        assert (await services.auth.authenticate(token)).user.id == user.id
+
+
+PASSWORD = "correct-horse-9"
+
+
+def _services_on(pool: Pool, hasher: Argon2PasswordHasher) -> Services:
+    """The real services on this pool; what is not Postgres is in memory."""
+    clock = MovableClock()
+    logs = RecordingLogDestination()
+    return make_services(
+        uow=lambda: PgUnitOfWork(pool), hasher=hasher,
+        tokens=SecretsTokenGenerator(), clock=clock, mailer=RecordingMailer(),
+        rate_limiter=InMemoryRateLimiter(clock), health=AlwaysHealthy(), runtime=ServerRuntime(),
+        bus=InMemoryInvalidationBus(), logs={"result": logs, "status": logs},
+    )
 
 
 async def test_a_write_cancelled_between_two_statements_leaves_nothing(pg_pool: Pool, at: dt.datetime) -> None:
