@@ -247,3 +247,28 @@ async def _wait_for_a_lock_waiter(pool: Pool) -> None:
             return
         assert asyncio.get_running_loop().time() < deadline, "the victim never waited for the lock"
         await asyncio.sleep(0.005)
+
+
+async def test_a_cancellation_inside_the_pools_check_leaves_autocommit_off(pg_pool: Pool, pg_dsn: str) -> None:
+    # The exact path of the 500s: the client went away while the request was busy (hashing), so
+    # the cancellation waited for the next yield, which psycopg makes inside the check's switch
+    # to autocommit once the loop has been busy longer than MAX_BUSY_TIME.
+    # Once: a second round would find the connection in autocommit and, cancelled mid-query,
+    # close it, hiding the first round's damage.
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        _hash_a_password()
+        conn = await pg_pool.getconn()
+        # Reached only if no yield came between the cancellation and here.
+        await pg_pool.putconn(conn)
+    await _assert_every_connection_is_as_configured(pg_pool, pg_dsn)
+
+
+async def test_a_connection_returned_with_changed_settings_is_lent_as_configured(pg_pool: Pool, pg_dsn: str) -> None:
+    held = [await pg_pool.getconn() for _ in range(pg_pool.max_size)]
+    for conn in held:
+        await conn.set_autocommit(True)
+        await conn.set_isolation_level(psycopg.IsolationLevel.SERIALIZABLE)
+        await conn.set_read_only(True)
+        await pg_pool.putconn(conn)
+    await _assert_every_connection_is_as_configured(pg_pool, pg_dsn)
