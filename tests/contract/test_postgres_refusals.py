@@ -13,6 +13,7 @@ import pytest
 from fleet_adapters.postgres.pool import Pool
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_core.errors import InvalidArgument, TooLarge, Unavailable
+from fleet_core.model.hosts import HostFacts
 from fleet_core.rules.paging import ListOptions
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
@@ -57,3 +58,19 @@ async def test_a_refusal_escaping_a_unit_of_work_untranslated_still_becomes_a_co
             await uow._conn.execute("SELECT %s::bigint", (2**64,))
     assert caught.value.problems == (("base", "a number is out of range"),)
     assert caught.value.__suppress_context__
+
+
+async def test_a_five_megabyte_detail_from_an_agent_is_too_large_not_unavailable(
+    pg_pool: Pool, at: dt.datetime
+) -> None:
+    async with PgUnitOfWork(pg_pool) as uow:
+        enrolled = await uow.hosts.enroll(osquery_host_id="big-detail-host", node_key_hash="nk", team_id=None,
+                                          at=at, fields={})
+        await uow.commit()
+    with pytest.raises(TooLarge):
+        async with PgUnitOfWork(pg_pool) as uow:
+            # hostname is indexed: Postgres refuses the index entry, not the row.
+            await uow.hosts.apply_facts(enrolled.host.id, HostFacts(fields={"hostname": "h" * FIVE_MEGABYTES}), at=at)
+    async with PgUnitOfWork(pg_pool) as uow:
+        host = await uow.hosts.get(enrolled.host.id)
+    assert host is not None and host.hostname == ""
