@@ -272,3 +272,20 @@ async def test_a_connection_returned_with_changed_settings_is_lent_as_configured
         await conn.set_read_only(True)
         await pg_pool.putconn(conn)
     await _assert_every_connection_is_as_configured(pg_pool, pg_dsn)
+
+
+class _AdapterBug(Exception):
+    pass
+
+
+async def test_an_exception_midway_leaves_nothing_and_the_connections_as_configured(
+    pg_pool: Pool, pg_dsn: str, at: dt.datetime
+) -> None:
+    for index in range(pg_pool.max_size * 2):
+        with pytest.raises(_AdapterBug):
+            async with PgUnitOfWork(pg_pool) as uow:
+                await uow.teams.add(name=f"raised-{index}", description="", at=at)
+                raise _AdapterBug
+    await _assert_every_connection_is_as_configured(pg_pool, pg_dsn)
+    async with PgUnitOfWork(pg_pool) as uow:
+        assert await uow.teams.get_many(range(1, 100)) == []
