@@ -15,6 +15,14 @@ class InvalidArgument(FleetError):
         super().__init__("; ".join(f"{name} {reason}" for name, reason in problems))
 
 
+class TooLarge(InvalidArgument):
+    """A value is larger than storage can hold (a column's length, an index entry's size).
+
+    An InvalidArgument, so every transport already answers it with a 4xx; retrying the same
+    request can never succeed, which an agent endpoint may want to say more specifically.
+    """
+
+
 class BadRequest(FleetError):
     """The request is malformed (wrong JSON type, unknown key); ``name`` is the field, if any."""
 

@@ -13,7 +13,7 @@ from typing import Any, Final, LiteralString
 import psycopg
 from psycopg import AsyncConnection, errors
 
-from fleet_core.errors import AlreadyExists, FleetError, InvalidArgument, NotFound, Unavailable
+from fleet_core.errors import AlreadyExists, FleetError, InvalidArgument, NotFound, TooLarge, Unavailable
 
 _ROLE_REASON = "must be one of admin, maintainer, observer"
 
@@ -55,8 +55,35 @@ CONSTRAINTS: Final[dict[str, FleetError]] = {
 }
 
 
-def translate(exc: psycopg.Error) -> FleetError | None:
+# Postgres says which value it refused only in its message text, which quotes the value; the
+# reasons below are fixed and name no field. Callers that know the field validate before
+# the database sees the value (fleet_core.rules.paging for paging, ids).
+_OUT_OF_RANGE = ("base", "a number is out of range")
+_NOT_STORABLE = ("base", "text contains characters that cannot be stored (NUL, unpaired surrogates)")
+_TOO_LARGE = ("base", "a value is too large to be stored")
+_NOT_ACCEPTED = ("base", "a value is not accepted by the database")
+# SQLSTATE class 54, program limit exceeded: an index entry larger than a page, a statement
+# too complex. Postgres files it under operator intervention (psycopg's OperationalError),
+# but it is caused by the request and fails again on every retry.
+_PROGRAM_LIMIT_CLASS = "54"
+
+
+def translate(exc: psycopg.Error | UnicodeEncodeError) -> FleetError | None:
     """The core error for a driver error, or None when the error is a bug, not a rule."""
+    if isinstance(exc, UnicodeEncodeError):
+        # Text that cannot be encoded for the database: an unpaired surrogate from a JSON escape.
+        return InvalidArgument(_NOT_STORABLE)
+    if (exc.sqlstate or "").startswith(_PROGRAM_LIMIT_CLASS):
+        return TooLarge(_TOO_LARGE)
+    if isinstance(exc, errors.StringDataRightTruncation):
+        return TooLarge(_TOO_LARGE)
+    if isinstance(exc, errors.NumericValueOutOfRange):
+        return InvalidArgument(_OUT_OF_RANGE)
+    if isinstance(exc, errors.CharacterNotInRepertoire | errors.UntranslatableCharacter):
+        return InvalidArgument(_NOT_STORABLE)
+    if isinstance(exc, psycopg.DataError):
+        # sqlstate None: refused by psycopg before sending, which only a NUL in text does.
+        return InvalidArgument(_NOT_STORABLE if exc.sqlstate is None else _NOT_ACCEPTED)
     if isinstance(exc, errors.IntegrityError):
         known = CONSTRAINTS.get(exc.diag.constraint_name or "")
         if known is not None:
@@ -75,7 +102,7 @@ def translate(exc: psycopg.Error) -> FleetError | None:
 
 def _copy(error: FleetError) -> FleetError:
     if isinstance(error, InvalidArgument):
-        return InvalidArgument(*error.problems)
+        return type(error)(*error.problems)
     return type(error)(*error.args)
 
 
@@ -84,7 +111,7 @@ def translated() -> Iterator[None]:
     """Re-raise driver errors that encode a rule (or an outage) as core errors."""
     try:
         yield
-    except psycopg.Error as exc:
+    except (psycopg.Error, UnicodeEncodeError) as exc:
         core = translate(exc)
         if core is None:
             raise

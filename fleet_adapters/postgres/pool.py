@@ -3,15 +3,77 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, ProgrammingError
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from fleet_core.errors import Unavailable
 
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
+
+
+def configuration_drift(conn: AsyncConnection[Any]) -> str | None:
+    """What differs from the state every pooled connection must be lent in, or None.
+
+    That state is psycopg's default: outside any transaction, autocommit off (so the first
+    statement opens the unit of work's transaction and SAVEPOINTs work), the server's default
+    isolation level and access mode.
+    """
+    if (status := conn.pgconn.transaction_status) != TransactionStatus.IDLE:
+        return f"transaction status {TransactionStatus(status).name}"
+    if conn.autocommit:
+        return "autocommit on"
+    if conn.isolation_level is not None or conn.read_only is not None or conn.deferrable is not None:
+        return "transaction characteristics changed"
+    return None
+
+
+async def restore_configuration(conn: AsyncConnection[Any]) -> None:
+    """The pool's reset: runs on every returned connection, after the pool rolled back.
+
+    Flags are set back rather than the connection discarded: none of them costs a round trip,
+    reconnecting does. A connection still inside a transaction here is refused, and the pool
+    closes it.
+    """
+    if conn.pgconn.transaction_status != TransactionStatus.IDLE:
+        raise ProgrammingError("returned connection is still inside a transaction")
+    if conn.autocommit:
+        await conn.set_autocommit(False)
+    if conn.isolation_level is not None:
+        await conn.set_isolation_level(None)
+    if conn.read_only is not None:
+        await conn.set_read_only(None)
+    if conn.deferrable is not None:
+        await conn.set_deferrable(None)
+
+
+async def check_before_lending(conn: AsyncConnection[Any]) -> None:
+    """The pool's check on checkout: the connection is alive and in its configured state.
+
+    Connections idle in the pool die with server restarts and failovers; one round trip on
+    checkout saves the request that would get a dead one. The trip is an empty query in
+    autocommit, so that it opens no transaction. psycopg's own check_connection turned
+    autocommit on *before* its try block: a cancellation delivered inside set_autocommit(True)
+    (psycopg yields there when the loop has been busy) left the connection in autocommit for
+    good, and every later SAVEPOINT on it failed. Here the switch is inside the try, and
+    restore_configuration repairs whatever a cancellation still leaves behind.
+    """
+    if (drift := configuration_drift(conn)) is not None:
+        # Raising makes the pool hand the connection to its reset (which repairs it) and
+        # lend another one.
+        raise ProgrammingError(f"pooled connection not in its configured state: {drift}")
+    try:
+        await conn.set_autocommit(True)
+        await conn.execute("")
+    finally:
+        # set_autocommit(False) flips the flag before its only possible yield, so even a
+        # cancellation delivered here leaves it off; a closed connection raises, and the pool
+        # discards it anyway.
+        with suppress(Exception):
+            await conn.set_autocommit(False)
 
 
 async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
@@ -29,9 +91,10 @@ async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
         # open=False: opening in the constructor is deprecated for async pools, and we want
         # to wait for the first connection so a wrong URL fails at startup, not on a request.
         open=False,
-        # Connections idle in the pool die with server restarts and failovers; checking on
-        # checkout costs one round trip and saves the request that would get a dead one.
-        check=AsyncConnectionPool.check_connection,
+        check=check_before_lending,
+        # A reset also makes the pool return connections from a worker task of its own, so
+        # the return cannot be cut short by the cancellation of the request returning it.
+        reset=restore_configuration,
     )
     try:
         await pool.open(wait=True, timeout=wait_seconds)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack, suppress
+import asyncio
+from contextlib import suppress
 from typing import Any, Self
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 from psycopg_pool import PoolTimeout
 
 from fleet_adapters.postgres.activities import PgActivityRepository
@@ -14,7 +16,7 @@ from fleet_adapters.postgres.app_config import PgAppConfigRepository
 from fleet_adapters.postgres.campaigns import PgCampaignRepository
 from fleet_adapters.postgres.carves import PgCarveRepository
 from fleet_adapters.postgres.enroll_secrets import PgEnrollSecretRepository
-from fleet_adapters.postgres.errors import translated
+from fleet_adapters.postgres.errors import translate, translated
 from fleet_adapters.postgres.host_listing import PgHostListing
 from fleet_adapters.postgres.hosts import PgHostAggregateRepository, PgHostInventoryRepository, PgHostRepository
 from fleet_adapters.postgres.invites import PgInviteRepository
@@ -63,11 +65,12 @@ class PgUnitOfWork:
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
-        self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Self:
+        # getconn/putconn rather than pool.connection(): the latter COMMITs on a clean exit,
+        # and AsyncExitStack.aclose() after a cancelled rollback would count as clean.
         try:
-            conn = await self._stack.enter_async_context(self._pool.connection())
+            conn = await self._pool.getconn()
         except (PoolTimeout, psycopg.OperationalError):
             raise Unavailable("database unavailable") from None
         self._conn: AsyncConnection[Any] = conn
@@ -98,12 +101,34 @@ class PgUnitOfWork:
         with translated():
             await self._conn.commit()
 
-    async def __aexit__(self, *exc: object) -> None:
-        try:
-            # pool.connection() would COMMIT an open transaction on a clean exit; roll back
-            # first so that "no commit()" really means "nothing written". A broken
-            # connection has nothing left to roll back, and the pool discards it.
-            with suppress(psycopg.OperationalError):
-                await self._conn.rollback()
-        finally:
-            await self._stack.aclose()
+    async def __aexit__(self, *exc_info: object) -> None:
+        # Leaving without commit() means nothing written, however we leave: the rollback and
+        # the return run in a task of their own that a cancellation of this one (a client
+        # that went away, a timeout) cannot interrupt. Only the wait for them is cancelled.
+        returning = asyncio.ensure_future(_roll_back_and_return(self._pool, self._conn))
+        _RETURNING.add(returning)
+        returning.add_done_callback(_RETURNING.discard)
+        await asyncio.shield(returning)
+        # A statement run outside translated() still must not reach a transport as a driver
+        # error (a 500 quoting the refused value): the refusals that encode a rule or a
+        # limit become their core error here.
+        error = exc_info[1] if len(exc_info) > 1 else None
+        if isinstance(error, psycopg.Error | UnicodeEncodeError) and (core := translate(error)) is not None:
+            raise core from None
+
+
+# Strong references to the returns still running after their unit of work was cancelled:
+# the event loop keeps only weak ones to tasks.
+_RETURNING: set[asyncio.Future[None]] = set()
+
+
+async def _roll_back_and_return(pool: Pool, conn: AsyncConnection[Any]) -> None:
+    try:
+        # Only an open or failed transaction has anything to roll back. A connection closed by
+        # psycopg's own query cancellation, or one still ACTIVE, is the pool's to discard.
+        if conn.pgconn.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            with suppress(psycopg.Error):
+                await conn.rollback()
+    finally:
+        # The pool resets (and, whatever is still wrong with it, closes) what it gets back.
+        await pool.putconn(conn)

@@ -15,8 +15,10 @@ T = TypeVar("T")
 # Fleet lists everything when no per_page is given.
 DEFAULT_PER_PAGE = 1_000_000
 MAX_PER_PAGE = 1_000_000
-# Offsets travel to the database as 64-bit integers.
+# Offsets and ids travel to the database as 64-bit integers; a larger one would be refused
+# there ("bigint out of range") instead of here, with the field named.
 MAX_OFFSET = 2**63 - 1
+MAX_ID = 2**63 - 1
 
 
 class Direction(enum.StrEnum):
@@ -74,6 +76,18 @@ def list_options(
         order_direction=direction,
         query=(query or "").strip(),
     )
+
+
+def require_ids_in_range(**ids: int | None) -> None:
+    """Refuse, naming each field, ids the database cannot even compare (None: not given).
+
+    Smaller values that match no row are left to the caller's usual "not found" (or, for 0,
+    Fleet's "no team").
+    """
+    problems = [(name, f"must be between {-MAX_ID - 1} and {MAX_ID}") for name, value in ids.items()
+                if value is not None and not -MAX_ID - 1 <= value <= MAX_ID]
+    if problems:
+        raise InvalidArgument(*problems)
 
 
 def paginate(

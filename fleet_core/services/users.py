@@ -14,7 +14,7 @@ from fleet_core.errors import InvalidArgument, NotFound, PermissionDenied
 from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.model.users import NewUser, Role, Session, TeamRole, User
 from fleet_core.ports import Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
-from fleet_core.rules.paging import ListOptions
+from fleet_core.rules.paging import ListOptions, require_ids_in_range
 from fleet_core.rules.passwords import check_password, is_valid_email
 from fleet_core.services.activities import record_activity, user_details
 
@@ -157,6 +157,7 @@ class UserService:
     clock: Clock
 
     async def list(self, viewer: Viewer, options: ListOptions, *, team_id: int | None = None) -> list[User]:
+        require_ids_in_range(team_id=team_id)
         if viewer.user.global_role is not None:
             authorize(viewer, Action.LIST_USERS)
             async with self.uow() as uow:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fleet_core.errors import InvalidArgument
-from fleet_core.rules.paging import Direction, ListOptions, list_options, paginate
+from fleet_core.rules.paging import Direction, ListOptions, list_options, paginate, require_ids_in_range
 
 
 @attrs.frozen
@@ -79,3 +79,14 @@ def test_defaults_list_everything_from_the_start() -> None:
     options = list_options(allowed_keys={"id"}, default_key="id")
     assert (options.page, options.order_key, options.order_direction) == (0, "id", Direction.ASC)
     assert options.per_page >= 1_000_000
+
+
+@pytest.mark.parametrize("team_id", [2**63, -(2**63) - 1, 10**30])
+def test_ids_beyond_64_bits_are_refused_by_name(team_id: int) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        require_ids_in_range(team_id=team_id, label_id=None)
+    assert [name for name, _ in caught.value.problems] == ["team_id"]
+
+
+def test_ids_within_64_bits_pass_whatever_rows_exist() -> None:
+    require_ids_in_range(team_id=2**63 - 1, host_id=0, label_id=-(2**63), query_id=None)
