@@ -306,18 +306,35 @@ class Drill:
         t0 = time.monotonic()
         stop = self.server.stop()
         stop["stop_s"] = round(time.monotonic() - t0, 2)
+        self._keep_output(stop)
+        t1 = time.monotonic()
+        stop["spawned_at"] = time.time()
+        try:
+            self.server.start()
+        except RuntimeError as exc:
+            # A failed start is a finding, not the end of the drill: record it and try once more,
+            # as an operator would.
+            stop["start_failure"] = str(exc).splitlines()[0][:300]
+            self._keep_output(self.server.stop())
+            stop["spawned_at"] = time.time()
+            self.server.start()
+        stop["next_start_s"] = round(time.monotonic() - t1, 2)
+        return stop
+
+    def _keep_output(self, stop: dict[str, Any]) -> None:
+        """One server life ends: its log problems into the report, its output files renamed."""
         life = len(self.server_lives) + 1
-        text = self.server.output()
-        stop["log_problems"] = log_problems(text)
+        stop.setdefault("stop_s", None)
+        stop["log_problems"] = log_problems(self.server.output())
         for name in ("fleet.out", "fleet.err"):
             with contextlib.suppress(OSError):
                 (self.workdir / name).rename(self.workdir / f"{name}.{life}")
         self.server_lives.append(stop)
-        t1 = time.monotonic()
-        stop["spawned_at"] = time.time()
-        self.server.start()
-        stop["next_start_s"] = round(time.monotonic() - t1, 2)
-        return stop
+
+    @staticmethod
+    def start_note(stop: dict[str, Any]) -> str:
+        failure = stop.get("start_failure")
+        return f" (a first start failed: {failure})" if failure else ""
 
     def observe(self, phase: Phase) -> None:
         time.sleep(self.args.observe)  # the drill's pacing: agents keep checking in meanwhile
@@ -337,6 +354,7 @@ class Drill:
         phase.ended = stop["spawned_at"]
         phase.notes.append(
             f"SIGTERM took {stop['stop_s']} s (exit {stop['exit_code']}), start {stop['next_start_s']} s"
+            + self.start_note(stop)
         )
 
     def kill(
@@ -361,6 +379,9 @@ class Drill:
             return bool({p.pid for p in find()} - before) and back()
 
         came_back = poll(replaced, self.args.restart_wait)
+        with contextlib.suppress(psutil.Error):
+            if victim.status() == psutil.STATUS_ZOMBIE:
+                phase.notes.append("the killed process was still a zombie (its parent had not reaped it)")
         if came_back is None:
             self.heal(phase, what)
         else:
@@ -404,7 +425,43 @@ class Drill:
         phase.notes.append(
             f"SIGTERM took {stop['stop_s']} s (exit {stop['exit_code']}, leftovers killed: "
             f"{stop['killed_leftovers'] or 'none'}); the new server was healthy "
-            f"{stop['next_start_s']} s after its start"
+            f"{stop['next_start_s']} s after its start{self.start_note(stop)}"
+        )
+        self.observe(phase)
+
+    def full_kill(self) -> None:
+        """SIGKILL of `fleet serve` itself: what it leaves running, then a start on the same data dir."""
+        phase = Phase("server SIGKILL + restart")
+        assert self.server.process is not None
+        phase.started = time.time()
+        self.server.process.send_signal(signal.SIGKILL)
+        self.server.process.wait()
+        # Its children should follow it; whatever still runs in the data dir afterwards is an orphan.
+        gone = poll(lambda: not bench.processes_in(self.server.data_dir), self.args.restart_wait)
+        if gone is None:
+            orphans = []
+            procs = bench.processes_in(self.server.data_dir)
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    orphans.append(proc.name())
+                    proc.terminate()
+            # Gone for good before the restart: a start that finds a dying postmaster fails.
+            _, alive = psutil.wait_procs(procs, timeout=10.0)
+            for proc in alive:
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+            psutil.wait_procs(alive, timeout=5.0)
+            phase.notes.append(
+                f"SIGKILL fleet serve; {self.args.restart_wait:g} s later still running: "
+                + ", ".join(f"{n} x {name}" for name, n in Counter(orphans).items())
+                + " (the drill stopped them)"
+            )
+        else:
+            phase.notes.append(f"SIGKILL fleet serve; all its processes were gone {gone - phase.started:.1f} s later")
+        stop = self.restart_server()
+        phase.ended = stop["spawned_at"]
+        phase.notes.append(
+            f"the new server was healthy {stop['next_start_s']} s after its start{self.start_note(stop)}"
         )
         self.observe(phase)
 
@@ -440,6 +497,8 @@ class Drill:
             self.freeze("worker SIGSTOP", lambda: worker_processes(s)[:1], "one server worker")
         if wanted("restart"):
             self.full_restart()
+        if wanted("kill"):
+            self.full_kill()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -760,7 +819,7 @@ def render(r: dict[str, Any]) -> str:
     ]
     for i, life in enumerate(r["server_lives"], 1):
         out.append(
-            f"- Life {i}: stopped in {life['stop_s']} s with exit {life['exit_code']}, leftovers killed: "
+            f"- Life {i}: stopped in {_s(life['stop_s'])} s with exit {life['exit_code']}, leftovers killed: "
             f"{life['killed_leftovers'] or 'none'}; logged problems: {life['log_problems'] or 'none'}."
         )
     out.append("")
@@ -826,7 +885,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--observe", type=float, default=15.0, help="seconds watched after each fault")
     p.add_argument("--max-duration", type=float, default=1200.0, help="the simulator stops by itself after this")
-    p.add_argument("--only", default="", help="comma list of redis,postgres,worker,restart (default: all)")
+    p.add_argument("--only", default="", help="comma list of redis,postgres,worker,restart,kill (default: all)")
     p.add_argument("--output", type=Path, default=DOC)
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir and logs")
     return p
