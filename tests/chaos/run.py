@@ -413,7 +413,7 @@ class Drill:
         phase.ended = time.time()
         gone = [p.pid for p in stopped if not p.is_running()]
         if gone:
-            phase.notes.append(f"{len(gone)} of them were gone by SIGCONT (killed by their supervisor)")
+            phase.notes.append(f"{len(gone)} of them had exited by SIGCONT")
         self.observe(phase)
 
     def full_restart(self) -> None:
@@ -737,12 +737,13 @@ def render(r: dict[str, Any]) -> str:
         "each kind; then the last /healthz other than 200 and the last failed agent request in the phase, "
         "from the same moment (negative: it came while the fault lasted). — means none in the phase (hosts "
         "send `distributed_write` only when the server has queries for them, not in the steady state). "
-        "Cached-host errors: failed requests of enrolled hosts while the fault lasted, before any restart "
-        "by the drill.",
+        "Errors while it lasted: failed requests of enrolled hosts while the fault lasted, before any "
+        "restart by the drill (for Redis and Postgres, what the cached hot path did not ride out; for the "
+        "server faults, whatever reached no server).",
         "",
         "| fault | began (s) | fault lasted (s) | /healthz 200 | last /healthz ≠ 200 | "
         + " | ".join(f"{e} ok" for e in ENDPOINTS)
-        + " | last error | cached-host errors |",
+        + " | last error | errors while it lasted (enrolled hosts) |",
         "|---|---:|---:|---:|---:|" + "---:|" * len(ENDPOINTS) + "---:|---:|",
     ]
     for p in r["phases"]:
