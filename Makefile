@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit lint fmt bench migrate clean
+.PHONY: install run test test-unit lint fmt bench chaos migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python tests/bench/run.py --hosts $(HOSTS) --duration $(DURATION) --window $(WINDOW) \
 		--workers $(WORKERS) $(BENCH_ARGS)
+
+# The fault drills (not a test: never fails on a target). Rewrites docs/reliability.md below its
+# marker line: 500 simulated hosts on `fleet serve --workers 2` while the embedded Redis, then
+# Postgres, then a server worker are killed and frozen in turn, then the server is restarted;
+# e.g. `make chaos CHAOS_ARGS="--hosts 1000 --freeze 30"` (see tests/chaos/run.py --help).
+CHAOS_ARGS ?=
+chaos: $(STAMP)
+	$(BIN)/python tests/chaos/run.py $(CHAOS_ARGS)
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
