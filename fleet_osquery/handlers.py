@@ -104,6 +104,7 @@ async def carve_begin(request: Request[Any, Any, State], agents: NamedDependency
                       carves: NamedDependency[CarveService]) -> Response[bytes]:
     body = await decode(request, CarveBeginRequest, SMALL_BODY)
     host = await agents.authenticate(body.node_key)
+    agent_input.stored_fields(carve_id=body.carve_id, request_id=body.request_id)
     # A refusal is an osquery error (CarveRejected, HTTP 500 via on_fleet_error), as in Fleet.
     carve = await carves.begin(host, CarveBegin(
         block_count=body.block_count, block_size=body.block_size, carve_size=body.carve_size,
@@ -115,6 +116,7 @@ async def carve_begin(request: Request[Any, Any, State], agents: NamedDependency
 async def carve_block(request: Request[Any, Any, State], carves: NamedDependency[CarveService]) -> Response[bytes]:
     # No node key: the carver authenticates blocks by session_id and request_id alone.
     body = await decode(request, CarveBlockRequest, LARGE_BODY)
+    agent_input.stored_fields(session_id=body.session_id, request_id=body.request_id)
     try:
         await carves.block(
             session_id=body.session_id, request_id=body.request_id, block_id=body.block_id, data=body.data)

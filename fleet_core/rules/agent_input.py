@@ -92,6 +92,19 @@ def host_identifier(raw: str) -> str:
     return raw
 
 
+def stored_fields(**fields: str) -> None:
+    """Check text fields an agent sends that are stored or looked up as they are (carve ids).
+
+    Raises:
+        InvalidArgument: a NUL character, or more than MAX_IDENTIFIER characters.
+    """
+    for name, value in fields.items():
+        if NUL in value:
+            raise InvalidArgument((name, "must not contain NUL characters"))
+        if len(value) > MAX_IDENTIFIER:
+            raise InvalidArgument((name, f"must be at most {MAX_IDENTIFIER} characters"))
+
+
 def host_details(raw: Mapping[Any, Any]) -> dict[str, dict[str, str]]:
     """enroll's ``host_details`` (first row of each table), tables that are not objects dropped,
     values cut to what their columns hold.

@@ -174,3 +174,16 @@ def test_a_detail_row_with_a_nul_is_refused_and_a_5_mb_one_is_stored_cut(fleet: 
     host = fleet.client.get("/api/v1/fleet/hosts/identifier/big-row-host", headers=fleet.auth)
     assert host.status_code == 200, host.text
     assert host.json()["host"]["hostname"] == "h" * 255
+
+
+def test_carve_ids_postgres_could_not_store_are_refused_with_400(fleet: Fleet) -> None:
+    node_key = fleet.enroll("carving-host")
+    begin = fleet.client.post("/api/osquery/carve/begin", json={
+        "node_key": node_key, "block_count": 1, "block_size": 10, "carve_size": 10,
+        "carve_id": "c\x00", "request_id": "fleet_distributed_query_1"})
+    assert begin.status_code == 400
+    assert "NUL" in refused(begin)
+    block = fleet.client.post("/api/osquery/carve/block", json={
+        "session_id": "s\x00", "request_id": "r", "block_id": 0, "data": ""})
+    assert block.status_code == 400
+    refused(block)
