@@ -13,6 +13,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from fleet_core.errors import BadRequest, FleetError, InvalidArgument, NodeInvalid, RateLimited, Unavailable
+from fleet_core.services.carves import CarveRejected
 from fleet_osquery.codec import BadAgentRequest, json_response
 
 log = structlog.get_logger("fleet.osquery")
@@ -50,7 +51,9 @@ def on_rate_limited(request: Request[Any, Any, Any], exc: RateLimited) -> Respon
 
 
 def on_fleet_error(request: Request[Any, Any, Any], exc: FleetError) -> Response[bytes]:
-    status = (400 if isinstance(exc, InvalidArgument | BadRequest)
+    # A refused carve is the client's doing too: Fleet answers it with a 500, but osqueryd reads
+    # only the body, and a 5xx must mean the server failed.
+    status = (400 if isinstance(exc, InvalidArgument | BadRequest | CarveRejected)
               else 503 if isinstance(exc, Unavailable) else 500)
     if status >= 500:
         log.warning("agent_request_failed", error=type(exc).__name__, path=request.scope.get("path_template"))

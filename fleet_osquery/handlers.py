@@ -105,7 +105,7 @@ async def carve_begin(request: Request[Any, Any, State], agents: NamedDependency
     body = await decode(request, CarveBeginRequest, SMALL_BODY)
     host = await agents.authenticate(body.node_key)
     agent_input.stored_fields(carve_id=body.carve_id, request_id=body.request_id)
-    # A refusal is an osquery error (CarveRejected, HTTP 500 via on_fleet_error), as in Fleet.
+    # A refusal is an osquery error (CarveRejected: 400 with an error via on_fleet_error).
     carve = await carves.begin(host, CarveBegin(
         block_count=body.block_count, block_size=body.block_size, carve_size=body.carve_size,
         carve_id=body.carve_id, request_id=body.request_id))

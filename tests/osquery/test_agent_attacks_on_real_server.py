@@ -187,3 +187,16 @@ def test_carve_ids_postgres_could_not_store_are_refused_with_400(fleet: Fleet) -
         "session_id": "s\x00", "request_id": "r", "block_id": 0, "data": ""})
     assert block.status_code == 400
     refused(block)
+
+
+@pytest.mark.parametrize("sizes", [
+    {"block_count": 2**62, "block_size": 2**62, "carve_size": 2**63 - 1},
+    {"block_count": -1, "block_size": -5, "carve_size": -10},
+    {"block_count": 10**30, "block_size": 1, "carve_size": 1},
+])
+def test_carve_sizes_out_of_any_range_are_refused_not_a_500(fleet: Fleet, sizes: dict[str, int]) -> None:
+    node_key = fleet.enroll("carving-host")
+    begin = fleet.client.post("/api/osquery/carve/begin", json={
+        "node_key": node_key, "carve_id": "c", "request_id": "fleet_distributed_query_1", **sizes})
+    assert begin.status_code == 400, begin.text
+    refused(begin)
