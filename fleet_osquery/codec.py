@@ -1,9 +1,16 @@
-"""Agent bodies on the wire: JSON in (gzip inflated within a bound, size limits) and JSON out."""
+"""Agent bodies on the wire: JSON in (gzip inflated within a bound, size limits) and JSON out.
+
+Nothing an agent sends may stall the event loop or grow the process without bound: a gzip
+body is inflated step by step and refused as soon as it passes its cap, and large bodies are
+inflated and JSON-decoded in a small dedicated thread pool, so other requests keep being served
+and at most ``DECODE_WORKERS`` bodies are held expanded at any moment.
+"""
 
 from __future__ import annotations
 
-import gzip
+import asyncio
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import msgspec
@@ -11,10 +18,24 @@ from litestar import Request, Response
 
 T = TypeVar("T")
 
-# osquery sends at most logger_tls_max_lines (1024) lines of up to 1 MiB each per log request,
-# and distributed results of a similar order; small calls stay small.
+# osquery sends at most logger_tls_max_lines (1024) lines per log request and distributed
+# results of a similar order; real batches are a few MiB, so 64 MiB leaves ample room while
+# bounding what one request may make the server hold. Small calls stay small.
 SMALL_BODY = 1024 * 1024
+BATCH_BODY = 64 * 1024 * 1024
+# Carve blocks are base64 of up to rules.carves.MAX_BLOCK_SIZE bytes, sent uncompressed.
 LARGE_BODY = 1024 * 1024 * 1024 + 64 * 1024
+# osquery compresses only log batches (--logger_tls_compress); whatever the route, no inflated
+# body may exceed this, so a small gzip bomb can never expand into gigabytes.
+MAX_INFLATED = BATCH_BODY
+# zlib produces at most this much per call, so the cap is checked while inflating, not after.
+INFLATE_STEP = 1024 * 1024
+# Bodies up to this size (and small gzip bodies) are decoded on the event loop: a thread hop
+# costs more than decoding them. Larger ones go to the worker pool.
+ON_LOOP_BODY = 64 * 1024
+ON_LOOP_GZIP = 4 * 1024
+DECODE_WORKERS = 2
+_decoders = ThreadPoolExecutor(max_workers=DECODE_WORKERS, thread_name_prefix="agent-body")
 ENCODER = msgspec.json.Encoder()
 EMPTY = b"{}"
 
@@ -31,9 +52,19 @@ def json_response(body: Any, status: int = 200) -> Response[bytes]:
 
 
 async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int) -> T:
+    """The body as ``type_``; BadAgentRequest for anything that is not a well-formed body
+    within ``limit`` bytes (after inflating)."""
     raw = await request.body()
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        raw = _gunzip(raw, limit)
+    gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
+    if len(raw) <= (ON_LOOP_GZIP if gzipped else ON_LOOP_BODY):
+        return decode_bytes(raw, type_, limit, gzipped=gzipped)
+    return await asyncio.get_running_loop().run_in_executor(
+        _decoders, lambda: decode_bytes(raw, type_, limit, gzipped=gzipped))
+
+
+def decode_bytes(raw: bytes, type_: type[T], limit: int, *, gzipped: bool = False) -> T:
+    if gzipped:
+        raw = gunzip(raw, min(limit, MAX_INFLATED))
     if len(raw) > limit:
         raise BadAgentRequest("request body too large")
     try:
@@ -42,15 +73,37 @@ async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int) ->
         raise BadAgentRequest(f"json decoder error: {exc}") from None
     except msgspec.DecodeError:
         raise BadAgentRequest("json decoder error") from None
+    except UnicodeDecodeError:
+        # msgspec validates UTF-8 of keys and strings and raises this instead of a DecodeError.
+        raise BadAgentRequest("json decoder error: invalid UTF-8") from None
+    except RecursionError:
+        # Nesting deeper than the interpreter's recursion limit (no osquery output comes close).
+        raise BadAgentRequest("json decoder error: nesting too deep") from None
 
 
-def _gunzip(raw: bytes, limit: int) -> bytes:
-    # Bounded, so a small gzip bomb cannot expand into gigabytes of memory.
+def gunzip(raw: bytes, limit: int) -> bytes:
+    """Inflate ``raw`` in steps of INFLATE_STEP, refusing as soon as the output passes ``limit``:
+    memory never holds more than ``limit`` + one step of inflated bytes. Concatenated gzip
+    members are one body, as gzip defines it, and count against the same limit."""
     decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    parts: list[bytes] = []
+    size = 0
+    pending = raw
     try:
-        out = decompressor.decompress(raw, limit + 1)
-    except (zlib.error, gzip.BadGzipFile):
+        while True:
+            part = decompressor.decompress(pending, INFLATE_STEP)
+            size += len(part)
+            if size > limit:
+                raise BadAgentRequest("request body too large")
+            parts.append(part)
+            pending = decompressor.unconsumed_tail
+            if decompressor.eof:
+                pending = decompressor.unused_data
+                if not pending:
+                    break
+                decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            elif not pending and not part:
+                raise BadAgentRequest("gzip decoder error: truncated stream")
+    except zlib.error:
         raise BadAgentRequest("gzip decoder error") from None
-    if len(out) > limit or decompressor.unconsumed_tail:
-        raise BadAgentRequest("request body too large")
-    return out
+    return b"".join(parts)

@@ -12,7 +12,8 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from fleet_core.errors import FleetError, InvalidArgument, NodeInvalid, Unavailable
+from fleet_core.errors import BadRequest, FleetError, InvalidArgument, NodeInvalid, RateLimited, Unavailable
+from fleet_core.services.carves import CarveRejected
 from fleet_osquery.codec import BadAgentRequest, json_response
 
 log = structlog.get_logger("fleet.osquery")
@@ -42,8 +43,18 @@ def on_bad_request(request: Request[Any, Any, Any], exc: BadAgentRequest) -> Res
         error_body(exc.reason, message="Bad request", errors=[{"name": "base", "reason": exc.reason}]), 400)
 
 
+def on_rate_limited(request: Request[Any, Any, Any], exc: RateLimited) -> Response[bytes]:
+    # osqueryd reads only the body: the error makes it retry enrollment with its own backoff.
+    response = json_response(error_body(str(exc)), 429)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def on_fleet_error(request: Request[Any, Any, Any], exc: FleetError) -> Response[bytes]:
-    status = 400 if isinstance(exc, InvalidArgument) else 503 if isinstance(exc, Unavailable) else 500
+    # A refused carve is the client's doing too: Fleet answers it with a 500, but osqueryd reads
+    # only the body, and a 5xx must mean the server failed.
+    status = (400 if isinstance(exc, InvalidArgument | BadRequest | CarveRejected)
+              else 503 if isinstance(exc, Unavailable) else 500)
     if status >= 500:
         log.warning("agent_request_failed", error=type(exc).__name__, path=request.scope.get("path_template"))
     return json_response(error_body(str(exc)), status)
@@ -62,6 +73,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     NodeInvalid: on_node_invalid,
     LogWriteFailed: on_log_write_failed,
     BadAgentRequest: on_bad_request,
+    RateLimited: on_rate_limited,
     FleetError: on_fleet_error,
     HTTPException: on_http_error,
     Exception: on_unexpected,

@@ -16,7 +16,7 @@ from fleet_core.errors import Unavailable
 from fleet_core.rules import agent_input
 from fleet_core.services.agents import AgentService
 from fleet_core.services.carves import CarveBegin, CarveBlockRejected, CarveService, CarveSessionUnknown
-from fleet_osquery.codec import EMPTY, LARGE_BODY, SMALL_BODY, decode, json_response
+from fleet_osquery.codec import BATCH_BODY, EMPTY, LARGE_BODY, SMALL_BODY, decode, json_response
 from fleet_osquery.errors import LogWriteFailed, error_body
 from fleet_osquery.schemas.agents import (
     DistributedReadResponse,
@@ -44,6 +44,11 @@ def public_ip(request: Request[Any, Any, Any]) -> str:
     forwarded = headers.get("x-forwarded-for", "")
     if forwarded.strip():
         return forwarded.split(",")[0].strip()
+    return peer_address(request)
+
+
+def peer_address(request: Request[Any, Any, Any]) -> str:
+    """The address the connection came from; unlike proxy headers, a client cannot choose it."""
     return request.client.host if request.client else ""
 
 
@@ -52,7 +57,7 @@ async def enroll(request: Request[Any, Any, State], agents: NamedDependency[Agen
     body = await decode(request, EnrollRequest, SMALL_BODY)
     node_key = await agents.enroll(
         enroll_secret=body.enroll_secret, host_identifier=body.host_identifier,
-        host_details=body.host_details, public_ip=public_ip(request))
+        host_details=body.host_details, public_ip=public_ip(request), client_address=peer_address(request))
     return json_response(EnrollResponse(node_key=node_key))
 
 
@@ -73,19 +78,19 @@ async def distributed_read(request: Request[Any, Any, State],
         DistributedReadResponse(queries=work.queries, discovery=work.discovery, accelerate=work.accelerate))
 
 
-@post("/distributed/write", status_code=200, request_max_body_size=LARGE_BODY)
+@post("/distributed/write", status_code=200, request_max_body_size=BATCH_BODY)
 async def distributed_write(request: Request[Any, Any, State],
                             agents: NamedDependency[AgentService]) -> Response[bytes]:
-    body = await decode(request, DistributedWriteRequest, LARGE_BODY)
+    body = await decode(request, DistributedWriteRequest, BATCH_BODY)
     host = await agents.authenticate(body.node_key)
     results = agent_input.query_results(body.queries, body.statuses, body.messages, body.stats)
     await agents.distributed_write(host, results, public_ip=public_ip(request))
     return json_response(EMPTY)
 
 
-@post("/log", status_code=200, request_max_body_size=LARGE_BODY)
+@post("/log", status_code=200, request_max_body_size=BATCH_BODY)
 async def submit_log(request: Request[Any, Any, State], agents: NamedDependency[AgentService]) -> Response[bytes]:
-    body = await decode(request, LogRequest, LARGE_BODY)
+    body = await decode(request, LogRequest, BATCH_BODY)
     host = await agents.authenticate(body.node_key)
     try:
         await agents.submit_logs(host, body.log_type, [bytes(record) for record in body.data or []])
@@ -99,7 +104,8 @@ async def carve_begin(request: Request[Any, Any, State], agents: NamedDependency
                       carves: NamedDependency[CarveService]) -> Response[bytes]:
     body = await decode(request, CarveBeginRequest, SMALL_BODY)
     host = await agents.authenticate(body.node_key)
-    # A refusal is an osquery error (CarveRejected, HTTP 500 via on_fleet_error), as in Fleet.
+    agent_input.stored_fields(carve_id=body.carve_id, request_id=body.request_id)
+    # A refusal is an osquery error (CarveRejected: 400 with an error via on_fleet_error).
     carve = await carves.begin(host, CarveBegin(
         block_count=body.block_count, block_size=body.block_size, carve_size=body.carve_size,
         carve_id=body.carve_id, request_id=body.request_id))
@@ -110,6 +116,7 @@ async def carve_begin(request: Request[Any, Any, State], agents: NamedDependency
 async def carve_block(request: Request[Any, Any, State], carves: NamedDependency[CarveService]) -> Response[bytes]:
     # No node key: the carver authenticates blocks by session_id and request_id alone.
     body = await decode(request, CarveBlockRequest, LARGE_BODY)
+    agent_input.stored_fields(session_id=body.session_id, request_id=body.request_id)
     try:
         await carves.block(
             session_id=body.session_id, request_id=body.request_id, block_id=body.block_id, data=body.data)

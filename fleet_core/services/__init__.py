@@ -107,7 +107,7 @@ def make_services(
     carves = CarveService(uow=uow, clock=clock)
     agents = AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
                           packs=PackConfigService(uow=uow, clock=clock, bus=bus),
-                          settings=runtime.agents, live=live_queries)
+                          settings=runtime.agents, live=live_queries, rate_limiter=rate_limiter)
     jobs = background_jobs(hosts=hosts, webhooks=webhooks, live_queries=live_queries, carves=carves, agents=agents)
     return Services(
         auth=auth,

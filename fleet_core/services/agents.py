@@ -17,13 +17,21 @@ from typing import Any
 import attrs
 import structlog
 
-from fleet_core.errors import InvalidArgument, NodeInvalid, Unavailable
+from fleet_core.errors import InvalidArgument, NodeInvalid, RateLimited, Unavailable
 from fleet_core.model.config import AppConfig
 from fleet_core.model.hosts import Host, HostFacts, Label
 from fleet_core.model.policies import Policy
 from fleet_core.model.runtime import AgentSettings
 from fleet_core.model.secrets import EnrollSecret
-from fleet_core.ports import Clock, InvalidationBus, LogDestination, PackSource, TokenGenerator, UnitOfWorkFactory
+from fleet_core.ports import (
+    Clock,
+    InvalidationBus,
+    LogDestination,
+    PackSource,
+    RateLimiter,
+    TokenGenerator,
+    UnitOfWorkFactory,
+)
 from fleet_core.rules import agent_input
 from fleet_core.rules import detail_queries as details
 from fleet_core.rules.agent_input import QueryResult
@@ -33,7 +41,7 @@ from fleet_core.services.live_queries import LiveQueryService
 
 log = structlog.get_logger(__name__)
 
-DETAIL_PREFIX = "fleet_detail_query_"
+DETAIL_PREFIX = agent_input.DETAIL_PREFIX
 ADDITIONAL_PREFIX = "fleet_additional_query_"
 LABEL_PREFIX = "fleet_label_query_"
 POLICY_PREFIX = "fleet_policy_query_"
@@ -46,6 +54,11 @@ SHORT_CACHE = dt.timedelta(seconds=1)
 # The app config, team options and labels are re-read when a change is announced; this is the backstop.
 CONFIG_CACHE = dt.timedelta(minutes=10)
 LOG_TYPES = frozenset({"result", "status"})
+# Failed enrollments one client address may make per window before every enrollment from it is
+# refused until the window ends: enough for a fleet behind one NAT address that was given a
+# wrong secret to keep retrying, far too few to guess a secret (osquery's are 32 characters).
+ENROLL_FAILURES_PER_ADDRESS = 30
+ENROLL_WINDOW_SECONDS = 60
 # The osquery options that feed the online rule, and the host fields they are stored in.
 INTERVAL_OPTIONS = {
     "distributed_interval": "distributed_interval",
@@ -149,6 +162,8 @@ class AgentService:
     settings: AgentSettings
     # Live query campaigns (fleet_distributed_query_<id>); None: the server runs none.
     live: LiveQueryService | None = None
+    # Counts failed enrollments per client address; None: no limit (tests of other behaviour).
+    rate_limiter: RateLimiter | None = None
     cache: HostCache = attrs.field(init=False)
     seen: SeenBuffer = attrs.field(factory=SeenBuffer, init=False)
     _config: _Expiring | None = attrs.field(default=None, init=False)
@@ -172,19 +187,26 @@ class AgentService:
     # ---- enrollment ------------------------------------------------------------------------
 
     async def enroll(self, *, enroll_secret: str, host_identifier: str,
-                     host_details: Mapping[str, Any], public_ip: str = "") -> str:
+                     host_details: Mapping[str, Any], public_ip: str = "", client_address: str = "") -> str:
         """Enroll or re-enroll an agent and return its new node key. ``host_details`` is taken as
-        the agent sent it (see ``agent_input.host_details``).
+        the agent sent it (see ``agent_input.host_details``). ``client_address`` is the peer the
+        request came from (not a header it may forge), which failed attempts are counted under.
 
         Raises:
+            RateLimited: too many failed enrollments from this address in the current window.
+            InvalidArgument: an identifier or host details no column can store.
             NodeInvalid: unknown secret, no identifier, or re-enrolling faster than the cooldown
                 (osquery then retries enrollment later).
         """
+        limit_key = "enroll:addr:" + client_address
+        await self._refuse_if_limited(limit_key)
         secret = await self._match_secret(enroll_secret)
         if secret is None:
+            await self._count_failure(limit_key)
             raise NodeInvalid("enroll failed: invalid enroll secret")
+        provided = agent_input.host_identifier(host_identifier)
         tables = agent_input.host_details(host_details)
-        identifier = choose_identifier(IdentifierMode(self.settings.host_identifier), host_identifier, tables)
+        identifier = choose_identifier(IdentifierMode(self.settings.host_identifier), provided, tables)
         if not identifier:
             raise NodeInvalid("enroll failed: missing host identifier")
         now = self.clock.now()
@@ -206,6 +228,27 @@ class AgentService:
             await announce(self.bus, [host.id])
         log.info("host_enrolled", host_id=host.id, team_id=host.team_id, created=created)
         return node_key
+
+    async def _refuse_if_limited(self, key: str) -> None:
+        if self.rate_limiter is None:
+            return
+        try:
+            wait = await self.rate_limiter.blocked(key, limit=ENROLL_FAILURES_PER_ADDRESS)
+        except Unavailable:
+            # Enrollment must not depend on the limiter's store; secrets stay long and random.
+            log.warning("enroll_rate_limiter_unavailable")
+            return
+        if wait:
+            raise RateLimited("enroll failed: too many failed enrollments, try again later", retry_after=wait)
+
+    async def _count_failure(self, key: str) -> None:
+        # Only failures count, so a fleet enrolling from one address is never locked out.
+        if self.rate_limiter is None:
+            return
+        try:
+            await self.rate_limiter.hit(key, limit=0, window_seconds=ENROLL_WINDOW_SECONDS)
+        except Unavailable:
+            log.warning("enroll_rate_limiter_unavailable")
 
     async def _match_secret(self, presented: str) -> EnrollSecret | None:
         if not presented:

@@ -31,7 +31,7 @@ EXPIRE_BATCH = 50_000
 
 
 class CarveRejected(FleetError):
-    """carve/begin refused the session; osquery reads it as an osquery error (HTTP 500)."""
+    """carve/begin refused the session; osquery reads it as an osquery error (HTTP 400)."""
 
 
 class CarveBlockRejected(FleetError):

@@ -75,7 +75,7 @@ async def test_gzip_bodies_are_accepted(client: Client, kit: InMemoryKit) -> Non
 ])
 async def test_unsound_sizes_are_an_osquery_error(client: Client, over: dict[str, Any]) -> None:
     response = await begin(client, await enroll(client), **over)
-    assert response.status_code == 500
+    assert response.status_code == 400
     assert response.json()["error"]
 
 
