@@ -1,9 +1,11 @@
 """The osquery agent side: enrollment, node-key authentication, config, distributed queries, logs.
 
 This is the hot path. In the steady state a check-in costs no database round trip: hosts are
-cached per process by node-key hash (dropped on invalidation from any process and after a TTL),
-seen times are buffered and written in one batch per flush, and the app configuration is
-cached for a second as Fleet caches it.
+cached per process by node-key hash (dropped on invalidation from any process and after a TTL,
+and trusted only while the invalidation bus is connected, so a revoked node key stops working on
+every process once the API has answered), seen times are buffered and written in one batch per
+flush, and the app configuration is cached until a change is announced. Enroll secrets are not
+cached: a removed one must stop enrolling at once.
 """
 
 from __future__ import annotations
