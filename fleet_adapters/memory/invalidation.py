@@ -40,6 +40,11 @@ class InMemoryInvalidationBus:
     def subscribe_config(self, callback: Callable[[], None]) -> None:
         self._config_callbacks.append(callback)
 
+    @property
+    def connected(self) -> bool:
+        # Delivery is a direct call inside this process: nothing can be missed.
+        return True
+
     async def start(self) -> None:
         """Nothing to start; present so the composition root treats every bus alike."""
 

@@ -83,6 +83,12 @@ class RedisInvalidationBus:
         """Whether the listener currently holds a subscription."""
         return self._ready.is_set()
 
+    @property
+    def connected(self) -> bool:
+        # Cleared as soon as the listener sees the connection fail, set again only on the
+        # subscription's confirmation, which also delivers EVERYTHING: no gap is left trusted.
+        return self._ready.is_set()
+
     async def start(self, *, ready_timeout: float = 5.0) -> None:
         """Start the listener and wait up to ``ready_timeout`` for its subscription.
 

@@ -102,6 +102,13 @@ class InvalidationBus(Protocol):
         may have been lost (the same moments an empty host sequence is delivered)."""
         ...
 
+    @property
+    def connected(self) -> bool:
+        """Whether announcements are being received right now. While False (the connection to the
+        bus dropped and is not re-established yet) an announcement may be missed, so nothing
+        cached on the strength of the bus may be trusted: callers read the stored truth instead."""
+        ...
+
 
 class LogDestination(Protocol):
     """Where osquery result and status logs go (filesystem, stdout, ...)."""

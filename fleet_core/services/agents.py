@@ -1,16 +1,17 @@
 """The osquery agent side: enrollment, node-key authentication, config, distributed queries, logs.
 
 This is the hot path. In the steady state a check-in costs no database round trip: hosts are
-cached per process by node-key hash (dropped on invalidation from any process and after a TTL),
-seen times are buffered and written in one batch per flush, and the app configuration is
-cached for a second as Fleet caches it.
+cached per process by node-key hash (dropped on invalidation from any process and after a TTL,
+and trusted only while the invalidation bus is connected, so a revoked node key stops working on
+every process once the API has answered), seen times are buffered and written in one batch per
+flush, and the app configuration is cached until a change is announced. Enroll secrets are not
+cached: a removed one must stop enrolling at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,7 +51,6 @@ NO_POLICIES = "fleet_no_policies_wildcard"
 # osquery checks in every 5 s while "accelerate" lasts; Fleet asks for it until a fresh host is
 # identified (hostname and platform known).
 ACCELERATE_SECONDS = 10
-SHORT_CACHE = dt.timedelta(seconds=1)
 # The app config, team options and labels are re-read when a change is announced; this is the backstop.
 CONFIG_CACHE = dt.timedelta(minutes=10)
 LOG_TYPES = frozenset({"result", "status"})
@@ -83,11 +83,24 @@ class _Expiring:
 
 @attrs.define
 class HostCache:
-    """Hosts by node-key hash, each trusted until its TTL or an invalidation."""
+    """Hosts by node-key hash, each trusted until its TTL or an invalidation.
+
+    A fill races with invalidations: a lookup that read the host before a change committed may
+    finish after the change was announced, and must then not be kept, or the revoked node key
+    (deleted host) or stale team (transferred host) would be served until the TTL. So every
+    invalidation bumps a generation, a fill remembers the generation it started at (`begin_fill`),
+    and `finish_fill` keeps the host only if it was not invalidated since. The per-host record
+    of invalidations lives only while fills are in flight, so it stays as small as they are."""
 
     ttl: dt.timedelta
     _by_key: dict[str, _Expiring] = attrs.field(factory=dict)
     _key_of: dict[int, str] = attrs.field(factory=dict)
+    generation: int = attrs.field(default=0, init=False)
+    _fills: int = attrs.field(default=0, init=False)
+    # While fills are in flight: host id -> generation of its last invalidation; and the
+    # generation of the last "every host" invalidation.
+    _invalidated_at: dict[int, int] = attrs.field(factory=dict, init=False)
+    _everything_at: int = attrs.field(default=-1, init=False)
 
     def get(self, key: str, now: dt.datetime) -> Host | None:
         entry = self._by_key.get(key)
@@ -106,13 +119,45 @@ class HostCache:
         self._by_key[key] = _Expiring(host, now + self.ttl * (0.75 + spread))
         self._key_of[host.id] = key
 
+    def forget_key(self, key: str) -> None:
+        """Drop whatever is cached under this node-key hash (the database no longer knows it)."""
+        entry = self._by_key.pop(key, None)
+        if entry is not None and self._key_of.get(entry.value.id) == key:
+            del self._key_of[entry.value.id]
+
+    def begin_fill(self) -> int:
+        """Call before reading a host to cache; pass the result to `finish_fill`."""
+        self._fills += 1
+        return self.generation
+
+    def finish_fill(self, key: str, host: Host | None, now: dt.datetime, started: int, *, keep: bool = True) -> bool:
+        """End a fill begun at generation ``started``; caches ``host`` (when ``keep``) unless an
+        invalidation since then may concern it. True when it was cached."""
+        self._fills -= 1
+        cached = keep and host is not None and not self.invalidated_since(host.id, started)
+        if cached:
+            assert host is not None
+            self.put(key, host, now)
+        if not self._fills:
+            self._invalidated_at.clear()
+        return cached
+
+    def invalidated_since(self, host_id: int, generation: int) -> bool:
+        """Whether an invalidation after ``generation`` may concern this host."""
+        return self._everything_at > generation or self._invalidated_at.get(host_id, -1) > generation
+
     def invalidate(self, host_ids: Sequence[int]) -> None:
         """Forget these hosts; an empty sequence means every host (the bus lost messages)."""
+        self.generation += 1
         if not host_ids:
             self._by_key.clear()
             self._key_of.clear()
+            if self._fills:
+                self._everything_at = self.generation
             return
         for host_id in host_ids:
+            if self._fills:
+                self._invalidated_at[host_id] = self.generation
             key = self._key_of.pop(host_id, None)
             if key is not None:
                 self._by_key.pop(key, None)
@@ -167,11 +212,11 @@ class AgentService:
     cache: HostCache = attrs.field(init=False)
     seen: SeenBuffer = attrs.field(factory=SeenBuffer, init=False)
     _config: _Expiring | None = attrs.field(default=None, init=False)
-    _secrets: _Expiring | None = attrs.field(default=None, init=False)
     _labels: _Expiring | None = attrs.field(default=None, init=False)
     _policies: _Expiring | None = attrs.field(default=None, init=False)
     _teams: dict[int, _Expiring] = attrs.field(factory=dict, init=False)
-    _loading: dict[str, asyncio.Future[Host | None]] = attrs.field(factory=dict, init=False)
+    # Lookups in flight by node-key hash, with the cache generation each began at.
+    _loading: dict[str, tuple[asyncio.Future[Host | None], int]] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.cache = HostCache(self.settings.host_cache_ttl)
@@ -251,18 +296,14 @@ class AgentService:
             log.warning("enroll_rate_limiter_unavailable")
 
     async def _match_secret(self, presented: str) -> EnrollSecret | None:
+        """The enroll secret with this value, read from the database on every enrollment so that
+        a secret removed or added through the API counts from the moment the API answered, on
+        every process. Enrollment writes to the database anyway, so caching would save little, and
+        a cache's staleness is exactly what let a removed secret enroll hosts."""
         if not presented:
             return None
-        now = self.clock.now()
-        if self._secrets is None or self._secrets.until <= now:
-            async with self.uow() as uow:
-                self._secrets = _Expiring(await uow.enroll_secrets.all(), now + SHORT_CACHE)
-        match = None
-        # Compare against every secret in constant time, so timing reveals nothing about them.
-        for secret in self._secrets.value:
-            if hmac.compare_digest(secret.secret.encode(), presented.encode()):
-                match = secret
-        return match
+        async with self.uow() as uow:
+            return await uow.enroll_secrets.find(presented)
 
     # ---- authentication ------------------------------------------------------------------------
 
@@ -276,7 +317,9 @@ class AgentService:
             raise NodeInvalid("authentication error: missing node key")
         key = self.tokens.digest(node_key)
         now = self.clock.now()
-        host = self.cache.get(key, now) or await self._load_host(key, now)
+        # The cache is only as fresh as the bus: while it is disconnected a deletion or transfer
+        # announced by another process would be missed, so the database is asked every time.
+        host = (self.cache.get(key, now) if self.bus.connected else None) or await self._load_host(key, now)
         if host is None:
             raise NodeInvalid("authentication error: invalid node key")
         self.seen.record(host.id, now)
@@ -284,17 +327,34 @@ class AgentService:
 
     async def _load_host(self, key: str, now: dt.datetime) -> Host | None:
         """One lookup per node key at a time: an agent's log and distributed requests often
-        arrive together, and both would miss the cache."""
+        arrive together, and both would miss the cache. A request joins a lookup in flight only
+        if nothing was invalidated since it began; otherwise its answer may predate a revocation
+        this request must see."""
         pending = self._loading.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        if pending is not None and pending[1] == self.cache.generation:
+            return await asyncio.shield(pending[0])
         future: asyncio.Future[Host | None] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
+        started = self.cache.begin_fill()
+        self._loading[key] = (future, started)
+        host: Host | None = None
+        loaded = False
         try:
-            async with self.uow() as uow:
-                host = await uow.hosts.get_by_node_key(key)
-            if host is not None:
-                self.cache.put(key, host, now)
+            try:
+                async with self.uow() as uow:
+                    host = await uow.hosts.get_by_node_key(key)
+                loaded = True
+                if host is None:
+                    # Only reachable with an entry cached while the bus is disconnected: the
+                    # revocation it missed is now seen, and must also hold if the database goes.
+                    self.cache.forget_key(key)
+            except Unavailable:
+                # The database is down and the bus disconnected too: serve what is cached rather
+                # than fail every agent (the steady state survives a double outage), but only
+                # for hosts no announcement received since this lookup began has touched.
+                cached = self.cache.get(key, now)
+                if cached is None or self.cache.invalidated_since(cached.id, started):
+                    raise
+                host = cached
             future.set_result(host)
             return host
         except asyncio.CancelledError:
@@ -306,7 +366,9 @@ class AgentService:
             future.exception()
             raise
         finally:
-            del self._loading[key]
+            self.cache.finish_fill(key, host, now, started, keep=loaded)
+            if self._loading.get(key, (None, 0))[0] is future:
+                del self._loading[key]
 
     async def flush_seen(self) -> int:
         """Write the buffered check-ins in one statement; returns how many hosts."""

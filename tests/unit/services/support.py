@@ -38,11 +38,8 @@ ENROLL_SECRET = "service-tests-enroll-secret"
 
 async def enroll_host(kit: InMemoryKit, admin: Viewer, identifier: str, *, team_id: int | None = None,
                       platform: str = "ubuntu") -> Host:
-    """Enroll an agent through the agent service (the global secret), then move it to ``team_id``.
-
-    Hosts join teams by transfer rather than by a team secret: the agent service caches the
-    secrets it knows for a second, so a team secret added after the first enrollment would not
-    be seen yet."""
+    """Enroll an agent through the agent service (the global secret), then move it to ``team_id``
+    by transfer, as an admin would."""
     if not await kit.services.config.enroll_secrets(admin):
         await kit.services.config.replace_enroll_secrets(admin, [ENROLL_SECRET])
     node_key = await kit.services.agents.enroll(
