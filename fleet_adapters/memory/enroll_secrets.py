@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import hmac
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,14 @@ class InMemoryEnrollSecretRepository:
         return await self.list(team_id)
 
     async def find(self, secret: str) -> EnrollSecret | None:
-        return self.state.enroll_secrets.get(secret)
+        # Every stored secret is compared in constant time, as the Postgres twin compares digests:
+        # how long a lookup takes must say nothing about how much of a secret a guess got right.
+        presented = secret.encode()
+        found = None
+        for stored, value in self.state.enroll_secrets.items():
+            if hmac.compare_digest(stored.encode(), presented):
+                found = value
+        return found
 
     async def all(self) -> builtins.list[EnrollSecret]:
         return [self.state.enroll_secrets[s] for s in sorted(self.state.enroll_secrets)]

@@ -29,8 +29,8 @@ DELETE_ENROLL_SECRETS_NOT_IN: Final[LiteralString] = """
 # (-> AlreadyExists) rather than be skipped silently. Survivors are filtered out, so they
 # keep their created_at.
 INSERT_NEW_ENROLL_SECRETS: Final[LiteralString] = """
-    INSERT INTO enroll_secrets (secret, team_id, created_at)
-    SELECT x.secret, %(team_id)s::bigint, %(at)s
+    INSERT INTO enroll_secrets (secret, secret_digest, team_id, created_at)
+    SELECT x.secret, sha256(convert_to(x.secret, 'UTF8')), %(team_id)s::bigint, %(at)s
       FROM unnest(%(secrets)s::text[]) AS x(secret)
      WHERE NOT EXISTS (SELECT 1 FROM enroll_secrets e
                         WHERE e.secret = x.secret
@@ -39,8 +39,11 @@ INSERT_NEW_ENROLL_SECRETS: Final[LiteralString] = """
 SELECT_ALL_ENROLL_SECRETS: Final[LiteralString] = """
     SELECT secret, team_id, created_at FROM enroll_secrets ORDER BY secret COLLATE "C"
 """
-SELECT_ENROLL_SECRETS_BY_VALUE: Final[LiteralString] = """
-    SELECT secret, team_id, created_at FROM enroll_secrets WHERE secret = %(secret)s
+# By digest, so that how long the lookup takes says nothing about the secret (migration 0011).
+FIND_BY_DIGEST: Final[LiteralString] = """
+    SELECT secret, team_id, created_at
+      FROM enroll_secrets
+     WHERE secret_digest = sha256(convert_to(%(secret)s, 'UTF8'))
 """
 
 
@@ -67,7 +70,7 @@ class PgEnrollSecretRepository:
     async def find(self, secret: str) -> EnrollSecret | None:
         with translated():
             async with self._conn.cursor(row_factory=class_row(EnrollSecret)) as cur:
-                await cur.execute(SELECT_ENROLL_SECRETS_BY_VALUE, {"secret": secret})
+                await cur.execute(FIND_BY_DIGEST, {"secret": secret})
                 return await cur.fetchone()
 
     async def all(self) -> _EnrollSecrets:

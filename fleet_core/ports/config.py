@@ -40,7 +40,8 @@ class EnrollSecretRepository(Protocol):
         ...
 
     async def find(self, secret: str) -> EnrollSecret | None:
-        """The enroll secret with exactly this value, or None."""
+        """The enroll secret with exactly this value, or None. How long it takes must not depend
+        on how much of a stored secret the value matches (a guesser may time it)."""
         ...
 
     async def all(self) -> builtins.list[EnrollSecret]:
