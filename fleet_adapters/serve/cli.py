@@ -10,7 +10,7 @@ import os
 import platform
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -22,6 +22,8 @@ from fleet_adapters.embedded import (
     BackendError,
     EmbeddedPostgres,
     EmbeddedRedis,
+    Supervisor,
+    Watchdog,
     migrate,
     one_line,
 )
@@ -57,12 +59,26 @@ def _serve(settings: Settings) -> int:
 
     with contextlib.ExitStack() as stack, _quiet_unwinding():
         database_url, redis_url = settings.database_url, settings.redis_url
+        embedded: list[EmbeddedPostgres | EmbeddedRedis] = []
+        watchdog: Watchdog | None = None
+        if database_url is None or redis_url is None:
+            # Entered first, so it leaves last: it is told goodbye once the servers are stopped.
+            postgres = EmbeddedPostgres(settings.data_path)
+            watchdog = stack.enter_context(Watchdog(postgres.pgdata if database_url is None else None))
         if database_url is None:
-            database_url = stack.enter_context(EmbeddedPostgres(settings.data_path)).url
+            database_url = stack.enter_context(postgres).url
+            embedded.append(postgres)
         for name in asyncio.run(migrate(database_url)):
             log.info("applied migration", migration=name)
         if redis_url is None:
-            redis_url = stack.enter_context(EmbeddedRedis(settings.data_path)).url
+            redis = stack.enter_context(EmbeddedRedis(settings.data_path))
+            redis_url = redis.url
+            embedded.append(redis)
+            if watchdog is not None:
+                watchdog.watch_redis(redis.pid)
+        if embedded:
+            # Entered last, so it stops first: a server being stopped on purpose is not restarted.
+            stack.enter_context(Supervisor(list(embedded), on_restart=_restarted(watchdog)))
         settings = msgspec.structs.replace(settings, database_url=database_url, redis_url=redis_url)
         files = tls_files(settings)
         setup_required = asyncio.run(_check_backends(settings))
@@ -99,6 +115,16 @@ def _serve(settings: Settings) -> int:
             server.run(sockets=[sock])
         return 0 if server.started else 1
     return 0
+
+
+def _restarted(watchdog: Watchdog | None) -> Callable[[object], None]:
+    """What to do after the supervisor restarted an embedded server: keep the watchdog's pid current."""
+
+    def restarted(server: object) -> None:
+        if watchdog is not None and isinstance(server, EmbeddedRedis):
+            watchdog.watch_redis(server.pid)
+
+    return restarted
 
 
 async def _check_backends(settings: Settings) -> bool:
