@@ -189,6 +189,10 @@ class EmbeddedPostgres(_EmbeddedServer):
             # Typically the killed postmaster's backends still hold its shared memory for a moment.
             log = self.pgdata / "log"
             raise BackendError(f"embedded Postgres did not restart ({type(exc).__name__}); see {log}") from exc
+        if not self.alive():
+            # pgserver takes a killed postmaster that nobody has reaped yet for a running one, and so
+            # does postgres (its lock file names a pid that still exists): wait for the reaping.
+            raise BackendError("the killed postmaster is not reaped yet")
 
     @property
     def pid(self) -> int | None:
@@ -196,18 +200,69 @@ class EmbeddedPostgres(_EmbeddedServer):
         return None if self._server is None else self._server.get_pid()
 
     def stop(self) -> None:
-        """Leave the server; it stops when no other live process is using it. Idempotent."""
+        """Leave the server; it stops when no other live process is using it. Idempotent.
+
+        pgserver's own cleanup stops it with ``pg_ctl -w stop``, which waits up to a minute for a
+        postmaster that cannot answer (frozen, or killed and not reaped yet): `fleet serve` must stop
+        within seconds whatever state its backends are in, so the stop is done here, bounded.
+        """
         server, self._server, self._url = self._server, None, None
         if server is None:
             return
+        atexit.unregister(server._cleanup)
         with server._lock:
             users = server.global_process_id_list
-            pids = users.get()
-            live = [pid for pid in pids if pid == os.getpid() or psutil.pid_exists(pid)]
-            if live != pids:
-                users.put(live)
-        server.cleanup()
-        atexit.unregister(server._cleanup)
+            # Dead pids are pruned too, so a server orphaned by a killed `fleet serve` is adopted
+            # and stopped here instead of running forever.
+            others = [pid for pid in users.get() if pid != os.getpid() and psutil.pid_exists(pid)]
+            users.put(others)
+            type(server)._instances.pop(server.pgdata, None)
+            if not others:
+                _stop_postmaster(server.get_postmaster_info().pid)
+
+
+def _stop_postmaster(pid: int) -> None:
+    """Fast shutdown (SIGINT: a checkpoint, clients disconnected), escalating if it cannot happen."""
+    log = logging.getLogger(__name__)
+    try:
+        postmaster = psutil.Process(pid)
+        status = postmaster.status()
+        backends = postmaster.children()
+    except psutil.Error:
+        return
+    if status == psutil.STATUS_ZOMBIE:
+        return
+    if status == psutil.STATUS_STOPPED:
+        # A frozen postmaster never acts on SIGINT. Killing it is as safe as a crash (the WAL replays
+        # on the next start); its backends go too, or they would hold its shared memory.
+        log.warning("embedded Postgres is frozen; killing it")
+        for process in [postmaster, *backends]:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        return
+    for signum, grace in ((signal.SIGINT, STOP_TIMEOUT), (signal.SIGQUIT, 2.0), (signal.SIGKILL, 2.0)):
+        with contextlib.suppress(psutil.Error):
+            postmaster.send_signal(signum)
+        if _ended(postmaster, grace):
+            return
+        log.warning("embedded Postgres ignored signal %s for %.0fs", signal.Signals(signum).name, grace)
+
+
+def _ended(process: psutil.Process, timeout: float) -> bool:
+    """Wait for a process that is not our child to end; a zombie has ended.
+
+    psutil's wait() would also wait for whoever adopted it to reap it, which some container inits
+    take seconds to do.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.Error:
+            return True
+        time.sleep(0.01)
+    return False
 
 
 class EmbeddedRedis(_EmbeddedServer):
@@ -465,6 +520,12 @@ class Watchdog:
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            if psutil.Process(process.pid).status() == psutil.STATUS_STOPPED:
+                # Frozen: SIGTERM would wait for a SIGCONT that may never come. The AOF holds
+                # everything up to the last second.
+                logging.getLogger(__name__).warning("embedded Redis is frozen; killing it")
+                process.kill()
         process.terminate()
     try:
         process.wait(STOP_TIMEOUT)
