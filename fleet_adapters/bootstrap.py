@@ -45,6 +45,7 @@ REDIS_FAULT_OPTIONS: Final[dict[str, Any]] = {
 # Capped, the longest wait between attempts is a couple of seconds; once a chain ends the pool
 # starts a new one as soon as a request needs a connection, so it never gives up for good.
 POSTGRES_RECONNECT_TIMEOUT_SECONDS = 4.0
+REDIS_RESUBSCRIBE_MAX_SECONDS = 2.0
 
 
 @asynccontextmanager
@@ -69,7 +70,9 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
         r = redis.asyncio.Redis.from_pool(redis.asyncio.BlockingConnectionPool.from_url(
             settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_SECONDS,
             **REDIS_FAULT_OPTIONS))
-        bus = RedisInvalidationBus(r)
+        # Resubscribing at most ~2 s apart (its default is 5) keeps a process's caches in step within
+        # the 5 s the server has to recover in after Redis returns.
+        bus = RedisInvalidationBus(r, backoff_max=REDIS_RESUBSCRIBE_MAX_SECONDS)
         result_file, status_file = log_files(settings)
         file_options = {
             "result_path": result_file, "status_path": status_file,
