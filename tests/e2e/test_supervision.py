@@ -121,26 +121,12 @@ def serve_set_up(fleet: FleetCLI, data_dir: Path) -> FleetServer:
     return started
 
 
-@pytest.fixture(scope="module")
-def healing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
-    """One server for the tests that leave it healthy, so the module starts fewer servers."""
-    from conftest import FleetCLI
-
-    root = tmp_path_factory.mktemp("healing")
-    cli = FleetCLI(root / "logs")
-    try:
-        yield serve_set_up(cli, root / "fleet-data")
-    finally:
-        cli.kill_leftovers()
-
-
 @pytest.fixture
 def server(fleet: FleetCLI, data_dir: Path) -> FleetServer:
     return serve_set_up(fleet, data_dir)
 
 
-def test_a_killed_redis_is_reaped_and_restarted_and_the_server_heals(healing: FleetServer) -> None:
-    server = healing
+def test_a_killed_redis_is_reaped_and_restarted_and_the_server_heals(server: FleetServer) -> None:
     logged = server.output().count("embedded Redis died; restarting it")
     killed = redis_server(server)
     killed.kill()
@@ -161,8 +147,7 @@ def test_a_killed_redis_is_reaped_and_restarted_and_the_server_heals(healing: Fl
     assert server.output().count("embedded Redis died; restarting it") == logged + 1
 
 
-def test_logins_work_while_redis_is_frozen_and_everything_recovers_after(healing: FleetServer) -> None:
-    server = healing
+def test_logins_work_while_redis_is_frozen_and_everything_recovers_after(server: FleetServer) -> None:
     # A frozen Redis is not dead, so nothing restarts it: the server has to cope with it hanging.
     with server.client() as client, frozen([redis_server(server)]):
         assert client.get("/healthz").status_code == 503
@@ -175,8 +160,7 @@ def test_logins_work_while_redis_is_frozen_and_everything_recovers_after(healing
     assert "rate limiter falls back to this process's memory" in server.output()
 
 
-def test_a_killed_postgres_is_restarted_and_the_server_heals(healing: FleetServer) -> None:
-    server, data_dir = healing, healing.data_dir
+def test_a_killed_postgres_is_restarted_and_the_server_heals(server: FleetServer, data_dir: Path) -> None:
     logged = server.output().count("embedded Postgres died; restarting it")
     old = postmaster(data_dir)
     for process in postgres_processes(data_dir):
