@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, Final
 
 import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from fleet_adapters.clock import SystemClock
 from fleet_adapters.health import BackendHealth
 from fleet_adapters.logs import log_destination
 from fleet_adapters.mail import SMTPMailer
+from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.postgres.pool import connection_pool
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_adapters.redis.invalidation import RedisInvalidationBus
@@ -25,6 +30,22 @@ from fleet_core.services import Services, make_services
 
 REDIS_MAX_CONNECTIONS = 1024
 REDIS_POOL_WAIT_SECONDS = 5.0
+# How the Redis client behaves when Redis dies, hangs or comes back. A command waits at most
+# socket_timeout for an answer (redis-py's default is forever, so a frozen Redis would hang every
+# login); a broken connection (Redis restarted) is retried once at once on a fresh connection, so
+# the first command after a restart succeeds instead of failing; a timeout is not retried, since an
+# unresponsive server does not answer a second asking any sooner. Pub/sub reads pass their own timeouts.
+REDIS_FAULT_OPTIONS: Final[dict[str, Any]] = {
+    "socket_timeout": 2.0,
+    "socket_connect_timeout": 2.0,
+    "retry": Retry(ExponentialBackoff(cap=0.2, base=0.01), retries=1, supported_errors=(RedisConnectionError,)),
+}
+# Postgres pool: how long a reconnection chain keeps trying before it ends (psycopg_pool's default
+# is 5 minutes with the delay doubling each time, which after a 70 s outage meant waiting 53 s more).
+# Capped, the longest wait between attempts is a couple of seconds; once a chain ends the pool
+# starts a new one as soon as a request needs a connection, so it never gives up for good.
+POSTGRES_RECONNECT_TIMEOUT_SECONDS = 4.0
+REDIS_RESUBSCRIBE_MAX_SECONDS = 2.0
 
 
 @asynccontextmanager
@@ -42,13 +63,16 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
     if settings.database_url is None or settings.redis_url is None:
         raise SettingsError("open_services needs database_url and redis_url to be set")
     runtime = runtime if runtime is not None else server_runtime(settings)
-    async with connection_pool(settings.database_url) as pool:
+    async with connection_pool(settings.database_url, reconnect_timeout=POSTGRES_RECONNECT_TIMEOUT_SECONDS) as pool:
         # redis-py's default pool refuses the 101st concurrent command ("Too many connections"),
         # which the live-query benchmark hit under load; commands now wait for a free connection.
         # Each live-query stream holds one connection for its subscription, hence the headroom.
         r = redis.asyncio.Redis.from_pool(redis.asyncio.BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_SECONDS))
-        bus = RedisInvalidationBus(r)
+            settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_SECONDS,
+            **REDIS_FAULT_OPTIONS))
+        # Resubscribing at most ~2 s apart (its default is 5) keeps a process's caches in step within
+        # the 5 s the server has to recover in after Redis returns.
+        bus = RedisInvalidationBus(r, backoff_max=REDIS_RESUBSCRIBE_MAX_SECONDS)
         result_file, status_file = log_files(settings)
         file_options = {
             "result_path": result_file, "status_path": status_file,
@@ -68,7 +92,7 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 tokens=SecretsTokenGenerator(),
                 clock=SystemClock(),
                 mailer=SMTPMailer(),
-                rate_limiter=RedisRateLimiter(r),
+                rate_limiter=RedisRateLimiter(r, fallback=InMemoryRateLimiter(SystemClock())),
                 health=BackendHealth(pool, r),
                 runtime=runtime,
                 bus=bus,

@@ -77,7 +77,8 @@ async def check_before_lending(conn: AsyncConnection[Any]) -> None:
 
 
 async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
-                    wait_seconds: float = 10.0, name: str | None = None) -> Pool:
+                    wait_seconds: float = 10.0, name: str | None = None,
+                    reconnect_timeout: float = 300.0) -> Pool:
     """An opened pool, or Unavailable if no connection could be made within ``wait_seconds``.
 
     ``wait_seconds`` also bounds how long a unit of work waits for a free connection.
@@ -88,6 +89,7 @@ async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
         max_size=max_size,
         timeout=wait_seconds,
         name=name,
+        reconnect_timeout=reconnect_timeout,
         # open=False: opening in the constructor is deprecated for async pools, and we want
         # to wait for the first connection so a wrong URL fails at startup, not on a request.
         open=False,

@@ -10,7 +10,7 @@ import os
 import platform
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -22,6 +22,8 @@ from fleet_adapters.embedded import (
     BackendError,
     EmbeddedPostgres,
     EmbeddedRedis,
+    Supervisor,
+    Watchdog,
     migrate,
     one_line,
 )
@@ -37,6 +39,11 @@ from fleet_adapters.settings import (
     tls_files,
 )
 from fleet_core import version
+
+# How long a stopping server lets requests in flight finish before cancelling them. Short, so
+# SIGTERM stops `fleet serve` within 2 s even with a backend down (requests then wait on it);
+# a cancelled request rolls its transaction back and osquery retries what was not acknowledged.
+GRACEFUL_SHUTDOWN_SECONDS: Final = 1
 
 # Options that matter to `fleet prepare db`; `fleet serve` takes every setting.
 PREPARE_OPTIONS: Final = ("data_dir", "database_url", "logging_json", "logging_debug")
@@ -57,12 +64,26 @@ def _serve(settings: Settings) -> int:
 
     with contextlib.ExitStack() as stack, _quiet_unwinding():
         database_url, redis_url = settings.database_url, settings.redis_url
+        embedded: list[EmbeddedPostgres | EmbeddedRedis] = []
+        watchdog: Watchdog | None = None
+        if database_url is None or redis_url is None:
+            # Entered first, so it leaves last: it is told goodbye once the servers are stopped.
+            postgres = EmbeddedPostgres(settings.data_path)
+            watchdog = stack.enter_context(Watchdog(postgres.pgdata if database_url is None else None))
         if database_url is None:
-            database_url = stack.enter_context(EmbeddedPostgres(settings.data_path)).url
+            database_url = stack.enter_context(postgres).url
+            embedded.append(postgres)
         for name in asyncio.run(migrate(database_url)):
             log.info("applied migration", migration=name)
         if redis_url is None:
-            redis_url = stack.enter_context(EmbeddedRedis(settings.data_path)).url
+            redis = stack.enter_context(EmbeddedRedis(settings.data_path))
+            redis_url = redis.url
+            embedded.append(redis)
+            if watchdog is not None:
+                watchdog.watch_redis(redis.pid)
+        if embedded:
+            # Entered last, so it stops first: a server being stopped on purpose is not restarted.
+            stack.enter_context(Supervisor(list(embedded), on_restart=_restarted(watchdog)))
         settings = msgspec.structs.replace(settings, database_url=database_url, redis_url=redis_url)
         files = tls_files(settings)
         setup_required = asyncio.run(_check_backends(settings))
@@ -84,8 +105,9 @@ def _serve(settings: Settings) -> int:
             # uvicorn logs raw paths, where invite tokens travel; our middleware logs route templates.
             access_log=False,
             server_header=False,
-            # SIGTERM must end the process even while a client holds a request open.
-            timeout_graceful_shutdown=30,
+            # SIGTERM must end the process promptly even while a client holds a request open, or
+            # a request waits for a database that is down: unfinished requests are cancelled.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
         sock = config.bind_socket()
         _print_banner(settings, files, setup_required=setup_required)
@@ -99,6 +121,16 @@ def _serve(settings: Settings) -> int:
             server.run(sockets=[sock])
         return 0 if server.started else 1
     return 0
+
+
+def _restarted(watchdog: Watchdog | None) -> Callable[[object], None]:
+    """What to do after the supervisor restarted an embedded server: keep the watchdog's pid current."""
+
+    def restarted(server: object) -> None:
+        if watchdog is not None and isinstance(server, EmbeddedRedis):
+            watchdog.watch_redis(server.pid)
+
+    return restarted
 
 
 async def _check_backends(settings: Settings) -> bool:
@@ -209,15 +241,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     # libpq waits forever for an unresponsive host by default; workers inherit this too.
     os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
+    if args.command == "serve":
+        _exit_at_once(_run(args.command, settings))
+    return _run(args.command, settings)
+
+
+def _exit_at_once(code: int) -> NoReturn:
+    """End a stopped server without tearing the interpreter down.
+
+    Everything it opened is closed by now; unloading Litestar, uvicorn and the rest module by
+    module would add over half a second to every stop, and a stop must take under two.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run(command: str, settings: Settings) -> int:
     with _stop_signals_interrupt():
         try:
-            return _serve(settings) if args.command == "serve" else _prepare_db(settings)
+            return _serve(settings) if command == "serve" else _prepare_db(settings)
         except (CommandError, BackendError) as exc:
             print(f"fleet: error: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             # Stopping is how a server ends; an interrupted one-off command did not finish.
-            return 0 if args.command == "serve" else 130
+            return 0 if command == "serve" else 130
         except Exception as exc:
             if settings.logging_debug:
                 log.exception("fleet failed")

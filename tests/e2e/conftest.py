@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -135,7 +136,9 @@ class FleetServer:
             self.process.kill()
             self.process.wait()
         for proc in processes_in(self.data_dir):
-            proc.kill()
+            # The server's watchdog may be stopping the same processes at this very moment.
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
 
 
 class FleetCLI:
