@@ -41,7 +41,7 @@ def complete_document(litestar_schema: dict[str, Any], others: OtherDocuments | 
                 continue
             responses = operation.setdefault("responses", {})
             # Litestar's generated 400 describes its own validation body, which is never sent.
-            if "400" in responses:
+            if _is_litestars_validation_body(responses.get("400")):
                 responses["400"] = {**error_response, "description": "Bad request"}
             responses.setdefault("default", error_response)
     if others is not None:
@@ -55,6 +55,11 @@ def complete_document(litestar_schema: dict[str, Any], others: OtherDocuments | 
                 raise ValueError(f"two APIs document the path {path!r}")
         document["paths"].update(paths)
     return document
+
+
+def _is_litestars_validation_body(response: dict[str, Any] | None) -> bool:
+    schema = (response or {}).get("content", {}).get("application/json", {}).get("schema", {})
+    return {"status_code", "detail"} <= set(schema.get("properties", {}))
 
 
 class _Completing:

@@ -91,7 +91,7 @@ async def test_every_operation_documents_fleets_error_body(document: dict[str, A
             responses = item[method]["responses"]
             expected = "AgentError" if path.startswith(("/api/osquery/", "/api/v1/osquery/")) else "ErrorBody"
             assert responses["default"]["content"]["application/json"]["schema"]["$ref"].endswith(expected), path
-            if "400" in responses:
+            if "content" in responses.get("400", {}):
                 assert responses["400"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorBody"), path
     error_body = document["components"]["schemas"]["ErrorBody"]
     assert set(error_body["properties"]) == {"message", "errors", "uuid"}
