@@ -2,7 +2,8 @@
 
 Without this, one early `POST /users/1/require_password_reset` (or a delete, a demotion, a
 session revocation of user 1) turns every later request into a 401, and the rest of the run tests
-nothing. The routes stay fuzzed with every other id. The in-process slice fills OWN itself; for
+nothing. Such a request is sent to an id nobody has instead; the
+routes stay fuzzed with every other id. The in-process slice fills OWN itself; for
 `schemathesis run` (tests/fuzz/run.py) it comes from the environment, as SCHEMATHESIS_HOOKS loads
 this module in that process.
 """
@@ -25,6 +26,24 @@ for _session in filter(None, os.environ.get(SESSIONS_ENV, "").split(",")):
     OWN["session_id"].add(int(_session))
 
 
+# An id no account or session has; the request still runs (and gets its 404).
+ELSEWHERE: Final = 2**31 - 1
+
+
 @schemathesis.hook
-def filter_path_parameters(context: Any, path_parameters: dict[str, Any] | None) -> bool:
-    return not any(path_parameters.get(name) in values for name, values in OWN.items()) if path_parameters else True
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    # before_call sees every request of every phase (coverage, fuzzing, stateful), where filters
+    # on generation do not.
+    parameters = case.path_parameters
+    if not parameters:
+        return
+    for name, values in OWN.items():
+        if name in parameters and _as_int(parameters[name]) in values:
+            parameters[name] = ELSEWHERE
+
+
+def _as_int(value: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
