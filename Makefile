@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit lint fmt bench chaos migrate clean
+.PHONY: install run test test-unit lint fmt bench chaos fuzz migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,14 @@ bench: $(STAMP)
 CHAOS_ARGS ?=
 chaos: $(STAMP)
 	$(BIN)/python tests/chaos/run.py $(CHAOS_ARGS)
+
+# Schemathesis against a real `fleet serve` for FUZZ_SECONDS over the document it serves (not a
+# test: `make test` runs the short deterministic slice, tests/fuzz/test_fuzz_api.py). Fails on any
+# server error, any response the document does not describe, or a login or write failing afterwards.
+FUZZ_SECONDS ?= 300
+FUZZ_ARGS ?=
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz/run.py --seconds $(FUZZ_SECONDS) $(FUZZ_ARGS)
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .

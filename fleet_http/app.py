@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from fleet_core import version
 from fleet_core.services import Services
@@ -37,6 +36,7 @@ from fleet_http.controllers.users import SessionController, UserController
 from fleet_http.deps import provide_viewer, service_providers, storable_input
 from fleet_http.errors import EXCEPTION_HANDLERS
 from fleet_http.logging import request_logging
+from fleet_http.openapi import OtherDocuments, render_plugins
 from fleet_http.results_stream import ResultsController, sockjs_results
 from fleet_http.sockjs import sockjs_router
 
@@ -60,7 +60,10 @@ def _routers() -> list[Router]:
     return routers
 
 
-def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]]) -> Litestar:
+def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]], *,
+               also_documented: OtherDocuments | None = None) -> Litestar:
+    """The management app; `also_documented` gives the path items of the other APIs served on the
+    same port (osquery's), which the OpenAPI document at /api/openapi lists too."""
     # Background jobs are the process's (fleet_core.services.jobs), not this app's.
     @asynccontextmanager
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -82,7 +85,7 @@ def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]
             title="Fleet REST API",
             version=version.VERSION,
             path="/api/openapi",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=render_plugins(also_documented),
         ),
         # A JSON body of more than a few megabytes is never a legitimate management request.
         request_max_body_size=8 * 1024 * 1024,

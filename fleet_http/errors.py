@@ -39,10 +39,15 @@ _RENDER: dict[type[e.FleetError], tuple[int, str]] = {
     e.AlreadyExists: (409, "Resource Already Exists"),
     e.Conflict: (409, "Conflict"),
     e.RateLimited: (429, "Too Many Requests"),
-    # Fleet documents "email not configured" as a 500 "Unknown Error" (Forgot password).
-    e.NotConfigured: (500, "Unknown Error"),
+    # Fleet documents "email not configured" as a 500 "Unknown Error" (Forgot password), but
+    # nothing is broken: the server is asked for a feature its configuration leaves off, and a
+    # retry cannot help. A 400 says so without paging whoever watches the 5xx rate.
+    e.NotConfigured: (400, "Bad request"),
     e.Unavailable: (503, "Service Unavailable"),
 }
+
+
+_SERVER_SIDE_REASON = "internal error, see the server log for this uuid"
 
 
 def request_id(request: Request[Any, Any, Any]) -> str:
@@ -70,11 +75,17 @@ def on_fleet_error(request: Request[Any, Any, Any], exc: e.FleetError) -> Respon
         details = [ErrorDetail(name, reason) for name, reason in exc.problems]
     elif isinstance(exc, e.BadRequest):
         details = [ErrorDetail(exc.name, exc.reason)]
+    elif status >= 500 and not isinstance(exc, e.Unavailable):
+        # A server-side failure's text may name hosts, statements or paths: it goes to the log
+        # under the request id, and the client gets only that id. Unavailable is the exception:
+        # its reason is written for the client (which dependency is down, never a driver's text),
+        # so it can tell a Redis outage from a database one.
+        log.warning("request_failed", error=type(exc).__name__, status=status, reason=str(exc),
+                    uuid=request_id(request))
+        details = _base(_SERVER_SIDE_REASON)
     else:
         details = _base(str(exc))
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, e.RateLimited) else None
-    if status >= 500:
-        log.warning("request_failed", error=type(exc).__name__, status=status)
     return render(request, status, message, details, headers)
 
 
@@ -88,6 +99,10 @@ def on_validation_error(request: Request[Any, Any, Any], exc: ValidationExceptio
 
 
 def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    if exc.status_code >= 500:
+        # Litestar's own 5xx (e.g. ImproperlyConfiguredException while building the OpenAPI
+        # document) carry internals in their detail: treat them as any unexpected failure.
+        return on_unexpected(request, exc)
     messages = {400: "Bad request", 401: "Authentication Failed", 403: "Permission Denied", 404: "Resource Not Found"}
     message = messages.get(exc.status_code, exc.detail)
     return render(request, exc.status_code, message, _base(exc.detail), exc.headers)
@@ -95,7 +110,7 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled_error", uuid=request_id(request))
-    return render(request, 500, "Internal Server Error", _base("internal error, see the server log for this uuid"))
+    return render(request, 500, "Internal Server Error", _base(_SERVER_SIDE_REASON))
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {

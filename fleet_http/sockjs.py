@@ -29,6 +29,7 @@ import structlog
 from litestar import Request, Response, Router, WebSocket, get, post, websocket
 from litestar.datastructures import State
 from litestar.exceptions import WebSocketDisconnect
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
 log = structlog.get_logger(__name__)
@@ -208,7 +209,7 @@ def sockjs_router(path: str, handler: MessageHandler) -> Router:
             if registry.sessions.get(key) is session and not session.outbox:
                 registry.sessions.pop(key, None)
 
-    @post("/{server_id:str}/{session_id:str}/xhr", status_code=200)
+    @post("/{server_id:str}/{session_id:str}/xhr", status_code=200, media_type=JAVASCRIPT)
     async def xhr(server_id: FromPath[str], session_id: FromPath[str], state: State) -> Response[str]:
         key = f"{server_id}/{session_id}"
         session = registry.sessions.get(key)
@@ -238,7 +239,10 @@ def sockjs_router(path: str, handler: MessageHandler) -> Router:
             return _javascript(GO_AWAY + "\n")
         return _javascript("h\n")
 
-    @post("/{server_id:str}/{session_id:str}/xhr_send", status_code=200)
+    @post("/{server_id:str}/{session_id:str}/xhr_send", status_code=200, media_type="text/plain",
+          responses={204: ResponseSpec(None, description="The frame was queued for the session"),
+                     400: ResponseSpec(None, description="Broken JSON encoding."),
+                     404: ResponseSpec(None, description="No such session")})
     async def xhr_send(server_id: FromPath[str], session_id: FromPath[str],
                        request: Request[Any, Any, Any]) -> Response[str]:
         session = registry.sessions.get(f"{server_id}/{session_id}")
@@ -247,7 +251,9 @@ def sockjs_router(path: str, handler: MessageHandler) -> Router:
         try:
             messages = decode_client_frame((await request.body()).decode())
         except (ValueError, UnicodeDecodeError):
-            return Response("Broken JSON encoding.", status_code=500, media_type="text/plain")
+            # The SockJS protocol says 500 here; a malformed frame is the client's fault, and this
+            # server answers no 5xx to input (docs/api-errors.md).
+            return Response("Broken JSON encoding.", status_code=400, media_type="text/plain")
         for message in messages:
             session.inbox.put_nowait(message)
         return Response("", status_code=204, media_type="text/plain")

@@ -53,6 +53,7 @@ class FleetASGI:
         from fleet_adapters.serve.process import serving
         from fleet_http.app import create_app as create_management_app
         from fleet_osquery.app import create_app as create_osquery_app
+        from fleet_osquery.app import openapi_paths as osquery_openapi_paths
 
         await receive()  # lifespan.startup
         started = False
@@ -60,7 +61,8 @@ class FleetASGI:
             async with contextlib.AsyncExitStack() as stack:
                 # The services and the background jobs are the process's; both apps share them.
                 services = await stack.enter_async_context(serving(self.settings))
-                management = create_management_app(lambda: contextlib.nullcontext(services))
+                management = create_management_app(lambda: contextlib.nullcontext(services),
+                                                   also_documented=osquery_openapi_paths)
                 osquery = create_osquery_app(lambda: contextlib.nullcontext(services))
                 for app in (management, osquery):
                     await stack.enter_async_context(_forwarded_lifespan(app, scope))

@@ -77,9 +77,11 @@ class LabelController(Controller):
                                      order_direction=order_direction, query=search, allowed_keys=LABEL_ORDER_KEYS)
         return ListLabelsResponse(labels=[to_label_detail(v) for v in await labels.list(viewer, options)])
 
-    @get("/{label_id:int}/hosts", dependencies={"filters": Provide(provide_host_filter, sync_to_thread=False)})
+    # The path parameter is `id`, as in Fleet's route: the host filter has a `label_id` query
+    # parameter of its own, and one name in two places breaks the OpenAPI document.
+    @get("/{id:int}/hosts", dependencies={"filters": Provide(provide_host_filter, sync_to_thread=False)})
     async def list_label_hosts(
-        self, label_id: FromPath[int], viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
+        self, id: FromPath[int], viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
         filters: NamedDependency[HostFilter],
         page: FromQuery[int | None] = None, per_page: FromQuery[int | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
@@ -87,7 +89,7 @@ class LabelController(Controller):
         options = options_from_query(page=page, per_page=per_page, order_key=order_key,
                                      order_direction=order_direction, query=filters.query,
                                      allowed_keys=HOST_ORDER_KEYS)
-        return to_list_hosts(await hosts.label_page(viewer, label_id, filters, options))
+        return to_list_hosts(await hosts.label_page(viewer, id, filters, options))
 
     @delete("/id/{label_id:int}", status_code=200)
     async def delete_label_by_id(self, label_id: FromPath[int], viewer: NamedDependency[Viewer],

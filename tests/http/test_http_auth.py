@@ -195,7 +195,8 @@ async def test_sso_settings_are_public(fleet: Fleet) -> None:
 
 async def test_initiating_sso_when_it_is_not_configured_is_an_error_not_a_silent_success(fleet: Fleet) -> None:
     response = await fleet.client.post(f"{V1}/sso", json={"relay_url": "/hosts/manage"})
-    assert_error(response, 500, "base")
+    assert_error(response, 400, "base")
+    assert response.json()["errors"][0]["reason"] == "SSO is not configured"
 
 
 async def test_a_team_users_login_lists_their_teams(fleet: Fleet) -> None:

@@ -76,8 +76,8 @@ def test_xhr_send_refuses_unknown_sessions_and_broken_frames(client: TestClient[
     assert client.post("/echo/000/nobody/xhr_send", content='["x"]').status_code == 404
     assert client.post("/echo/000/session-c/xhr").text == "o\n"
     broken = client.post("/echo/000/session-c/xhr_send", content="{not json")
-    assert broken.status_code == 500 and broken.text == "Broken JSON encoding."
-    assert client.post("/echo/000/session-c/xhr_send", content='{"an": "object"}').status_code == 500
+    assert broken.status_code == 400 and broken.text == "Broken JSON encoding."
+    assert client.post("/echo/000/session-c/xhr_send", content='{"an": "object"}').status_code == 400
 
 
 @pytest.mark.parametrize(("frame", "messages"), [
