@@ -11,7 +11,9 @@ Client, in order: ``{"type":"auth","data":{"token":...}}`` then
 and whenever they change (checked every ``refresh_seconds``; status also after every result),
 ``result`` per host answer, and ``error`` with a string whenever something is refused. A failed
 auth is answered with "unauthorized" and the socket closed; a failed selection is answered and
-the client may select again. When the client leaves, the campaign is completed.
+the client may select again. When the client leaves, the campaign is completed. The session is
+checked again at every refresh, so a stream outlives a logout (or a deleted or demoted user) by
+at most ``refresh_seconds``.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class ResultsSession:
         self.live_queries = live_queries
         self.channel = channel
         self.refresh_seconds = refresh_seconds
+        self._token = ""
 
     async def error(self, text: str) -> bool:
         return await self.channel.send(message("error", text))
@@ -130,10 +133,21 @@ class ResultsSession:
             await self.error("unauthorized")
             return None
         try:
-            return await self.auth.authenticate(token)
+            viewer = await self.auth.authenticate(token)
         except FleetError:
             await self.error("unauthorized")
             return None
+        self._token = token
+        return viewer
+
+    async def _still_authorized(self) -> bool:
+        """Whether the session that opened the stream still holds (not logged out, the user not
+        deleted); re-read at each refresh so that revocation reaches open streams too."""
+        try:
+            await self.auth.authenticate(self._token)
+        except FleetError:
+            return False
+        return True
 
     async def _select(self, viewer: Viewer) -> CampaignStream | None:
         while True:
@@ -187,6 +201,9 @@ class ResultsSession:
                         return
                 if time.monotonic() >= next_refresh:
                     next_refresh = time.monotonic() + self.refresh_seconds
+                    if not await self._still_authorized():
+                        await self.error("unauthorized")
+                        return
                     fresh = await stream.totals()
                     if fresh != totals:
                         totals = fresh

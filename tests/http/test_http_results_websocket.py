@@ -5,6 +5,7 @@ client leaves. Agents answer through the agent service of the same kit."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from litestar.testing import WebSocketTestSession
 
 from fleet_adapters.memory import InMemoryKit
 from fleet_core.model.campaigns import CampaignStatus
+from fleet_http.results_stream import ResultsSession
 from tests.http import test_http_live_queries as live
 from tests.http.test_http_live_queries import World, answer, start
 
@@ -156,3 +158,42 @@ async def test_a_completed_campaign_cannot_be_selected(world: World) -> None:
         select(ws, fleet.admin.token, campaign["id"])
         error = receive(ws)
         assert error["type"] == "error" and "completed" in error["data"]
+
+
+class QueueChannel:
+    """A MessageChannel over two queues, so a test can drive a ResultsSession directly (with a
+    short refresh) and read what it sends."""
+
+    def __init__(self) -> None:
+        self.incoming: asyncio.Queue[str | None] = asyncio.Queue()
+        self.outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def receive(self) -> str | None:
+        return await self.incoming.get()
+
+    async def send(self, text: str) -> bool:
+        await self.outgoing.put(json.loads(text))
+        return True
+
+
+async def test_an_open_stream_ends_unauthorized_once_its_session_is_logged_out(world: World) -> None:
+    fleet = world.fleet
+    campaign = await start(fleet, {"query": "SELECT 1", "selected": {"hosts": [world.web1]}})
+    assert fleet.admin is not None
+    services = fleet.kit.services
+    channel = QueueChannel()
+    session = ResultsSession(services.auth, services.live_queries, channel, refresh_seconds=0.05)
+    running = asyncio.create_task(session.run())
+    try:
+        await channel.incoming.put(json.dumps({"type": "auth", "data": {"token": fleet.admin.token}}))
+        await channel.incoming.put(json.dumps({"type": "select_campaign", "data": {"campaign_id": campaign["id"]}}))
+        assert (await asyncio.wait_for(channel.outgoing.get(), WAIT))["type"] == "totals"
+        assert (await asyncio.wait_for(channel.outgoing.get(), WAIT))["type"] == "status"
+
+        await services.auth.logout(await services.auth.authenticate(fleet.admin.token))
+
+        assert await asyncio.wait_for(channel.outgoing.get(), WAIT) == {"type": "error", "data": "unauthorized"}
+        await asyncio.wait_for(running, WAIT)  # the stream ended by itself
+    finally:
+        running.cancel()
+        await channel.incoming.put(None)
