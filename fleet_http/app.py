@@ -21,11 +21,19 @@ from fleet_http.controllers.labels import LabelController
 from fleet_http.controllers.live_queries import HostQueryController, LiveQueryController, LiveQueryStatusController
 from fleet_http.controllers.packs import (
     GlobalScheduleController,
+    LatestGlobalScheduleController,
     PackController,
+    PackScheduleController,
     ScheduleController,
+    ScheduledQueryController,
     TeamScheduleController,
 )
-from fleet_http.controllers.policies import GlobalPolicyController, TeamPolicyController
+from fleet_http.controllers.policies import (
+    GlobalPolicyController,
+    LatestGlobalPolicyController,
+    PolicyCountController,
+    TeamPolicyController,
+)
 from fleet_http.controllers.queries import QueryController
 from fleet_http.controllers.software import SoftwareController
 from fleet_http.controllers.specs import SpecController
@@ -43,20 +51,25 @@ from fleet_http.sockjs import sockjs_router
 FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteController, ConfigController,
                      HostController, HostAggregatesController, TeamController, LabelController,
                      QueryController, TargetController, HostSearchController, TranslateController,
-                     SpecController, PackController, ScheduleController, GlobalScheduleController,
-                     TeamScheduleController,
-                     GlobalPolicyController, TeamPolicyController, DeviceController, DeviceTokenController,
+                     SpecController, PackController, ScheduledQueryController, TeamScheduleController,
+                     TeamPolicyController, PolicyCountController, DeviceController, DeviceTokenController,
                      LiveQueryController, HostQueryController, LiveQueryStatusController, ResultsController,
                      SoftwareController, TriggerController, CarveController]
-API_PREFIXES = ("/api/v1", "/api/latest")
+# The paths Fleet's 2022-04 API version moved (server/service/handler.go: EndingAtVersion("v1") /
+# StartingAtVersion("2022-04")): the same handlers on each version's path; docs/api-versions.md.
+V1_ONLY_CONTROLLERS = [GlobalPolicyController, ScheduleController, GlobalScheduleController]
+LATEST_ONLY_CONTROLLERS = [LatestGlobalPolicyController, PackScheduleController, LatestGlobalScheduleController]
+API_PREFIXES = {"/api/v1": V1_ONLY_CONTROLLERS, "/api/latest": LATEST_ONLY_CONTROLLERS}
 
 
 def _routers() -> list[Router]:
     routers = []
-    for prefix in API_PREFIXES:
-        routers.append(Router(path=f"{prefix}/fleet", route_handlers=FLEET_CONTROLLERS))
+    for prefix, version_controllers in API_PREFIXES.items():
+        routers.append(Router(path=f"{prefix}/fleet", route_handlers=[*FLEET_CONTROLLERS, *version_controllers]))
         routers.append(sockjs_router(f"{prefix}/fleet/results", sockjs_results))
         routers.append(Router(path=prefix, route_handlers=[SetupController]))
+    # Fleet's setup is also version-less (POST /api/setup), which its setup page posts to.
+    routers.append(Router(path="/api", route_handlers=[SetupController]))
     return routers
 
 

@@ -121,8 +121,23 @@ class PackController(Controller):
         return EmptyResponse()
 
 
+class ScheduledQueryController(Controller):
+    """A pack's scheduled query by id: `GET /schedule/{id}` means this on every API version."""
+
+    path = "/schedule"
+    tags = ["Packs"]
+    guards = [strict_json_body]
+
+    @get("/{scheduled_id:int}")
+    async def get_scheduled(self, scheduled_id: FromPath[int], viewer: NamedDependency[Viewer],
+                            packs: NamedDependency[PackService]) -> ScheduledResponse:
+        return ScheduledResponse(scheduled=to_scheduled(await packs.get_scheduled(viewer, scheduled_id)))
+
+
 class ScheduleController(Controller):
-    """Scheduled queries of any pack, by id."""
+    """Add, edit and remove a pack's scheduled query: `/schedule` on /api/v1 only; /api/latest serves
+    the same handlers on `/packs/schedule` (PackScheduleController) because there `/schedule` is the
+    global schedule (docs/api-versions.md)."""
 
     path = "/schedule"
     tags = ["Packs"]
@@ -136,11 +151,6 @@ class ScheduleController(Controller):
         return ScheduledResponse(scheduled=to_scheduled(
             await packs.schedule(viewer, data.pack_id, query_id, fields)))
 
-    @get("/{scheduled_id:int}")
-    async def get_scheduled(self, scheduled_id: FromPath[int], viewer: NamedDependency[Viewer],
-                            packs: NamedDependency[PackService]) -> ScheduledResponse:
-        return ScheduledResponse(scheduled=to_scheduled(await packs.get_scheduled(viewer, scheduled_id)))
-
     @patch("/{scheduled_id:int}")
     async def modify_scheduled(self, scheduled_id: FromPath[int], data: JSONBody[ModifyScheduledRequest],
                                viewer: NamedDependency[Viewer],
@@ -153,6 +163,12 @@ class ScheduleController(Controller):
                                packs: NamedDependency[PackService]) -> EmptyResponse:
         await packs.delete_scheduled(viewer, scheduled_id)
         return EmptyResponse()
+
+
+class PackScheduleController(ScheduleController):
+    """/api/latest's path for ScheduleController's handlers."""
+
+    path = "/packs/schedule"
 
 
 class GlobalScheduleController(Controller):
@@ -229,3 +245,9 @@ class TeamScheduleController(Controller):
                                         packs: NamedDependency[PackService]) -> EmptyResponse:
         await packs.remove_from_schedule(viewer, team_id, scheduled_id)
         return EmptyResponse()
+
+
+class LatestGlobalScheduleController(GlobalScheduleController):
+    """/api/latest's path for the global schedule (v1's `/global/schedule`)."""
+
+    path = "/schedule"

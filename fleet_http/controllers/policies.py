@@ -1,5 +1,5 @@
-"""Policies: global (/global/policies) and team (/teams/{team_id}/policies) list, get, add,
-edit and bulk delete."""
+"""Policies: global (/global/policies on /api/v1, /policies on /api/latest) and team
+(/teams/{team_id}/policies) list, get, add, edit, bulk delete and count."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from fleet_http.schemas.policies import (
     DeletePoliciesResponse,
     ListPoliciesResponse,
     ModifyPolicyRequest,
+    PolicyCountResponse,
     PolicyResponse,
     to_policy,
 )
@@ -121,3 +122,26 @@ class TeamPolicyController(Controller):
                                    policies: NamedDependency[PolicyService]) -> DeletePoliciesResponse:
         return DeletePoliciesResponse(deleted=await policies.delete_many(viewer, _ids(data),
                                                                                   team_id=team_id))
+
+
+class LatestGlobalPolicyController(GlobalPolicyController):
+    """/api/latest's path for the global policies (v1's `/global/policies`)."""
+
+    path = "/policies"
+
+
+class PolicyCountController(Controller):
+    """How many global or team policies there are; Fleet serves both paths on every API version."""
+
+    tags = ["Policies"]
+    guards = [strict_json_body]
+
+    @get("/policies/count")
+    async def count_global_policies(self, viewer: NamedDependency[Viewer],
+                                    policies: NamedDependency[PolicyService]) -> PolicyCountResponse:
+        return PolicyCountResponse(count=len(await policies.list(viewer)))
+
+    @get("/teams/{team_id:int}/policies/count")
+    async def count_team_policies(self, team_id: FromPath[int], viewer: NamedDependency[Viewer],
+                                  policies: NamedDependency[PolicyService]) -> PolicyCountResponse:
+        return PolicyCountResponse(count=len(await policies.list(viewer, team_id=team_id)))

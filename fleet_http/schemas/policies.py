@@ -98,3 +98,7 @@ class DeletePoliciesRequest(msgspec.Struct, kw_only=True):
 
 class DeletePoliciesResponse(msgspec.Struct, kw_only=True):
     deleted: int
+
+
+class PolicyCountResponse(msgspec.Struct, kw_only=True):
+    count: int

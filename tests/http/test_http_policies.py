@@ -50,9 +50,9 @@ async def answer(fleet: Fleet, host_id: int, results: dict[int, bool | None]) ->
 
 # ---- add, get, list ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("prefix", ["/api/v1/fleet", "/api/latest/fleet"])
-async def test_add_policy_answers_with_fleets_shape_and_records_it(fleet: Fleet, prefix: str) -> None:
-    response = await fleet.client.post(f"{prefix}/global/policies", json=GATEKEEPER, headers=fleet.as_admin)
+@pytest.mark.parametrize("url", [GLOBAL, "/api/latest/fleet/policies"])
+async def test_add_policy_answers_with_fleets_shape_and_records_it(fleet: Fleet, url: str) -> None:
+    response = await fleet.client.post(url, json=GATEKEEPER, headers=fleet.as_admin)
 
     assert response.status_code == 200, response.text
     policy = response.json()["policy"]
