@@ -162,10 +162,13 @@ DEEP = b'{"node_key":"k","queries":{"q":' + b"[" * 100_000 + b"]" * 100_000 + b"
 DEEP_LOG = b'{"node_key":"k","log_type":"result","data":[' + b"[" * 100_000 + b"]" * 100_000 + b"]}"
 INVALID_UTF8 = b'{"node_key":"\xff\xfe","log_type":"result","data":[]}'
 INVALID_UTF8_ENROLL = b'{"enroll_secret":"s","host_identifier":"\xff\xfe"}'
+# A JSON escape of a lone surrogate names no character; Postgres could not store it.
+LONE_SURROGATE_ENROLL = b'{"enroll_secret":"s","host_identifier":"\\ud800"}'
 
 
 @pytest.mark.parametrize(("path", "content"), [
     ("/api/osquery/enroll", INVALID_UTF8_ENROLL),
+    ("/api/osquery/enroll", LONE_SURROGATE_ENROLL),
     ("/api/osquery/log", INVALID_UTF8),
     ("/api/osquery/distributed/write", INVALID_UTF8),
     ("/api/osquery/config", INVALID_UTF8),
