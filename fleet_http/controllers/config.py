@@ -21,7 +21,7 @@ from fleet_core.services.activities import ActivityService
 from fleet_core.services.config import ConfigService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas.common import EmptyResponse
+from fleet_http.schemas.common import FREE_LICENSE, EmptyResponse
 from fleet_http.schemas.config import (
     ApplyEnrollSecretSpecRequest,
     CertificateResponse,
@@ -41,7 +41,7 @@ NANOSECONDS = 1_000_000_000
 def render_config(config: AppConfig, runtime: ServerRuntime) -> dict[str, Any]:
     """GET /config: the stored settings plus what the server reports about itself."""
     body: dict[str, Any] = msgspec.to_builtins(config)
-    body["license"] = {"tier": "free", "expiration": "0001-01-01T00:00:00Z"}
+    body["license"] = msgspec.to_builtins(FREE_LICENSE)
     body["logging"] = {
         "debug": runtime.logging_debug,
         "json": runtime.logging_json,

@@ -32,3 +32,12 @@ def patch_field(value: object) -> Any:
 
 class EmptyResponse(msgspec.Struct):
     pass
+
+
+class LicenseBody(msgspec.Struct, kw_only=True):
+    tier: str
+    expiration: str
+
+
+# What GET /config and GET /device/{token} report: this server has Fleet's free tier.
+FREE_LICENSE = LicenseBody(tier="free", expiration="0001-01-01T00:00:00Z")

@@ -9,16 +9,8 @@ import msgspec
 
 from fleet_core.model.config import AppConfig
 from fleet_core.services.device import AgentErrorReport, DesktopSummary, DeviceHost
+from fleet_http.schemas.common import FREE_LICENSE, LicenseBody
 from fleet_http.schemas.hosts import HostDetailBody, to_host_detail
-
-
-class LicenseBody(msgspec.Struct, kw_only=True):
-    tier: str
-    expiration: str
-
-
-# The same license GET /config reports: this server has Fleet's free tier.
-FREE_LICENSE = LicenseBody(tier="free", expiration="0001-01-01T00:00:00Z")
 
 
 class DeviceMDMConfigBody(msgspec.Struct, kw_only=True):
