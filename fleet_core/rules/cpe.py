@@ -26,7 +26,6 @@ from fleet_core.rules.versions import VersionKey, version_key, without_epoch
 ANY = "*"
 NOT_APPLICABLE = "-"
 _PREFIX = "cpe:2.3:"
-_UNESCAPED_COLON = re.compile(r"(?<!\\):")
 # What a formatted-string component may hold unquoted (NISTIR 7695 §6.2); the rest is quoted.
 _NEEDS_QUOTE = re.compile(r"([^A-Za-z0-9_.\-])")
 
@@ -80,10 +79,31 @@ def parse_cpe(name: str) -> CPE:
     if not name.startswith(_PREFIX):
         raise ValueError(f"not a CPE 2.3 name: {name!r}")
     body = name[len(_PREFIX) :]
-    parts = body.split(":") if "\\" not in body else _UNESCAPED_COLON.split(body)
+    parts = body.split(":") if "\\" not in body else _split_quoted(body)
     if len(parts) != 11 or not all(parts):
         raise ValueError(f"a CPE 2.3 name has 11 attributes: {name!r}")
     return CPE(*parts)
+
+
+def _split_quoted(body: str) -> list[str]:
+    """Split at the colons that are not quoted (a backslash quotes the next character)."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in body:
+        if quoted:
+            current.append(char)
+            quoted = False
+        elif char == "\\":
+            current.append(char)
+            quoted = True
+        elif char == ":":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
 
 
 def format_cpe(cpe: CPE) -> str:

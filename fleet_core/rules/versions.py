@@ -5,7 +5,8 @@ punctuation): an optional numeric epoch (``1:2.3``), the upstream version, and a
 revision after the last hyphen (``1.2-3ubuntu1``). Each part is compared as alternating runs of
 non-digits (character by character: ``~`` before the end of the run, the end before a letter, a
 letter before any other character) and digits (as numbers, so leading zeros do not count). That
-makes ``1.1.1 < 1.1.1a < 1.1.1k < 1.1.1l``, ``1.0~rc1 < 1.0`` and ``2.10 > 2.9``.
+makes ``1.1.1 < 1.1.1a < 1.1.1k < 1.1.1l``, ``1.0~rc1 < 1.0`` and ``2.10 > 2.9``. Pre-release
+words (alpha, beta, rc, pre, preview, dev) count as if preceded by ``~``: ``3.0.0-alpha < 3.0.0``.
 
 Every version string has a key, so the order is total (a preorder on strings: ``1.01`` and
 ``1.1`` compare equal) and comparisons are tuple comparisons.
@@ -19,6 +20,9 @@ from typing import TypeAlias
 
 _EPOCH = re.compile(r"^\s*(\d+):(.*)$", re.DOTALL)
 _RUNS = re.compile(r"(\D*)(\d*)")
+# Pre-release words (``3.0.0-alpha``, ``1.0rc1``, openssl's ``1.1.1-pre9``) sort before the
+# release, as semver and PEP 440 say: they are read as if written with dpkg's ``~``.
+_PRE_RELEASE = re.compile(r"[-._]?(alpha|beta|rc|pre|preview|dev)(?=\d|[-._]|$)", re.IGNORECASE)
 
 # Run of non-digits: per-character weights, then a terminator (0) that sorts after '~' (-1) and
 # before every other character, which is how dpkg treats the end of a run.
@@ -53,7 +57,7 @@ def _part_key(part: str) -> PartKey:
 def split_version(version: str) -> tuple[int, str, str]:
     """(epoch, upstream, revision) as dpkg reads them; epoch 0 and revision "" when absent."""
     epoch = 0
-    rest = version.strip()
+    rest = _PRE_RELEASE.sub(r"~\1", version.strip())
     matched = _EPOCH.match(rest)
     if matched is not None:
         epoch = int(matched.group(1))
