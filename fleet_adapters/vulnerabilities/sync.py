@@ -147,7 +147,8 @@ async def download(client: httpx.AsyncClient, directory: Path, item: Download, s
                     _discard(part, state)
                 raise DownloadFailed(f"{item.url}: HTTP {response.status_code}")
             with part.open(mode) as stream:
-                async for chunk in response.aiter_raw(_CHUNK):
+                # As received: what arrived before a cut is kept for the resume.
+                async for chunk in response.aiter_raw():
                     stream.write(chunk)
                 stream.flush()
                 os.fsync(stream.fileno())
