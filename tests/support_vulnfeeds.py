@@ -273,7 +273,9 @@ SAMPLE_EPSS = [("CVE-2021-3711", 0.01234, 0.81), ("CVE-2022-0778", 0.05, 0.93)]
 SAMPLE_KEV = ["CVE-2021-3711"]
 
 
-def sample_files(today_year: int = SAMPLE_YEAR, *, modified: Sequence[dict[str, Any]] | None = None) -> dict[str, bytes]:
+def sample_files(
+    today_year: int = SAMPLE_YEAR, *, modified: Sequence[dict[str, Any]] | None = None
+) -> dict[str, bytes]:
     """Every file the engine downloads, by its publisher's name (the CVE feeds with their .meta)."""
     files: dict[str, bytes] = {}
     for year in range(2002, today_year + 1):

@@ -75,7 +75,9 @@ def test_the_other_parsers_read_their_publishers_files(databases: Path) -> None:
     assert cisa.read_known_exploited(databases / cisa.KEV_NAME) == {"CVE-2021-3711"}
 
 
-@pytest.mark.parametrize("name", ["nvdcve-2.0-2021.json.gz", cpe_dictionary.DICTIONARY_NAME, epss.EPSS_NAME, cisa.KEV_NAME])
+@pytest.mark.parametrize(
+    "name", ["nvdcve-2.0-2021.json.gz", cpe_dictionary.DICTIONARY_NAME, epss.EPSS_NAME, cisa.KEV_NAME]
+)
 def test_a_file_not_in_its_format_is_refused_not_misread(databases: Path, name: str) -> None:
     (databases / name).write_bytes(b"<html>maintenance</html>")
     readers = {

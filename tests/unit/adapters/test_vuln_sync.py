@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fleet_adapters.vulnerabilities import NvdVulnerabilityFeed, feed as feed_module, sync
+from fleet_adapters.vulnerabilities import NvdVulnerabilityFeed, sync
+from fleet_adapters.vulnerabilities import feed as feed_module
 from fleet_core.errors import Unavailable
 from tests import support_vulnfeeds as feeds
 
@@ -92,7 +93,9 @@ async def test_an_unchanged_feed_costs_the_meta_files_and_304s(server: feeds.Fee
     assert {name: (tmp_path / "db" / name).stat().st_mtime_ns for name in DOWNLOADED} == before
 
 
-async def test_a_changed_file_is_downloaded_again_and_replaces_the_old_one(server: feeds.FeedServer, tmp_path: Path) -> None:
+async def test_a_changed_file_is_downloaded_again_and_replaces_the_old_one(
+    server: feeds.FeedServer, tmp_path: Path
+) -> None:
     feed = feed_for(server, tmp_path / "db")
     await feed.sync()
     first = await feed.load()
@@ -141,7 +144,9 @@ async def test_a_partial_download_of_a_file_that_changed_meanwhile_starts_over(
     assert (tmp_path / "db" / name).read_bytes() == server.files[name]
 
 
-async def test_a_checksum_mismatch_is_rejected_and_the_previous_file_kept(server: feeds.FeedServer, tmp_path: Path) -> None:
+async def test_a_checksum_mismatch_is_rejected_and_the_previous_file_kept(
+    server: feeds.FeedServer, tmp_path: Path
+) -> None:
     feed = feed_for(server, tmp_path / "db")
     await feed.sync()
     good = (tmp_path / "db" / "nvdcve-2.0-2021.json.gz").read_bytes()
@@ -173,7 +178,7 @@ async def test_a_failing_server_leaves_the_files_usable(server: feeds.FeedServer
     await feed.sync()
     del server.files["nvdcve-2.0-modified.meta"]
     server.replace("nvdcve-2.0-2021.json.gz", b"")  # whatever: never fetched, its meta is unchanged
-    with pytest.raises(Unavailable, match="nvdcve-2.0-modified.meta"):
+    with pytest.raises(Unavailable, match=r"nvdcve-2\.0-modified\.meta"):
         await feed.sync()
     loaded = await feed.load()
     assert [m.cve for m in loaded.matches(OPENSSL_CPE, "1.1.1k")] == ["CVE-2021-3711", "CVE-2022-0778"]

@@ -112,7 +112,9 @@ def test_a_cpe_with_quoted_colons_parses_and_formats_back() -> None:
     assert format_cpe(parsed) == name
 
 
-@pytest.mark.parametrize("bad", ["", "cpe:/a:openssl:openssl", "cpe:2.3:a:openssl", "cpe:2.3:a::openssl:*:*:*:*:*:*:*:*"])
+@pytest.mark.parametrize(
+    "bad", ["", "cpe:/a:openssl:openssl", "cpe:2.3:a:openssl", "cpe:2.3:a::openssl:*:*:*:*:*:*:*:*"]
+)
 def test_what_is_not_a_cpe_23_name_is_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_cpe(bad)
