@@ -321,6 +321,8 @@ class FeedServer:
     requests: list[Seen] = attrs.field(factory=list)
     # name -> bytes to send before dropping the connection, once.
     cut_after: dict[str, int] = attrs.field(factory=dict)
+    # Names sent with Content-Encoding: gzip whatever the client asked (some CDNs do).
+    gzip_transfer: set[str] = attrs.field(factory=set)
     last_modified: dt.datetime = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
@@ -390,6 +392,9 @@ class FeedServer:
         if start:
             status = 206
             headers["Content-Range"] = f"bytes {start}-{len(content) - 1}/{len(content)}"
+        if name in self.gzip_transfer and not start:
+            headers["Content-Encoding"] = "gzip"
+            body = gzipped(body)
         cut = self.cut_after.pop(name, None)
         if cut is not None:
             handler.send_response(status)

@@ -120,12 +120,12 @@ async def download(client: httpx.AsyncClient, directory: Path, item: Download, s
     part = directory / (item.name + ".part")
     part_entry = state.get(part.name)
     headers = {"Accept-Encoding": "identity"}
-    offset = part.stat().st_size if part.is_file() and part_entry else 0
+    # Resume only what a validator ties to one version of the file (If-Range).
+    validator = part_entry.get("etag") or part_entry.get("last_modified")
+    offset = part.stat().st_size if validator and part.is_file() else 0
     if offset:
-        validator = part_entry.get("etag") or part_entry.get("last_modified")
         headers["Range"] = f"bytes={offset}-"
-        if validator:
-            headers["If-Range"] = validator
+        headers["If-Range"] = str(validator)
     else:
         stored = state.get(item.name)
         if stored and _stored_unchanged(target, stored):
@@ -146,9 +146,15 @@ async def download(client: httpx.AsyncClient, directory: Path, item: Download, s
                 if response.status_code == 206:  # not the range asked for: start again next run
                     _discard(part, state)
                 raise DownloadFailed(f"{item.url}: HTTP {response.status_code}")
+            # A server that compresses the transfer anyway: store the decoded file, and since a
+            # Range would count encoded bytes, do not resume it.
+            encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+            if encoded:
+                state.put(part.name, None)
+            chunks = response.aiter_bytes() if encoded else response.aiter_raw()
             with part.open(mode) as stream:
                 # As received: what arrived before a cut is kept for the resume.
-                async for chunk in response.aiter_raw():
+                async for chunk in chunks:
                     stream.write(chunk)
                 stream.flush()
                 os.fsync(stream.fileno())
@@ -156,6 +162,8 @@ async def download(client: httpx.AsyncClient, directory: Path, item: Download, s
     except httpx.HTTPError as exc:
         # The .part and its validators stay: the next run resumes.
         raise DownloadFailed(f"{item.url}: {exc.__class__.__name__}") from exc
+    except OSError as exc:  # the disk, not the server
+        raise DownloadFailed(f"{item.name}: {exc.strerror or exc.__class__.__name__}") from exc
     try:
         sha256 = await _check(part, item.name)
     except ValueError as exc:

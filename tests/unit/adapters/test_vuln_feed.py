@@ -11,13 +11,20 @@ from pathlib import Path
 import pytest
 
 from fleet_adapters.vulnerabilities import NvdVulnerabilityFeed, cisa, cpe_dictionary, epss, index, nvd
+from fleet_adapters.vulnerabilities.index import NvdIndex
 from fleet_core.errors import Unavailable
 from fleet_core.model.vulnerabilities import CVEMatch, SoftwareToMatch
+from fleet_core.ports.vulnerability_feeds import VulnerabilityFeed, VulnerabilityIndex
 from tests import support_vulnfeeds as feeds
 
 pytestmark = pytest.mark.anyio
 
 OPENSSL_CPE = "cpe:2.3:a:openssl:openssl:1.1.1k:*:*:*:*:*:*:*"
+
+
+def _conforms(feed: NvdVulnerabilityFeed, loaded: NvdIndex) -> tuple[VulnerabilityFeed, VulnerabilityIndex]:
+    """Checked by mypy, not at run time: the engine implements the port."""
+    return feed, loaded
 
 
 def offline_feed(path: Path) -> NvdVulnerabilityFeed:

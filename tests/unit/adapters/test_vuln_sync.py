@@ -201,3 +201,15 @@ async def test_the_sync_state_holds_validators_and_no_secret(server: feeds.FeedS
     state = json.loads((tmp_path / "db" / sync.STATE_NAME).read_text())
     assert state["nvdcpe-2.0.tar.gz"]["etag"] == server.etag("nvdcpe-2.0.tar.gz")
     assert set(state["nvdcpe-2.0.tar.gz"]) == {"etag", "last_modified", "sha256", "size", "mtime_ns"}
+
+
+async def test_a_transfer_compressed_against_our_wish_is_stored_decoded(
+    server: feeds.FeedServer, tmp_path: Path
+) -> None:
+    server.gzip_transfer.add("known_exploited_vulnerabilities.json")
+    feed = feed_for(server, tmp_path / "db")
+    await feed.sync()
+    [request] = server.seen("known_exploited_vulnerabilities.json")
+    assert request.headers["accept-encoding"] == "identity"
+    stored = tmp_path / "db" / "known_exploited_vulnerabilities.json"
+    assert stored.read_bytes() == server.files["known_exploited_vulnerabilities.json"]
