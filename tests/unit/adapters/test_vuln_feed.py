@@ -9,12 +9,16 @@ import gzip
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleet_adapters.vulnerabilities import NvdVulnerabilityFeed, cisa, cpe_dictionary, epss, index, nvd
 from fleet_adapters.vulnerabilities.index import NvdIndex
 from fleet_core.errors import Unavailable
 from fleet_core.model.vulnerabilities import CVEMatch, SoftwareToMatch
 from fleet_core.ports.vulnerability_feeds import VulnerabilityFeed, VulnerabilityIndex
+from fleet_core.rules.cpe import VersionRange, quote_component, version_matches
+from fleet_core.rules.versions import compare_versions, version_key
 from tests import support_vulnfeeds as feeds
 
 pytestmark = pytest.mark.anyio
@@ -199,3 +203,60 @@ async def test_without_the_dictionary_only_the_translation_table_names_cpes(data
     git = SoftwareToMatch(id=2, name="git", version="2.30.0", source="deb_packages")
     assert loaded.cpe_for(git) == "cpe:2.3:a:git-scm:git:2.30.0:*:*:*:*:*:*:*"
     assert loaded.meta(["CVE-2021-3711"])["CVE-2021-3711"].epss_probability is None
+
+
+# --- the index against a brute-force reading of the criteria --------------------------------
+
+_VERSION = st.sampled_from(["1.0", "1.1.1", "1.1.1k", "1.1.1l", "2.0~rc1", "2.0", "2.0-1ubuntu1", "1:2.0", "3.1"])
+_OPTIONAL = st.none() | _VERSION
+_PRODUCT = st.sampled_from([("acme", "tool", "*"), ("acme", "lib", "python"), ("globex", "tool", "*")])
+
+
+@st.composite
+def _criteria(draw: st.DrawFn) -> list[tuple[str, str, str, str, str | None, str | None, str | None, str | None]]:
+    """(cve, vendor, product, target_sw + criterion version, bounds...) rows."""
+    rows = []
+    for _ in range(draw(st.integers(0, 12))):
+        vendor, product, target = draw(_PRODUCT)
+        fixed = draw(st.sampled_from(["*", "-", "1.1.1k", "2.0"]))
+        rows.append((f"CVE-2020-{draw(st.integers(1, 6)):04d}", vendor, product, f"{target}|{fixed}",
+                     draw(_OPTIONAL), draw(_OPTIONAL), draw(_OPTIONAL), draw(_OPTIONAL)))
+    return rows
+
+
+@given(_criteria(), _PRODUCT, st.sampled_from(["*", "python"]), _VERSION)
+@settings(max_examples=150, deadline=None)
+def test_the_index_answers_what_the_range_rules_say_criterion_by_criterion(
+    rows: list[tuple[str, str, str, str, str | None, str | None, str | None, str | None]],
+    asked: tuple[str, str, str],
+    target_sw: str,
+    version: str,
+) -> None:
+    cve_ids = sorted({row[0] for row in rows})
+    numbers = {cve: number for number, cve in enumerate(cve_ids)}
+    criteria: dict[str, list[index.Criterion]] = {}
+    for cve, vendor, product, target_and_fixed, s_in, s_ex, e_in, e_ex in rows:
+        target, fixed = target_and_fixed.split("|")
+        criteria.setdefault(f"{vendor}:{product}", []).append((numbers[cve], target, fixed, s_in, s_ex, e_in, e_ex))
+    data = index.IndexData(
+        version="v", cve_ids=cve_ids, cvss=[None] * len(cve_ids), published=[None] * len(cve_ids),
+        descriptions=[""] * len(cve_ids), criteria=criteria, dictionary=None, epss=None, known_exploited=None,
+    )
+    vendor, product, _ = asked
+    cpe = f"cpe:2.3:a:{vendor}:{product}:{quote_component(version)}:*:*:*:*:{target_sw}:*:*"
+    expected: dict[str, list[str | None]] = {}
+    for cve, row_vendor, row_product, target_and_fixed, s_in, s_ex, e_in, e_ex in rows:
+        target, fixed = target_and_fixed.split("|")
+        if (row_vendor, row_product) != (vendor, product) or target not in ("*", target_sw):
+            continue
+        if version_matches(version, fixed, VersionRange(s_in, s_ex, e_in, e_ex)):
+            expected.setdefault(cve, []).append(e_ex)
+    found = NvdIndex(data).matches(cpe, version)
+    assert [match.cve for match in found] == sorted(expected)
+    for match in found:
+        fixes = [fix for fix in expected[match.cve] if fix is not None]
+        nearest = min(fixes, key=version_key) if fixes else None
+        assert (match.resolved_in_version is None) == (nearest is None)
+        if nearest is not None:
+            assert match.resolved_in_version is not None
+            assert compare_versions(match.resolved_in_version, nearest) == 0
