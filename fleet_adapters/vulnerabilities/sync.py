@@ -52,7 +52,8 @@ class Download:
 
 
 class SyncState:
-    """The validators and stored size/mtime of each file, persisted after every change."""
+    """The validators and stored size/mtime of each file, written to disk after every change
+    (in a worker thread, one write at a time: the event loop serves agents meanwhile)."""
 
     def __init__(self, directory: Path) -> None:
         self._path = directory / STATE_NAME
@@ -61,17 +62,20 @@ class SyncState:
         except (OSError, ValueError):
             loaded = {}
         self._entries: dict[str, dict[str, Any]] = loaded if isinstance(loaded, dict) else {}
+        self._write_lock = asyncio.Lock()
 
     def get(self, name: str) -> dict[str, Any]:
         entry = self._entries.get(name)
         return entry if isinstance(entry, dict) else {}
 
-    def put(self, name: str, entry: dict[str, Any] | None) -> None:
+    async def put(self, name: str, entry: dict[str, Any] | None) -> None:
         if entry is None:
             self._entries.pop(name, None)
         else:
             self._entries[name] = entry
-        write_atomically(self._path, json.dumps(self._entries, indent=1, sort_keys=True).encode())
+        async with self._write_lock:
+            content = json.dumps(self._entries, indent=1, sort_keys=True).encode()
+            await asyncio.to_thread(write_atomically, self._path, content)
 
 
 def _validators(response: httpx.Response) -> dict[str, Any]:
@@ -141,23 +145,23 @@ async def download(client: httpx.AsyncClient, directory: Path, item: Download, s
                 mode = "ab"
             elif response.status_code == 200:
                 mode, offset = "wb", 0
-                state.put(part.name, _validators(response))
+                await state.put(part.name, _validators(response))
             else:
                 if response.status_code == 206:  # not the range asked for: start again next run
-                    _discard(part, state)
+                    await _discard(part, state)
                 raise DownloadFailed(f"{item.url}: HTTP {response.status_code}")
             # A server that compresses the transfer anyway: store the decoded file, and since a
             # Range would count encoded bytes, do not resume it.
             encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
             if encoded:
-                state.put(part.name, None)
+                await state.put(part.name, None)
             chunks = response.aiter_bytes() if encoded else response.aiter_raw()
             with part.open(mode) as stream:
                 # As received: what arrived before a cut is kept for the resume.
                 async for chunk in chunks:
                     stream.write(chunk)
                 stream.flush()
-                os.fsync(stream.fileno())
+                await asyncio.to_thread(os.fsync, stream.fileno())
             validators = _validators(response) if mode == "wb" else part_entry
     except httpx.HTTPError as exc:
         # The .part and its validators stay: the next run resumes.
@@ -167,16 +171,15 @@ async def download(client: httpx.AsyncClient, directory: Path, item: Download, s
     try:
         sha256 = await _check(part, item.name)
     except ValueError as exc:
-        _discard(part, state)
+        await _discard(part, state)
         raise DownloadFailed(f"{item.name}: {exc}") from exc
     if meta is not None and sha256 != meta["sha256"].lower():
-        _discard(part, state)
+        await _discard(part, state)
         raise DownloadFailed(f"{item.name}: sha256 does not match {item.meta_url}")
-    os.replace(part, target)
-    fsync_directory(directory)
+    await asyncio.to_thread(_replace, part, target)
     stat = target.stat()
-    state.put(part.name, None)
-    state.put(item.name, {
+    await state.put(part.name, None)
+    await state.put(item.name, {
         "etag": validators.get("etag"),
         "last_modified": validators.get("last_modified"),
         "sha256": sha256,
@@ -185,10 +188,15 @@ async def download(client: httpx.AsyncClient, directory: Path, item: Download, s
     })
     if meta is not None:
         # The .meta goes next to its feed, as NVD serves both.
-        write_atomically(directory / nvd.meta_name(item.name),
-                         "".join(f"{key}:{value}\r\n" for key, value in meta.items()).encode())
+        meta_text = "".join(f"{key}:{value}\r\n" for key, value in meta.items()).encode()
+        await asyncio.to_thread(write_atomically, directory / nvd.meta_name(item.name), meta_text)
     log.info("vulnerabilities.file_downloaded", file=item.name, bytes=stat.st_size)
     return True
+
+
+def _replace(part: Path, target: Path) -> None:
+    os.replace(part, target)
+    fsync_directory(target.parent)
 
 
 def _resumes_at(response: httpx.Response, offset: int) -> bool:
@@ -196,10 +204,10 @@ def _resumes_at(response: httpx.Response, offset: int) -> bool:
     return content_range.startswith(f"bytes {offset}-")
 
 
-def _discard(part: Path, state: SyncState) -> None:
+async def _discard(part: Path, state: SyncState) -> None:
     with contextlib.suppress(OSError):
-        part.unlink()
-    state.put(part.name, None)
+        await asyncio.to_thread(part.unlink, missing_ok=True)
+    await state.put(part.name, None)
 
 
 async def _check(path: Path, name: str) -> str:
