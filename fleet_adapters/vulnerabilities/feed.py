@@ -72,7 +72,10 @@ class NvdVulnerabilityFeed:
     async def sync(self) -> None:
         if self._disabled:
             return
-        self._path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Unavailable(f"vulnerability databases path unusable: {exc.strerror}") from exc
         state = SyncState(self._path)
         limit = asyncio.Semaphore(_PARALLEL_DOWNLOADS)
         failures: list[str] = []
@@ -85,6 +88,8 @@ class NvdVulnerabilityFeed:
                         replaced.append(item.name)
                 except DownloadFailed as exc:
                     failures.append(str(exc))
+                except OSError as exc:  # the state file or the directory, not the download
+                    failures.append(f"{item.name}: {exc.strerror or exc.__class__.__name__}")
 
         timeout = httpx.Timeout(self._timeout, connect=min(self._timeout, 30.0))
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:

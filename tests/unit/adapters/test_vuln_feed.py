@@ -67,6 +67,14 @@ def test_the_score_falls_back_from_v3_1_to_v3_0_to_v2(databases: Path) -> None:
     assert scores["CVE-2022-1001"] == 4.3  # v2 only
 
 
+def test_nvds_own_score_is_preferred_to_a_cnas() -> None:
+    primary = nvd.Metric(cvssData=nvd.CvssData(baseScore=9.8), type="Primary")
+    secondary = nvd.Metric(cvssData=nvd.CvssData(baseScore=8.8), type="Secondary")
+    assert nvd.cvss_score(nvd.Metrics(cvssMetricV31=[secondary, primary])) == 9.8
+    assert nvd.cvss_score(nvd.Metrics(cvssMetricV31=[secondary], cvssMetricV2=[primary])) == 8.8
+    assert nvd.cvss_score(nvd.Metrics()) is None
+
+
 def test_the_meta_file_gives_the_sha256_of_the_uncompressed_json(databases: Path) -> None:
     import hashlib
 

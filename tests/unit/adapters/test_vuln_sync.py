@@ -213,3 +213,10 @@ async def test_a_transfer_compressed_against_our_wish_is_stored_decoded(
     assert request.headers["accept-encoding"] == "identity"
     stored = tmp_path / "db" / "known_exploited_vulnerabilities.json"
     assert stored.read_bytes() == server.files["known_exploited_vulnerabilities.json"]
+
+
+async def test_a_databases_path_that_cannot_be_created_is_unavailable(server: feeds.FeedServer, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(Unavailable):
+        await feed_for(server, tmp_path / "file" / "db").sync()
+    assert server.requests == []
