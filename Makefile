@@ -44,6 +44,13 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/run.py --hosts $(HOSTS) --duration $(DURATION) --window $(WINDOW) \
 		--workers $(WORKERS) $(BENCH_ARGS)
 
+# The vulnerability feed engine at NVD's size (not a test): rewrites the "Vulnerability detection"
+# section of docs/performance.md; e.g. `make bench-vulns VULNS_BENCH_ARGS="--scale 0.05"`.
+VULNS_BENCH_ARGS ?=
+.PHONY: bench-vulns
+bench-vulns: $(STAMP)
+	$(BIN)/python tests/bench/vulnerabilities.py $(VULNS_BENCH_ARGS)
+
 # The fault drills (not a test: never fails on a target). Rewrites docs/reliability.md below its
 # marker line: 500 simulated hosts on `fleet serve --workers 2` while the embedded Redis, then
 # Postgres, then a server worker are killed and frozen in turn, then the server is restarted;
