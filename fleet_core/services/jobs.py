@@ -71,8 +71,10 @@ def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_querie
         BackgroundJob("live-query-cleanup", CAMPAIGN_CLEANUP_PERIOD, live_queries.cleanup,
                       schedule=CLEANUPS_THEN_AGGREGATION),
         BackgroundJob("carve-expiry", CARVE_EXPIRY_PERIOD, carves.expire, schedule=CLEANUPS_THEN_AGGREGATION),
+        # Not at start: host-expiry's first run holds the schedule then, and the stored counts
+        # survive a restart anyway.
         BackgroundJob("software-counts", SOFTWARE_COUNTS_PERIOD, software.refresh_counts,
-                      schedule=CLEANUPS_THEN_AGGREGATION, run_first=True),
+                      schedule=CLEANUPS_THEN_AGGREGATION),
         # Seen times of check-ins are buffered in memory and written in one batch per flush.
         BackgroundJob("seen-flush", agents.settings.seen_flush_interval, agents.flush_seen, run_at_exit=True),
         *optional,

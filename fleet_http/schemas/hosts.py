@@ -36,7 +36,7 @@ from fleet_core.rules.hosts import host_status
 from fleet_core.services.hosts import HostDetails, HostPage, MacadminsSummary
 from fleet_http.schemas.common import UNSET, UnsetType, ts
 from fleet_http.schemas.policies import HostPolicyBody, to_host_policy
-from fleet_http.schemas.software import VulnerabilityBody, to_vulnerabilities
+from fleet_http.schemas.software import SoftwareListItem, VulnerabilityBody, to_software_item, to_vulnerabilities
 
 NANOSECONDS = 1_000_000_000
 
@@ -217,7 +217,7 @@ def to_listed_host(listed: ListedHost, now: dt.datetime, *, additional: tuple[st
 
 class ListHostsResponse(msgspec.Struct, kw_only=True):
     hosts: list[HostBody]
-    software: SoftwareBody | UnsetType = UNSET
+    software: SoftwareListItem | UnsetType = UNSET
     mobile_device_management_solution: MDMSolutionBody | UnsetType = UNSET
 
 
@@ -225,7 +225,8 @@ def to_list_hosts(page: HostPage, *, additional: tuple[str, ...] | None = None) 
     """A page of hosts; Fleet adds the software and the MDM solution the list is filtered by."""
     return ListHostsResponse(
         hosts=[to_listed_host(listed, page.as_of, additional=additional) for listed in page.hosts],
-        software=UNSET if page.software is None else to_software(page.software, with_hosts_count=True),
+        # The software object as GET /software lists it.
+        software=UNSET if page.software is None else to_software_item(page.software),
         mobile_device_management_solution=(
             UNSET if page.mdm_solution is None else to_mdm_solution(page.mdm_solution)),
     )
@@ -249,8 +250,6 @@ class SoftwareBody(msgspec.Struct, kw_only=True):
     extension_id: str | UnsetType = UNSET
     browser: str | UnsetType = UNSET
     last_opened_at: str | UnsetType = UNSET
-    # Only when the software is the one a host list is filtered by (GET /hosts?software_id=).
-    hosts_count: int | UnsetType = UNSET
 
 
 def _unless_empty(value: str) -> str | UnsetType:
@@ -258,7 +257,7 @@ def _unless_empty(value: str) -> str | UnsetType:
     return value or UNSET
 
 
-def to_software(software: Software, *, with_hosts_count: bool = False) -> SoftwareBody:
+def to_software(software: Software) -> SoftwareBody:
     return SoftwareBody(
         id=software.id, name=software.name, version=software.version, source=software.source,
         generated_cpe=software.generated_cpe, vulnerabilities=to_vulnerabilities(software.vulnerabilities),
@@ -267,7 +266,6 @@ def to_software(software: Software, *, with_hosts_count: bool = False) -> Softwa
         release=_unless_empty(software.release), extension_id=_unless_empty(software.extension_id),
         browser=_unless_empty(software.browser),
         last_opened_at=ts(software.last_opened_at) if software.last_opened_at else UNSET,
-        hosts_count=software.hosts_count if with_hosts_count else UNSET,
     )
 
 
