@@ -58,7 +58,8 @@ async def test_one_row_per_distinct_software_shared_by_hosts(uow_factory: UnitOf
     assert on_a[("uBlock", "1.57", "", "abc", "edge")] == on_b[("uBlock", "1.57", "", "abc", "edge")]
     assert len({*on_a.values(), *on_b.values()}) == 5
     async with uow_factory() as uow:
-        [stored] = [s for s in await uow.host_inventory.software(a) if s.browser == "chrome" and s.extension_id == "abc"]
+        [stored] = [s for s in await uow.host_inventory.software(a)
+                    if s.browser == "chrome" and s.extension_id == "abc"]
     assert (stored.source, stored.extension_id, stored.browser) == ("chrome_extensions", "abc", "chrome")
 
 
@@ -110,7 +111,7 @@ def recording(uow: PgUnitOfWork) -> Iterator[Recorded]:
             recorded.statements.append(query if isinstance(query, str) else str(query))
             return await super().execute(query, params, **kwargs)
 
-    conn = uow._conn  # noqa: SLF001 - the test wraps the real connection
+    conn = uow._conn
     saved = conn.cursor_factory
     conn.cursor_factory = RecordingCursor
     try:
@@ -124,7 +125,7 @@ async def write_counters(uow: PgUnitOfWork) -> dict[str, int]:
     this backend. The counters also hold earlier transactions not yet flushed to the shared
     statistics, but nothing is flushed inside a transaction, so two readings in one transaction
     differ by exactly what it wrote in between."""
-    async with uow._conn.cursor() as cur:  # noqa: SLF001
+    async with uow._conn.cursor() as cur:
         await cur.execute("SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables"
                           " WHERE relname = ANY(%s)", [list(SOFTWARE_TABLES)])
         return {name: int(count) for name, count in await cur.fetchall()}

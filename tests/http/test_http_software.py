@@ -202,8 +202,8 @@ async def test_titles_are_listed_once_counted(fleet: Fleet) -> None:
 
 
 async def test_browser_extensions_show_their_id_and_browser(fleet: Fleet) -> None:
-    extension = SoftwareItem("uBlock Origin", "1.57", "chrome_extensions", extension_id="cjpalhdlnbpafiamejdnhcphjbkeiagm",
-                             browser="chrome")
+    extension = SoftwareItem("uBlock Origin", "1.57", "chrome_extensions",
+                             extension_id="cjpalhdlnbpafiamejdnhcphjbkeiagm", browser="chrome")
     same_in_edge = SoftwareItem("uBlock Origin", "1.57", "chrome_extensions",
                                 extension_id="cjpalhdlnbpafiamejdnhcphjbkeiagm", browser="edge")
     await add_host(fleet, "browser", facts=HostFacts(software=(extension, same_in_edge)))
