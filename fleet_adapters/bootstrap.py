@@ -24,6 +24,7 @@ from fleet_adapters.redis.rate_limit import RedisRateLimiter
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_adapters.settings import Settings, SettingsError, log_files, server_runtime
+from fleet_adapters.vulnerabilities_wiring import build_vulnerability_feed
 from fleet_adapters.webhook_sender import HttpWebhookSender
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.services import Services, make_services
@@ -99,6 +100,7 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 logs=logs,
                 webhook_sender=HttpWebhookSender(),
                 live_store=RedisLiveQueryStore(r),
+                vulnerability_feed=build_vulnerability_feed(runtime.vulnerabilities),
             )
         finally:
             await bus.stop()

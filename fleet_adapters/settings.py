@@ -17,6 +17,13 @@ import msgspec
 
 from fleet_adapters.tls import ensure_self_signed, read_certificate_chain
 from fleet_core.model.runtime import AgentSettings, ServerRuntime
+from fleet_core.model.vulnerability_settings import (
+    CISA_KNOWN_EXPLOITS_URL,
+    EPSS_SCORES_URL,
+    NVD_CPE_DATABASE_URL,
+    NVD_CVE_FEED_PREFIX_URL,
+    VulnerabilitiesConfig,
+)
 
 ENV_PREFIX: Final = "FLEET_"
 
@@ -81,6 +88,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     live_query_rest_period: Annotated[
         dt.timedelta, _help("how long the synchronous live query endpoints wait for answers")
     ] = dt.timedelta(seconds=25)
+    vulnerabilities_databases_path: Annotated[
+        str | None, _help("where the vulnerability feed files are kept (default <data dir>/vulndb)")
+    ] = None
+    vulnerabilities_periodicity: Annotated[dt.timedelta, _help("how often the vulnerability job runs")] = (
+        dt.timedelta(hours=1)
+    )
+    vulnerabilities_current_instance_checks: Annotated[
+        Literal["yes", "no", "auto"],
+        _help("whether this process runs the vulnerability job: yes, no or auto (one process at a time)"),
+    ] = "auto"
+    vulnerabilities_disable_data_sync: Annotated[
+        bool, _help("use the feed files already in the databases path instead of downloading them")
+    ] = False
+    vulnerabilities_recent_vulnerability_max_age: Annotated[
+        dt.timedelta, _help("newly found CVEs older than this are not sent to the vulnerability automations")
+    ] = dt.timedelta(days=30)
+    vulnerabilities_cve_feed_prefix_url: Annotated[
+        str, _help("where NVD's CVE JSON 2.0 feeds (nvdcve-2.0-<year>.json.gz) are downloaded from")
+    ] = NVD_CVE_FEED_PREFIX_URL
+    vulnerabilities_cpe_database_url: Annotated[str, _help("NVD's CPE dictionary 2.0 (nvdcpe-2.0.tar.gz)")] = (
+        NVD_CPE_DATABASE_URL
+    )
+    vulnerabilities_epss_url: Annotated[str, _help("FIRST's EPSS scores (epss_scores-current.csv.gz)")] = (
+        EPSS_SCORES_URL
+    )
+    vulnerabilities_cisa_known_exploits_url: Annotated[
+        str, _help("CISA's known exploited vulnerabilities catalogue (JSON)")
+    ] = CISA_KNOWN_EXPLOITS_URL
 
     @property
     def host(self) -> str:
@@ -250,6 +285,8 @@ def _check(settings: Settings, by_name: Mapping[str, Option]) -> None:
         raise SettingsError(f"invalid {_label(by_name['session_duration'])}: must be positive")
     if settings.live_query_rest_period <= dt.timedelta(0):
         raise SettingsError(f"invalid {_label(by_name['live_query_rest_period'])}: must be positive")
+    if settings.vulnerabilities_periodicity <= dt.timedelta(0):
+        raise SettingsError(f"invalid {_label(by_name['vulnerabilities_periodicity'])}: must be positive")
     if not settings.server_tls:
         return
     if (settings.server_cert is None) != (settings.server_key is None):
@@ -295,6 +332,23 @@ def server_runtime(settings: Settings) -> ServerRuntime:
         certificate_chain=None if files is None else read_certificate_chain(files[0]),
         default_server_url=server_url(settings),
         live_query_rest_period=settings.live_query_rest_period,
+        vulnerabilities=vulnerabilities_config(settings),
+    )
+
+
+def vulnerabilities_config(settings: Settings) -> VulnerabilitiesConfig:
+    """The --vulnerabilities-* options as the core and the feed engine take them."""
+    path = settings.vulnerabilities_databases_path
+    return VulnerabilitiesConfig(
+        databases_path=str(settings.data_path / "vulndb") if path is None else path,
+        periodicity=settings.vulnerabilities_periodicity,
+        current_instance_checks=settings.vulnerabilities_current_instance_checks,
+        disable_data_sync=settings.vulnerabilities_disable_data_sync,
+        recent_vulnerability_max_age=settings.vulnerabilities_recent_vulnerability_max_age,
+        cve_feed_prefix_url=settings.vulnerabilities_cve_feed_prefix_url,
+        cpe_database_url=settings.vulnerabilities_cpe_database_url,
+        epss_url=settings.vulnerabilities_epss_url,
+        cisa_known_exploits_url=settings.vulnerabilities_cisa_known_exploits_url,
     )
 
 

@@ -19,6 +19,7 @@ from fleet_adapters.webhook_sender import HttpWebhookSender
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.webhooks import WebhookSchedule
 from fleet_core.ports import Clock, WebhookSender
+from fleet_core.ports.vulnerability_feeds import VulnerabilityFeed
 from fleet_core.services import Services, make_services
 
 __all__ = ["InMemoryKit", "InMemoryStore", "InMemoryUnitOfWork", "MovableClock", "in_memory_kit"]
@@ -57,6 +58,7 @@ class InMemoryKit:
 def in_memory_kit(
     *, runtime: ServerRuntime | None = None, clock: Clock | None = None,
     webhook_sender: WebhookSender | None = None, webhook_schedule: WebhookSchedule | None = None,
+    vulnerability_feed: VulnerabilityFeed | None = None,
 ) -> InMemoryKit:
     store = InMemoryStore()
     mailer = RecordingMailer()
@@ -79,5 +81,6 @@ def in_memory_kit(
         webhook_sender=webhook_sender or HttpWebhookSender(),
         webhook_schedule=webhook_schedule or WebhookSchedule(),
         live_store=live_store,
+        vulnerability_feed=vulnerability_feed,
     )
     return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store)

@@ -34,9 +34,10 @@ from fleet_adapters.memory.password_resets import InMemoryPasswordResetRepositor
 from fleet_adapters.memory.policies import InMemoryDeviceTokenRepository, InMemoryPolicyRepository
 from fleet_adapters.memory.queries import InMemoryQueryRepository
 from fleet_adapters.memory.sessions import InMemorySessionRepository
-from fleet_adapters.memory.software import InMemorySoftwareRepository
+from fleet_adapters.memory.software import InMemorySoftwareRepository, SoftwareTables
 from fleet_adapters.memory.teams import InMemoryTeamRepository
 from fleet_adapters.memory.users import InMemoryUserRepository
+from fleet_adapters.memory.vulnerabilities import InMemoryVulnerabilityRepository
 from fleet_adapters.memory.webhooks import InMemoryWebhookRepository, WebhookTables
 from fleet_core.model.activities import Activity
 from fleet_core.model.campaigns import Campaign
@@ -69,6 +70,7 @@ class _State:
     device_tokens: dict[str, int] = attrs.field(factory=dict)  # token hash -> host id
     campaigns: dict[int, Campaign] = attrs.field(factory=dict)
     carves: CarveTables = attrs.field(factory=CarveTables)
+    software: SoftwareTables = attrs.field(factory=SoftwareTables)
 
     def copy(self) -> _State:
         # Values are frozen attrs objects, so copying the containers is enough, except the
@@ -91,6 +93,7 @@ class _State:
             device_tokens=dict(self.device_tokens),
             campaigns=dict(self.campaigns),
             carves=self.carves.copy(),
+            software=self.software.copy(),
         )
 
 
@@ -142,6 +145,7 @@ class InMemoryUnitOfWork:
     carves: InMemoryCarveRepository
     webhooks: InMemoryWebhookRepository
     software: InMemorySoftwareRepository
+    vulnerabilities: InMemoryVulnerabilityRepository
     host_listing: InMemoryHostListing
 
     def __init__(self, store: InMemoryStore) -> None:
@@ -171,6 +175,7 @@ class InMemoryUnitOfWork:
         self.carves = InMemoryCarveRepository(state, store)
         self.webhooks = InMemoryWebhookRepository(state, store)
         self.software = InMemorySoftwareRepository(state)
+        self.vulnerabilities = InMemoryVulnerabilityRepository(state)
         self.host_listing = InMemoryHostListing(state, store)
         return self
 

@@ -13,14 +13,20 @@ import structlog
 from fleet_adapters.vulnerabilities import cisa, cpe_dictionary, epss, index, nvd
 from fleet_adapters.vulnerabilities.sync import Download, DownloadFailed, SyncState, download
 from fleet_core.errors import Unavailable
+from fleet_core.model.vulnerability_settings import (
+    CISA_KNOWN_EXPLOITS_URL,
+    EPSS_SCORES_URL,
+    NVD_CPE_DATABASE_URL,
+    NVD_CVE_FEED_PREFIX_URL,
+)
 
 log = structlog.get_logger(__name__)
 
-# Where the publishers serve the files today.
-DEFAULT_CVE_FEED_PREFIX_URL = "https://nvd.nist.gov/feeds/json/cve/2.0/"
-DEFAULT_CPE_DATABASE_URL = "https://nvd.nist.gov/feeds/json/cpe/2.0/nvdcpe-2.0.tar.gz"
-DEFAULT_EPSS_URL = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
-DEFAULT_CISA_KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+# Where the publishers serve the files today (one definition, shared with the settings).
+DEFAULT_CVE_FEED_PREFIX_URL = NVD_CVE_FEED_PREFIX_URL
+DEFAULT_CPE_DATABASE_URL = NVD_CPE_DATABASE_URL
+DEFAULT_EPSS_URL = EPSS_SCORES_URL
+DEFAULT_CISA_KEV_URL = CISA_KNOWN_EXPLOITS_URL
 
 _PARALLEL_DOWNLOADS = 4
 

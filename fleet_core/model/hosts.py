@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from fleet_core.model.vulnerabilities import SoftwareVulnerability
+
 # Hosts that never reported a time are treated as last updated long ago, so every collection is
 # due at once (Fleet stores 1970-01-02 for the same reason).
 NEVER = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
@@ -98,7 +100,8 @@ class HostUser:
 
 @attrs.frozen
 class SoftwareItem:
-    """One installed package as reported by a host; (name, version, source) identifies it."""
+    """One installed package as reported by a host; every field but installed_path and
+    last_opened_at identifies it (fleet_core.rules.software_inventory.software_identity)."""
 
     name: str
     version: str
@@ -107,6 +110,9 @@ class SoftwareItem:
     vendor: str = ""
     arch: str = ""
     release: str = ""
+    # Browser extensions: the extension's id and the browser it is for ("chrome", "firefox", ...).
+    extension_id: str = ""
+    browser: str = ""
     installed_path: str = ""
     last_opened_at: dt.datetime | None = None
 
@@ -123,8 +129,14 @@ class Software:
     vendor: str = ""
     arch: str = ""
     release: str = ""
+    extension_id: str = ""
+    browser: str = ""
+    # The CPE the vulnerability job chose for it ("" until it runs, or when nothing matches).
+    generated_cpe: str = ""
     last_opened_at: dt.datetime | None = None
     hosts_count: int = 0
+    # The CVEs the vulnerability job found on it, ordered by CVE id.
+    vulnerabilities: tuple[SoftwareVulnerability, ...] = ()
 
 
 @attrs.frozen

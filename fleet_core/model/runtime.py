@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from fleet_core.model.vulnerability_settings import VulnerabilitiesConfig
+
 
 @attrs.frozen
 class AgentSettings:
@@ -39,3 +41,5 @@ class ServerRuntime:
     default_server_url: str = ""
     # How long the synchronous live query endpoints wait for answers (FLEET_LIVE_QUERY_REST_PERIOD).
     live_query_rest_period: dt.timedelta = dt.timedelta(seconds=25)
+    # The --vulnerabilities-* options (GET /config's vulnerabilities block, the vulnerability job).
+    vulnerabilities: VulnerabilitiesConfig = attrs.field(factory=VulnerabilitiesConfig)

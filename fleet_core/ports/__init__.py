@@ -34,6 +34,7 @@ from fleet_core.ports.software import SoftwareRepository
 from fleet_core.ports.teams import TeamRepository
 from fleet_core.ports.uow import UnitOfWork, UnitOfWorkFactory
 from fleet_core.ports.users import InviteRepository, PasswordResetRepository, SessionRepository, UserRepository
+from fleet_core.ports.vulnerabilities import VulnerabilityRepository
 from fleet_core.ports.webhooks import WebhookRepository
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",
+    "VulnerabilityRepository",
     "WebhookRepository",
     "WebhookSender",
 ]

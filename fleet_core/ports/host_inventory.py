@@ -53,11 +53,13 @@ class HostInventoryRepository(Protocol):
         ...
 
     async def software(self, host_id: int) -> builtins.list[Software]:
-        """The host's software, by name, version, source."""
+        """The host's software, by name, version, source, each with its generated_cpe and
+        vulnerabilities (ordered by CVE id)."""
         ...
 
     async def software_by_id(self, software_id: int) -> Software | None:
-        """One software title+version with the number of hosts that have it, or None."""
+        """One software with its vulnerabilities and hosts_count = the fleet-wide count of the
+        last SoftwareRepository.refresh_host_counts (0 before it), or None."""
         ...
 
     async def device_mapping(self, host_id: int) -> builtins.list[DeviceMapping]:

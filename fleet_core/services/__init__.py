@@ -21,6 +21,7 @@ from fleet_core.ports import (
     UnitOfWorkFactory,
     WebhookSender,
 )
+from fleet_core.ports.vulnerability_feeds import VulnerabilityFeed
 from fleet_core.services.activities import ActivityService
 from fleet_core.services.agents import AgentService
 from fleet_core.services.auth import AuthService
@@ -44,6 +45,7 @@ from fleet_core.services.specs import SpecService
 from fleet_core.services.targets import TargetService
 from fleet_core.services.teams import TeamService
 from fleet_core.services.users import UserService
+from fleet_core.services.vulnerabilities import VulnerabilityService
 from fleet_core.services.webhooks import UNCONFIGURED_SENDER, WebhookService
 
 
@@ -72,6 +74,8 @@ class Services:
     runtime: ServerRuntime
     webhooks: WebhookService
     software: SoftwareService
+    # None when no feed engine is wired in (the in-memory kit).
+    vulnerabilities: VulnerabilityService | None
     schedules: ScheduleService
     carves: CarveService
     # Every background job of a server process (fleet_core.services.jobs), run by the process.
@@ -93,6 +97,7 @@ def make_services(
     webhook_sender: WebhookSender = UNCONFIGURED_SENDER,
     webhook_schedule: WebhookSchedule = WebhookSchedule(),
     live_store: LiveQueryStore | None = None,
+    vulnerability_feed: VulnerabilityFeed | None = None,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     activities = ActivityService(uow=uow, clock=clock)
@@ -108,7 +113,11 @@ def make_services(
     agents = AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
                           packs=PackConfigService(uow=uow, clock=clock, bus=bus),
                           settings=runtime.agents, live=live_queries, rate_limiter=rate_limiter)
-    jobs = background_jobs(hosts=hosts, webhooks=webhooks, live_queries=live_queries, carves=carves, agents=agents)
+    software = SoftwareService(uow=uow, clock=clock)
+    vulnerabilities = None if vulnerability_feed is None else VulnerabilityService(
+        uow=uow, clock=clock, feed=vulnerability_feed, settings=runtime.vulnerabilities)
+    jobs = background_jobs(hosts=hosts, webhooks=webhooks, live_queries=live_queries, carves=carves, agents=agents,
+                           software=software, vulnerabilities=vulnerabilities)
     return Services(
         auth=auth,
         setup=SetupService(uow=uow, hasher=hasher, auth=auth, clock=clock),
@@ -132,7 +141,8 @@ def make_services(
         health=health,
         runtime=runtime,
         webhooks=webhooks,
-        software=SoftwareService(uow=uow, clock=clock),
+        software=software,
+        vulnerabilities=vulnerabilities,
         # Fleet's cron schedules that this server has jobs for, as the jobs table assigns them.
         schedules=ScheduleService(jobs=jobs_by_schedule(jobs)),
         carves=carves,

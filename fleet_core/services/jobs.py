@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
-from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, Job
+from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, VULNERABILITIES, Job
 
 if TYPE_CHECKING:
     from fleet_core.services import Services
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from fleet_core.services.carves import CarveService
     from fleet_core.services.hosts import HostService
     from fleet_core.services.live_queries import LiveQueryService
+    from fleet_core.services.software import SoftwareService
+    from fleet_core.services.vulnerabilities import VulnerabilityService
     from fleet_core.services.webhooks import WebhookService
 
 log = structlog.get_logger(__name__)
@@ -35,6 +37,8 @@ HOST_EXPIRY_PERIOD = dt.timedelta(minutes=10)
 CAMPAIGN_CLEANUP_PERIOD = dt.timedelta(minutes=1)
 # Carves expire after a day; an hour late is fine, and each pass handles a bounded batch.
 CARVE_EXPIRY_PERIOD = dt.timedelta(hours=1)
+# Software host counts: one statement; a title first reported is listed from the next refresh.
+SOFTWARE_COUNTS_PERIOD = dt.timedelta(minutes=10)
 
 
 @attrs.frozen
@@ -52,8 +56,14 @@ class BackgroundJob:
 
 
 def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_queries: LiveQueryService,
-                    carves: CarveService, agents: AgentService) -> tuple[BackgroundJob, ...]:
-    """Every background job of a server process, in the order they start."""
+                    carves: CarveService, agents: AgentService, software: SoftwareService,
+                    vulnerabilities: VulnerabilityService | None = None) -> tuple[BackgroundJob, ...]:
+    """Every background job of a server process, in the order they start (the vulnerability job
+    only when this instance runs it: --vulnerabilities-current-instance-checks)."""
+    optional: tuple[BackgroundJob, ...] = ()
+    if vulnerabilities is not None and vulnerabilities.settings.runs_here:
+        optional = (BackgroundJob("vulnerabilities", vulnerabilities.settings.periodicity, vulnerabilities.run,
+                                  schedule=VULNERABILITIES),)
     return (
         BackgroundJob("host-expiry", HOST_EXPIRY_PERIOD, hosts.expire, schedule=CLEANUPS_THEN_AGGREGATION,
                       run_first=True),
@@ -61,8 +71,13 @@ def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_querie
         BackgroundJob("live-query-cleanup", CAMPAIGN_CLEANUP_PERIOD, live_queries.cleanup,
                       schedule=CLEANUPS_THEN_AGGREGATION),
         BackgroundJob("carve-expiry", CARVE_EXPIRY_PERIOD, carves.expire, schedule=CLEANUPS_THEN_AGGREGATION),
+        # Not at start: host-expiry's first run holds the schedule then, and the stored counts
+        # survive a restart anyway.
+        BackgroundJob("software-counts", SOFTWARE_COUNTS_PERIOD, software.refresh_counts,
+                      schedule=CLEANUPS_THEN_AGGREGATION),
         # Seen times of check-ins are buffered in memory and written in one batch per flush.
         BackgroundJob("seen-flush", agents.settings.seen_flush_interval, agents.flush_seen, run_at_exit=True),
+        *optional,
     )
 
 

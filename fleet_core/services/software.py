@@ -1,8 +1,10 @@
 """The software inventory: which software is installed across the fleet, and on how many hosts.
 
-Counts are computed when asked (see fleet_adapters/postgres/software.py), so they are current as
-of the request; counts_updated_at is therefore the time of the request. There is no
-vulnerability feed: every title has no vulnerabilities, and the vulnerable filter finds nothing.
+Host counts are kept by a periodic job (refresh_counts, on the cleanups_then_aggregation
+schedule), as Fleet's software_host_counts are: listing reads them and never counts the hosts'
+software at request time. counts_updated_at says when they were counted; a title first reported
+since then is listed from the next refresh on (Fleet shows only counted titles too). The
+vulnerabilities come from the vulnerability job (fleet_core/services/vulnerabilities.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from fleet_core.rules.paging import ListOptions
 @attrs.frozen
 class SoftwarePage:
     software: builtins.list[Software]
-    counts_updated_at: dt.datetime
+    # When the host counts were last refreshed; None before the first refresh.
+    counts_updated_at: dt.datetime | None
 
 
 def _scoped(viewer: Viewer, filters: SoftwareFilter) -> SoftwareFilter:
@@ -70,7 +73,8 @@ class SoftwareService:
         async with self.uow() as uow:
             await _require_team(uow, scoped.team_id)
             software = await uow.software.list(scoped, options)
-        return SoftwarePage(software=software, counts_updated_at=self.clock.now())
+            counts_updated_at = await uow.software.counts_updated_at()
+        return SoftwarePage(software=software, counts_updated_at=counts_updated_at)
 
     async def count(self, viewer: Viewer, filters: SoftwareFilter) -> int:
         """How many titles list() would return without paging (same errors)."""
@@ -78,3 +82,9 @@ class SoftwareService:
         async with self.uow() as uow:
             await _require_team(uow, scoped.team_id)
             return await uow.software.count(scoped)
+
+    async def refresh_counts(self) -> None:
+        """The periodic job: recount the hosts of every software (fleet-wide, per team, no team)."""
+        async with self.uow() as uow:
+            await uow.software.refresh_host_counts(self.clock.now())
+            await uow.commit()

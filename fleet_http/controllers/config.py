@@ -53,10 +53,13 @@ def render_config(config: AppConfig, runtime: ServerRuntime) -> dict[str, Any]:
         "osquery_detail": int(runtime.agents.detail_update_interval.total_seconds()) * NANOSECONDS,
         "osquery_policy": int(runtime.agents.policy_update_interval.total_seconds()) * NANOSECONDS,
     }
+    vulns = runtime.vulnerabilities
     body["vulnerabilities"] = {
-        "cpe_database_url": "", "current_instance_checks": "auto", "cve_feed_prefix_url": "",
-        "databases_path": config.vulnerability_settings.databases_path, "disable_data_sync": False,
-        "periodicity": 3600 * NANOSECONDS, "recent_vulnerability_max_age": 30 * 86400 * NANOSECONDS,
+        "cpe_database_url": vulns.cpe_database_url, "current_instance_checks": vulns.current_instance_checks,
+        "cve_feed_prefix_url": vulns.cve_feed_prefix_url, "databases_path": vulns.databases_path,
+        "disable_data_sync": vulns.disable_data_sync,
+        "periodicity": int(vulns.periodicity.total_seconds()) * NANOSECONDS,
+        "recent_vulnerability_max_age": int(vulns.recent_vulnerability_max_age.total_seconds()) * NANOSECONDS,
     }
     return body
 

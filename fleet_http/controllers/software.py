@@ -53,7 +53,8 @@ class SoftwareController(Controller):
         if options.order_key is None:
             options = attrs.evolve(options, order_key=DEFAULT_ORDER_KEY, order_direction=Direction.DESC)
         result = await software.list(viewer, filters, options)
-        return ListSoftwareResponse(counts_updated_at=ts(result.counts_updated_at),
+        counted = result.counts_updated_at
+        return ListSoftwareResponse(counts_updated_at=None if counted is None else ts(counted),
                                     software=[to_software_item(s) for s in result.software])
 
     @get("/count")

@@ -36,6 +36,7 @@ from fleet_core.rules.hosts import host_status
 from fleet_core.services.hosts import HostDetails, HostPage, MacadminsSummary
 from fleet_http.schemas.common import UNSET, UnsetType, ts
 from fleet_http.schemas.policies import HostPolicyBody, to_host_policy
+from fleet_http.schemas.software import SoftwareListItem, VulnerabilityBody, to_software_item, to_vulnerabilities
 
 NANOSECONDS = 1_000_000_000
 
@@ -216,7 +217,7 @@ def to_listed_host(listed: ListedHost, now: dt.datetime, *, additional: tuple[st
 
 class ListHostsResponse(msgspec.Struct, kw_only=True):
     hosts: list[HostBody]
-    software: SoftwareBody | UnsetType = UNSET
+    software: SoftwareListItem | UnsetType = UNSET
     mobile_device_management_solution: MDMSolutionBody | UnsetType = UNSET
 
 
@@ -224,7 +225,8 @@ def to_list_hosts(page: HostPage, *, additional: tuple[str, ...] | None = None) 
     """A page of hosts; Fleet adds the software and the MDM solution the list is filtered by."""
     return ListHostsResponse(
         hosts=[to_listed_host(listed, page.as_of, additional=additional) for listed in page.hosts],
-        software=UNSET if page.software is None else to_software(page.software),
+        # The software object as GET /software lists it.
+        software=UNSET if page.software is None else to_software_item(page.software),
         mobile_device_management_solution=(
             UNSET if page.mdm_solution is None else to_mdm_solution(page.mdm_solution)),
     )
@@ -240,11 +242,13 @@ class SoftwareBody(msgspec.Struct, kw_only=True):
     version: str
     source: str
     generated_cpe: str
-    vulnerabilities: None
+    vulnerabilities: list[VulnerabilityBody] | None
     bundle_identifier: str | UnsetType = UNSET
     vendor: str | UnsetType = UNSET
     arch: str | UnsetType = UNSET
     release: str | UnsetType = UNSET
+    extension_id: str | UnsetType = UNSET
+    browser: str | UnsetType = UNSET
     last_opened_at: str | UnsetType = UNSET
 
 
@@ -256,9 +260,11 @@ def _unless_empty(value: str) -> str | UnsetType:
 def to_software(software: Software) -> SoftwareBody:
     return SoftwareBody(
         id=software.id, name=software.name, version=software.version, source=software.source,
-        generated_cpe="", vulnerabilities=None, bundle_identifier=_unless_empty(software.bundle_identifier),
+        generated_cpe=software.generated_cpe, vulnerabilities=to_vulnerabilities(software.vulnerabilities),
+        bundle_identifier=_unless_empty(software.bundle_identifier),
         vendor=_unless_empty(software.vendor), arch=_unless_empty(software.arch),
-        release=_unless_empty(software.release),
+        release=_unless_empty(software.release), extension_id=_unless_empty(software.extension_id),
+        browser=_unless_empty(software.browser),
         last_opened_at=ts(software.last_opened_at) if software.last_opened_at else UNSET,
     )
 

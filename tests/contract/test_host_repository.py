@@ -796,6 +796,11 @@ async def test_software_by_id_counts_the_hosts_that_have_it(uow_factory: UnitOfW
         await uow.commit()
     async with uow_factory() as uow:
         [listed_tar, _] = await uow.host_inventory.software(second)
+        # The count is the one the host-count job stored: none before its first run.
+        uncounted = await uow.host_inventory.software_by_id(listed_tar.id)
+        assert uncounted is not None and uncounted.hosts_count == 0
+        await uow.software.refresh_host_counts(at)
+        await uow.commit()
         found = await uow.host_inventory.software_by_id(listed_tar.id)
         assert found is not None
         assert (found.name, found.version, found.source, found.hosts_count) == ("tar", "1.30", "deb_packages", 2)

@@ -1,6 +1,7 @@
-"""SoftwareRepository contract (fleet_core.ports): only installed software is listed, host counts
-follow the team filters, search on name and version, ordering with ties by id, paging, and the
-vulnerability filter and keys (no vulnerability data). Runs on the in-memory store and Postgres."""
+"""SoftwareRepository contract (fleet_core.ports): only counted software is listed, host counts
+(as of the last refresh) follow the team filters, search on name and version, ordering with ties
+by id, paging, and the vulnerability filter and keys without vulnerability data (with it:
+test_vulnerability_repository.py). Runs on the in-memory store and Postgres."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ async def seed(uow_factory: UnitOfWorkFactory, add_team: AddTeam, at: dt.datetim
         await report(uow, c, at, ZSH, CURL8)
         await report(uow, d, at, CURL7)
         await report(uow, e, at)
+        await uow.software.refresh_host_counts(at)
         await uow.commit()
         ids = {}
         for host_id in (a, b, d):
@@ -194,5 +196,12 @@ async def test_counts_follow_hosts_moving_leaving_and_uninstalling(
         await report(uow, b.id, at, CURL8)
         await uow.commit()
     blue = SoftwareFilter(team_id=seeded.blue)
+    # Listing reads the counts of the last refresh, not the hosts' software now.
+    assert await listed(uow_factory, blue, BY_COUNT) == [("curl 8.0", 2), ("Zsh 5.9", 1), ("python 3.12", 1)]
+    later = at + dt.timedelta(minutes=10)
+    async with uow_factory() as uow:
+        await uow.software.refresh_host_counts(later)
+        await uow.commit()
+        assert await uow.software.counts_updated_at() == later
     assert await listed(uow_factory, blue, BY_COUNT) == [("curl 8.0", 2), ("Zsh 5.9", 1)]
     assert await listed(uow_factory, SoftwareFilter(team_id=seeded.red)) == []

@@ -28,13 +28,21 @@ PYTHON = SoftwareItem("python", "3.12", "python_packages")
 VIM = SoftwareItem("vim", "9.1", "deb_packages")
 
 
+async def refresh_counts(fleet: Fleet) -> None:
+    """Run the host-count job now, as POST /trigger does for its schedule."""
+    response = await fleet.client.post(f"{V1}/trigger", params={"name": "cleanups_then_aggregation"},
+                                       headers=fleet.as_admin)
+    assert response.status_code == 200, response.text
+
+
 async def seed(cast: Cast) -> None:
-    """Team one: curl+Zsh, curl+python; team two: curl+Zsh; no team: vim."""
+    """Team one: curl+Zsh, curl+python; team two: curl+Zsh; no team: vim; then the counts job runs."""
     fleet = cast.fleet
     await add_host(fleet, "one-a", team_id=cast.team_one, facts=HostFacts(software=(CURL, ZSH)))
     await add_host(fleet, "one-b", team_id=cast.team_one, facts=HostFacts(software=(CURL, PYTHON)))
     await add_host(fleet, "two-a", team_id=cast.team_two, facts=HostFacts(software=(ZSH, CURL)))
     await add_host(fleet, "none-a", facts=HostFacts(software=(VIM,)))
+    await refresh_counts(fleet)
 
 
 def names(body: dict[str, Any]) -> list[tuple[str, int]]:
@@ -63,9 +71,12 @@ async def test_lists_installed_software_most_installed_first(cast: Cast) -> None
         "id": 0, "name": "curl", "version": "8.0", "source": "deb_packages", "release": "1ubuntu1",
         "vendor": "Ubuntu", "arch": "x86_64", "generated_cpe": "", "vulnerabilities": None, "hosts_count": 3}
     assert zsh["bundle_identifier"] == "org.zsh" and zsh["vendor"] == "" and zsh["vulnerabilities"] is None
-    # The software listed is what GET /hosts?software_id= finds hosts for.
+    # The software listed is what GET /hosts?software_id= finds hosts for, and that page shows it.
     hosts = await get(fleet, f"{V1}/hosts", fleet.as_admin, software_id=curl["id"])
     assert len(hosts["hosts"]) == 3
+    assert hosts["software"] | {"id": 0} == {
+        "id": 0, "name": "curl", "version": "8.0", "source": "deb_packages", "release": "1ubuntu1",
+        "vendor": "Ubuntu", "arch": "x86_64", "generated_cpe": "", "vulnerabilities": None, "hosts_count": 3}
     assert (await get(fleet, COUNT, fleet.as_admin)) == {"count": 4}
 
 
@@ -170,6 +181,33 @@ async def test_without_a_session_it_is_unauthorized(fleet: Fleet) -> None:
 
 async def test_no_software_is_an_empty_list(fleet: Fleet) -> None:
     await add_host(fleet, "bare")
+    await refresh_counts(fleet)
     body = await get(fleet, SOFTWARE, fleet.as_admin)
     assert body["software"] == []
     assert await get(fleet, COUNT, fleet.as_admin) == {"count": 0}
+
+
+async def test_titles_are_listed_once_counted(fleet: Fleet) -> None:
+    """A title first reported after the last count is not listed until the counts job runs again
+    (as in Fleet); counts_updated_at says when that was."""
+    await add_host(fleet, "early", facts=HostFacts(software=(CURL,)))
+    await refresh_counts(fleet)
+    counted = await get(fleet, SOFTWARE, fleet.as_admin)
+    assert names(counted) == [("curl", 1)]
+    assert_timestamp(counted["counts_updated_at"])
+    await add_host(fleet, "late", facts=HostFacts(software=(CURL, VIM)))
+    assert names(await get(fleet, SOFTWARE, fleet.as_admin)) == [("curl", 1)]
+    await refresh_counts(fleet)
+    assert names(await get(fleet, SOFTWARE, fleet.as_admin)) == [("curl", 2), ("vim", 1)]
+
+
+async def test_browser_extensions_show_their_id_and_browser(fleet: Fleet) -> None:
+    extension = SoftwareItem("uBlock Origin", "1.57", "chrome_extensions",
+                             extension_id="cjpalhdlnbpafiamejdnhcphjbkeiagm", browser="chrome")
+    same_in_edge = SoftwareItem("uBlock Origin", "1.57", "chrome_extensions",
+                                extension_id="cjpalhdlnbpafiamejdnhcphjbkeiagm", browser="edge")
+    await add_host(fleet, "browser", facts=HostFacts(software=(extension, same_in_edge)))
+    await refresh_counts(fleet)
+    body = await get(fleet, SOFTWARE, fleet.as_admin, order_key="name")
+    assert sorted((s["extension_id"], s["browser"], s["hosts_count"]) for s in body["software"]) == [
+        ("cjpalhdlnbpafiamejdnhcphjbkeiagm", "chrome", 1), ("cjpalhdlnbpafiamejdnhcphjbkeiagm", "edge", 1)]

@@ -33,7 +33,7 @@ EXPECTED_TABLES = {
     "policies", "policy_stats", "host_device_auth",
     "webhook_announced_failures", "webhook_deliveries", "webhook_state",
     "carve_metadata", "carve_blocks",
-    "cve_meta", "software_cve",
+    "cve_meta", "software_cve", "host_software_checksums", "software_host_counts", "software_jobs_state",
     # views (information_schema lists them as tables too)
     "pack_details", "policy_details",
 }

@@ -23,6 +23,7 @@ from fleet_core.rules.host_storage import (
     unique_mappings,
     unique_users,
 )
+from fleet_core.rules.software_inventory import distinct_software, software_checksum, software_identity
 
 
 @attrs.define
@@ -104,7 +105,7 @@ class InMemoryHostRepository(HostTablesRepo):
         if facts.users is not None:
             t.users[host_id] = tuple(unique_users(facts.users))
         if facts.software is not None:
-            t.host_software[host_id] = self._store_software(facts.software)
+            self._store_software(host_id, facts.software)
         if facts.device_mapping is not None:
             t.emails[host_id] = tuple(unique_mappings(facts.device_mapping))
         if facts.mdm is not None:
@@ -170,24 +171,27 @@ class InMemoryHostRepository(HostTablesRepo):
             self.tables.mdm_solutions[key] = self.store.next_id("mdm_solutions")
         return self.tables.mdm_solutions[key]
 
-    def _store_software(self, items: Sequence[SoftwareItem]) -> tuple[tuple[int, dt.datetime | None], ...]:
+    def _store_software(self, host_id: int, reported: Sequence[SoftwareItem]) -> None:
+        """The Postgres twin's diff: an unchanged answer (same digest) changes nothing."""
         t = self.tables
-        opened: dict[int, dt.datetime | None] = {}
+        items = distinct_software(reported)
+        checksum = software_checksum(items)
+        if t.software_checksums.get(host_id) == checksum:
+            return
+        links: dict[int, dt.datetime | None] = {}
         for item in items:
-            key = (item.name, item.version, item.source)
+            key = software_identity(item)
             software = t.software.get(key)
             if software is None:
-                # The first report of a (name, version, source) fixes its other attributes.
                 software = Software(id=self.store.next_id("software"), name=item.name, version=item.version,
                                     source=item.source, bundle_identifier=item.bundle_identifier,
-                                    vendor=item.vendor, arch=item.arch, release=item.release)
+                                    vendor=item.vendor, arch=item.arch, release=item.release,
+                                    extension_id=item.extension_id, browser=item.browser)
                 t.software[key] = software
                 t.software_by_id[software.id] = software
-            previous = opened.get(software.id)
-            latest = item.last_opened_at
-            opened[software.id] = latest if previous is None or (latest is not None and latest > previous) \
-                else previous
-        return tuple(sorted(opened.items()))
+            links[software.id] = item.last_opened_at
+        t.host_software[host_id] = tuple(sorted(links.items()))
+        t.software_checksums[host_id] = checksum
 
 
 def _copied(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import datetime as dt
 import attrs
 
 from fleet_adapters.memory.hosts.filters import FilteredHostsRepo, order_value, sortable
+from fleet_adapters.memory.software import vulnerabilities_of
 from fleet_core.model.hosts import (
     Battery,
     DeviceMapping,
@@ -76,7 +77,8 @@ class InMemoryHostInventoryRepository(FilteredHostsRepo):
 
     async def software(self, host_id: int) -> builtins.list[Software]:
         t = self.tables
-        found = [attrs.evolve(t.software_by_id[software_id], last_opened_at=opened)
+        found = [attrs.evolve(t.software_by_id[software_id], last_opened_at=opened,
+                              vulnerabilities=vulnerabilities_of(self.state.software, software_id))
                  for software_id, opened in t.host_software.get(host_id, ())]
         return sorted(found, key=lambda s: (s.name, s.version, s.source))
 
@@ -84,8 +86,10 @@ class InMemoryHostInventoryRepository(FilteredHostsRepo):
         software = self.tables.software_by_id.get(software_id)
         if software is None:
             return None
-        count = sum(any(s == software_id for s, _ in items) for items in self.tables.host_software.values())
-        return attrs.evolve(software, last_opened_at=None, hosts_count=count)
+        # The fleet-wide count of the last refresh, as software_host_counts holds it.
+        count = self.state.software.host_counts.get((software_id, 0, True), 0)
+        return attrs.evolve(software, last_opened_at=None, hosts_count=count,
+                            vulnerabilities=vulnerabilities_of(self.state.software, software_id))
 
     async def device_mapping(self, host_id: int) -> builtins.list[DeviceMapping]:
         return builtins.list(self.tables.emails.get(host_id, ()))

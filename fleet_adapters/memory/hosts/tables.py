@@ -20,6 +20,7 @@ from fleet_core.model.hosts import (
     Software,
 )
 from fleet_core.rules.host_storage import BUILTIN_LABELS, os_key
+from fleet_core.rules.software_inventory import SoftwareIdentity
 
 if TYPE_CHECKING:
     from fleet_adapters.memory.uow import InMemoryStore, _State
@@ -33,7 +34,6 @@ def seed_builtin_labels(at: dt.datetime) -> dict[int, Label]:
     }
 
 
-_SoftwareKey = tuple[str, str, str]
 
 
 @attrs.define
@@ -46,9 +46,10 @@ class HostTables:
     node_keys: dict[str, int] = attrs.field(factory=dict)
     host_node_key: dict[int, str] = attrs.field(factory=dict)
     users: dict[int, tuple[HostUser, ...]] = attrs.field(factory=dict)
-    software: dict[_SoftwareKey, Software] = attrs.field(factory=dict)
+    software: dict[SoftwareIdentity, Software] = attrs.field(factory=dict)
     software_by_id: dict[int, Software] = attrs.field(factory=dict)
     host_software: dict[int, tuple[tuple[int, dt.datetime | None], ...]] = attrs.field(factory=dict)
+    software_checksums: dict[int, bytes] = attrs.field(factory=dict)  # host id -> digest of its last answer
     emails: dict[int, tuple[DeviceMapping, ...]] = attrs.field(factory=dict)
     mdm: dict[int, tuple[MDMInfo, int | None]] = attrs.field(factory=dict)
     mdm_solutions: dict[tuple[str, str], int] = attrs.field(factory=dict)
@@ -71,8 +72,8 @@ class HostTables:
         node_key = self.host_node_key.pop(host_id, None)
         if node_key is not None:
             del self.node_keys[node_key]
-        for table in (self.users, self.host_software, self.emails, self.mdm, self.munki, self.batteries,
-                      self.label_membership, self.policy_membership):
+        for table in (self.users, self.host_software, self.software_checksums, self.emails, self.mdm, self.munki,
+                      self.batteries, self.label_membership, self.policy_membership):
             table.pop(host_id, None)
 
     def munki_issue_ids(self, host_id: int) -> set[int]:

@@ -25,6 +25,7 @@ from fleet_core.errors import NotFound
 from fleet_core.model.enrollment import Enrollment
 from fleet_core.model.hosts import Host, HostFacts, MDMInfo, MunkiInfo, SoftwareItem
 from fleet_core.rules.host_storage import check_fields, normalized_munki, os_key, unique_mappings, unique_users
+from fleet_core.rules.software_inventory import distinct_software, software_checksum
 
 SELECT_HOST_BY_ID: Final[LiteralString] = SELECT_HOSTS + " WHERE h.id = %(id)s"
 SELECT_HOST_BY_NODE_KEY: Final[LiteralString] = SELECT_HOSTS + " WHERE h.node_key_hash = %(node_key_hash)s"
@@ -132,36 +133,55 @@ INSERT_HOST_USERS: Final[LiteralString] = """
                   %(shells)s::text[]) AS x(uid, username, type, groupname, shell)
 """
 
-# The first report of a (name, version, source) fixes its other attributes, as in memory.
-INSERT_SOFTWARE: Final[LiteralString] = """
-    INSERT INTO software (name, version, source, bundle_identifier, vendor, arch, release)
-    SELECT DISTINCT ON (x.name, x.version, x.source)
-           x.name, x.version, x.source, x.bundle_identifier, x.vendor, x.arch, x.release
-      FROM unnest(%(names)s::text[], %(versions)s::text[], %(sources)s::text[], %(bundles)s::text[],
-                  %(vendors)s::text[], %(archs)s::text[], %(releases)s::text[])
-           WITH ORDINALITY AS x(name, version, source, bundle_identifier, vendor, arch, release, ord)
-     WHERE NOT EXISTS (SELECT 1 FROM software s
-                        WHERE s.name = x.name AND s.version = x.version AND s.source = x.source)
-     ORDER BY x.name, x.version, x.source, x.ord
-    ON CONFLICT (name, version, source) DO NOTHING
+# A host's software answer is stored as a diff. The digest of its last answer is read first: an
+# unchanged answer stops there (no write). A changed one costs three more statements whatever the
+# number of packages: create the software rows nobody had yet, delete and upsert the host's links
+# (rows that did not change are left alone), and store the new digest.
+SELECT_SOFTWARE_CHECKSUM: Final[LiteralString] = """
+    SELECT checksum FROM host_software_checksums WHERE host_id = %(host_id)s
 """
-# Rows that did not change are left alone, so a steady inventory writes nothing.
+INSERT_SOFTWARE: Final[LiteralString] = """
+    INSERT INTO software (name, version, source, release, vendor, arch, bundle_identifier, extension_id, browser)
+    SELECT x.name, x.version, x.source, x.release, x.vendor, x.arch, x.bundle_identifier, x.extension_id, x.browser
+      FROM unnest(%(names)s::text[], %(versions)s::text[], %(sources)s::text[], %(releases)s::text[],
+                  %(vendors)s::text[], %(archs)s::text[], %(bundles)s::text[], %(extension_ids)s::text[],
+                  %(browsers)s::text[])
+           WITH ORDINALITY AS x(name, version, source, release, vendor, arch, bundle_identifier, extension_id,
+                                browser, ord)
+     WHERE NOT EXISTS (SELECT 1 FROM software s
+                        WHERE s.name = x.name AND s.version = x.version AND s.source = x.source
+                          AND s.release = x.release AND s.vendor = x.vendor AND s.arch = x.arch
+                          AND s.bundle_identifier = x.bundle_identifier AND s.extension_id = x.extension_id
+                          AND s.browser = x.browser)
+     ORDER BY x.ord
+    ON CONFLICT ON CONSTRAINT software_identity_key DO NOTHING
+"""
 REPLACE_HOST_SOFTWARE: Final[LiteralString] = """
     WITH reported AS (
-        SELECT s.id AS software_id, max(x.last_opened_at) AS last_opened_at
-          FROM unnest(%(names)s::text[], %(versions)s::text[], %(sources)s::text[],
-                      %(opened)s::timestamptz[]) AS x(name, version, source, last_opened_at)
+        SELECT s.id AS software_id, x.last_opened_at
+          FROM unnest(%(names)s::text[], %(versions)s::text[], %(sources)s::text[], %(releases)s::text[],
+                      %(vendors)s::text[], %(archs)s::text[], %(bundles)s::text[], %(extension_ids)s::text[],
+                      %(browsers)s::text[], %(opened)s::timestamptz[])
+               AS x(name, version, source, release, vendor, arch, bundle_identifier, extension_id, browser,
+                    last_opened_at)
           JOIN software s ON s.name = x.name AND s.version = x.version AND s.source = x.source
-         GROUP BY s.id
+                         AND s.release = x.release AND s.vendor = x.vendor AND s.arch = x.arch
+                         AND s.bundle_identifier = x.bundle_identifier AND s.extension_id = x.extension_id
+                         AND s.browser = x.browser
     ), removed AS (
         DELETE FROM host_software hs
          WHERE hs.host_id = %(host_id)s
            AND NOT EXISTS (SELECT 1 FROM reported r WHERE r.software_id = hs.software_id)
     )
-    INSERT INTO host_software AS hs (host_id, software_id, last_opened_at)
-    SELECT %(host_id)s, r.software_id, r.last_opened_at FROM reported r ORDER BY r.software_id
+    INSERT INTO host_software AS hs (host_id, software_id, last_opened_at, created_at)
+    SELECT %(host_id)s, r.software_id, r.last_opened_at, %(at)s FROM reported r ORDER BY r.software_id
     ON CONFLICT (host_id, software_id) DO UPDATE SET last_opened_at = EXCLUDED.last_opened_at
      WHERE hs.last_opened_at IS DISTINCT FROM EXCLUDED.last_opened_at
+"""
+UPSERT_SOFTWARE_CHECKSUM: Final[LiteralString] = """
+    INSERT INTO host_software_checksums (host_id, checksum, updated_at)
+    VALUES (%(host_id)s, %(checksum)s, %(at)s)
+    ON CONFLICT (host_id) DO UPDATE SET checksum = EXCLUDED.checksum, updated_at = EXCLUDED.updated_at
 """
 
 DELETE_HOST_EMAILS: Final[LiteralString] = "DELETE FROM host_emails WHERE host_id = %(host_id)s"
@@ -307,7 +327,7 @@ class PgHostRepository:
                         "types": [u.type for u in users], "groupnames": [u.groupname for u in users],
                         "shells": [u.shell for u in users]})
             if facts.software is not None:
-                await self._replace_software(host_id, facts.software)
+                await self._replace_software(host_id, facts.software, at)
             if facts.device_mapping is not None:
                 mappings = unique_mappings(facts.device_mapping)
                 await conn.execute(DELETE_HOST_EMAILS, ids)
@@ -382,15 +402,22 @@ class PgHostRepository:
                                               {"name": name, "version": version, "platform": platform})
         await self._conn.execute(SET_HOST_OS, {"host_id": host_id, "os_id": os_id})
 
-    async def _replace_software(self, host_id: int, items: Sequence[SoftwareItem]) -> None:
-        keys = {"names": [i.name for i in items], "versions": [i.version for i in items],
-                "sources": [i.source for i in items]}
+    async def _replace_software(self, host_id: int, reported: Sequence[SoftwareItem], at: dt.datetime) -> None:
+        items = distinct_software(reported)
+        checksum = software_checksum(items)
+        row = await fetch_one(self._conn, SELECT_SOFTWARE_CHECKSUM, {"host_id": host_id})
+        if row is not None and bytes(row["checksum"]) == checksum:
+            return
+        columns = {"names": [i.name for i in items], "versions": [i.version for i in items],
+                   "sources": [i.source for i in items], "releases": [i.release for i in items],
+                   "vendors": [i.vendor for i in items], "archs": [i.arch for i in items],
+                   "bundles": [i.bundle_identifier for i in items], "extension_ids": [i.extension_id for i in items],
+                   "browsers": [i.browser for i in items]}
         if items:
-            await self._conn.execute(INSERT_SOFTWARE, {
-                **keys, "bundles": [i.bundle_identifier for i in items], "vendors": [i.vendor for i in items],
-                "archs": [i.arch for i in items], "releases": [i.release for i in items]})
+            await self._conn.execute(INSERT_SOFTWARE, columns)
         await self._conn.execute(REPLACE_HOST_SOFTWARE, {
-            **keys, "host_id": host_id, "opened": [i.last_opened_at for i in items]})
+            **columns, "host_id": host_id, "at": at, "opened": [i.last_opened_at for i in items]})
+        await self._conn.execute(UPSERT_SOFTWARE_CHECKSUM, {"host_id": host_id, "checksum": checksum, "at": at})
 
     async def _store_mdm(self, host_id: int, info: MDMInfo) -> None:
         mdm_id = None

@@ -25,6 +25,7 @@ from fleet_adapters.postgres.hosts.columns import (
 from fleet_adapters.postgres.hosts.filters import MISSING, NEW, ONLINE, host_filter_where, status_bounds, visibility
 from fleet_adapters.postgres.labels import SELECT_BUILTIN_LABELS
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
+from fleet_adapters.postgres.software import fetch_vulnerabilities
 from fleet_core.model.hosts import (
     Battery,
     DeviceMapping,
@@ -48,14 +49,17 @@ SELECT_HOST_USERS: Final[LiteralString] = """
 """
 SELECT_HOST_SOFTWARE: Final[LiteralString] = """
     SELECT s.id, s.name, s.version, s.source, s.bundle_identifier, s.vendor, s.arch, s.release,
-           hs.last_opened_at
+           s.extension_id, s.browser, s.generated_cpe, hs.last_opened_at
       FROM host_software hs JOIN software s ON s.id = hs.software_id
      WHERE hs.host_id = %(host_id)s
      ORDER BY s.name COLLATE "C", s.version COLLATE "C", s.source COLLATE "C"
 """
+# hosts_count is the fleet-wide count of the last refresh (software_host_counts), 0 before it.
 SELECT_SOFTWARE_BY_ID: Final[LiteralString] = """
     SELECT s.id, s.name, s.version, s.source, s.bundle_identifier, s.vendor, s.arch, s.release,
-           (SELECT count(*) FROM host_software hs WHERE hs.software_id = s.id) AS hosts_count
+           s.extension_id, s.browser, s.generated_cpe,
+           coalesce((SELECT shc.hosts_count FROM software_host_counts shc
+                      WHERE shc.software_id = s.id AND shc.team_id = 0 AND shc.global_stats), 0) AS hosts_count
       FROM software s
      WHERE s.id = %(id)s
 """
@@ -219,11 +223,18 @@ class PgHostInventoryRepository:
         return [HostUser(**r) for r in await self._rows(SELECT_HOST_USERS, {"host_id": host_id})]
 
     async def software(self, host_id: int) -> builtins.list[Software]:
-        return [Software(**r) for r in await self._rows(SELECT_HOST_SOFTWARE, {"host_id": host_id})]
+        rows = await self._rows(SELECT_HOST_SOFTWARE, {"host_id": host_id})
+        with translated():
+            vulnerabilities = await fetch_vulnerabilities(self._conn, [r["id"] for r in rows])
+        return [Software(**r, vulnerabilities=vulnerabilities.get(r["id"], ())) for r in rows]
 
     async def software_by_id(self, software_id: int) -> Software | None:
         rows = await self._rows(SELECT_SOFTWARE_BY_ID, {"id": software_id})
-        return Software(**rows[0]) if rows else None
+        if not rows:
+            return None
+        with translated():
+            vulnerabilities = await fetch_vulnerabilities(self._conn, [software_id])
+        return Software(**rows[0], vulnerabilities=vulnerabilities.get(software_id, ()))
 
     async def device_mapping(self, host_id: int) -> builtins.list[DeviceMapping]:
         return [DeviceMapping(**r) for r in await self._rows(SELECT_HOST_EMAILS, {"host_id": host_id})]

@@ -30,6 +30,8 @@ _BUNDLE_MAX = 255
 _RELEASE_MAX = 64
 _ARCH_MAX = 16
 _VENDOR_MAX = 114
+_EXTENSION_ID_MAX = 255
+_BROWSER_MAX = 255
 
 
 def parse_last_opened_at(value: str) -> dt.datetime | None:
@@ -120,8 +122,10 @@ def software_item(row: Row, platform: str) -> SoftwareItem | None:
     installed_path = text(row, "installed_path").strip()
     if installed_path.lower() == "null":  # osquery sometimes reports the text "null"
         installed_path = ""
+    # Browser extensions carry their id and browser (the queries name the browser extension_for).
     return SoftwareItem(installed_path=installed_path, last_opened_at=parse_last_opened_at(text(row, "last_opened_at")),
-                        **item)
+                        extension_id=text(row, "extension_id")[:_EXTENSION_ID_MAX],
+                        browser=text(row, "extension_for")[:_BROWSER_MAX], **item)
 
 
 def ingest_software(rows: Rows, ctx: IngestContext) -> HostFacts:

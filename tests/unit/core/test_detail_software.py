@@ -127,4 +127,16 @@ def test_chrome_extensions_on_chromeos() -> None:
     rows = [{"name": "uBlock Origin", "version": "1.57", "extension_id": "cjpalhdlnbpafiamejdnhcphjbkeiagm",
              "extension_for": "chrome", "source": "chrome_extensions", "vendor": "", "installed_path": ""}]
     assert software("chrome", {P + "software_chrome": rows}) == (
-        SoftwareItem("uBlock Origin", "1.57", "chrome_extensions"),)
+        SoftwareItem("uBlock Origin", "1.57", "chrome_extensions", extension_id="cjpalhdlnbpafiamejdnhcphjbkeiagm",
+                     browser="chrome"),)
+
+
+def test_extension_id_and_browser_come_from_the_extension_rows() -> None:
+    rows = [{"name": "uBlock Origin", "version": "1.57", "extension_id": "uBlock0@raymondhill.net",
+             "extension_for": "firefox", "source": "firefox_addons", "release": "", "vendor": "", "arch": "",
+             "installed_path": ""},
+            {"name": "curl", "version": "8.0", "extension_id": "", "extension_for": "", "source": "deb_packages",
+             "release": "", "vendor": "", "arch": "", "installed_path": ""}]
+    addon, curl = software("ubuntu", {P + "software_linux": rows})
+    assert (addon.extension_id, addon.browser) == ("uBlock0@raymondhill.net", "firefox")
+    assert (curl.extension_id, curl.browser) == ("", "")

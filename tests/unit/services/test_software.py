@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from fleet_adapters.memory import InMemoryKit, MovableClock
@@ -39,6 +41,7 @@ async def fleet(kit: InMemoryKit, admin: Viewer) -> dict[str, int]:
     await install(kit, apple, ("curl", "8.0"), ("vim", "9.1"))
     await install(kit, pear, ("curl", "8.0"))
     await install(kit, loose, ("curl", "8.0"), ("zsh", "5.9"))
+    await kit.services.software.refresh_counts()
     return {"apples": apples, "pears": pears}
 
 
@@ -83,6 +86,20 @@ async def test_nothing_is_vulnerable_without_a_vulnerability_feed(kit: InMemoryK
     assert await titles(kit, admin, SoftwareFilter(vulnerable=True)) == []
 
 
-async def test_counts_are_as_of_the_request(kit: InMemoryKit, admin: Viewer, clock: MovableClock) -> None:
+async def test_counts_are_as_of_the_last_refresh(kit: InMemoryKit, admin: Viewer, clock: MovableClock) -> None:
+    """Listing reads the counts the periodic job stored: before its first run there are none, and a
+    title reported since its last run is listed from the next one on (as in Fleet)."""
     page = await kit.services.software.list(admin, SoftwareFilter(), ListOptions())
-    assert (page.software, page.counts_updated_at) == ([], clock.now())
+    assert (page.software, page.counts_updated_at) == ([], None)
+    host = await enroll_host(kit, admin, "counted")
+    await install(kit, host, ("curl", "8.0"))
+    assert await titles(kit, admin) == []
+    counted_at = clock.now()
+    await kit.services.software.refresh_counts()
+    clock.advance(dt.timedelta(minutes=5))
+    await install(kit, host, ("curl", "8.0"), ("vim", "9.1"))
+    page = await kit.services.software.list(admin, SoftwareFilter(), ListOptions())
+    assert page.counts_updated_at == counted_at
+    assert [(s.name, s.hosts_count) for s in page.software] == [("curl", 1)]
+    await kit.services.software.refresh_counts()
+    assert await titles(kit, admin) == [("curl", "8.0", 1), ("vim", "9.1", 1)]
