@@ -81,6 +81,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     live_query_rest_period: Annotated[
         dt.timedelta, _help("how long the synchronous live query endpoints wait for answers")
     ] = dt.timedelta(seconds=25)
+    device_token_ttl: Annotated[
+        dt.timedelta, _help("how long a Fleet Desktop device token stays valid after it is issued or refreshed")
+    ] = dt.timedelta(hours=1)
+    installers_dir: Annotated[
+        str | None, _help("where downloadable installers are kept (default <data dir>/installers)")
+    ] = None
 
     @property
     def host(self) -> str:
@@ -250,6 +256,8 @@ def _check(settings: Settings, by_name: Mapping[str, Option]) -> None:
         raise SettingsError(f"invalid {_label(by_name['session_duration'])}: must be positive")
     if settings.live_query_rest_period <= dt.timedelta(0):
         raise SettingsError(f"invalid {_label(by_name['live_query_rest_period'])}: must be positive")
+    if settings.device_token_ttl <= dt.timedelta(0):
+        raise SettingsError(f"invalid {_label(by_name['device_token_ttl'])}: must be positive")
     if not settings.server_tls:
         return
     if (settings.server_cert is None) != (settings.server_key is None):
@@ -295,7 +303,13 @@ def server_runtime(settings: Settings) -> ServerRuntime:
         certificate_chain=None if files is None else read_certificate_chain(files[0]),
         default_server_url=server_url(settings),
         live_query_rest_period=settings.live_query_rest_period,
+        device_token_ttl=settings.device_token_ttl,
     )
+
+
+def installers_path(settings: Settings) -> Path:
+    """The directory of the filesystem installer store."""
+    return Path(settings.installers_dir).expanduser() if settings.installers_dir else settings.data_path / "installers"
 
 
 def log_files(settings: Settings) -> tuple[Path, Path]:

@@ -39,3 +39,6 @@ class ServerRuntime:
     default_server_url: str = ""
     # How long the synchronous live query endpoints wait for answers (FLEET_LIVE_QUERY_REST_PERIOD).
     live_query_rest_period: dt.timedelta = dt.timedelta(seconds=25)
+    # How long a device token (Fleet Desktop's credential) stays valid after it is issued or
+    # refreshed (FLEET_DEVICE_TOKEN_TTL; Fleet's is one hour).
+    device_token_ttl: dt.timedelta = dt.timedelta(hours=1)

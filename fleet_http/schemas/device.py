@@ -124,6 +124,7 @@ class AgentErrorRequest(msgspec.Struct, kw_only=True):
 
 
 class DeviceTokenResponse(msgspec.Struct, kw_only=True):
-    """POST /hosts/{id}/device_token: the new token, shown once."""
+    """POST /hosts/{id}/device_token: the new token, shown once, and when it stops working."""
 
     device_token: str
+    expires_at: dt.datetime

@@ -1,0 +1,66 @@
+"""Downloadable installers (Fleet Sandbox's UI): HEAD asks whether one exists (session token in
+the Authorization header), POST downloads it (the token as form field `token`, since a browser
+form cannot set headers). See docs/installers.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, head, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Stream
+
+from fleet_core.authz import Viewer
+from fleet_core.errors import AuthFailed, BadRequest
+from fleet_core.services.auth import AuthService
+from fleet_core.services.installers import InstallerService, installer_key
+from fleet_http.deps import FORM_MEDIA_TYPES
+
+# The form is three short fields; anything longer is not a download request.
+MAX_FORM_BYTES = 64 * 1024
+
+
+def _form_text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _flag(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("", "0", "false", "f", "no"):
+        return False
+    if lowered in ("1", "true", "t", "yes"):
+        return True
+    raise BadRequest("must be true or false", name=name)
+
+
+class InstallerController(Controller):
+    path = "/download_installer"
+    tags = ["Downloadable installers"]
+
+    @head("/{kind:str}")
+    async def check_installer(self, kind: FromPath[str], viewer: NamedDependency[Viewer],
+                              installers: NamedDependency[InstallerService],
+                              enroll_secret: FromQuery[str] = "", desktop: FromQuery[bool] = False) -> Response[None]:
+        await installers.check(viewer, installer_key(kind, enroll_secret, desktop))
+        return Response(content=None, status_code=200)
+
+    @post("/{kind:str}", status_code=200, request_max_body_size=MAX_FORM_BYTES)
+    async def download_installer(self, request: Request[Any, Any, Any], kind: FromPath[str],
+                                 auth: NamedDependency[AuthService],
+                                 installers: NamedDependency[InstallerService]) -> Stream:
+        if request.content_type[0] not in FORM_MEDIA_TYPES:
+            raise BadRequest("expected a form (application/x-www-form-urlencoded)")
+        form = await request.form()
+        token = _form_text(form, "token")
+        if not token:
+            raise AuthFailed("Authentication required")
+        viewer = await auth.authenticate(token)
+        request.scope["state"]["user_id"] = viewer.user.id
+        key = installer_key(kind, _form_text(form, "enroll_secret"), _flag(_form_text(form, "desktop"), "desktop"))
+        blob = await installers.download(viewer, key)
+        return Stream(blob.chunks, media_type="application/octet-stream", headers={
+            "Content-Disposition": f'attachment; filename="{key.file_name}"',
+            "Content-Length": str(blob.size),
+        })
