@@ -1,4 +1,4 @@
-"""Bodies of Fleet Desktop's device-authenticated routes (see docs/device.md)."""
+"""Bodies of Fleet Desktop's device-authenticated routes (see docs/device-routes.md)."""
 
 from __future__ import annotations
 

@@ -43,6 +43,7 @@ async def test_a_stored_installer_is_found_and_downloaded_whole(fleet: Fleet, pr
                                     headers=fleet.as_admin)
     assert found.status_code == 200, found.text
     assert found.content == b""
+    assert found.headers["content-length"] == "0"
 
     response = await fleet.client.post(f"{prefix}/download_installer/pkg", data=form(fleet.admin.token))
     assert response.status_code == 200, response.text
