@@ -95,3 +95,18 @@ def test_tokens_error_reports_and_installers_on_the_real_server(fleet: FleetCLI,
         assert client.get(f"/api/v1/fleet/device/{fresh['device_auth_token']}/policies").status_code == 200
         assert client.get(f"/api/v1/fleet/device/{device}/policies").status_code == 401
     assert server.terminate() == 0
+
+
+def test_installers_put_refuses_what_it_cannot_store(data_dir: Path, tmp_path: Path) -> None:
+    installer = tmp_path / "fleet-osquery.pkg"
+    installer.write_bytes(b"pkg")
+    no_secret = run_fleet("installers", "put", "--data-dir", str(data_dir), "--kind", "pkg", str(installer))
+    assert no_secret.returncode == 2
+    assert "--enroll-secret (or FLEET_INSTALLER_ENROLL_SECRET) is required" in no_secret.stderr
+    missing = run_fleet("installers", "put", "--data-dir", str(data_dir), "--enroll-secret", SECRET,
+                        "--kind", "pkg", str(tmp_path / "absent.pkg"))
+    assert missing.returncode == 1 and "no such file" in missing.stderr
+    bad_kind = run_fleet("installers", "put", "--data-dir", str(data_dir), "--enroll-secret", SECRET,
+                         "--kind", "exe", str(installer))
+    assert bad_kind.returncode == 2 and "invalid choice: 'exe'" in bad_kind.stderr
+    assert not (data_dir / "installers").exists()
