@@ -4,11 +4,13 @@ form cannot set headers). See docs/installers.md."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, head, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Stream
 
 from fleet_core.authz import Viewer
@@ -21,9 +23,12 @@ from fleet_http.deps import FORM_MEDIA_TYPES
 MAX_FORM_BYTES = 64 * 1024
 
 
-def _form_text(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+class DownloadInstallerForm(msgspec.Struct, kw_only=True):
+    """The form Fleet's UI posts: the session token (a form cannot set headers) and the installer."""
+
+    token: str = ""
+    enroll_secret: str = ""
+    desktop: str = ""
 
 
 def _flag(value: str, name: str) -> bool:
@@ -47,18 +52,18 @@ class InstallerController(Controller):
         await installers.check(viewer, installer_key(kind, enroll_secret, desktop))
 
     @post("/{kind:str}", status_code=200, request_max_body_size=MAX_FORM_BYTES)
-    async def download_installer(self, request: Request[Any, Any, Any], kind: FromPath[str],
-                                 auth: NamedDependency[AuthService],
-                                 installers: NamedDependency[InstallerService]) -> Stream:
+    async def download_installer(
+        self, request: Request[Any, Any, Any], kind: FromPath[str],
+        data: Annotated[DownloadInstallerForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        auth: NamedDependency[AuthService], installers: NamedDependency[InstallerService],
+    ) -> Stream:
         if request.content_type[0] not in FORM_MEDIA_TYPES:
             raise BadRequest("expected a form (application/x-www-form-urlencoded)")
-        form = await request.form()
-        token = _form_text(form, "token")
-        if not token:
+        if not data.token:
             raise AuthFailed("Authentication required")
-        viewer = await auth.authenticate(token)
+        viewer = await auth.authenticate(data.token)
         request.scope["state"]["user_id"] = viewer.user.id
-        key = installer_key(kind, _form_text(form, "enroll_secret"), _flag(_form_text(form, "desktop"), "desktop"))
+        key = installer_key(kind, data.enroll_secret, _flag(data.desktop, "desktop"))
         blob = await installers.download(viewer, key)
         return Stream(blob.chunks, media_type="application/octet-stream", headers={
             "Content-Disposition": f'attachment; filename="{key.file_name}"',
