@@ -13,17 +13,19 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from fleet_adapters.clock import SystemClock
 from fleet_adapters.health import BackendHealth
+from fleet_adapters.installers import FilesystemInstallerStore
 from fleet_adapters.logs import log_destination
 from fleet_adapters.mail import SMTPMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.postgres.pool import connection_pool
 from fleet_adapters.postgres.uow import PgUnitOfWork
+from fleet_adapters.redis.error_reports import RedisErrorReportStore
 from fleet_adapters.redis.invalidation import RedisInvalidationBus
 from fleet_adapters.redis.live_queries import RedisLiveQueryStore
 from fleet_adapters.redis.rate_limit import RedisRateLimiter
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
-from fleet_adapters.settings import Settings, SettingsError, log_files, server_runtime
+from fleet_adapters.settings import Settings, SettingsError, installers_path, log_files, server_runtime
 from fleet_adapters.vulnerabilities_wiring import build_vulnerability_feed
 from fleet_adapters.webhook_sender import HttpWebhookSender
 from fleet_core.model.runtime import ServerRuntime
@@ -101,6 +103,8 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 webhook_sender=HttpWebhookSender(),
                 live_store=RedisLiveQueryStore(r),
                 vulnerability_feed=build_vulnerability_feed(runtime.vulnerabilities),
+                error_reports=RedisErrorReportStore(r),
+                installers=FilesystemInstallerStore(installers_path(settings)),
             )
         finally:
             await bus.stop()

@@ -116,6 +116,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     vulnerabilities_cisa_known_exploits_url: Annotated[
         str, _help("CISA's known exploited vulnerabilities catalogue (JSON)")
     ] = CISA_KNOWN_EXPLOITS_URL
+    device_token_ttl: Annotated[
+        dt.timedelta, _help("how long a Fleet Desktop device token stays valid after it is issued or refreshed")
+    ] = dt.timedelta(hours=1)
+    installers_dir: Annotated[
+        str | None, _help("where downloadable installers are kept (default <data dir>/installers)")
+    ] = None
 
     @property
     def host(self) -> str:
@@ -287,6 +293,8 @@ def _check(settings: Settings, by_name: Mapping[str, Option]) -> None:
         raise SettingsError(f"invalid {_label(by_name['live_query_rest_period'])}: must be positive")
     if settings.vulnerabilities_periodicity <= dt.timedelta(0):
         raise SettingsError(f"invalid {_label(by_name['vulnerabilities_periodicity'])}: must be positive")
+    if settings.device_token_ttl <= dt.timedelta(0):
+        raise SettingsError(f"invalid {_label(by_name['device_token_ttl'])}: must be positive")
     if not settings.server_tls:
         return
     if (settings.server_cert is None) != (settings.server_key is None):
@@ -332,6 +340,7 @@ def server_runtime(settings: Settings) -> ServerRuntime:
         certificate_chain=None if files is None else read_certificate_chain(files[0]),
         default_server_url=server_url(settings),
         live_query_rest_period=settings.live_query_rest_period,
+        device_token_ttl=settings.device_token_ttl,
         vulnerabilities=vulnerabilities_config(settings),
     )
 
@@ -350,6 +359,11 @@ def vulnerabilities_config(settings: Settings) -> VulnerabilitiesConfig:
         epss_url=settings.vulnerabilities_epss_url,
         cisa_known_exploits_url=settings.vulnerabilities_cisa_known_exploits_url,
     )
+
+
+def installers_path(settings: Settings) -> Path:
+    """The directory of the filesystem installer store."""
+    return Path(settings.installers_dir).expanduser() if settings.installers_dir else settings.data_path / "installers"
 
 
 def log_files(settings: Settings) -> tuple[Path, Path]:

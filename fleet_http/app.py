@@ -16,6 +16,7 @@ from fleet_http.controllers.carves import CarveController
 from fleet_http.controllers.config import ConfigController, healthz
 from fleet_http.controllers.device import DeviceController, DeviceTokenController
 from fleet_http.controllers.hosts import HostAggregatesController, HostController
+from fleet_http.controllers.installers import InstallerController
 from fleet_http.controllers.invites import InviteController
 from fleet_http.controllers.labels import LabelController
 from fleet_http.controllers.live_queries import HostQueryController, LiveQueryController, LiveQueryStatusController
@@ -54,7 +55,7 @@ FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteCo
                      SpecController, PackController, ScheduledQueryController, TeamScheduleController,
                      TeamPolicyController, PolicyCountController, DeviceController, DeviceTokenController,
                      LiveQueryController, HostQueryController, LiveQueryStatusController, ResultsController,
-                     SoftwareController, TriggerController, CarveController]
+                     SoftwareController, TriggerController, CarveController, InstallerController]
 # The paths Fleet's 2022-04 API version moved (server/service/handler.go: EndingAtVersion("v1") /
 # StartingAtVersion("2022-04")): the same handlers on each version's path; docs/api-versions.md.
 V1_ONLY_CONTROLLERS = [GlobalPolicyController, ScheduleController, GlobalScheduleController]

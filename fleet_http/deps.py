@@ -97,6 +97,7 @@ async def strict_json_body(connection: ASGIConnection[Any, Any, Any, Any], handl
 
 
 INT64_MAX = 2**63 - 1
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _unstorable(value: Any, path: str) -> tuple[str, str] | None:
@@ -130,6 +131,9 @@ async def storable_input(connection: ASGIConnection[Any, Any, Any, Any], handler
         if "\x00" in key or "\x00" in value:
             raise BadRequest("must not contain NUL characters", name=key.replace("\x00", ""))
     if not isinstance(connection, Request) or connection.method in ("GET", "HEAD", "DELETE"):
+        return
+    if connection.content_type[0] in FORM_MEDIA_TYPES:
+        # Form bodies (POST /download_installer) are read by their handlers, which check them.
         return
     raw = await connection.body()
     if not raw.strip():

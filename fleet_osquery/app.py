@@ -17,6 +17,7 @@ from fleet_osquery.handlers import (
     carve_begin,
     carve_block,
     config,
+    device_token,
     distributed_read,
     distributed_write,
     enroll,
@@ -31,6 +32,7 @@ from fleet_osquery.schemas.agents import (
     NodeKeyRequest,
 )
 from fleet_osquery.schemas.carves import CarveBeginRequest, CarveBeginResponse, CarveBlockRequest, CarveBlockResponse
+from fleet_osquery.schemas.device import DeviceTokenRequest, DeviceTokenResponse
 
 API_PREFIXES = ("/api/osquery", "/api/v1/osquery")
 
@@ -68,6 +70,7 @@ _BODIES: Final[dict[str, tuple[type[msgspec.Struct], type[msgspec.Struct]]]] = {
     submit_log.handler_name: (LogRequest, Acknowledged),
     carve_begin.handler_name: (CarveBeginRequest, CarveBeginResponse),
     carve_block.handler_name: (CarveBlockRequest, CarveBlockResponse),
+    device_token.handler_name: (DeviceTokenRequest, DeviceTokenResponse),
 }
 # Prefixed: the management API has schemas of the same names (CarveBlockResponse...) in the
 # document both APIs share.

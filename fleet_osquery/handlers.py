@@ -16,6 +16,7 @@ from fleet_core.errors import Unavailable
 from fleet_core.rules import agent_input
 from fleet_core.services.agents import AgentService
 from fleet_core.services.carves import CarveBegin, CarveBlockRejected, CarveService, CarveSessionUnknown
+from fleet_core.services.device import DeviceService
 from fleet_osquery.codec import BATCH_BODY, EMPTY, LARGE_BODY, SMALL_BODY, decode, json_response
 from fleet_osquery.errors import LogWriteFailed, error_body
 from fleet_osquery.schemas.agents import (
@@ -32,6 +33,7 @@ from fleet_osquery.schemas.carves import (
     CarveBlockRequest,
     CarveBlockResponse,
 )
+from fleet_osquery.schemas.device import DeviceTokenRequest, DeviceTokenResponse
 
 
 def public_ip(request: Request[Any, Any, Any]) -> str:
@@ -125,4 +127,15 @@ async def carve_block(request: Request[Any, Any, State], carves: NamedDependency
     return json_response(CarveBlockResponse())
 
 
-ROUTES = [enroll, config, distributed_read, distributed_write, submit_log, carve_begin, carve_block]
+@post("/device_token", status_code=200, request_max_body_size=SMALL_BODY)
+async def device_token(request: Request[Any, Any, State], agents: NamedDependency[AgentService],
+                       device: NamedDependency[DeviceService]) -> Response[bytes]:
+    """Not an osquery route: fleetd (or any agent holding the node key) asks for the host's
+    Fleet Desktop token here, presenting the one it has to refresh it."""
+    body = await decode(request, DeviceTokenRequest, SMALL_BODY)
+    host = await agents.authenticate(body.node_key)
+    issued = await device.host_token(host, body.device_auth_token)
+    return json_response(DeviceTokenResponse(device_auth_token=issued.token, expires_at=issued.expires_at))
+
+
+ROUTES = [enroll, config, distributed_read, distributed_write, submit_log, carve_begin, carve_block, device_token]

@@ -7,6 +7,8 @@ import datetime as dt
 import argon2
 import attrs
 
+from fleet_adapters.memory.error_reports import InMemoryErrorReportStore
+from fleet_adapters.memory.installers import InMemoryInstallerStore
 from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
 from fleet_adapters.memory.live_queries import InMemoryLiveQueryStore
 from fleet_adapters.memory.logs import RecordingLogDestination
@@ -82,5 +84,7 @@ def in_memory_kit(
         webhook_schedule=webhook_schedule or WebhookSchedule(),
         live_store=live_store,
         vulnerability_feed=vulnerability_feed,
+        error_reports=InMemoryErrorReportStore(),
+        installers=InMemoryInstallerStore(),
     )
     return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store)

@@ -1,4 +1,4 @@
-"""In-memory PolicyRepository and DeviceTokenRepository.
+"""In-memory PolicyRepository.
 
 Counts are computed from the stored answers on every read: this adapter holds small fleets, so
 the Postgres adapter's maintained counters would only add a second source of truth here.
@@ -116,24 +116,3 @@ class InMemoryPolicyRepository:
                 author_email=author.email if author else "", passing_host_count=passing.get(policy.id, 0),
                 failing_host_count=failing.get(policy.id, 0)))
         return read
-
-
-@attrs.define
-class InMemoryDeviceTokenRepository:
-    state: _State
-
-    async def replace(self, host_id: int, token_hash: str, at: dt.datetime) -> None:
-        if host_id not in self.state.host_tables.hosts:
-            raise NotFound(f"Host with id={host_id} was not found in the datastore")
-        owner = self.state.device_tokens.get(token_hash)
-        if owner is not None and owner != host_id:
-            raise AlreadyExists("device token collision")
-        for stored, owner in list(self.state.device_tokens.items()):
-            if owner == host_id:
-                del self.state.device_tokens[stored]
-        self.state.device_tokens[token_hash] = host_id
-
-    async def host_id(self, token_hash: str) -> int | None:
-        host_id = self.state.device_tokens.get(token_hash)
-        # What the foreign key's cascade does in Postgres.
-        return host_id if host_id in self.state.host_tables.hosts else None

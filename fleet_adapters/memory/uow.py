@@ -19,6 +19,7 @@ from fleet_adapters.memory.activities import InMemoryActivityRepository
 from fleet_adapters.memory.app_config import InMemoryAppConfigRepository
 from fleet_adapters.memory.campaigns import InMemoryCampaignRepository
 from fleet_adapters.memory.carves import CarveTables, InMemoryCarveRepository
+from fleet_adapters.memory.device_tokens import InMemoryDeviceTokenRepository, StoredDeviceToken
 from fleet_adapters.memory.enroll_secrets import InMemoryEnrollSecretRepository
 from fleet_adapters.memory.host_listing import InMemoryHostListing
 from fleet_adapters.memory.hosts import (
@@ -31,7 +32,7 @@ from fleet_adapters.memory.invites import InMemoryInviteRepository
 from fleet_adapters.memory.labels import InMemoryLabelRepository
 from fleet_adapters.memory.packs import InMemoryPackRepository
 from fleet_adapters.memory.password_resets import InMemoryPasswordResetRepository
-from fleet_adapters.memory.policies import InMemoryDeviceTokenRepository, InMemoryPolicyRepository
+from fleet_adapters.memory.policies import InMemoryPolicyRepository
 from fleet_adapters.memory.queries import InMemoryQueryRepository
 from fleet_adapters.memory.sessions import InMemorySessionRepository
 from fleet_adapters.memory.software import InMemorySoftwareRepository, SoftwareTables
@@ -67,7 +68,7 @@ class _State:
     scheduled_queries: dict[int, ScheduledQuery] = attrs.field(factory=dict)
     policies: dict[int, Policy] = attrs.field(factory=dict)
     webhooks: WebhookTables = attrs.field(factory=WebhookTables)
-    device_tokens: dict[str, int] = attrs.field(factory=dict)  # token hash -> host id
+    device_tokens: dict[str, StoredDeviceToken] = attrs.field(factory=dict)  # by token digest
     campaigns: dict[int, Campaign] = attrs.field(factory=dict)
     carves: CarveTables = attrs.field(factory=CarveTables)
     software: SoftwareTables = attrs.field(factory=SoftwareTables)

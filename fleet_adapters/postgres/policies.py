@@ -1,4 +1,4 @@
-"""Postgres implementations of fleet_core.ports.PolicyRepository and DeviceTokenRepository.
+"""Postgres implementation of fleet_core.ports.PolicyRepository.
 
 Passing and failing host counts come from ``policy_stats``, which triggers on
 ``policy_membership`` keep exact in the same transaction as every change to the answers
@@ -67,13 +67,6 @@ SELECT_FAILING: Final[LiteralString] = """
      WHERE host_id = ANY(%(ids)s::bigint[]) AND passes IS FALSE
      GROUP BY host_id
 """
-REPLACE_DEVICE_AUTH: Final[LiteralString] = """
-    INSERT INTO host_device_auth (host_id, token_hash, created_at) VALUES (%(host_id)s, %(hash)s, %(at)s)
-    ON CONFLICT (host_id) DO UPDATE SET token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at
-"""
-SELECT_DEVICE_HOST: Final[LiteralString] = "SELECT host_id FROM host_device_auth WHERE token_hash = %(hash)s"
-
-
 class PgPolicyRepository:
     def __init__(self, conn: AsyncConnection[Any]) -> None:
         self._conn = conn
@@ -153,18 +146,3 @@ class PgPolicyRepository:
         if policy is None:
             raise NotFound(f"Policy with id={policy_id} was not found in the datastore")
         return policy
-
-
-class PgDeviceTokenRepository:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self._conn = conn
-
-    async def replace(self, host_id: int, token_hash: str, at: dt.datetime) -> None:
-        async with guarded_write(self._conn):
-            await self._conn.execute(REPLACE_DEVICE_AUTH, {"host_id": host_id, "hash": token_hash, "at": at})
-
-    async def host_id(self, token_hash: str) -> int | None:
-        with translated():
-            cur = await self._conn.execute(SELECT_DEVICE_HOST, {"hash": token_hash})
-            row = await cur.fetchone()
-        return None if row is None else int(row[0])

@@ -15,6 +15,7 @@ from fleet_adapters.postgres.activities import PgActivityRepository
 from fleet_adapters.postgres.app_config import PgAppConfigRepository
 from fleet_adapters.postgres.campaigns import PgCampaignRepository
 from fleet_adapters.postgres.carves import PgCarveRepository
+from fleet_adapters.postgres.device_tokens import PgDeviceTokenRepository
 from fleet_adapters.postgres.enroll_secrets import PgEnrollSecretRepository
 from fleet_adapters.postgres.errors import translate, translated
 from fleet_adapters.postgres.host_listing import PgHostListing
@@ -23,7 +24,7 @@ from fleet_adapters.postgres.invites import PgInviteRepository
 from fleet_adapters.postgres.labels import PgLabelRepository
 from fleet_adapters.postgres.packs import PgPackRepository
 from fleet_adapters.postgres.password_resets import PgPasswordResetRepository
-from fleet_adapters.postgres.policies import PgDeviceTokenRepository, PgPolicyRepository
+from fleet_adapters.postgres.policies import PgPolicyRepository
 from fleet_adapters.postgres.pool import Pool
 from fleet_adapters.postgres.queries import PgQueryRepository
 from fleet_adapters.postgres.sessions import PgSessionRepository

@@ -10,7 +10,7 @@ import os
 import platform
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -47,6 +47,8 @@ GRACEFUL_SHUTDOWN_SECONDS: Final = 1
 
 # Options that matter to `fleet prepare db`; `fleet serve` takes every setting.
 PREPARE_OPTIONS: Final = ("data_dir", "database_url", "logging_json", "logging_debug")
+# Options that matter to `fleet installers put`.
+INSTALLER_OPTIONS: Final = ("data_dir", "installers_dir", "logging_json", "logging_debug")
 
 log = structlog.get_logger("fleet.cli")
 
@@ -166,6 +168,40 @@ def _prepare_db(settings: Settings) -> int:
     return 0
 
 
+def _put_installer(settings: Settings, args: argparse.Namespace) -> int:
+    """Place a pre-built installer where POST /download_installer/{kind} finds it."""
+    import anyio
+
+    from fleet_adapters.installers import CHUNK_BYTES, FilesystemInstallerStore
+    from fleet_adapters.settings import installers_path
+    from fleet_core.errors import FleetError
+    from fleet_core.services.installers import InstallerService, installer_key
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"fleet: error: no such file {args.file!r}", file=sys.stderr)
+        return 1
+    secret = args.enroll_secret or os.environ.get("FLEET_INSTALLER_ENROLL_SECRET", "")
+    if not secret:
+        print("fleet: error: --enroll-secret (or FLEET_INSTALLER_ENROLL_SECRET) is required", file=sys.stderr)
+        return 2
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async with await anyio.open_file(path, "rb") as source:
+            while chunk := await source.read(CHUNK_BYTES):
+                yield chunk
+
+    try:
+        key = installer_key(args.kind, secret, args.desktop)
+        service = InstallerService(store=FilesystemInstallerStore(installers_path(settings)))
+        size = asyncio.run(service.put(key, chunks()))
+    except FleetError as exc:
+        print(f"fleet: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"stored {key.file_name} ({size} bytes) in {installers_path(settings)}")
+    return 0
+
+
 def _version() -> int:
     print(f"fleet version {version.VERSION}")
     print(f"  branch: \t{version.BRANCH}")
@@ -225,6 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     db = targets.add_parser("db", help="apply database migrations")
     _add_setting_options(db, PREPARE_OPTIONS)
     commands.add_parser("version", help="print the version")
+    installers = commands.add_parser("installers", help="manage downloadable installers")
+    installer_actions = installers.add_subparsers(dest="action", required=True, metavar="ACTION")
+    put = installer_actions.add_parser("put", help="store a pre-built installer for POST /download_installer")
+    put.add_argument("--enroll-secret", default=None, metavar="SECRET",
+                     help="the enroll secret built into it [FLEET_INSTALLER_ENROLL_SECRET]")
+    put.add_argument("--kind", required=True, choices=["pkg", "msi", "deb", "rpm"], help="the package kind")
+    put.add_argument("--desktop", action="store_true", help="it includes Fleet Desktop")
+    put.add_argument("file", metavar="FILE", help="the installer file")
+    _add_setting_options(put, INSTALLER_OPTIONS)
     return parser
 
 
@@ -241,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     # libpq waits forever for an unresponsive host by default; workers inherit this too.
     os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
+    if args.command == "installers":
+        return _put_installer(settings, args)
     if args.command == "serve":
         _exit_at_once(_run(args.command, settings))
     return _run(args.command, settings)

@@ -43,3 +43,6 @@ class ServerRuntime:
     live_query_rest_period: dt.timedelta = dt.timedelta(seconds=25)
     # The --vulnerabilities-* options (GET /config's vulnerabilities block, the vulnerability job).
     vulnerabilities: VulnerabilitiesConfig = attrs.field(factory=VulnerabilitiesConfig)
+    # How long a device token (Fleet Desktop's credential) stays valid after it is issued or
+    # refreshed (FLEET_DEVICE_TOKEN_TTL; Fleet's is one hour).
+    device_token_ttl: dt.timedelta = dt.timedelta(hours=1)

@@ -9,6 +9,8 @@ here (``from fleet_core.ports import HostRepository``); the modules only group t
 from fleet_core.ports.activities import ActivityRepository
 from fleet_core.ports.carves import CarveRepository
 from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
+from fleet_core.ports.device_tokens import DeviceTokenRepository
+from fleet_core.ports.error_reports import ErrorReportStore
 from fleet_core.ports.host_aggregates import HostAggregateRepository
 from fleet_core.ports.host_inventory import HostInventoryRepository
 from fleet_core.ports.host_listing import HostListing
@@ -25,10 +27,11 @@ from fleet_core.ports.infrastructure import (
     TokenGenerator,
     WebhookSender,
 )
+from fleet_core.ports.installers import InstallerStore
 from fleet_core.ports.labels import LabelRepository
 from fleet_core.ports.live_queries import CampaignRepository, LiveQueryStore, ResultSubscription
 from fleet_core.ports.packs import PackRepository
-from fleet_core.ports.policies import DeviceTokenRepository, PolicyRepository
+from fleet_core.ports.policies import PolicyRepository
 from fleet_core.ports.queries import QueryRepository
 from fleet_core.ports.software import SoftwareRepository
 from fleet_core.ports.teams import TeamRepository
@@ -45,11 +48,13 @@ __all__ = [
     "Clock",
     "DeviceTokenRepository",
     "EnrollSecretRepository",
+    "ErrorReportStore",
     "HealthCheck",
     "HostAggregateRepository",
     "HostInventoryRepository",
     "HostListing",
     "HostRepository",
+    "InstallerStore",
     "InvalidationBus",
     "InviteRepository",
     "LabelRepository",

@@ -1,4 +1,4 @@
-"""Policies, the hosts' answers to them, and the device tokens of the device routes."""
+"""Policies and the hosts' answers to them."""
 
 from __future__ import annotations
 
@@ -65,18 +65,4 @@ class PolicyRepository(Protocol):
 
     async def failing_counts(self, host_ids: Sequence[int]) -> dict[int, int]:
         """For each of these hosts with at least one failing answer, how many policies it fails."""
-        ...
-
-
-class DeviceTokenRepository(Protocol):
-    """The per-host credential of the device-authenticated routes, stored as a hash."""
-
-    async def replace(self, host_id: int, token_hash: str, at: dt.datetime) -> None:
-        """Make this the host's only device token. NotFound if the host does not exist,
-        AlreadyExists if another host holds the same hash."""
-        ...
-
-    async def host_id(self, token_hash: str) -> int | None:
-        """The id of the host whose device token hashes to this value, or None. A deleted host's
-        token is gone with it."""
         ...

@@ -7,6 +7,7 @@ from typing import Protocol, Self
 from fleet_core.ports.activities import ActivityRepository
 from fleet_core.ports.carves import CarveRepository
 from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
+from fleet_core.ports.device_tokens import DeviceTokenRepository
 from fleet_core.ports.host_aggregates import HostAggregateRepository
 from fleet_core.ports.host_inventory import HostInventoryRepository
 from fleet_core.ports.host_listing import HostListing
@@ -14,7 +15,7 @@ from fleet_core.ports.hosts import HostRepository
 from fleet_core.ports.labels import LabelRepository
 from fleet_core.ports.live_queries import CampaignRepository
 from fleet_core.ports.packs import PackRepository
-from fleet_core.ports.policies import DeviceTokenRepository, PolicyRepository
+from fleet_core.ports.policies import PolicyRepository
 from fleet_core.ports.queries import QueryRepository
 from fleet_core.ports.software import SoftwareRepository
 from fleet_core.ports.teams import TeamRepository

@@ -10,7 +10,9 @@ from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.webhooks import WebhookSchedule
 from fleet_core.ports import (
     Clock,
+    ErrorReportStore,
     HealthCheck,
+    InstallerStore,
     InvalidationBus,
     LiveQueryStore,
     LogDestination,
@@ -27,8 +29,9 @@ from fleet_core.services.agents import AgentService
 from fleet_core.services.auth import AuthService
 from fleet_core.services.carves import CarveService
 from fleet_core.services.config import ConfigService
-from fleet_core.services.device import DeviceService
+from fleet_core.services.device import DeviceService, NoErrorReportStore
 from fleet_core.services.hosts import HostService
+from fleet_core.services.installers import InstallerService, NoInstallerStore
 from fleet_core.services.invites import InviteService
 from fleet_core.services.jobs import BackgroundJob, background_jobs, jobs_by_schedule
 from fleet_core.services.labels import LabelService
@@ -78,6 +81,9 @@ class Services:
     vulnerabilities: VulnerabilityService | None
     schedules: ScheduleService
     carves: CarveService
+    installers: InstallerService
+    # Agent error reports (POST /device/{token}/debug/errors), read by GET /debug/errors.
+    error_reports: ErrorReportStore
     # Every background job of a server process (fleet_core.services.jobs), run by the process.
     jobs: tuple[BackgroundJob, ...]
 
@@ -98,8 +104,11 @@ def make_services(
     webhook_schedule: WebhookSchedule = WebhookSchedule(),
     live_store: LiveQueryStore | None = None,
     vulnerability_feed: VulnerabilityFeed | None = None,
+    error_reports: ErrorReportStore | None = None,
+    installers: InstallerStore | None = None,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
+    error_reports = error_reports or NoErrorReportStore()
     activities = ActivityService(uow=uow, clock=clock)
     auth = AuthService(
         uow=uow, hasher=hasher, tokens=tokens, clock=clock, mailer=mailer,
@@ -132,7 +141,8 @@ def make_services(
         queries=QueryService(uow=uow, clock=clock, bus=bus),
         packs=PackService(uow=uow, clock=clock, bus=bus),
         policies=PolicyService(uow=uow, clock=clock, bus=bus, tokens=tokens),
-        device=DeviceService(uow=uow, clock=clock, tokens=tokens, bus=bus),
+        device=DeviceService(uow=uow, clock=clock, tokens=tokens, bus=bus, error_reports=error_reports,
+                             token_ttl=runtime.device_token_ttl, rate_limiter=rate_limiter),
         specs=SpecService(uow=uow, clock=clock, bus=bus),
         pack_specs=PackSpecService(uow=uow, clock=clock, bus=bus),
         targets=TargetService(uow=uow, clock=clock, tokens=tokens),
@@ -146,5 +156,7 @@ def make_services(
         # Fleet's cron schedules that this server has jobs for, as the jobs table assigns them.
         schedules=ScheduleService(jobs=jobs_by_schedule(jobs)),
         carves=carves,
+        installers=InstallerService(store=installers or NoInstallerStore()),
+        error_reports=error_reports,
         jobs=jobs,
     )

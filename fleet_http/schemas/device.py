@@ -1,4 +1,4 @@
-"""Bodies of Fleet Desktop's device-authenticated routes (see docs/device.md)."""
+"""Bodies of Fleet Desktop's device-authenticated routes (see docs/device-routes.md)."""
 
 from __future__ import annotations
 
@@ -124,6 +124,7 @@ class AgentErrorRequest(msgspec.Struct, kw_only=True):
 
 
 class DeviceTokenResponse(msgspec.Struct, kw_only=True):
-    """POST /hosts/{id}/device_token: the new token, shown once."""
+    """POST /hosts/{id}/device_token: the new token, shown once, and when it stops working."""
 
     device_token: str
+    expires_at: dt.datetime

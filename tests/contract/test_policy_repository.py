@@ -255,26 +255,3 @@ async def test_counts_stay_exact_over_many_hosts(uow_factory: UnitOfWorkFactory,
             assert await counts(uow, policy.id) == (passing, failing), i
         assert await counts(uow, policies[0].id) == (sum(1 for n in range(10, 30) if n % 3 == 0),
                                                      sum(1 for n in range(10, 30) if n % 3 != 0))
-
-
-async def test_device_tokens_name_one_host_each(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
-    async with uow_factory() as uow:
-        one = await enroll(uow, "one", at)
-        two = await enroll(uow, "two", at)
-        await uow.device_tokens.replace(one, "hash-1", at)
-        await uow.device_tokens.replace(two, "hash-2", at)
-        with pytest.raises(AlreadyExists):
-            await uow.device_tokens.replace(two, "hash-1", at)
-        with pytest.raises(NotFound):
-            await uow.device_tokens.replace(999, "hash-3", at)
-        await uow.commit()
-
-    async with uow_factory() as uow:
-        assert await uow.device_tokens.host_id("hash-1") == one
-        # A new token replaces the old one.
-        await uow.device_tokens.replace(one, "hash-1b", at)
-        assert await uow.device_tokens.host_id("hash-1") is None
-        assert await uow.device_tokens.host_id("hash-1b") == one
-        await uow.hosts.delete([two])
-        assert await uow.device_tokens.host_id("hash-2") is None
-        assert await uow.device_tokens.host_id("unknown") is None

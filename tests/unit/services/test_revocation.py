@@ -24,6 +24,7 @@ from fleet_core.model.hosts import Host
 from fleet_core.model.users import Role
 from fleet_core.ports import InvalidationBus, UnitOfWorkFactory
 from fleet_core.services.agents import AgentService, HostCache
+from fleet_core.services.device import DeviceCredential
 from fleet_core.services.users import UserChanges
 from tests.unit.services.support import PASSWORD, MakeUser, create_team
 
@@ -366,10 +367,10 @@ async def test_a_demotion_or_a_removed_team_role_counts_on_the_next_request(
 async def test_a_rotated_or_orphaned_device_token_is_refused_at_once(kit: InMemoryKit, admin: Viewer) -> None:
     await kit.services.config.replace_enroll_secrets(admin, ["secret"])
     host: Host = await kit.services.agents.authenticate(await enroll(kit.services.agents, "secret"))
-    first = await kit.services.device.issue_token(admin, host.id)
+    first = DeviceCredential((await kit.services.device.issue_token(admin, host.id)).token)
     assert (await kit.services.device.authenticate(first)).id == host.id
 
-    second = await kit.services.device.issue_token(admin, host.id)
+    second = DeviceCredential((await kit.services.device.issue_token(admin, host.id)).token)
     with pytest.raises(AuthFailed):
         await kit.services.device.authenticate(first)
     assert (await kit.services.device.authenticate(second)).id == host.id
