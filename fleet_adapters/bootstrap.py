@@ -17,6 +17,7 @@ from fleet_adapters.logs import log_destination
 from fleet_adapters.mail import SMTPMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.postgres.pool import connection_pool
+from fleet_adapters.postgres.schedule_lock import PgScheduleLock
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_adapters.redis.invalidation import RedisInvalidationBus
 from fleet_adapters.redis.live_queries import RedisLiveQueryStore
@@ -97,6 +98,7 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 runtime=runtime,
                 bus=bus,
                 logs=logs,
+                schedule_lock=PgScheduleLock(pool),
                 webhook_sender=HttpWebhookSender(),
                 live_store=RedisLiveQueryStore(r),
             )

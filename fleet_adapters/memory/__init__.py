@@ -12,6 +12,7 @@ from fleet_adapters.memory.live_queries import InMemoryLiveQueryStore
 from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
+from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
 from fleet_adapters.memory.uow import InMemoryStore, InMemoryUnitOfWork
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
@@ -75,6 +76,7 @@ def in_memory_kit(
         runtime=runtime or ServerRuntime(),
         bus=InMemoryInvalidationBus(),
         logs={"result": logs, "status": logs},
+        schedule_lock=InMemoryScheduleLock(),
         # Webhooks go out over real HTTP: they are only sent once a destination URL is configured.
         webhook_sender=webhook_sender or HttpWebhookSender(),
         webhook_schedule=webhook_schedule or WebhookSchedule(),

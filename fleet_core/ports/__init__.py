@@ -30,6 +30,7 @@ from fleet_core.ports.live_queries import CampaignRepository, LiveQueryStore, Re
 from fleet_core.ports.packs import PackRepository
 from fleet_core.ports.policies import DeviceTokenRepository, PolicyRepository
 from fleet_core.ports.queries import QueryRepository
+from fleet_core.ports.schedule_lock import ScheduleLock
 from fleet_core.ports.software import SoftwareRepository
 from fleet_core.ports.teams import TeamRepository
 from fleet_core.ports.uow import UnitOfWork, UnitOfWorkFactory
@@ -63,6 +64,7 @@ __all__ = [
     "QueryRepository",
     "RateLimiter",
     "ResultSubscription",
+    "ScheduleLock",
     "SessionRepository",
     "SoftwareRepository",
     "TeamRepository",

@@ -17,6 +17,7 @@ from fleet_core.ports import (
     Mailer,
     PasswordHasher,
     RateLimiter,
+    ScheduleLock,
     TokenGenerator,
     UnitOfWorkFactory,
     WebhookSender,
@@ -90,6 +91,7 @@ def make_services(
     runtime: ServerRuntime,
     bus: InvalidationBus,
     logs: Mapping[str, LogDestination],
+    schedule_lock: ScheduleLock,
     webhook_sender: WebhookSender = UNCONFIGURED_SENDER,
     webhook_schedule: WebhookSchedule = WebhookSchedule(),
     live_store: LiveQueryStore | None = None,
@@ -134,7 +136,7 @@ def make_services(
         webhooks=webhooks,
         software=SoftwareService(uow=uow, clock=clock),
         # Fleet's cron schedules that this server has jobs for, as the jobs table assigns them.
-        schedules=ScheduleService(jobs=jobs_by_schedule(jobs)),
+        schedules=ScheduleService(jobs=jobs_by_schedule(jobs), lock=schedule_lock),
         carves=carves,
         jobs=jobs,
     )

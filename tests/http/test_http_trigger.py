@@ -1,10 +1,10 @@
-"""POST /trigger?name=<schedule>: runs a schedule's jobs now (a due webhook goes out at once, stale
-hosts and campaigns are cleaned up), refuses a run while one is in progress (409), refuses names
-this server does not run (400 naming `name`), and only global admins may trigger."""
+"""POST /trigger?name=<schedule>: starts a run of a schedule's jobs and answers once it has started,
+as Fleet does (a due webhook goes out at once, stale hosts and campaigns are cleaned up), refuses a
+run while one is in progress (409), refuses names this server does not run (400 naming `name`),
+and only global admins may trigger. Across server processes: tests/e2e/test_trigger_across_processes.py."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import threading
@@ -89,6 +89,14 @@ async def failing_policy_due(fleet: Fleet, url: str) -> int:
     return host_id
 
 
+async def run_done(fleet: Fleet) -> None:
+    """Returns once the triggered runs have finished (they go on after the response)."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while fleet.kit.services.schedules.runs_in_progress():
+        assert time.monotonic() < deadline, "the triggered run never finished"
+        await anyio.sleep(0.01)
+
+
 async def trigger(fleet: Fleet, name: str, headers: dict[str, str] | None = None,
                   prefix: str = "/api/v1") -> httpx.Response:
     return await fleet.client.post(f"{prefix}/fleet/trigger", params={"name": name},
@@ -102,40 +110,44 @@ async def test_triggering_automations_delivers_a_due_webhook_at_once(fleet: Flee
     response = await trigger(fleet, "automations", prefix="/api/latest")
     assert response.status_code == 200, response.text
     assert response.json() == {}
-    # The run happened within the request: the receiver already has the batch.
+    await run_done(fleet)
     [body] = receiver.accepted()
     assert [h["id"] for h in body["hosts"]] == [host_id]
     async with fleet.kit.store.unit_of_work() as uow:
         assert await uow.webhooks.pending() == []
     # Nothing new is failing: a second run sends nothing.
     assert (await trigger(fleet, "automations")).status_code == 200
+    await run_done(fleet)
     assert len(receiver.requests) == 1
 
 
 async def test_a_trigger_while_a_run_is_in_progress_is_a_conflict(fleet: Fleet, held: HeldReceiver) -> None:
     await failing_policy_due(fleet, held.url)
-    first: list[httpx.Response] = []
-
-    def first_trigger() -> None:
-        # The test client blocks its caller until the response is complete (the app runs on its
-        # own loop in another thread), so the run to overlap is started from a thread.
-        first.append(asyncio.run(trigger(fleet, "automations")))
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(anyio.to_thread.run_sync, first_trigger)
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while not held.arrived.is_set():
-            assert time.monotonic() < deadline, "the triggered run never sent the webhook"
-            await anyio.sleep(0.01)
-        body = assert_error(await trigger(fleet, "automations"), 409, "base")
+    # The answer comes once the run has started; the run goes on, held by the receiver.
+    assert (await trigger(fleet, "automations")).status_code == 200
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not held.arrived.is_set():
+        assert time.monotonic() < deadline, "the triggered run never sent the webhook"
+        await anyio.sleep(0.01)
+    for prefix in ("/api/v1", "/api/latest"):
+        body = assert_error(await trigger(fleet, "automations", prefix=prefix), 409, "base")
         assert body["message"] == "Conflict"
         assert "in progress" in body["errors"][0]["reason"]
-        # Another schedule is not blocked by this one.
-        assert (await trigger(fleet, "cleanups_then_aggregation")).status_code == 200
-        held.release.set()
-    assert first[0].status_code == 200, first[0].text
+    # A periodic tick of the schedule skips while the run holds it.
+    ran: list[str] = []
+
+    async def tick() -> None:
+        ran.append("tick")
+
+    await fleet.kit.services.schedules.guarded("automations", tick)()
+    assert ran == []
+    # Another schedule is not blocked by this one.
+    assert (await trigger(fleet, "cleanups_then_aggregation")).status_code == 200
+    held.release.set()
+    await run_done(fleet)
     # Once the run is over the schedule can be triggered again.
     assert (await trigger(fleet, "automations")).status_code == 200
+    await run_done(fleet)
 
 
 async def test_triggering_cleanups_expires_hosts_and_completes_stale_campaigns(fleet: Fleet) -> None:
@@ -155,6 +167,7 @@ async def test_triggering_cleanups_expires_hosts_and_completes_stale_campaigns(f
     assert response.status_code == 200, response.text
 
     assert (await trigger(fleet, "cleanups_then_aggregation")).status_code == 200
+    await run_done(fleet)
 
     assert_error(await fleet.client.get(f"/api/v1/fleet/hosts/{stale.id}", headers=fleet.as_admin), 404)
     assert (await fleet.client.get(f"/api/v1/fleet/hosts/{fresh.id}", headers=fleet.as_admin)).status_code == 200
@@ -187,6 +200,7 @@ async def test_only_global_admins_may_trigger(cast: Cast, receiver: hooks.Receiv
             assert_error(await trigger(cast.fleet, name, cast[role].headers), 403)
     assert receiver.requests == []
     assert (await trigger(cast.fleet, "automations", cast["admin"].headers)).status_code == 200
+    await run_done(cast.fleet)
     assert len(receiver.accepted()) == 1
 
 
