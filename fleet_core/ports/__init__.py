@@ -9,6 +9,8 @@ here (``from fleet_core.ports import HostRepository``); the modules only group t
 from fleet_core.ports.activities import ActivityRepository
 from fleet_core.ports.carves import CarveRepository
 from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
+from fleet_core.ports.diagnostics import DatabaseDiagnostics, ProcessDiagnostics
+from fleet_core.ports.error_reports import ErrorReportStore
 from fleet_core.ports.host_aggregates import HostAggregateRepository
 from fleet_core.ports.host_inventory import HostInventoryRepository
 from fleet_core.ports.host_listing import HostListing
@@ -43,8 +45,10 @@ __all__ = [
     "CampaignRepository",
     "CarveRepository",
     "Clock",
+    "DatabaseDiagnostics",
     "DeviceTokenRepository",
     "EnrollSecretRepository",
+    "ErrorReportStore",
     "HealthCheck",
     "HostAggregateRepository",
     "HostInventoryRepository",
@@ -61,6 +65,7 @@ __all__ = [
     "PasswordHasher",
     "PasswordResetRepository",
     "PolicyRepository",
+    "ProcessDiagnostics",
     "QueryRepository",
     "RateLimiter",
     "ResultSubscription",

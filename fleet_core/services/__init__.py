@@ -10,12 +10,15 @@ from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.webhooks import WebhookSchedule
 from fleet_core.ports import (
     Clock,
+    DatabaseDiagnostics,
+    ErrorReportStore,
     HealthCheck,
     InvalidationBus,
     LiveQueryStore,
     LogDestination,
     Mailer,
     PasswordHasher,
+    ProcessDiagnostics,
     RateLimiter,
     ScheduleLock,
     TokenGenerator,
@@ -27,6 +30,7 @@ from fleet_core.services.agents import AgentService
 from fleet_core.services.auth import AuthService
 from fleet_core.services.carves import CarveService
 from fleet_core.services.config import ConfigService
+from fleet_core.services.debug import SERVER_ERRORS, DebugService
 from fleet_core.services.device import DeviceService
 from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
@@ -75,6 +79,7 @@ class Services:
     software: SoftwareService
     schedules: ScheduleService
     carves: CarveService
+    debug: DebugService
     # Every background job of a server process (fleet_core.services.jobs), run by the process.
     jobs: tuple[BackgroundJob, ...]
 
@@ -95,6 +100,9 @@ def make_services(
     webhook_sender: WebhookSender = UNCONFIGURED_SENDER,
     webhook_schedule: WebhookSchedule = WebhookSchedule(),
     live_store: LiveQueryStore | None = None,
+    error_reports: ErrorReportStore | None = None,
+    database_diagnostics: DatabaseDiagnostics | None = None,
+    process_diagnostics: ProcessDiagnostics | None = None,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     activities = ActivityService(uow=uow, clock=clock)
@@ -138,5 +146,8 @@ def make_services(
         # Fleet's cron schedules that this server has jobs for, as the jobs table assigns them.
         schedules=ScheduleService(jobs=jobs_by_schedule(jobs), lock=schedule_lock),
         carves=carves,
+        # Without a diagnostics adapter its reports answer 404, as for an unknown key.
+        debug=DebugService(server_errors=SERVER_ERRORS, device_errors=error_reports,
+                           database=database_diagnostics, process=process_diagnostics),
         jobs=jobs,
     )
