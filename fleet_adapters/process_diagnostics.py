@@ -60,8 +60,7 @@ class PythonProcessDiagnostics:
         out.write(f"asyncio tasks: {len(tasks)}\n\n")
         for task in tasks:
             out.write(f"task {task.get_name()!r} ({'done' if task.done() else 'pending'})\n")
-            for frame in task.get_stack():
-                out.write("".join(traceback.format_stack(frame, limit=1)))
+            out.write("".join(traceback.format_list(_awaited_frames(task))))
             out.write("\n")
         frames = sys._current_frames()
         threads = {t.ident: t for t in threading.enumerate()}
@@ -97,6 +96,20 @@ class PythonProcessDiagnostics:
     def cmdline(self) -> Document:
         # NUL-separated, as Go's /debug/pprof/cmdline answers.
         return Document(TEXT, "\x00".join(redacted_argv(sys.argv)))
+
+
+def _awaited_frames(task: asyncio.Task[object]) -> traceback.StackSummary:
+    """Where ``task`` is, outermost first: its coroutine and every coroutine or generator it
+    awaits (Task.get_stack stops at the outermost frame of a suspended task)."""
+    frames = []
+    awaitable: object = task.get_coro()
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            break
+        frames.append((frame, frame.f_lineno))
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+    return traceback.StackSummary.extract(iter(frames))
 
 
 def redacted_argv(argv: list[str]) -> list[str]:

@@ -42,7 +42,10 @@ async def test_stacks_name_every_task_and_thread() -> None:
     release.set()
     await task
     assert "task 'parked' (pending)" in text
-    assert "parked_in_a_recognisable_place" in text
+    parked = text.split("task 'parked' (pending)\n", 1)[1].split("\n\n", 1)[0]
+    # The whole await chain, down to where it waits inside asyncio.
+    assert "in parked_in_a_recognisable_place" in parked and "await release.wait()" in parked
+    assert "asyncio/locks.py" in parked
     assert "thread 'MainThread'" in text
 
 
