@@ -25,7 +25,8 @@ REPORTS: Final[Mapping[str, LiteralString]] = {
                pg_blocking_pids(l.pid) AS blocked_by, a.state, left(a.query, 1000) AS query,
                extract(epoch FROM now() - a.query_start)::float8 AS query_seconds
           FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) OR l.database IS NULL
+         WHERE (l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) OR l.database IS NULL)
+           AND l.pid IS DISTINCT FROM pg_backend_pid()
          ORDER BY l.granted, l.pid
     """,
     "innodb-status": """

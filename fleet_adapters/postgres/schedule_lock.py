@@ -14,9 +14,12 @@ from contextlib import asynccontextmanager
 from typing import Final, LiteralString
 
 import attrs
+import psycopg
 import structlog
+from psycopg_pool import PoolTimeout
 
 from fleet_adapters.postgres.pool import Pool
+from fleet_core.errors import Unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -32,10 +35,22 @@ class PgScheduleLock:
 
     @asynccontextmanager
     async def hold(self, name: str) -> AsyncIterator[bool]:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(TRY_LOCK, {"name": name})
-            row = await cur.fetchone()
-            await conn.commit()
+        try:
+            conn = await self.pool.getconn()
+        except (PoolTimeout, psycopg.OperationalError):
+            raise Unavailable("database unavailable") from None
+        try:
+            try:
+                cur = await conn.execute(TRY_LOCK, {"name": name})
+                row = await cur.fetchone()
+                await conn.commit()
+            except BaseException as exc:
+                # Whether the lock was taken is unknown (cancelled mid-statement, connection
+                # lost): the session must end, which releases anything it took.
+                await conn.close()
+                if isinstance(exc, psycopg.OperationalError):
+                    raise Unavailable("database unavailable") from None
+                raise
             if row is None or not row[0]:
                 yield False
                 return
@@ -51,3 +66,6 @@ class PgScheduleLock:
                     log.warning("schedule_lock_release_failed", schedule=name)
                     await conn.close()
                     raise
+        finally:
+            # A closed connection is discarded by the pool; an open one is lent again.
+            await self.pool.putconn(conn)

@@ -25,8 +25,8 @@ class DatabaseDiagnostics(Protocol):
         """The rows of report ``key`` (one of DATABASE_REPORTS), each a JSON-ready mapping, read
         without writing anything and within a statement timeout:
 
-        - locks: every lock held or awaited in the database, with the holder's pid and the pids
-          it is blocked by;
+        - locks: every lock held or awaited in the database by other sessions, with the holder's
+          pid and the pids it is blocked by;
         - innodb-status: the database's activity counters (Postgres's pg_stat_database row);
         - process-list: every session connected to the database and what it runs;
         - long-transactions: the open transactions, oldest first, with their age in seconds;

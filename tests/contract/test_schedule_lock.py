@@ -3,15 +3,19 @@ lock also holds between two pools (two server processes) and against a session t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import psycopg
 import pytest
+from psycopg import sql
 
 from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
 from fleet_adapters.postgres.pool import Pool, open_pool
 from fleet_adapters.postgres.schedule_lock import TRY_LOCK, UNLOCK, PgScheduleLock
+from fleet_core.errors import Unavailable
 from fleet_core.ports import ScheduleLock
 from tests.contract.conftest import IMPLEMENTATIONS
 
@@ -109,3 +113,20 @@ async def test_the_connection_goes_back_to_the_pool_outside_a_transaction(pg_poo
     async with pg_pool.connection() as conn:
         cur = await conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
         assert await cur.fetchone() == (0,)
+
+
+@pytest.mark.postgres
+async def test_a_database_that_went_away_is_unavailable(postgres_server: Any) -> None:
+    name = f"fleet_doomed_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.admin_conninfo, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(postgres_server.template)))
+    pool = await open_pool(postgres_server.conninfo(name), wait_seconds=1.0)
+    try:
+        with psycopg.connect(postgres_server.admin_conninfo, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        with pytest.raises(Unavailable):
+            async with PgScheduleLock(pool).hold("automations"):
+                pytest.fail("the block must not run without a database")
+    finally:
+        await pool.close()
