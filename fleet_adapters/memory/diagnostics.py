@@ -1,5 +1,6 @@
-"""In-memory DatabaseDiagnostics: there are no sessions, locks or migrations in memory, so those
-reports are empty; table-sizes counts the rows of each in-memory table."""
+"""In-memory DatabaseDiagnostics: there are no sessions, locks, migrations or connections in
+memory, so those reports are empty (dbstats an empty pool); table-sizes counts the rows of each
+in-memory table."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class InMemoryDatabaseDiagnostics:
     async def report(self, key: str) -> builtins.list[dict[str, Any]]:
         if key not in DATABASE_REPORTS:
             raise NotFound(f"unknown database diagnostic {key!r}")
+        if key == "dbstats":
+            return [{"pool_size": 0}]
         if key != "table-sizes":
             return []
         state = self.store.state

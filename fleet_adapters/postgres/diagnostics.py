@@ -80,6 +80,9 @@ class PgDatabaseDiagnostics:
     pool: Pool
 
     async def report(self, key: str) -> builtins.list[dict[str, Any]]:
+        if key == "dbstats":
+            # psycopg_pool's counters: pool_min/max/size/available, requests_waiting, ...
+            return [dict(self.pool.get_stats())]
         async with self.pool.connection() as conn:
             await conn.set_read_only(True)
             try:

@@ -9,7 +9,8 @@ import attrs
 
 # What GET /debug/db/{key} answers. Fleet's MySQL keys (innodb-status, process-list, locks) have
 # Postgres equivalents; the others are this server's.
-DATABASE_REPORTS = ("locks", "innodb-status", "process-list", "long-transactions", "table-sizes", "migrations")
+DATABASE_REPORTS = ("locks", "innodb-status", "process-list", "long-transactions", "table-sizes", "migrations",
+                    "dbstats")
 
 
 @attrs.frozen
@@ -31,7 +32,8 @@ class DatabaseDiagnostics(Protocol):
         - process-list: every session connected to the database and what it runs;
         - long-transactions: the open transactions, oldest first, with their age in seconds;
         - table-sizes: every table's size in bytes and estimated rows, largest first;
-        - migrations: every shipped migration and whether (and when) it is applied.
+        - migrations: every shipped migration and whether (and when) it is applied;
+        - dbstats: one row of this process's connection pool statistics (Fleet's Go sql.DBStats).
         """
         ...
 

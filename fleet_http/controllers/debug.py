@@ -23,6 +23,18 @@ class DebugController(Controller):
                      flush: FromQuery[bool] = False) -> list[ErrorEntry]:
         return to_error_entries(await debug.errors(viewer, flush=flush))
 
+    @get("/migrations")
+    async def migrations(self, viewer: NamedDependency[Viewer],
+                         debug: NamedDependency[DebugService]) -> list[dict[str, Any]]:
+        """Fleet's /debug/migrations (what `fleetctl debug archive` fetches): /debug/db/migrations."""
+        return await debug.database_report(viewer, "migrations")
+
+    @get("/dbstats")
+    async def dbstats(self, viewer: NamedDependency[Viewer],
+                      debug: NamedDependency[DebugService]) -> list[dict[str, Any]]:
+        """Fleet's /debug/dbstats: /debug/db/dbstats."""
+        return await debug.database_report(viewer, "dbstats")
+
     @get("/db/{key:str}")
     async def database(self, key: FromPath[str], viewer: NamedDependency[Viewer],
                        debug: NamedDependency[DebugService]) -> list[dict[str, Any]]:

@@ -88,6 +88,8 @@ async def test_postgres_migrations_report_the_ledger(pg_pool: Pool) -> None:
     assert all(r["applied_at"] for r in rows)
     [stats] = await PgDatabaseDiagnostics(pg_pool).report("innodb-status")
     assert stats["xact_commit"] > 0
+    [pool] = await PgDatabaseDiagnostics(pg_pool).report("dbstats")
+    assert pool["pool_max"] == pg_pool.max_size and pool["pool_size"] >= 1
 
 
 @pytest.mark.postgres

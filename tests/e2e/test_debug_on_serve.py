@@ -30,6 +30,9 @@ def test_debug_endpoints_on_a_real_server(fleet: FleetCLI, tmp_path: Path, pg_ds
         assert migrations.status_code == 200, migrations.text
         assert [(m["version"], m["applied"]) for m in migrations.json()] == [
             (m.version, True) for m in load_migrations()]
+        assert client.get("/debug/migrations", headers=auth).json() == migrations.json()
+        [pool] = client.get("/debug/dbstats", headers=auth).json()
+        assert pool["pool_size"] >= 1
         for key in DATABASE_REPORTS:
             assert client.get(f"/debug/db/{key}", headers=auth).status_code == 200, key
 

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.anyio
 
 DEADLINE_SECONDS = 10.0
 ENDPOINTS = ["/debug/errors", "/debug/errors?flush=true", "/debug/db/locks", "/debug/db/nonsense",
+             "/debug/migrations", "/debug/dbstats",
              "/debug/pprof/goroutine", "/debug/pprof/heap", "/debug/pprof/cmdline", "/debug/pprof/profile?seconds=1"]
 
 
@@ -136,6 +137,13 @@ async def test_every_database_report_is_a_list_of_rows(fleet: Fleet, key: str) -
     assert isinstance(rows, list) and all(isinstance(r, dict) for r in rows)
     if key == "table-sizes":
         assert {"table_name": "users", "estimated_rows": 1} in rows
+
+
+async def test_fleets_migrations_and_dbstats_routes_are_the_database_reports(fleet: Fleet) -> None:
+    for route, key in (("/debug/migrations", "migrations"), ("/debug/dbstats", "dbstats")):
+        response = await get(fleet, route)
+        assert response.status_code == 200, response.text
+        assert response.json() == (await get(fleet, f"/debug/db/{key}")).json()
 
 
 @pytest.mark.parametrize("key", ["nonsense", "LOCKS", "locks.txt"])
