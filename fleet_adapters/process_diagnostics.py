@@ -27,7 +27,9 @@ TOP_ALLOCATION_SITES = 30
 TEXT = "text/plain; charset=utf-8"
 # Command-line options whose values are credentials or carry them (a database URL's password).
 _SECRET_OPTION = re.compile(r"(url|dsn|password|passwd|secret|token|key)", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@\s]*@", re.IGNORECASE)
+# Up to the last "@" of the argument: a password written with a raw "@" in it is still hidden
+# whole (hiding a little more of an odd URL is the safe side).
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):\S*@", re.IGNORECASE)
 REDACTED = "[redacted]"
 
 
@@ -117,7 +119,9 @@ def redacted_argv(argv: list[str]) -> list[str]:
     shown: list[str] = []
     hide_next = False
     for arg in argv:
-        if hide_next and not arg.startswith("-"):
+        # The value of a secret-bearing option is the next argument, unless that is another long
+        # option (argparse would not take it as the value); "-x..." may be a value.
+        if hide_next and not arg.startswith("--"):
             shown.append(REDACTED)
             hide_next = False
             continue

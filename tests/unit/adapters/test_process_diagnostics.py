@@ -7,6 +7,8 @@ import asyncio
 import tracemalloc
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleet_adapters.process_diagnostics import REDACTED, PythonProcessDiagnostics, redacted_argv
 from fleet_core.errors import Conflict
@@ -82,3 +84,18 @@ async def test_the_profile_sees_work_done_by_other_tasks_and_one_profile_runs_at
     await worker
     assert document.content_type.startswith("text/plain")
     assert "distinctively_named_busy_work" in document.body
+
+
+SECRETS = st.text(alphabet=st.characters(codec="ascii", categories=["L", "N"]) | st.sampled_from("!$%^&*()_-+=~@:/"),
+                  min_size=8, max_size=30)
+OPTIONS = st.sampled_from(["--database-url", "--redis-url", "--smtp-password", "--jwt-key", "--enroll-secret",
+                           "--api-token"])
+
+
+@given(secret=SECRETS, option=OPTIONS, inline=st.booleans(), scheme=st.sampled_from(["postgresql", "redis", "smtp"]))
+def test_no_credential_survives_in_any_spelling(secret: str, option: str, inline: bool, scheme: str) -> None:
+    url = f"{scheme}://user:{secret}@host:1234/db"
+    forms = [[f"{option}={secret}"], [option, secret], [f"--other={url}"], ["--other", url], [url]]
+    for form in forms:
+        shown = redacted_argv(["fleet", "serve", *form, "--tls"]) if inline else redacted_argv(["fleet", *form])
+        assert all(secret not in arg for arg in shown), (form, shown)
