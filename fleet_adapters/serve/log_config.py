@@ -36,7 +36,8 @@ def configure_logging(settings: Settings) -> None:
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info if json else structlog.processors.StackInfoRenderer(),
                     renderer],
-        foreign_pre_chain=shared,
+        # uvicorn's and the drivers' errors are kept for GET /debug/errors too.
+        foreign_pre_chain=[*shared, record_server_errors()],
     ))
     root = logging.getLogger()
     root.handlers[:] = [handler]
