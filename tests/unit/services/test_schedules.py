@@ -51,7 +51,7 @@ async def schedules_idle(schedules: ScheduleService) -> None:
             await asyncio.sleep(0)
 
 
-@pytest.mark.parametrize("name", ["", "vulnerabilities", "no_such_schedule"])
+@pytest.mark.parametrize("name", ["", "usage_statistics", "no_such_schedule"])
 async def test_only_the_schedules_this_server_runs_can_be_triggered(kit: InMemoryKit, admin: Viewer,
                                                                     name: str) -> None:
     with pytest.raises(BadRequest) as caught:
