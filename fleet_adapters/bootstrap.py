@@ -17,8 +17,11 @@ from fleet_adapters.installers import FilesystemInstallerStore
 from fleet_adapters.logs import log_destination
 from fleet_adapters.mail import SMTPMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
+from fleet_adapters.postgres.diagnostics import PgDatabaseDiagnostics
 from fleet_adapters.postgres.pool import connection_pool
+from fleet_adapters.postgres.schedule_lock import PgScheduleLock
 from fleet_adapters.postgres.uow import PgUnitOfWork
+from fleet_adapters.process_diagnostics import PythonProcessDiagnostics
 from fleet_adapters.redis.error_reports import RedisErrorReportStore
 from fleet_adapters.redis.invalidation import RedisInvalidationBus
 from fleet_adapters.redis.live_queries import RedisLiveQueryStore
@@ -100,6 +103,9 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 runtime=runtime,
                 bus=bus,
                 logs=logs,
+                schedule_lock=PgScheduleLock(pool),
+                database_diagnostics=PgDatabaseDiagnostics(pool),
+                process_diagnostics=PythonProcessDiagnostics(),
                 webhook_sender=HttpWebhookSender(),
                 live_store=RedisLiveQueryStore(r),
                 vulnerability_feed=build_vulnerability_feed(runtime.vulnerabilities),

@@ -71,6 +71,8 @@ class Action(enum.StrEnum):
     READ_SOFTWARE = "software.read"
     # Running a background schedule now (POST /trigger).
     TRIGGER_SCHEDULES = "schedule.trigger"
+    # The debug endpoints (GET /debug/...): errors, database and process diagnostics.
+    DEBUG = "debug.read"
 
 
 @attrs.frozen
@@ -119,6 +121,7 @@ RULES: dict[Action, Rule] = {
     Action.READ_CARVES: Rule(ADMIN),
     Action.READ_SOFTWARE: Rule(ANY_ROLE, ANY_ROLE),
     Action.TRIGGER_SCHEDULES: Rule(ADMIN),
+    Action.DEBUG: Rule(ADMIN),
 }
 
 

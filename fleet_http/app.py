@@ -14,6 +14,7 @@ from fleet_core.services import Services
 from fleet_http.controllers.auth import AuthController, SetupController
 from fleet_http.controllers.carves import CarveController
 from fleet_http.controllers.config import ConfigController, healthz
+from fleet_http.controllers.debug import DebugController
 from fleet_http.controllers.device import DeviceController, DeviceTokenController
 from fleet_http.controllers.hosts import HostAggregatesController, HostController
 from fleet_http.controllers.installers import InstallerController
@@ -71,6 +72,8 @@ def _routers() -> list[Router]:
         routers.append(Router(path=prefix, route_handlers=[SetupController]))
     # Fleet's setup is also version-less (POST /api/setup), which its setup page posts to.
     routers.append(Router(path="/api", route_handlers=[SetupController]))
+    # Fleet serves its debug endpoints outside the API prefixes, on the management side only.
+    routers.append(Router(path="/", route_handlers=[DebugController]))
     return routers
 
 

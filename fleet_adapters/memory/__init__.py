@@ -7,6 +7,7 @@ import datetime as dt
 import argon2
 import attrs
 
+from fleet_adapters.memory.diagnostics import InMemoryDatabaseDiagnostics
 from fleet_adapters.memory.error_reports import InMemoryErrorReportStore
 from fleet_adapters.memory.installers import InMemoryInstallerStore
 from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
@@ -14,7 +15,9 @@ from fleet_adapters.memory.live_queries import InMemoryLiveQueryStore
 from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
+from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
 from fleet_adapters.memory.uow import InMemoryStore, InMemoryUnitOfWork
+from fleet_adapters.process_diagnostics import PythonProcessDiagnostics
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_adapters.webhook_sender import HttpWebhookSender
@@ -79,6 +82,9 @@ def in_memory_kit(
         runtime=runtime or ServerRuntime(),
         bus=InMemoryInvalidationBus(),
         logs={"result": logs, "status": logs},
+        schedule_lock=InMemoryScheduleLock(),
+        database_diagnostics=InMemoryDatabaseDiagnostics(store),
+        process_diagnostics=PythonProcessDiagnostics(),
         # Webhooks go out over real HTTP: they are only sent once a destination URL is configured.
         webhook_sender=webhook_sender or HttpWebhookSender(),
         webhook_schedule=webhook_schedule or WebhookSchedule(),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from fleet_core.errors import AlreadyExists, InvalidArgument, NotFound
+from fleet_core.model.campaigns import CampaignStatus
 from fleet_core.model.queries import QueryFields, SavedQuery
 from fleet_core.rules.ordering import QUERY_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions, paginate
@@ -72,6 +73,19 @@ class InMemoryQueryRepository:
             if entry.query_id in gone:
                 del self.state.scheduled_queries[entry_id]
         return deleted
+
+    async def add_hidden(self, query: str, *, name: str, author_id: int | None, at: dt.datetime) -> int:
+        hidden = SavedQuery(id=self.store.next_id("queries"), name=name, query=query, author_id=author_id,
+                            created_at=at, updated_at=at)
+        self.state.hidden_queries[hidden.id] = hidden
+        return hidden.id
+
+    async def delete_unused_hidden(self) -> builtins.list[int]:
+        in_use = {c.query_id for c in self.state.campaigns.values() if c.status is not CampaignStatus.COMPLETED}
+        unused = sorted(i for i in self.state.hidden_queries if i not in in_use)
+        for query_id in unused:
+            del self.state.hidden_queries[query_id]
+        return unused
 
     def _taken(self, name: str, team_id: int | None, except_id: int | None = None) -> bool:
         return any(q.name == name and q.team_id == team_id and q.id != except_id

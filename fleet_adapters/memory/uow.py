@@ -64,6 +64,8 @@ class _State:
     activities: dict[int, Activity] = attrs.field(factory=dict)
     host_tables: HostTables = attrs.field(factory=HostTables)
     queries: dict[int, SavedQuery] = attrs.field(factory=dict)
+    # The SQL of ad-hoc live queries (Postgres: queries rows with saved = false).
+    hidden_queries: dict[int, SavedQuery] = attrs.field(factory=dict)
     packs: dict[int, Pack] = attrs.field(factory=dict)
     scheduled_queries: dict[int, ScheduledQuery] = attrs.field(factory=dict)
     policies: dict[int, Policy] = attrs.field(factory=dict)
@@ -87,6 +89,7 @@ class _State:
             activities=dict(self.activities),
             host_tables=self.host_tables.copy(),
             queries=dict(self.queries),
+            hidden_queries=dict(self.hidden_queries),
             packs=dict(self.packs),
             scheduled_queries=dict(self.scheduled_queries),
             policies=dict(self.policies),

@@ -24,21 +24,21 @@ SELECT_QUERY: Final[LiteralString] = """
            q.interval, q.platform, q.min_osquery_version, q.automations_enabled, q.logging, q.author_id,
            coalesce(u.name, '') AS author_name, coalesce(u.email, '') AS author_email
       FROM queries q LEFT JOIN users u ON u.id = q.author_id
-     WHERE q.id = %(id)s
+     WHERE q.id = %(id)s AND q.saved
 """
 SELECT_QUERY_BY_NAME: Final[LiteralString] = """
     SELECT q.id, q.name, q.query, q.created_at, q.updated_at, q.description, q.team_id, q.observer_can_run,
            q.interval, q.platform, q.min_osquery_version, q.automations_enabled, q.logging, q.author_id,
            coalesce(u.name, '') AS author_name, coalesce(u.email, '') AS author_email
       FROM queries q LEFT JOIN users u ON u.id = q.author_id
-     WHERE q.name = %(name)s AND q.team_id IS NOT DISTINCT FROM %(team_id)s::bigint
+     WHERE q.name = %(name)s AND q.team_id IS NOT DISTINCT FROM %(team_id)s::bigint AND q.saved
 """
 SELECT_QUERIES_PAGE: Final[LiteralString] = """
     SELECT q.id, q.name, q.query, q.created_at, q.updated_at, q.description, q.team_id, q.observer_can_run,
            q.interval, q.platform, q.min_osquery_version, q.automations_enabled, q.logging, q.author_id,
            coalesce(u.name, '') AS author_name, coalesce(u.email, '') AS author_email
       FROM queries q LEFT JOIN users u ON u.id = q.author_id
-     WHERE q.team_id IS NOT DISTINCT FROM %(team_id)s::bigint
+     WHERE q.team_id IS NOT DISTINCT FROM %(team_id)s::bigint AND q.saved
        AND (%(pattern)s::text IS NULL OR lower(q.name) LIKE lower(%(pattern)s))
      {order_by}
      LIMIT %(limit)s OFFSET %(offset)s
@@ -55,11 +55,23 @@ UPDATE_QUERY: Final[LiteralString] = """
                        observer_can_run = %(observer_can_run)s, interval = %(interval)s, platform = %(platform)s,
                        min_osquery_version = %(min_osquery_version)s,
                        automations_enabled = %(automations_enabled)s, logging = %(logging)s, updated_at = %(at)s
-     WHERE id = %(id)s
+     WHERE id = %(id)s AND saved
     RETURNING id
 """
-DELETE_QUERY: Final[LiteralString] = "DELETE FROM queries WHERE id = %(id)s"
-DELETE_QUERIES: Final[LiteralString] = "DELETE FROM queries WHERE id = ANY(%(ids)s::bigint[]) RETURNING id"
+DELETE_QUERY: Final[LiteralString] = "DELETE FROM queries WHERE id = %(id)s AND saved"
+DELETE_QUERIES: Final[LiteralString] = "DELETE FROM queries WHERE id = ANY(%(ids)s::bigint[]) AND saved RETURNING id"
+INSERT_HIDDEN: Final[LiteralString] = """
+    INSERT INTO queries (name, query, author_id, saved, created_at, updated_at)
+    VALUES (%(name)s, %(query)s, %(author_id)s, false, %(at)s, %(at)s)
+    RETURNING id
+"""
+# A hidden query goes once no unfinished campaign (status 0 waiting, 1 running) uses it.
+DELETE_UNUSED_HIDDEN: Final[LiteralString] = """
+    DELETE FROM queries q
+     WHERE NOT q.saved
+       AND NOT EXISTS (SELECT 1 FROM distributed_query_campaigns c WHERE c.query_id = q.id AND c.status < 2)
+    RETURNING q.id
+"""
 
 ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "id": "q.id",
@@ -128,6 +140,19 @@ class PgQueryRepository:
     async def delete_many(self, query_ids: Sequence[int]) -> builtins.list[int]:
         with translated():
             cur = await self._conn.execute(DELETE_QUERIES, {"ids": sorted(set(query_ids))})
+            return sorted(row[0] for row in await cur.fetchall())
+
+    async def add_hidden(self, query: str, *, name: str, author_id: int | None, at: dt.datetime) -> int:
+        with translated():
+            cur = await self._conn.execute(INSERT_HIDDEN, {"name": name, "query": query, "author_id": author_id,
+                                                           "at": at})
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def delete_unused_hidden(self) -> builtins.list[int]:
+        with translated():
+            cur = await self._conn.execute(DELETE_UNUSED_HIDDEN)
             return sorted(row[0] for row in await cur.fetchall())
 
     async def _require(self, query_id: int) -> SavedQuery:

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from fleet_adapters.settings import Settings
+from fleet_core.services.debug import record_server_errors
 
 
 def configure_logging(settings: Settings) -> None:
@@ -24,7 +25,8 @@ def configure_logging(settings: Settings) -> None:
     renderer: Any = (structlog.processors.JSONRenderer() if json else
                      structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback))
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # The server's errors are also kept for GET /debug/errors (fleet_core.services.debug).
+        processors=[*shared, record_server_errors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
@@ -34,7 +36,8 @@ def configure_logging(settings: Settings) -> None:
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info if json else structlog.processors.StackInfoRenderer(),
                     renderer],
-        foreign_pre_chain=shared,
+        # uvicorn's and the drivers' errors are kept for GET /debug/errors too.
+        foreign_pre_chain=[*shared, record_server_errors()],
     ))
     root = logging.getLogger()
     root.handlers[:] = [handler]

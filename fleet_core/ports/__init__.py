@@ -10,6 +10,7 @@ from fleet_core.ports.activities import ActivityRepository
 from fleet_core.ports.carves import CarveRepository
 from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
 from fleet_core.ports.device_tokens import DeviceTokenRepository
+from fleet_core.ports.diagnostics import DatabaseDiagnostics, ProcessDiagnostics
 from fleet_core.ports.error_reports import ErrorReportStore
 from fleet_core.ports.host_aggregates import HostAggregateRepository
 from fleet_core.ports.host_inventory import HostInventoryRepository
@@ -33,6 +34,7 @@ from fleet_core.ports.live_queries import CampaignRepository, LiveQueryStore, Re
 from fleet_core.ports.packs import PackRepository
 from fleet_core.ports.policies import PolicyRepository
 from fleet_core.ports.queries import QueryRepository
+from fleet_core.ports.schedule_lock import ScheduleLock
 from fleet_core.ports.software import SoftwareRepository
 from fleet_core.ports.teams import TeamRepository
 from fleet_core.ports.uow import UnitOfWork, UnitOfWorkFactory
@@ -46,6 +48,7 @@ __all__ = [
     "CampaignRepository",
     "CarveRepository",
     "Clock",
+    "DatabaseDiagnostics",
     "DeviceTokenRepository",
     "EnrollSecretRepository",
     "ErrorReportStore",
@@ -66,9 +69,11 @@ __all__ = [
     "PasswordHasher",
     "PasswordResetRepository",
     "PolicyRepository",
+    "ProcessDiagnostics",
     "QueryRepository",
     "RateLimiter",
     "ResultSubscription",
+    "ScheduleLock",
     "SessionRepository",
     "SoftwareRepository",
     "TeamRepository",

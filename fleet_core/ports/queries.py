@@ -12,7 +12,13 @@ from fleet_core.rules.paging import ListOptions
 
 
 class QueryRepository(Protocol):
-    """Saved queries. Names are unique among the global queries and within each team."""
+    """Saved queries. Names are unique among the global queries and within each team.
+
+    The SQL of an ad-hoc live query is kept as a hidden query (Fleet's unsaved query) so that its
+    campaign's query_id names a record: hidden queries share the ids of saved ones but no other
+    method sees them (get, get_by_name, list, update and delete act on saved queries only), and
+    they take no name from saved ones.
+    """
 
     async def get(self, query_id: int) -> SavedQuery | None:
         """The query with this id (author name and email from the author's user record), or None."""
@@ -46,4 +52,13 @@ class QueryRepository(Protocol):
 
     async def delete_many(self, query_ids: Sequence[int]) -> builtins.list[int]:
         """Delete these queries; the ids that existed, ascending."""
+        ...
+
+    async def add_hidden(self, query: str, *, name: str, author_id: int | None, at: dt.datetime) -> int:
+        """Insert a hidden global query with this SQL; its id."""
+        ...
+
+    async def delete_unused_hidden(self) -> builtins.list[int]:
+        """Delete every hidden query that no unfinished (waiting or running) campaign has as its
+        query_id; the ids deleted, ascending."""
         ...

@@ -10,6 +10,7 @@ from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.webhooks import WebhookSchedule
 from fleet_core.ports import (
     Clock,
+    DatabaseDiagnostics,
     ErrorReportStore,
     HealthCheck,
     InstallerStore,
@@ -18,7 +19,9 @@ from fleet_core.ports import (
     LogDestination,
     Mailer,
     PasswordHasher,
+    ProcessDiagnostics,
     RateLimiter,
+    ScheduleLock,
     TokenGenerator,
     UnitOfWorkFactory,
     WebhookSender,
@@ -29,6 +32,7 @@ from fleet_core.services.agents import AgentService
 from fleet_core.services.auth import AuthService
 from fleet_core.services.carves import CarveService
 from fleet_core.services.config import ConfigService
+from fleet_core.services.debug import SERVER_ERRORS, DebugService
 from fleet_core.services.device import DeviceService, NoErrorReportStore
 from fleet_core.services.hosts import HostService
 from fleet_core.services.installers import InstallerService, NoInstallerStore
@@ -84,6 +88,7 @@ class Services:
     installers: InstallerService
     # Agent error reports (POST /device/{token}/debug/errors), read by GET /debug/errors.
     error_reports: ErrorReportStore
+    debug: DebugService
     # Every background job of a server process (fleet_core.services.jobs), run by the process.
     jobs: tuple[BackgroundJob, ...]
 
@@ -100,12 +105,15 @@ def make_services(
     runtime: ServerRuntime,
     bus: InvalidationBus,
     logs: Mapping[str, LogDestination],
+    schedule_lock: ScheduleLock,
     webhook_sender: WebhookSender = UNCONFIGURED_SENDER,
     webhook_schedule: WebhookSchedule = WebhookSchedule(),
     live_store: LiveQueryStore | None = None,
     vulnerability_feed: VulnerabilityFeed | None = None,
     error_reports: ErrorReportStore | None = None,
     installers: InstallerStore | None = None,
+    database_diagnostics: DatabaseDiagnostics | None = None,
+    process_diagnostics: ProcessDiagnostics | None = None,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     error_reports = error_reports or NoErrorReportStore()
@@ -154,9 +162,12 @@ def make_services(
         software=software,
         vulnerabilities=vulnerabilities,
         # Fleet's cron schedules that this server has jobs for, as the jobs table assigns them.
-        schedules=ScheduleService(jobs=jobs_by_schedule(jobs)),
+        schedules=ScheduleService(jobs=jobs_by_schedule(jobs), lock=schedule_lock),
         carves=carves,
         installers=InstallerService(store=installers or NoInstallerStore()),
         error_reports=error_reports,
+        # Without a diagnostics adapter its reports answer 404, as for an unknown key.
+        debug=DebugService(server_errors=SERVER_ERRORS, device_errors=error_reports,
+                           database=database_diagnostics, process=process_diagnostics),
         jobs=jobs,
     )

@@ -94,6 +94,8 @@ def jobs_by_schedule(jobs: Sequence[BackgroundJob]) -> Mapping[str, Sequence[Job
 async def running_jobs(services: Services) -> AsyncIterator[None]:
     """Run every background job of ``services`` while the block is open (the process's lifespan)."""
     async with contextlib.AsyncExitStack() as stack:
+        # Triggered runs end with the periodic jobs (the stack unwinds in reverse).
+        stack.push_async_callback(services.schedules.stop)
         for job in services.jobs:
             run = job.run if job.schedule is None else services.schedules.guarded(job.schedule, job.run)
             if job.run_at_exit:

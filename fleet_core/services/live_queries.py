@@ -188,7 +188,14 @@ class LiveQueryService:
             if not host_ids:
                 raise BadRequest("no hosts targeted", name="selected")
             metrics = await self.metrics(uow, host_ids)
-            campaign = await uow.campaigns.add(query_id=saved.id if saved else None, query=sql,
+            if saved is not None:
+                query_id = saved.id
+            else:
+                # As Fleet does, ad-hoc SQL gets a hidden query record for the campaign to name;
+                # cleanup() deletes it once the campaign is over.
+                name = f"distributed_{viewer.user.email}_{int(now.timestamp() * 1_000_000)}"
+                query_id = await uow.queries.add_hidden(sql, name=name, author_id=viewer.user.id, at=now)
+            campaign = await uow.campaigns.add(query_id=query_id, query=sql,
                                                user_id=viewer.user.id, selection=selected, host_ids=host_ids,
                                                at=now)
             await record_activity(uow, viewer.user, "live_query", {
@@ -334,11 +341,13 @@ class LiveQueryService:
 
     async def cleanup(self) -> int:
         """Complete campaigns nobody started reading within the grace period and those running
-        for a day, and drop every completed one from the store; returns how many were dropped."""
+        for a day, delete the hidden queries of ad-hoc campaigns that are over, and drop every
+        completed campaign from the store; returns how many were dropped."""
         now = self.clock.now()
         async with self.uow() as uow:
             await uow.campaigns.complete_stale(waiting_before=now - rules.LISTENER_GRACE,
                                                running_before=now - rules.RUNNING_LIMIT, at=now)
+            await uow.queries.delete_unused_hidden()
             await uow.commit()
         active = await self.store.active_ids()
         if not active:

@@ -25,6 +25,7 @@ from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
 from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
+from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
 from fleet_adapters.postgres.pool import Pool
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
@@ -202,7 +203,7 @@ def _services_on(pool: Pool, hasher: Argon2PasswordHasher) -> Services:
         uow=lambda: PgUnitOfWork(pool), hasher=hasher,
         tokens=SecretsTokenGenerator(), clock=clock, mailer=RecordingMailer(),
         rate_limiter=InMemoryRateLimiter(clock), health=AlwaysHealthy(), runtime=ServerRuntime(),
-        bus=InMemoryInvalidationBus(), logs={"result": logs, "status": logs},
+        bus=InMemoryInvalidationBus(), logs={"result": logs, "status": logs}, schedule_lock=InMemoryScheduleLock(),
     )
 
 

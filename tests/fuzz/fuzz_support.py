@@ -27,13 +27,16 @@ CHECKS: Final = [not_a_server_error, status_code_conformance, content_type_confo
 #   case would be a 401 and test nothing;
 # - Fleet documents a 500 for every agent error report, on purpose (docs/api-errors.md);
 # - a SockJS xhr poll holds the request open until the session has something to say (25 s), as
-#   long polling does: a fuzzer's read timeout there is no finding.
+#   long polling does: a fuzzer's read timeout there is no finding;
+# - a CPU profile (/debug/pprof/profile) samples for up to a minute, one at a time: the fuzzer
+#   would spend its time waiting (tests/http/test_http_debug.py covers the route).
 LEFT_OUT: Final = [
     ("POST", "/api/v1/fleet/results/{server_id}/{session_id}/xhr"),
     ("POST", "/api/latest/fleet/results/{server_id}/{session_id}/xhr"),
     ("POST", "/api/v1/fleet/logout"), ("POST", "/api/latest/fleet/logout"),
     ("POST", "/api/v1/fleet/change_password"), ("POST", "/api/latest/fleet/change_password"),
     ("POST", "/api/v1/fleet/device/{token}/debug/errors"), ("POST", "/api/latest/fleet/device/{token}/debug/errors"),
+    ("GET", "/debug/pprof/{key}"),
 ]
 
 Scope = MutableMapping[str, Any]

@@ -22,6 +22,7 @@ from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
 from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
+from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
@@ -74,7 +75,7 @@ async def services(pg_dsn: str, anyio_backend: str) -> AsyncIterator[Services]:
             hasher=Argon2PasswordHasher(argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)),
             tokens=SecretsTokenGenerator(), clock=clock, mailer=RecordingMailer(),
             rate_limiter=InMemoryRateLimiter(clock), health=NoServices(), runtime=ServerRuntime(),
-            bus=InMemoryInvalidationBus(), logs={"result": logs, "status": logs},
+            bus=InMemoryInvalidationBus(), logs={"result": logs, "status": logs}, schedule_lock=InMemoryScheduleLock(),
         )
     finally:
         await pool.close()

@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from fleet_adapters.memory import InMemoryKit, in_memory_kit
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
+from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_core.model.runtime import ServerRuntime
@@ -45,7 +46,7 @@ def second_process(kit: InMemoryKit) -> Services:
         hasher=Argon2PasswordHasher(argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)),
         tokens=SecretsTokenGenerator(), clock=kit.clock, mailer=kit.mailer,
         rate_limiter=InMemoryRateLimiter(kit.clock), health=AlwaysHealthy(), runtime=ServerRuntime(),
-        bus=kit.services.bus, logs={"result": kit.logs, "status": kit.logs},
+        bus=kit.services.bus, logs={"result": kit.logs, "status": kit.logs}, schedule_lock=InMemoryScheduleLock(),
     )
 
 

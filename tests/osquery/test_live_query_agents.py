@@ -22,6 +22,7 @@ from litestar.testing import AsyncTestClient
 
 from fleet_adapters.memory import InMemoryKit, MovableClock, in_memory_kit
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
+from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
 from fleet_adapters.redis.live_queries import ACTIVE_KEY, RedisLiveQueryStore, sql_key
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
@@ -57,6 +58,7 @@ def other_process(kit: InMemoryKit, live_store: LiveQueryStore) -> Services:
         tokens=SecretsTokenGenerator(), clock=kit.clock, mailer=kit.mailer,
         rate_limiter=InMemoryRateLimiter(kit.clock), health=AlwaysHealthy(), runtime=ServerRuntime(),
         bus=kit.services.bus, logs={"result": kit.logs, "status": kit.logs}, live_store=live_store,
+        schedule_lock=InMemoryScheduleLock(),
     )
 
 

@@ -56,6 +56,7 @@ GLOBAL_EXPECTED = {
     Action.RUN_LIVE_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.READ_SOFTWARE: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.TRIGGER_SCHEDULES: {Role.ADMIN},
+    Action.DEBUG: {Role.ADMIN},
     Action.READ_CARVES: {Role.ADMIN},
 }
 
@@ -92,6 +93,7 @@ TEAM_EXPECTED = {
     Action.RUN_LIVE_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.READ_SOFTWARE: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.TRIGGER_SCHEDULES: set(),
+    Action.DEBUG: set(),
     Action.READ_CARVES: set(),
 }
 

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from fleet_adapters.memory import InMemoryKit
+from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
 from fleet_core.authz import Viewer
 from fleet_core.errors import BadRequest, Conflict, PermissionDenied
 from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, Job, ScheduleService
@@ -34,15 +35,23 @@ class Recorder:
         return run
 
 
-async def test_a_trigger_runs_every_job_in_order_even_past_a_failing_one(admin: Viewer) -> None:
+async def test_a_trigger_starts_a_run_of_every_job_in_order_even_past_a_failing_one(admin: Viewer) -> None:
     recorder = Recorder()
     schedules = ScheduleService(jobs={"nightly": (recorder.job("a"), recorder.job("b", fails=True),
-                                                  recorder.job("c"))})
+                                                  recorder.job("c"))}, lock=InMemoryScheduleLock())
+    # As in Fleet, the trigger returns once the run has started; the run goes on.
     await schedules.trigger(admin, "nightly")
+    await schedules_idle(schedules)
     assert recorder.ran == ["a", "b", "c"]
 
 
-@pytest.mark.parametrize("name", ["", "vulnerabilities", "no_such_schedule"])
+async def schedules_idle(schedules: ScheduleService) -> None:
+    async with asyncio.timeout(5):
+        while schedules.runs_in_progress():
+            await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("name", ["", "usage_statistics", "no_such_schedule"])
 async def test_only_the_schedules_this_server_runs_can_be_triggered(kit: InMemoryKit, admin: Viewer,
                                                                     name: str) -> None:
     with pytest.raises(BadRequest) as caught:
@@ -61,16 +70,47 @@ async def test_only_global_admins_trigger(kit: InMemoryKit, admin: Viewer, make_
 
 async def test_a_trigger_during_a_run_is_refused_and_a_periodic_tick_skips(admin: Viewer) -> None:
     recorder = Recorder()
-    schedules = ScheduleService(jobs={"nightly": (recorder.job("slow", blocking=True),)})
-    running = asyncio.create_task(schedules.trigger(admin, "nightly"))
+    schedules = ScheduleService(jobs={"nightly": (recorder.job("slow", blocking=True),)}, lock=InMemoryScheduleLock())
+    await schedules.trigger(admin, "nightly")
     await recorder.started.wait()
+    assert schedules.runs_in_progress() == 1
     # The guard only bounds a regression (a second run waiting for the lock); the refusal is immediate.
     async with asyncio.timeout(5):
         with pytest.raises(Conflict):
             await schedules.trigger(admin, "nightly")
         await schedules.guarded("nightly", recorder.job("tick"))()
     recorder.release.set()
-    await running
+    await schedules_idle(schedules)
     assert recorder.ran == ["slow"]
     await schedules.guarded("nightly", recorder.job("tick"))()
     assert recorder.ran == ["slow", "tick"]
+
+
+async def test_a_lock_held_elsewhere_refuses_the_trigger_and_skips_the_tick(admin: Viewer) -> None:
+    """The lock is the port's: another holder (another process, for Postgres) blocks this one."""
+    recorder = Recorder()
+    lock = InMemoryScheduleLock()
+    schedules = ScheduleService(jobs={"nightly": (recorder.job("run"),)}, lock=lock)
+    async with lock.hold("nightly") as taken:
+        assert taken
+        with pytest.raises(Conflict):
+            await schedules.trigger(admin, "nightly")
+        await schedules.guarded("nightly", recorder.job("tick"))()
+    assert recorder.ran == []
+    assert schedules.runs_in_progress() == 0
+    await schedules.trigger(admin, "nightly")
+    await schedules_idle(schedules)
+    assert recorder.ran == ["run"]
+
+
+async def test_stop_ends_the_runs_in_progress(admin: Viewer) -> None:
+    recorder = Recorder()
+    lock = InMemoryScheduleLock()
+    schedules = ScheduleService(jobs={"nightly": (recorder.job("slow", blocking=True),)}, lock=lock)
+    await schedules.trigger(admin, "nightly")
+    await recorder.started.wait()
+    await schedules.stop()
+    assert schedules.runs_in_progress() == 0
+    # The cancelled run released the lock.
+    async with lock.hold("nightly") as taken:
+        assert taken
