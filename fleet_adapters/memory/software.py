@@ -39,8 +39,6 @@ class SoftwareTables:
     software_cve: dict[tuple[int, str], StoredCVE] = attrs.field(factory=dict)
     cve_meta: dict[str, CVEMeta] = attrs.field(factory=dict)
     job_state: VulnerabilityJobState = attrs.field(factory=VulnerabilityJobState)
-    lock_owner: str | None = None
-    locked_until: dt.datetime | None = None
 
     def copy(self) -> SoftwareTables:
         return attrs.evolve(self, host_counts=dict(self.host_counts), software_cve=dict(self.software_cve),

@@ -78,14 +78,3 @@ class InMemoryVulnerabilityRepository:
     async def save_job_state(self, state: VulnerabilityJobState) -> None:
         self.state.software.job_state = state
 
-    async def claim_run(self, owner: str, now: dt.datetime, until: dt.datetime) -> bool:
-        tables = self.state.software
-        if tables.lock_owner not in (None, owner) and tables.locked_until is not None and tables.locked_until > now:
-            return False
-        tables.lock_owner, tables.locked_until = owner, until
-        return True
-
-    async def release_run(self, owner: str) -> None:
-        tables = self.state.software
-        if tables.lock_owner == owner:
-            tables.lock_owner, tables.locked_until = None, None

@@ -78,16 +78,6 @@ UPDATE_JOB_STATE: Final[LiteralString] = """
        SET vuln_feed_version = %(feed)s, vuln_software_version = %(software)s, vuln_finished_at = %(finished)s
      WHERE id = 1
 """
-CLAIM_RUN: Final[LiteralString] = """
-    UPDATE software_jobs_state SET vuln_lock_owner = %(owner)s, vuln_locked_until = %(until)s
-     WHERE id = 1
-       AND (vuln_lock_owner IS NULL OR vuln_lock_owner = %(owner)s OR vuln_locked_until <= %(now)s)
-    RETURNING id
-"""
-RELEASE_RUN: Final[LiteralString] = """
-    UPDATE software_jobs_state SET vuln_lock_owner = NULL, vuln_locked_until = NULL
-     WHERE id = 1 AND vuln_lock_owner = %(owner)s
-"""
 
 
 class PgVulnerabilityRepository:
@@ -152,11 +142,3 @@ class PgVulnerabilityRepository:
             await self._conn.execute(UPDATE_JOB_STATE, {"feed": state.feed_version, "software": state.software_version,
                                                         "finished": state.finished_at})
 
-    async def claim_run(self, owner: str, now: dt.datetime, until: dt.datetime) -> bool:
-        with translated():
-            row = await fetch_one(self._conn, CLAIM_RUN, {"owner": owner, "now": now, "until": until})
-        return row is not None
-
-    async def release_run(self, owner: str) -> None:
-        with translated():
-            await self._conn.execute(RELEASE_RUN, {"owner": owner})

@@ -1,5 +1,5 @@
 """What the vulnerability job stores: each software row's CPE, the CVEs found on it (software_cve)
-and what the feeds say about them (cve_meta), plus the job's own state and lease."""
+and what the feeds say about them (cve_meta), plus the job's own state."""
 
 from __future__ import annotations
 
@@ -44,13 +44,4 @@ class VulnerabilityRepository(Protocol):
         ...
 
     async def save_job_state(self, state: VulnerabilityJobState) -> None:
-        ...
-
-    async def claim_run(self, owner: str, now: dt.datetime, until: dt.datetime) -> bool:
-        """Take the job's lease for ``owner`` until ``until`` if nobody holds it at ``now`` (or
-        ``owner`` does); False when another owner holds an unexpired lease."""
-        ...
-
-    async def release_run(self, owner: str) -> None:
-        """Give the lease up if ``owner`` holds it."""
         ...

@@ -7,16 +7,15 @@ cve_meta rows brought in line in one unit of work, writing only what changed (a 
 keeps the created_at of when it was first found). A run whose feed index and software set are
 both what the last complete run saw has nothing to do and stops after two reads.
 
-Only one process runs the job at a time: a run takes a lease in the database first (renewed with
-every batch) and skips when another process holds one.
+Only one process runs the job at a time: it is the `vulnerabilities` schedule's job, and every run
+of a schedule, periodic or triggered, holds the schedule's lock across processes
+(fleet_core/services/schedules.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 
 import attrs
@@ -34,9 +33,6 @@ log = structlog.get_logger(__name__)
 # Software rows matched per unit of work: large enough that the per-batch statements are few
 # (20 batches for 20,000 rows), small enough that a batch's transaction stays short.
 BATCH_SIZE = 1000
-# How long a run's lease lasts without renewal; every batch renews it, so only a process that
-# died mid-run holds it this long.
-LEASE = dt.timedelta(minutes=15)
 
 
 @attrs.frozen
@@ -85,8 +81,6 @@ class VulnerabilityService:
     clock: Clock
     feed: VulnerabilityFeed
     settings: VulnerabilitiesConfig
-    # Identifies this process's runs in the lease.
-    owner: str = attrs.field(factory=lambda: uuid.uuid4().hex)
 
     async def run(self) -> RunSummary:
         """One run of the job (the periodic tick and POST /trigger?name=vulnerabilities).
@@ -94,21 +88,6 @@ class VulnerabilityService:
         A feed that cannot be downloaded is logged and the files already there are used; when
         there are none, the run logs it and stops without touching what is stored.
         """
-        now = self.clock.now()
-        async with self.uow() as uow:
-            claimed = await uow.vulnerabilities.claim_run(self.owner, now, now + LEASE)
-            await uow.commit()
-        if not claimed:
-            log.info("vulnerabilities_skipped", reason="another process is running the job")
-            return RunSummary(skipped=True)
-        try:
-            return await self._run()
-        finally:
-            async with self.uow() as uow:
-                await uow.vulnerabilities.release_run(self.owner)
-                await uow.commit()
-
-    async def _run(self) -> RunSummary:
         started = time.monotonic()
         if not self.settings.disable_data_sync:
             try:
@@ -142,7 +121,6 @@ class VulnerabilityService:
                 await repo.set_generated_cpes(result.cpes)
                 changed = await repo.replace_cves([row.software.id for row in batch], result.found, now)
                 await repo.upsert_cve_meta(result.metas)
-                await repo.claim_run(self.owner, now, now + LEASE)
                 await uow.commit()
             known.update(meta.cve for meta in result.metas)
             after = batch[-1].software.id

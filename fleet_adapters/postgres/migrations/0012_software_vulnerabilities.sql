@@ -58,14 +58,13 @@ CREATE TABLE software_host_counts (
 CREATE INDEX software_host_counts_scope_idx ON software_host_counts (team_id, global_stats, hosts_count);
 
 -- One row: when the counts were last refreshed (NULL: never), and the vulnerability job's state
--- (what its last complete run saw, and which process holds the run now, until when).
+-- (what its last complete run saw). One run at a time is the schedule lock's job
+-- (fleet_adapters/postgres/schedule_lock.py), not this table's.
 CREATE TABLE software_jobs_state (
     id                      smallint PRIMARY KEY CONSTRAINT software_jobs_state_one_row CHECK (id = 1),
     counts_updated_at       timestamptz NULL,
     vuln_feed_version       text NULL,
     vuln_software_version   text NULL,
-    vuln_finished_at        timestamptz NULL,
-    vuln_lock_owner         text NULL,
-    vuln_locked_until       timestamptz NULL
+    vuln_finished_at        timestamptz NULL
 );
 INSERT INTO software_jobs_state (id) VALUES (1);
