@@ -149,16 +149,18 @@ async def test_disabled_data_sync_never_downloads(clock: MovableClock, admin: Vi
     assert feed.syncs == 0
 
 
-async def test_one_process_at_a_time(kit: InMemoryKit, hosts: tuple[Host, Host], clock: MovableClock) -> None:
-    other = attrs.evolve(job(kit), owner="another-process")
-    now = clock.now()
-    async with kit.store.unit_of_work() as uow:
-        assert await uow.vulnerabilities.claim_run(other.owner, now, now + dt.timedelta(minutes=15))
-        await uow.commit()
-    assert (await job(kit).run()).skipped
-    # A lease nobody renewed (its process died) expires.
-    clock.advance(dt.timedelta(minutes=16))
-    assert (await job(kit).run()).cves_found == 1
+async def test_a_run_elsewhere_holds_the_schedule_so_a_tick_here_does_nothing(
+        kit: InMemoryKit, hosts: tuple[Host, Host], feed: FakeFeed) -> None:
+    # One run at a time across processes is the schedule lock's work (a Postgres advisory lock in
+    # a server); the periodic tick is the job guarded by it.
+    schedules = kit.services.schedules
+    tick = schedules.guarded("vulnerabilities", job(kit).run)
+    async with schedules.lock.hold("vulnerabilities") as taken:
+        assert taken
+        await tick()
+    assert feed.syncs == 0
+    await tick()
+    assert feed.syncs == 1
 
 
 async def test_the_job_is_registered_unless_this_instance_must_not_run_it(clock: MovableClock,
