@@ -7,6 +7,7 @@ import datetime as dt
 import argon2
 import attrs
 
+from fleet_adapters.integrations import HttpTicketSystems
 from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
 from fleet_adapters.memory.live_queries import InMemoryLiveQueryStore
 from fleet_adapters.memory.logs import RecordingLogDestination
@@ -79,5 +80,8 @@ def in_memory_kit(
         webhook_sender=webhook_sender or HttpWebhookSender(),
         webhook_schedule=webhook_schedule or WebhookSchedule(),
         live_store=live_store,
+        # Tickets too: integrations are only tried once a test configures one.
+        ticket_sender=HttpTicketSystems(),
+        integration_checker=HttpTicketSystems(),
     )
     return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store)

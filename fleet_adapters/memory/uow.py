@@ -37,6 +37,10 @@ from fleet_adapters.memory.sessions import InMemorySessionRepository
 from fleet_adapters.memory.software import InMemorySoftwareRepository
 from fleet_adapters.memory.teams import InMemoryTeamRepository
 from fleet_adapters.memory.users import InMemoryUserRepository
+from fleet_adapters.memory.vulnerability_announcements import (
+    InMemoryVulnerabilityAnnouncementRepository,
+    VulnerabilityTables,
+)
 from fleet_adapters.memory.webhooks import InMemoryWebhookRepository, WebhookTables
 from fleet_core.model.activities import Activity
 from fleet_core.model.campaigns import Campaign
@@ -69,6 +73,7 @@ class _State:
     device_tokens: dict[str, int] = attrs.field(factory=dict)  # token hash -> host id
     campaigns: dict[int, Campaign] = attrs.field(factory=dict)
     carves: CarveTables = attrs.field(factory=CarveTables)
+    vulnerabilities: VulnerabilityTables = attrs.field(factory=VulnerabilityTables)
 
     def copy(self) -> _State:
         # Values are frozen attrs objects, so copying the containers is enough, except the
@@ -91,6 +96,7 @@ class _State:
             device_tokens=dict(self.device_tokens),
             campaigns=dict(self.campaigns),
             carves=self.carves.copy(),
+            vulnerabilities=self.vulnerabilities.copy(),
         )
 
 
@@ -142,6 +148,7 @@ class InMemoryUnitOfWork:
     carves: InMemoryCarveRepository
     webhooks: InMemoryWebhookRepository
     software: InMemorySoftwareRepository
+    vulnerability_announcements: InMemoryVulnerabilityAnnouncementRepository
     host_listing: InMemoryHostListing
 
     def __init__(self, store: InMemoryStore) -> None:
@@ -171,6 +178,7 @@ class InMemoryUnitOfWork:
         self.carves = InMemoryCarveRepository(state, store)
         self.webhooks = InMemoryWebhookRepository(state, store)
         self.software = InMemorySoftwareRepository(state)
+        self.vulnerability_announcements = InMemoryVulnerabilityAnnouncementRepository(state)
         self.host_listing = InMemoryHostListing(state, store)
         return self
 

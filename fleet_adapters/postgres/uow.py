@@ -30,6 +30,7 @@ from fleet_adapters.postgres.sessions import PgSessionRepository
 from fleet_adapters.postgres.software import PgSoftwareRepository
 from fleet_adapters.postgres.teams import PgTeamRepository
 from fleet_adapters.postgres.users import PgUserRepository
+from fleet_adapters.postgres.vulnerability_announcements import PgVulnerabilityAnnouncementRepository
 from fleet_adapters.postgres.webhooks import PgWebhookRepository
 from fleet_core.errors import Unavailable
 
@@ -61,6 +62,7 @@ class PgUnitOfWork:
     carves: PgCarveRepository
     webhooks: PgWebhookRepository
     software: PgSoftwareRepository
+    vulnerability_announcements: PgVulnerabilityAnnouncementRepository
     host_listing: PgHostListing
 
     def __init__(self, pool: Pool) -> None:
@@ -94,6 +96,7 @@ class PgUnitOfWork:
         self.campaigns = PgCampaignRepository(conn)
         self.carves = PgCarveRepository(conn)
         self.software = PgSoftwareRepository(conn)
+        self.vulnerability_announcements = PgVulnerabilityAnnouncementRepository(conn)
         self.host_listing = PgHostListing(conn)
         return self
 

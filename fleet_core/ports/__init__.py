@@ -25,6 +25,7 @@ from fleet_core.ports.infrastructure import (
     TokenGenerator,
     WebhookSender,
 )
+from fleet_core.ports.integrations import IntegrationChecker, TicketSender
 from fleet_core.ports.labels import LabelRepository
 from fleet_core.ports.live_queries import CampaignRepository, LiveQueryStore, ResultSubscription
 from fleet_core.ports.packs import PackRepository
@@ -34,6 +35,7 @@ from fleet_core.ports.software import SoftwareRepository
 from fleet_core.ports.teams import TeamRepository
 from fleet_core.ports.uow import UnitOfWork, UnitOfWorkFactory
 from fleet_core.ports.users import InviteRepository, PasswordResetRepository, SessionRepository, UserRepository
+from fleet_core.ports.vulnerability_automations import VulnerabilityAnnouncementRepository
 from fleet_core.ports.webhooks import WebhookRepository
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "HostInventoryRepository",
     "HostListing",
     "HostRepository",
+    "IntegrationChecker",
     "InvalidationBus",
     "InviteRepository",
     "LabelRepository",
@@ -66,10 +69,12 @@ __all__ = [
     "SessionRepository",
     "SoftwareRepository",
     "TeamRepository",
+    "TicketSender",
     "TokenGenerator",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",
+    "VulnerabilityAnnouncementRepository",
     "WebhookRepository",
     "WebhookSender",
 ]

@@ -19,6 +19,7 @@ from fleet_core.ports.queries import QueryRepository
 from fleet_core.ports.software import SoftwareRepository
 from fleet_core.ports.teams import TeamRepository
 from fleet_core.ports.users import InviteRepository, PasswordResetRepository, SessionRepository, UserRepository
+from fleet_core.ports.vulnerability_automations import VulnerabilityAnnouncementRepository
 from fleet_core.ports.webhooks import WebhookRepository
 
 
@@ -68,6 +69,8 @@ class UnitOfWork(Protocol):
     def carves(self) -> CarveRepository: ...
     @property
     def software(self) -> SoftwareRepository: ...
+    @property
+    def vulnerability_announcements(self) -> VulnerabilityAnnouncementRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import attrs
@@ -11,12 +12,14 @@ from fleet_core.model.webhooks import WebhookSchedule
 from fleet_core.ports import (
     Clock,
     HealthCheck,
+    IntegrationChecker,
     InvalidationBus,
     LiveQueryStore,
     LogDestination,
     Mailer,
     PasswordHasher,
     RateLimiter,
+    TicketSender,
     TokenGenerator,
     UnitOfWorkFactory,
     WebhookSender,
@@ -25,7 +28,8 @@ from fleet_core.services.activities import ActivityService
 from fleet_core.services.agents import AgentService
 from fleet_core.services.auth import AuthService
 from fleet_core.services.carves import CarveService
-from fleet_core.services.config import ConfigService
+from fleet_core.services.config import UNCONFIGURED_CHECKER, ConfigService
+from fleet_core.services.deliveries import UNCONFIGURED_TICKETS
 from fleet_core.services.device import DeviceService
 from fleet_core.services.hosts import HostService
 from fleet_core.services.invites import InviteService
@@ -44,6 +48,7 @@ from fleet_core.services.specs import SpecService
 from fleet_core.services.targets import TargetService
 from fleet_core.services.teams import TeamService
 from fleet_core.services.users import UserService
+from fleet_core.services.vulnerability_automations import DEFAULT_MAX_AGE, VulnerabilityAutomationService
 from fleet_core.services.webhooks import UNCONFIGURED_SENDER, WebhookService
 
 
@@ -74,6 +79,7 @@ class Services:
     software: SoftwareService
     schedules: ScheduleService
     carves: CarveService
+    vulnerability_automations: VulnerabilityAutomationService
     # Every background job of a server process (fleet_core.services.jobs), run by the process.
     jobs: tuple[BackgroundJob, ...]
 
@@ -93,6 +99,9 @@ def make_services(
     webhook_sender: WebhookSender = UNCONFIGURED_SENDER,
     webhook_schedule: WebhookSchedule = WebhookSchedule(),
     live_store: LiveQueryStore | None = None,
+    ticket_sender: TicketSender | None = None,
+    integration_checker: IntegrationChecker | None = None,
+    recent_vulnerability_max_age: dt.timedelta = DEFAULT_MAX_AGE,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     activities = ActivityService(uow=uow, clock=clock)
@@ -103,18 +112,24 @@ def make_services(
     hosts = HostService(uow=uow, clock=clock, tokens=tokens, bus=bus)
     live_queries = LiveQueryService(uow=uow, clock=clock, store=live_store or NoLiveQueryStore(), tokens=tokens,
                                     rest_period=runtime.live_query_rest_period)
-    webhooks = WebhookService(uow=uow, clock=clock, sender=webhook_sender, schedule=webhook_schedule)
+    tickets = ticket_sender or UNCONFIGURED_TICKETS
+    webhooks = WebhookService(uow=uow, clock=clock, sender=webhook_sender, schedule=webhook_schedule, tickets=tickets)
+    vulnerability_automations = VulnerabilityAutomationService(
+        uow=uow, clock=clock, sender=webhook_sender, tickets=tickets, schedule=webhook_schedule,
+        max_age=recent_vulnerability_max_age)
     carves = CarveService(uow=uow, clock=clock)
     agents = AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
                           packs=PackConfigService(uow=uow, clock=clock, bus=bus),
                           settings=runtime.agents, live=live_queries, rate_limiter=rate_limiter)
-    jobs = background_jobs(hosts=hosts, webhooks=webhooks, live_queries=live_queries, carves=carves, agents=agents)
+    jobs = background_jobs(hosts=hosts, webhooks=webhooks, live_queries=live_queries, carves=carves, agents=agents,
+                           vulnerability_automations=vulnerability_automations)
     return Services(
         auth=auth,
         setup=SetupService(uow=uow, hasher=hasher, auth=auth, clock=clock),
         users=UserService(uow=uow, hasher=hasher, tokens=tokens, clock=clock),
         invites=InviteService(uow=uow, tokens=tokens, clock=clock, mailer=mailer, runtime=runtime),
-        config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime, bus=bus),
+        config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime, bus=bus,
+                             checker=integration_checker or UNCONFIGURED_CHECKER),
         activities=activities,
         agents=agents,
         hosts=hosts,
@@ -136,5 +151,6 @@ def make_services(
         # Fleet's cron schedules that this server has jobs for, as the jobs table assigns them.
         schedules=ScheduleService(jobs=jobs_by_schedule(jobs)),
         carves=carves,
+        vulnerability_automations=vulnerability_automations,
         jobs=jobs,
     )

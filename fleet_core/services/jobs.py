@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
-from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, Job
+from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, VULNERABILITIES, Job
 
 if TYPE_CHECKING:
     from fleet_core.services import Services
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from fleet_core.services.carves import CarveService
     from fleet_core.services.hosts import HostService
     from fleet_core.services.live_queries import LiveQueryService
+    from fleet_core.services.vulnerability_automations import VulnerabilityAutomationService
     from fleet_core.services.webhooks import WebhookService
 
 log = structlog.get_logger(__name__)
@@ -52,7 +53,8 @@ class BackgroundJob:
 
 
 def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_queries: LiveQueryService,
-                    carves: CarveService, agents: AgentService) -> tuple[BackgroundJob, ...]:
+                    carves: CarveService, agents: AgentService,
+                    vulnerability_automations: VulnerabilityAutomationService) -> tuple[BackgroundJob, ...]:
     """Every background job of a server process, in the order they start."""
     return (
         BackgroundJob("host-expiry", HOST_EXPIRY_PERIOD, hosts.expire, schedule=CLEANUPS_THEN_AGGREGATION,
@@ -61,6 +63,10 @@ def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_querie
         BackgroundJob("live-query-cleanup", CAMPAIGN_CLEANUP_PERIOD, live_queries.cleanup,
                       schedule=CLEANUPS_THEN_AGGREGATION),
         BackgroundJob("carve-expiry", CARVE_EXPIRY_PERIOD, carves.expire, schedule=CLEANUPS_THEN_AGGREGATION),
+        # Fleet runs the vulnerability automations in its vulnerabilities schedule, after detection:
+        # a trigger of that schedule runs detection then this; the ticks catch up in between.
+        BackgroundJob("vulnerability-automations", vulnerability_automations.check_interval,
+                      vulnerability_automations.run, schedule=VULNERABILITIES),
         # Seen times of check-ins are buffered in memory and written in one batch per flush.
         BackgroundJob("seen-flush", agents.settings.seen_flush_interval, agents.flush_seen, run_at_exit=True),
     )

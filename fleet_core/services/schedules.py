@@ -25,10 +25,11 @@ Job = Callable[[], Awaitable[object]]
 
 AUTOMATIONS = "automations"
 CLEANUPS_THEN_AGGREGATION = "cleanups_then_aggregation"
+VULNERABILITIES = "vulnerabilities"
 # Every name Fleet's trigger accepts; the ones without jobs here are refused with a reason.
 FLEET_SCHEDULES = (
     "apple_mdm_dep_profile_assigner", AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, "integrations",
-    "mdm_apple_profile_manager", "usage_statistics", "vulnerabilities",
+    "mdm_apple_profile_manager", "usage_statistics", VULNERABILITIES,
 )
 
 

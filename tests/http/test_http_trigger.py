@@ -32,8 +32,7 @@ DEADLINE_SECONDS = 10.0
 # The periodic webhook job would deliver on its own within this interval; the tests finish long
 # before, so what arrives was sent by the trigger.
 SCHEDULE = WebhookSchedule(check_interval=dt.timedelta(hours=1))
-UNSUPPORTED = ("apple_mdm_dep_profile_assigner", "integrations", "mdm_apple_profile_manager", "usage_statistics",
-               "vulnerabilities")
+UNSUPPORTED = ("apple_mdm_dep_profile_assigner", "integrations", "mdm_apple_profile_manager", "usage_statistics")
 
 receiver = hooks.receiver
 

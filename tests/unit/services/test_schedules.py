@@ -42,7 +42,7 @@ async def test_a_trigger_runs_every_job_in_order_even_past_a_failing_one(admin: 
     assert recorder.ran == ["a", "b", "c"]
 
 
-@pytest.mark.parametrize("name", ["", "vulnerabilities", "no_such_schedule"])
+@pytest.mark.parametrize("name", ["", "usage_statistics", "no_such_schedule"])
 async def test_only_the_schedules_this_server_runs_can_be_triggered(kit: InMemoryKit, admin: Viewer,
                                                                     name: str) -> None:
     with pytest.raises(BadRequest) as caught:
