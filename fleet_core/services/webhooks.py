@@ -22,7 +22,7 @@ from fleet_core.errors import Unavailable
 from fleet_core.model.config import AppConfig
 from fleet_core.model.hosts import HostFilter
 from fleet_core.model.webhooks import Delivery, WebhookKind, WebhookSchedule
-from fleet_core.ports import Clock, TicketSender, UnitOfWorkFactory, WebhookSender
+from fleet_core.ports import Clock, TicketSender, UnitOfWork, UnitOfWorkFactory, WebhookSender
 from fleet_core.rules import integrations
 from fleet_core.rules import webhooks as rules
 from fleet_core.services.deliveries import UNCONFIGURED_TICKETS, deliver_due, ticket_sender
@@ -55,28 +55,36 @@ class WebhookService:
             config = await uow.app_config.get()
             hook = config.webhook_settings.failing_policies_webhook
             ticketing = integrations.failing_policy_integration(config.integrations)
-            if ticketing is None and (not hook.enable_failing_policies_webhook or not hook.destination_url):
-                return await self._deliver_tickets()
-            now = self.clock.now()
-            server_url = config.server_settings.server_url
-            await uow.webhooks.lock_planning()
-            await uow.webhooks.forget_recovered()
-            for policy in await uow.webhooks.policies(hook.policy_ids):
-                failing = await uow.webhooks.newly_failing(policy.id)
-                if ticketing is not None and failing:
+            webhook_on = hook.enable_failing_policies_webhook and bool(hook.destination_url)
+            if webhook_on or ticketing is not None:
+                await self._plan_failing_policies(uow, config, ticketing)
+        # Tickets queued before the automation was turned off are still sent (or dropped).
+        tickets = await self._deliver_tickets()
+        return tickets + (await self._deliver(WebhookKind.FAILING_POLICIES) if webhook_on else 0)
+
+    async def _plan_failing_policies(self, uow: UnitOfWork, config: AppConfig,
+                                     ticketing: integrations.TicketIntegration | None) -> None:
+        hook = config.webhook_settings.failing_policies_webhook
+        now = self.clock.now()
+        server_url = config.server_settings.server_url
+        await uow.webhooks.lock_planning()
+        await uow.webhooks.forget_recovered()
+        for policy in await uow.webhooks.policies(hook.policy_ids):
+            failing = await uow.webhooks.newly_failing(policy.id)
+            if ticketing is not None:
+                if failing:
                     kind = integrations.ticket_kind(ticketing)
                     summary, description = integrations.failing_policy_ticket(kind, policy, failing,
                                                                               server_url=server_url)
                     await uow.webhooks.enqueue(kind, integrations.ticket_payload(
                         ticketing, "failing_policy", summary=summary, description=description), now)
                     await uow.webhooks.mark_announced(policy.id, [h.id for h in failing], now)
-                    continue
-                for batch in rules.batches(failing, hook.host_batch_size):
-                    payload = rules.failing_policy_payload(policy, batch, server_url=server_url, now=now)
-                    await uow.webhooks.enqueue(WebhookKind.FAILING_POLICIES, payload, now)
-                    await uow.webhooks.mark_announced(policy.id, [h.id for h in batch], now)
-            await uow.commit()
-        return await self._deliver(WebhookKind.FAILING_POLICIES) + await self._deliver_tickets()
+                continue
+            for batch in rules.batches(failing, hook.host_batch_size):
+                payload = rules.failing_policy_payload(policy, batch, server_url=server_url, now=now)
+                await uow.webhooks.enqueue(WebhookKind.FAILING_POLICIES, payload, now)
+                await uow.webhooks.mark_announced(policy.id, [h.id for h in batch], now)
+        await uow.commit()
 
     async def run_host_status(self) -> int:
         """Queue the host-status request if enough hosts are unseen and none was queued within
