@@ -141,8 +141,8 @@ def integration_problems(config: AppConfig) -> list[tuple[str, str]]:
             problems.append(("url", f"{where}: must be a valid URL with scheme and host"))
         if not jira.username.strip():
             problems.append(("username", f"{where}: is required"))
-        if not jira.api_token:
-            problems.append(("api_token", f"{where}: is required"))
+        if jira.api_token in ("", MASKED_PASSWORD):
+            problems.append(("api_token", f"{where}: is required (the mask keeps a stored token only)"))
         if not jira.project_key.strip():
             problems.append(("project_key", f"{where}: is required"))
         if any(_same(jira, other) for other in jiras[:i]):
@@ -153,8 +153,8 @@ def integration_problems(config: AppConfig) -> list[tuple[str, str]]:
             problems.append(("url", f"{where}: must be a valid URL with scheme and host"))
         if not zendesk.email.strip():
             problems.append(("email", f"{where}: is required"))
-        if not zendesk.api_token:
-            problems.append(("api_token", f"{where}: is required"))
+        if zendesk.api_token in ("", MASKED_PASSWORD):
+            problems.append(("api_token", f"{where}: is required (the mask keeps a stored token only)"))
         if zendesk.group_id <= 0:
             problems.append(("group_id", f"{where}: must be a positive Zendesk group id"))
         if any(_same(zendesk, other) for other in zendesks[:i]):
