@@ -17,17 +17,22 @@ from fleet_core.errors import InvalidArgument, Unavailable
 from fleet_core.model.config import JiraIntegration, ZendeskIntegration
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# Checks run while an admin's PATCH /config waits (holding the configuration row): keep them short.
+CHECK_TIMEOUT_SECONDS = 10.0
 
 
 class HttpTicketSystems:
     """Implements both IntegrationChecker and TicketSender. One short-lived client per call:
     checks happen when settings are saved and tickets are rare."""
 
-    def __init__(self, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(self, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+                 check_timeout_seconds: float = CHECK_TIMEOUT_SECONDS) -> None:
         self._timeout = timeout_seconds
+        self._check_timeout = check_timeout_seconds
 
-    def _client(self, base_url: str, auth: tuple[str, str]) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=base_url.rstrip("/"), auth=auth, timeout=self._timeout,
+    def _client(self, base_url: str, auth: tuple[str, str], *, checking: bool = False) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=base_url.rstrip("/"), auth=auth,
+                                 timeout=self._check_timeout if checking else self._timeout,
                                  follow_redirects=False,
                                  headers={"User-Agent": f"fleet-py/{version.VERSION}", "Accept": "application/json"})
 
@@ -38,7 +43,7 @@ class HttpTicketSystems:
             raise InvalidArgument(("url", f"could not reach the server: {type(exc).__name__}")) from None
 
     async def check_jira(self, jira: JiraIntegration) -> None:
-        async with self._client(jira.url, (jira.username, jira.api_token)) as client:
+        async with self._client(jira.url, (jira.username, jira.api_token), checking=True) as client:
             me = await self._get(client, "/rest/api/2/myself")
             _refused_credentials(me, "Jira")
             project = await self._get(client, f"/rest/api/2/project/{quote(jira.project_key, safe='')}")
@@ -48,7 +53,7 @@ class HttpTicketSystems:
             _unexpected(project, "Jira")
 
     async def check_zendesk(self, zendesk: ZendeskIntegration) -> None:
-        async with self._client(zendesk.url, (f"{zendesk.email}/token", zendesk.api_token)) as client:
+        async with self._client(zendesk.url, (f"{zendesk.email}/token", zendesk.api_token), checking=True) as client:
             me = await self._get(client, "/api/v2/users/me.json")
             _refused_credentials(me, "Zendesk")
             # Zendesk answers unauthenticated callers with an anonymous user rather than a 401.
