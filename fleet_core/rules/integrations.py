@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 import attrs
@@ -89,18 +89,22 @@ def _same(a: TicketIntegration, b: TicketIntegration) -> bool:
 def keep_stored_tokens(previous: Integrations, updated: Integrations) -> Integrations:
     """An integration sent with the mask (or no token) keeps the token stored for the same
     integration, so a client can echo GET /config back."""
-    def kept(item: TicketIntegration) -> TicketIntegration:
-        if item.api_token not in ("", MASKED_PASSWORD):
-            return item
-        for old in _all(previous):
-            if _same(old, item):
-                return attrs.evolve(item, api_token=old.api_token)
-        return item
     return Integrations(
-        jira=None if updated.jira is None else [j for j in map(kept, updated.jira) if isinstance(j, JiraIntegration)],
-        zendesk=None if updated.zendesk is None
-        else [z for z in map(kept, updated.zendesk) if isinstance(z, ZendeskIntegration)],
+        jira=None if updated.jira is None else [_kept(j, previous) for j in updated.jira],
+        zendesk=None if updated.zendesk is None else [_kept(z, previous) for z in updated.zendesk],
     )
+
+
+IntegrationT = TypeVar("IntegrationT", JiraIntegration, ZendeskIntegration)
+
+
+def _kept(item: IntegrationT, previous: Integrations) -> IntegrationT:
+    if item.api_token not in ("", MASKED_PASSWORD):
+        return item
+    for old in _all(previous):
+        if _same(old, item):
+            return attrs.evolve(item, api_token=old.api_token)
+    return item
 
 
 def masked(integrations: Integrations) -> Integrations:
