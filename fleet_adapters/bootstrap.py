@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from fleet_adapters.clock import SystemClock
 from fleet_adapters.health import BackendHealth
 from fleet_adapters.installers import FilesystemInstallerStore
+from fleet_adapters.integrations import HttpTicketSystems
 from fleet_adapters.logs import log_destination
 from fleet_adapters.mail import SMTPMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
@@ -107,6 +108,8 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 database_diagnostics=PgDatabaseDiagnostics(pool),
                 process_diagnostics=PythonProcessDiagnostics(),
                 webhook_sender=HttpWebhookSender(),
+                ticket_sender=HttpTicketSystems(),
+                integration_checker=HttpTicketSystems(),
                 live_store=RedisLiveQueryStore(r),
                 vulnerability_feed=build_vulnerability_feed(runtime.vulnerabilities),
                 error_reports=RedisErrorReportStore(r),

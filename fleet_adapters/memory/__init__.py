@@ -7,6 +7,7 @@ import datetime as dt
 import argon2
 import attrs
 
+from fleet_adapters.integrations import HttpTicketSystems
 from fleet_adapters.memory.diagnostics import InMemoryDatabaseDiagnostics
 from fleet_adapters.memory.error_reports import InMemoryErrorReportStore
 from fleet_adapters.memory.installers import InMemoryInstallerStore
@@ -92,5 +93,8 @@ def in_memory_kit(
         vulnerability_feed=vulnerability_feed,
         error_reports=InMemoryErrorReportStore(),
         installers=InMemoryInstallerStore(),
+        # Tickets too: integrations are only tried once a test configures one.
+        ticket_sender=HttpTicketSystems(),
+        integration_checker=HttpTicketSystems(),
     )
     return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store)

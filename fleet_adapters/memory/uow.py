@@ -39,6 +39,10 @@ from fleet_adapters.memory.software import InMemorySoftwareRepository, SoftwareT
 from fleet_adapters.memory.teams import InMemoryTeamRepository
 from fleet_adapters.memory.users import InMemoryUserRepository
 from fleet_adapters.memory.vulnerabilities import InMemoryVulnerabilityRepository
+from fleet_adapters.memory.vulnerability_announcements import (
+    InMemoryVulnerabilityAnnouncementRepository,
+    VulnerabilityTables,
+)
 from fleet_adapters.memory.webhooks import InMemoryWebhookRepository, WebhookTables
 from fleet_core.model.activities import Activity
 from fleet_core.model.campaigns import Campaign
@@ -74,6 +78,7 @@ class _State:
     campaigns: dict[int, Campaign] = attrs.field(factory=dict)
     carves: CarveTables = attrs.field(factory=CarveTables)
     software: SoftwareTables = attrs.field(factory=SoftwareTables)
+    announcements: VulnerabilityTables = attrs.field(factory=VulnerabilityTables)
 
     def copy(self) -> _State:
         # Values are frozen attrs objects, so copying the containers is enough, except the
@@ -98,6 +103,7 @@ class _State:
             campaigns=dict(self.campaigns),
             carves=self.carves.copy(),
             software=self.software.copy(),
+            announcements=self.announcements.copy(),
         )
 
 
@@ -150,6 +156,7 @@ class InMemoryUnitOfWork:
     webhooks: InMemoryWebhookRepository
     software: InMemorySoftwareRepository
     vulnerabilities: InMemoryVulnerabilityRepository
+    vulnerability_announcements: InMemoryVulnerabilityAnnouncementRepository
     host_listing: InMemoryHostListing
 
     def __init__(self, store: InMemoryStore) -> None:
@@ -180,6 +187,7 @@ class InMemoryUnitOfWork:
         self.webhooks = InMemoryWebhookRepository(state, store)
         self.software = InMemorySoftwareRepository(state)
         self.vulnerabilities = InMemoryVulnerabilityRepository(state)
+        self.vulnerability_announcements = InMemoryVulnerabilityAnnouncementRepository(state)
         self.host_listing = InMemoryHostListing(state, store)
         return self
 

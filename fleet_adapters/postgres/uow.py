@@ -32,6 +32,7 @@ from fleet_adapters.postgres.software import PgSoftwareRepository
 from fleet_adapters.postgres.teams import PgTeamRepository
 from fleet_adapters.postgres.users import PgUserRepository
 from fleet_adapters.postgres.vulnerabilities import PgVulnerabilityRepository
+from fleet_adapters.postgres.vulnerability_announcements import PgVulnerabilityAnnouncementRepository
 from fleet_adapters.postgres.webhooks import PgWebhookRepository
 from fleet_core.errors import Unavailable
 
@@ -64,6 +65,7 @@ class PgUnitOfWork:
     webhooks: PgWebhookRepository
     software: PgSoftwareRepository
     vulnerabilities: PgVulnerabilityRepository
+    vulnerability_announcements: PgVulnerabilityAnnouncementRepository
     host_listing: PgHostListing
 
     def __init__(self, pool: Pool) -> None:
@@ -98,6 +100,7 @@ class PgUnitOfWork:
         self.carves = PgCarveRepository(conn)
         self.software = PgSoftwareRepository(conn)
         self.vulnerabilities = PgVulnerabilityRepository(conn)
+        self.vulnerability_announcements = PgVulnerabilityAnnouncementRepository(conn)
         self.host_listing = PgHostListing(conn)
         return self
 

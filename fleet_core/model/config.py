@@ -125,9 +125,33 @@ class WebhookSettings:
 
 
 @attrs.frozen
+class JiraIntegration:
+    """A Jira Cloud/Server project tickets go to (basic auth with username and API token)."""
+
+    url: str = ""
+    username: str = ""
+    api_token: str = attrs.field(default="", repr=False)
+    project_key: str = ""
+    enable_failing_policies: bool = False
+    enable_software_vulnerabilities: bool = False
+
+
+@attrs.frozen
+class ZendeskIntegration:
+    """A Zendesk group tickets go to (API token authentication as ``email/token``)."""
+
+    url: str = ""
+    email: str = ""
+    api_token: str = attrs.field(default="", repr=False)
+    group_id: int = 0
+    enable_failing_policies: bool = False
+    enable_software_vulnerabilities: bool = False
+
+
+@attrs.frozen
 class Integrations:
-    jira: list[dict[str, Any]] | None = None
-    zendesk: list[dict[str, Any]] | None = None
+    jira: list[JiraIntegration] | None = None
+    zendesk: list[ZendeskIntegration] | None = None
 
 
 @attrs.frozen

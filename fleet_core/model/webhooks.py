@@ -12,6 +12,10 @@ import attrs
 class WebhookKind(enum.StrEnum):
     FAILING_POLICIES = "failing_policies"
     HOST_STATUS = "host_status"
+    VULNERABILITIES = "vulnerabilities"
+    # Ticket creations queued like webhook requests, sent by the Jira or Zendesk client.
+    JIRA = "jira"
+    ZENDESK = "zendesk"
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ from fleet_core.ports.infrastructure import (
     WebhookSender,
 )
 from fleet_core.ports.installers import InstallerStore
+from fleet_core.ports.integrations import IntegrationChecker, TicketSender
 from fleet_core.ports.labels import LabelRepository
 from fleet_core.ports.live_queries import CampaignRepository, LiveQueryStore, ResultSubscription
 from fleet_core.ports.packs import PackRepository
@@ -40,6 +41,7 @@ from fleet_core.ports.teams import TeamRepository
 from fleet_core.ports.uow import UnitOfWork, UnitOfWorkFactory
 from fleet_core.ports.users import InviteRepository, PasswordResetRepository, SessionRepository, UserRepository
 from fleet_core.ports.vulnerabilities import VulnerabilityRepository
+from fleet_core.ports.vulnerability_automations import VulnerabilityAnnouncementRepository
 from fleet_core.ports.webhooks import WebhookRepository
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "HostListing",
     "HostRepository",
     "InstallerStore",
+    "IntegrationChecker",
     "InvalidationBus",
     "InviteRepository",
     "LabelRepository",
@@ -77,10 +80,12 @@ __all__ = [
     "SessionRepository",
     "SoftwareRepository",
     "TeamRepository",
+    "TicketSender",
     "TokenGenerator",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",
+    "VulnerabilityAnnouncementRepository",
     "VulnerabilityRepository",
     "WebhookRepository",
     "WebhookSender",

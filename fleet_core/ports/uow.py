@@ -21,6 +21,7 @@ from fleet_core.ports.software import SoftwareRepository
 from fleet_core.ports.teams import TeamRepository
 from fleet_core.ports.users import InviteRepository, PasswordResetRepository, SessionRepository, UserRepository
 from fleet_core.ports.vulnerabilities import VulnerabilityRepository
+from fleet_core.ports.vulnerability_automations import VulnerabilityAnnouncementRepository
 from fleet_core.ports.webhooks import WebhookRepository
 
 
@@ -72,6 +73,8 @@ class UnitOfWork(Protocol):
     def software(self) -> SoftwareRepository: ...
     @property
     def vulnerabilities(self) -> VulnerabilityRepository: ...
+    @property
+    def vulnerability_announcements(self) -> VulnerabilityAnnouncementRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -17,6 +17,7 @@ import attrs
 
 from fleet_core.errors import BadRequest, InvalidArgument
 from fleet_core.model.config import MASKED_PASSWORD, AppConfig
+from fleet_core.rules import integrations
 
 C = TypeVar("C")
 
@@ -74,6 +75,14 @@ def _merge_value(current: Any, value: Any, hint: Any, name: str) -> Any:
         if not isinstance(value, list):
             raise PatchTypeError(name, "must be an array")
         (item_hint,) = typing.get_args(hint) or (Any,)
+        if attrs.has(item_hint):
+            # Each element is a whole new object: the fields not sent take their defaults.
+            items = []
+            for i, item in enumerate(value):
+                if not isinstance(item, Mapping):
+                    raise PatchTypeError(f"{name}[{i}]", "must be an object")
+                items.append(apply_patch(item_hint(), item, path=f"{name}[{i}]."))
+            return items
         if item_hint is int:
             return [_number(v, int, f"{name}[{i}]") for i, v in enumerate(value)]
         if typing.get_origin(item_hint) is dict and not all(isinstance(v, Mapping) for v in value):
@@ -109,12 +118,14 @@ def keep_masked_secrets(previous: AppConfig, updated: AppConfig) -> AppConfig:
             updated,
             smtp_settings=attrs.evolve(updated.smtp_settings, password=previous.smtp_settings.password),
         )
-    return updated
+    return attrs.evolve(updated, integrations=integrations.keep_stored_tokens(previous.integrations,
+                                                                               updated.integrations))
 
 
 def mask_secrets(config: AppConfig) -> AppConfig:
     """Fleet always shows the mask, set or not, so the output never tells whether one is stored."""
-    return attrs.evolve(config, smtp_settings=attrs.evolve(config.smtp_settings, password=MASKED_PASSWORD))
+    return attrs.evolve(config, smtp_settings=attrs.evolve(config.smtp_settings, password=MASKED_PASSWORD),
+                        integrations=integrations.masked(config.integrations))
 
 
 def config_problems(config: AppConfig) -> list[tuple[str, str]]:
@@ -174,6 +185,7 @@ def config_problems(config: AppConfig) -> list[tuple[str, str]]:
             problems.append(("destination_url", f"{hook_name} destination_url must be a valid URL"))
         if batch < 0:
             problems.append(("host_batch_size", f"{hook_name} host_batch_size must be 0 or greater"))
+    problems.extend(integrations.integration_problems(config))
     if config.agent_options is not None:
         problems.extend(agent_options_problems(config.agent_options))
     return problems

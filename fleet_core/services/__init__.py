@@ -14,6 +14,7 @@ from fleet_core.ports import (
     ErrorReportStore,
     HealthCheck,
     InstallerStore,
+    IntegrationChecker,
     InvalidationBus,
     LiveQueryStore,
     LogDestination,
@@ -22,6 +23,7 @@ from fleet_core.ports import (
     ProcessDiagnostics,
     RateLimiter,
     ScheduleLock,
+    TicketSender,
     TokenGenerator,
     UnitOfWorkFactory,
     WebhookSender,
@@ -31,8 +33,9 @@ from fleet_core.services.activities import ActivityService
 from fleet_core.services.agents import AgentService
 from fleet_core.services.auth import AuthService
 from fleet_core.services.carves import CarveService
-from fleet_core.services.config import ConfigService
+from fleet_core.services.config import UNCONFIGURED_CHECKER, ConfigService
 from fleet_core.services.debug import SERVER_ERRORS, DebugService
+from fleet_core.services.deliveries import UNCONFIGURED_TICKETS
 from fleet_core.services.device import DeviceService, NoErrorReportStore
 from fleet_core.services.hosts import HostService
 from fleet_core.services.installers import InstallerService, NoInstallerStore
@@ -53,6 +56,7 @@ from fleet_core.services.targets import TargetService
 from fleet_core.services.teams import TeamService
 from fleet_core.services.users import UserService
 from fleet_core.services.vulnerabilities import VulnerabilityService
+from fleet_core.services.vulnerability_automations import VulnerabilityAutomationService
 from fleet_core.services.webhooks import UNCONFIGURED_SENDER, WebhookService
 
 
@@ -89,6 +93,7 @@ class Services:
     # Agent error reports (POST /device/{token}/debug/errors), read by GET /debug/errors.
     error_reports: ErrorReportStore
     debug: DebugService
+    vulnerability_automations: VulnerabilityAutomationService
     # Every background job of a server process (fleet_core.services.jobs), run by the process.
     jobs: tuple[BackgroundJob, ...]
 
@@ -114,6 +119,8 @@ def make_services(
     installers: InstallerStore | None = None,
     database_diagnostics: DatabaseDiagnostics | None = None,
     process_diagnostics: ProcessDiagnostics | None = None,
+    ticket_sender: TicketSender | None = None,
+    integration_checker: IntegrationChecker | None = None,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     error_reports = error_reports or NoErrorReportStore()
@@ -125,7 +132,11 @@ def make_services(
     hosts = HostService(uow=uow, clock=clock, tokens=tokens, bus=bus)
     live_queries = LiveQueryService(uow=uow, clock=clock, store=live_store or NoLiveQueryStore(), tokens=tokens,
                                     rest_period=runtime.live_query_rest_period)
-    webhooks = WebhookService(uow=uow, clock=clock, sender=webhook_sender, schedule=webhook_schedule)
+    tickets = ticket_sender or UNCONFIGURED_TICKETS
+    webhooks = WebhookService(uow=uow, clock=clock, sender=webhook_sender, schedule=webhook_schedule, tickets=tickets)
+    vulnerability_automations = VulnerabilityAutomationService(
+        uow=uow, clock=clock, sender=webhook_sender, tickets=tickets, schedule=webhook_schedule,
+        max_age=runtime.vulnerabilities.recent_vulnerability_max_age)
     carves = CarveService(uow=uow, clock=clock)
     agents = AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
                           packs=PackConfigService(uow=uow, clock=clock, bus=bus),
@@ -134,13 +145,15 @@ def make_services(
     vulnerabilities = None if vulnerability_feed is None else VulnerabilityService(
         uow=uow, clock=clock, feed=vulnerability_feed, settings=runtime.vulnerabilities)
     jobs = background_jobs(hosts=hosts, webhooks=webhooks, live_queries=live_queries, carves=carves, agents=agents,
-                           software=software, vulnerabilities=vulnerabilities)
+                           software=software, vulnerabilities=vulnerabilities,
+                           vulnerability_automations=vulnerability_automations)
     return Services(
         auth=auth,
         setup=SetupService(uow=uow, hasher=hasher, auth=auth, clock=clock),
         users=UserService(uow=uow, hasher=hasher, tokens=tokens, clock=clock),
         invites=InviteService(uow=uow, tokens=tokens, clock=clock, mailer=mailer, runtime=runtime),
-        config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime, bus=bus),
+        config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime, bus=bus,
+                             checker=integration_checker or UNCONFIGURED_CHECKER),
         activities=activities,
         agents=agents,
         hosts=hosts,
@@ -169,5 +182,6 @@ def make_services(
         # Without a diagnostics adapter its reports answer 404, as for an unknown key.
         debug=DebugService(server_errors=SERVER_ERRORS, device_errors=error_reports,
                            database=database_diagnostics, process=process_diagnostics),
+        vulnerability_automations=vulnerability_automations,
         jobs=jobs,
     )

@@ -10,11 +10,12 @@ import structlog
 
 from fleet_core.authz import Action, Viewer, authorize
 from fleet_core.errors import FleetError, InvalidArgument, NotFound
-from fleet_core.model.config import AppConfig
+from fleet_core.model.config import AppConfig, JiraIntegration, ZendeskIntegration
 from fleet_core.model.mail import Email
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.secrets import EnrollSecret
-from fleet_core.ports import Clock, InvalidationBus, Mailer, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import Clock, IntegrationChecker, InvalidationBus, Mailer, UnitOfWork, UnitOfWorkFactory
+from fleet_core.rules import integrations
 from fleet_core.rules.app_config import apply_patch, keep_masked_secrets, mask_secrets, validate_config
 from fleet_core.services.activities import record_activity
 from fleet_core.services.agents import announce_config_change
@@ -45,6 +46,8 @@ class ConfigService:
     mailer: Mailer
     runtime: ServerRuntime
     bus: InvalidationBus
+    # Tries Jira and Zendesk settings against the service when they are saved.
+    checker: IntegrationChecker = attrs.field(factory=lambda: UNCONFIGURED_CHECKER)
 
     async def get(self, viewer: Viewer) -> AppConfig:
         """The configuration with secrets masked."""
@@ -73,6 +76,8 @@ class ConfigService:
 
         When SMTP is being enabled or its settings change, a test mail goes to the admin first
         and the settings are stored as `configured` only if it was delivered (as Fleet does).
+        A new Jira or Zendesk integration, or one whose credentials changed, is tried against
+        the service first (credentials accepted, project or group exists).
 
         Raises:
             BadRequest: a field has the wrong type or is unknown.
@@ -83,6 +88,7 @@ class ConfigService:
             previous = await uow.app_config.lock()
             updated = keep_masked_secrets(previous, apply_patch(previous, patch))
             validate_config(updated)
+            await self._check_integrations(previous, updated)
             updated = await self._check_smtp(viewer, previous, updated)
             await uow.app_config.save(updated)
             now = self.clock.now()
@@ -92,6 +98,13 @@ class ConfigService:
             await uow.commit()
         await announce_config_change(self.bus)
         return mask_secrets(updated)
+
+    async def _check_integrations(self, previous: AppConfig, updated: AppConfig) -> None:
+        for item in integrations.to_check(previous.integrations, updated.integrations):
+            if isinstance(item, JiraIntegration):
+                await self.checker.check_jira(item)
+            else:
+                await self.checker.check_zendesk(item)
 
     async def _check_smtp(self, viewer: Viewer, previous: AppConfig, updated: AppConfig) -> AppConfig:
         smtp = updated.smtp_settings
@@ -143,6 +156,19 @@ class ConfigService:
             await uow.commit()
         log.info("enroll_secrets_replaced", team_id=team_id, count=len(stored))
         return stored
+
+
+class _UnconfiguredChecker:
+    """For assemblies that cannot reach ticket systems: every integration is refused."""
+
+    async def check_jira(self, jira: JiraIntegration) -> None:
+        raise InvalidArgument(("url", "this server is not configured to reach Jira"))
+
+    async def check_zendesk(self, zendesk: ZendeskIntegration) -> None:
+        raise InvalidArgument(("url", "this server is not configured to reach Zendesk"))
+
+
+UNCONFIGURED_CHECKER: IntegrationChecker = _UnconfiguredChecker()
 
 
 async def _require_team(uow: UnitOfWork, team_id: int | None) -> str | None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from fleet_core.services.live_queries import LiveQueryService
     from fleet_core.services.software import SoftwareService
     from fleet_core.services.vulnerabilities import VulnerabilityService
+    from fleet_core.services.vulnerability_automations import VulnerabilityAutomationService
     from fleet_core.services.webhooks import WebhookService
 
 log = structlog.get_logger(__name__)
@@ -57,13 +58,14 @@ class BackgroundJob:
 
 def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_queries: LiveQueryService,
                     carves: CarveService, agents: AgentService, software: SoftwareService,
+                    vulnerability_automations: VulnerabilityAutomationService,
                     vulnerabilities: VulnerabilityService | None = None) -> tuple[BackgroundJob, ...]:
     """Every background job of a server process, in the order they start (the vulnerability job
     only when this instance runs it: --vulnerabilities-current-instance-checks)."""
-    optional: tuple[BackgroundJob, ...] = ()
+    detection: tuple[BackgroundJob, ...] = ()
     if vulnerabilities is not None and vulnerabilities.settings.runs_here:
-        optional = (BackgroundJob("vulnerabilities", vulnerabilities.settings.periodicity, vulnerabilities.run,
-                                  schedule=VULNERABILITIES),)
+        detection = (BackgroundJob("vulnerabilities", vulnerabilities.settings.periodicity, vulnerabilities.run,
+                                   schedule=VULNERABILITIES),)
     return (
         BackgroundJob("host-expiry", HOST_EXPIRY_PERIOD, hosts.expire, schedule=CLEANUPS_THEN_AGGREGATION,
                       run_first=True),
@@ -75,9 +77,13 @@ def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_querie
         # survive a restart anyway.
         BackgroundJob("software-counts", SOFTWARE_COUNTS_PERIOD, software.refresh_counts,
                       schedule=CLEANUPS_THEN_AGGREGATION),
+        *detection,
+        # Fleet runs the vulnerability automations in its vulnerabilities schedule, after detection:
+        # a trigger of that schedule runs detection then this; the ticks catch up in between.
+        BackgroundJob("vulnerability-automations", vulnerability_automations.check_interval,
+                      vulnerability_automations.run, schedule=VULNERABILITIES),
         # Seen times of check-ins are buffered in memory and written in one batch per flush.
         BackgroundJob("seen-flush", agents.settings.seen_flush_interval, agents.flush_seen, run_at_exit=True),
-        *optional,
     )
 
 

@@ -19,10 +19,13 @@ import attrs
 import structlog
 
 from fleet_core.errors import Unavailable
+from fleet_core.model.config import AppConfig
 from fleet_core.model.hosts import HostFilter
-from fleet_core.model.webhooks import WebhookKind, WebhookSchedule
-from fleet_core.ports import Clock, UnitOfWorkFactory, WebhookSender
+from fleet_core.model.webhooks import Delivery, WebhookKind, WebhookSchedule
+from fleet_core.ports import Clock, TicketSender, UnitOfWork, UnitOfWorkFactory, WebhookSender
+from fleet_core.rules import integrations
 from fleet_core.rules import webhooks as rules
+from fleet_core.services.deliveries import UNCONFIGURED_TICKETS, deliver_due, ticket_sender
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +36,8 @@ class WebhookService:
     clock: Clock
     sender: WebhookSender
     schedule: WebhookSchedule = attrs.field(factory=WebhookSchedule)
+    # Failing-policy tickets, when a Jira or Zendesk integration has that automation enabled.
+    tickets: TicketSender = UNCONFIGURED_TICKETS
 
     async def run(self) -> None:
         """One pass of both webhooks (the periodic job); one failing does not stop the other."""
@@ -43,25 +48,43 @@ class WebhookService:
                 log.exception("webhook_job_failed", job=job.__name__)
 
     async def run_failing_policies(self) -> int:
-        """Queue a request per batch of hosts newly failing a watched policy, then deliver what is
-        due. Returns how many requests were accepted by the receiver."""
+        """Queue a request per batch of hosts newly failing a watched policy (or, when a Jira or
+        Zendesk integration has the failing-policy automation instead, one ticket per policy with
+        all of them), then deliver what is due. Returns how many were accepted by the receiver."""
         async with self.uow() as uow:
             config = await uow.app_config.get()
             hook = config.webhook_settings.failing_policies_webhook
-            if not hook.enable_failing_policies_webhook or not hook.destination_url:
-                return 0
-            now = self.clock.now()
-            await uow.webhooks.lock_planning()
-            await uow.webhooks.forget_recovered()
-            for policy in await uow.webhooks.policies(hook.policy_ids):
-                failing = await uow.webhooks.newly_failing(policy.id)
-                for batch in rules.batches(failing, hook.host_batch_size):
-                    payload = rules.failing_policy_payload(
-                        policy, batch, server_url=config.server_settings.server_url, now=now)
-                    await uow.webhooks.enqueue(WebhookKind.FAILING_POLICIES, payload, now)
-                    await uow.webhooks.mark_announced(policy.id, [h.id for h in batch], now)
-            await uow.commit()
-        return await self._deliver(WebhookKind.FAILING_POLICIES)
+            ticketing = integrations.failing_policy_integration(config.integrations)
+            webhook_on = hook.enable_failing_policies_webhook and bool(hook.destination_url)
+            if webhook_on or ticketing is not None:
+                await self._plan_failing_policies(uow, config, ticketing)
+        # Tickets queued before the automation was turned off are still sent (or dropped).
+        tickets = await self._deliver_tickets()
+        return tickets + (await self._deliver(WebhookKind.FAILING_POLICIES) if webhook_on else 0)
+
+    async def _plan_failing_policies(self, uow: UnitOfWork, config: AppConfig,
+                                     ticketing: integrations.TicketIntegration | None) -> None:
+        hook = config.webhook_settings.failing_policies_webhook
+        now = self.clock.now()
+        server_url = config.server_settings.server_url
+        await uow.webhooks.lock_planning()
+        await uow.webhooks.forget_recovered()
+        for policy in await uow.webhooks.policies(hook.policy_ids):
+            failing = await uow.webhooks.newly_failing(policy.id)
+            if ticketing is not None:
+                if failing:
+                    kind = integrations.ticket_kind(ticketing)
+                    summary, description = integrations.failing_policy_ticket(kind, policy, failing,
+                                                                              server_url=server_url)
+                    await uow.webhooks.enqueue(kind, integrations.ticket_payload(
+                        ticketing, "failing_policy", summary=summary, description=description), now)
+                    await uow.webhooks.mark_announced(policy.id, [h.id for h in failing], now)
+                continue
+            for batch in rules.batches(failing, hook.host_batch_size):
+                payload = rules.failing_policy_payload(policy, batch, server_url=server_url, now=now)
+                await uow.webhooks.enqueue(WebhookKind.FAILING_POLICIES, payload, now)
+                await uow.webhooks.mark_announced(policy.id, [h.id for h in batch], now)
+        await uow.commit()
 
     async def run_host_status(self) -> int:
         """Queue the host-status request if enough hosts are unseen and none was queued within
@@ -86,34 +109,18 @@ class WebhookService:
         return await self._deliver(WebhookKind.HOST_STATUS)
 
     async def _deliver(self, kind: WebhookKind) -> int:
-        """Send the due requests of this kind to the URL configured now, until one fails (the
-        receiver is likely down; the rest wait for the next run)."""
-        sent = 0
-        while True:
-            async with self.uow() as uow:
-                settings = (await uow.app_config.get()).webhook_settings
-                url = (settings.failing_policies_webhook.destination_url if kind is WebhookKind.FAILING_POLICIES
-                       else settings.host_status_webhook.destination_url)
-                now = self.clock.now()
-                delivery = await uow.webhooks.claim(kind, now=now, lease_until=now + self.schedule.lease)
-                await uow.commit()
-            if delivery is None:
-                return sent
-            try:
-                await self.sender.post(url, delivery.payload, delivery_id=str(delivery.id))
-            except Unavailable as exc:
-                delay = rules.retry_delay(delivery.attempts, base=self.schedule.retry_base,
-                                          cap=self.schedule.retry_max)
-                async with self.uow() as uow:
-                    await uow.webhooks.retry_later(delivery, at=self.clock.now() + delay, error=str(exc))
-                    await uow.commit()
-                log.warning("webhook_delivery_failed", kind=str(kind), delivery_id=delivery.id,
-                            attempts=delivery.attempts, retry_in_seconds=delay.total_seconds(), error=str(exc))
-                return sent
-            async with self.uow() as uow:
-                await uow.webhooks.complete(delivery)
-                await uow.commit()
-            sent += 1
+        """Send the due requests of this kind to the URL configured now."""
+        async def post(config: AppConfig, delivery: Delivery) -> None:
+            settings = config.webhook_settings
+            url = (settings.failing_policies_webhook.destination_url if kind is WebhookKind.FAILING_POLICIES
+                   else settings.host_status_webhook.destination_url)
+            await self.sender.post(url, delivery.payload, delivery_id=str(delivery.id))
+        return await deliver_due(self.uow, self.clock, self.schedule, kind, post)
+
+    async def _deliver_tickets(self) -> int:
+        send = ticket_sender(self.tickets)
+        return sum([await deliver_due(self.uow, self.clock, self.schedule, kind, send)
+                    for kind in (WebhookKind.JIRA, WebhookKind.ZENDESK)])
 
 
 class _UnconfiguredSender:

@@ -14,6 +14,7 @@ from fleet_core.model.config import (
     Features,
     HostStatusWebhook,
     Integrations,
+    JiraIntegration,
     OrgInfo,
     SMTPSettings,
     WebhookSettings,
@@ -38,7 +39,8 @@ def customised() -> AppConfig:
             failing_policies_webhook=FailingPoliciesWebhook(policy_ids=[3, 1, 2]),
             interval="1h0m0s",
         ),
-        integrations=Integrations(jira=[{"url": "https://jira.example", "project_key": "OPS"}]),
+        integrations=Integrations(jira=[JiraIntegration(url="https://jira.example", username="ops@example.com",
+                                                         api_token="tok", project_key="OPS")]),
     )
 
 

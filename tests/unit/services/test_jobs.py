@@ -9,7 +9,7 @@ import pytest
 
 from fleet_adapters.memory import in_memory_kit
 from fleet_core.services.jobs import periodic, running_jobs
-from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION
+from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, VULNERABILITIES
 
 pytestmark = pytest.mark.anyio
 
@@ -36,11 +36,13 @@ async def test_a_job_runs_repeatedly_survives_failures_and_stops_with_its_block(
 def test_every_background_job_is_in_the_one_table_and_the_trigger_runs_its_schedules_jobs() -> None:
     services = in_memory_kit().services
     assert [job.name for job in services.jobs] == [
-        "host-expiry", "webhooks", "live-query-cleanup", "carve-expiry", "software-counts", "seen-flush"]
+        "host-expiry", "webhooks", "live-query-cleanup", "carve-expiry", "software-counts",
+        "vulnerability-automations", "seen-flush"]
     assert services.schedules.jobs == {
         AUTOMATIONS: (services.webhooks.run,),
         CLEANUPS_THEN_AGGREGATION: (services.hosts.expire, services.live_queries.cleanup, services.carves.expire,
                                     services.software.refresh_counts),
+        VULNERABILITIES: (services.vulnerability_automations.run,),
     }
 
 
