@@ -51,6 +51,15 @@ VULNS_BENCH_ARGS ?=
 bench-vulns: $(STAMP)
 	$(BIN)/python tests/bench/vulnerabilities.py $(VULNS_BENCH_ARGS)
 
+# The software inventory and the whole vulnerability job on Postgres (not a test): 10,000 hosts of 300
+# packages from 20,000 software rows, the statements per software answer, the job on an NVD-sized
+# feed on one core and its unchanged re-run; rewrites that section of docs/performance.md, e.g.
+# `make bench-software SOFTWARE_BENCH_ARGS="--scale 0.02 --hosts 200"`.
+SOFTWARE_BENCH_ARGS ?=
+.PHONY: bench-software
+bench-software: $(STAMP)
+	$(BIN)/python tests/bench/software.py $(SOFTWARE_BENCH_ARGS)
+
 # The fault drills (not a test: never fails on a target). Rewrites docs/reliability.md below its
 # marker line: 500 simulated hosts on `fleet serve --workers 2` while the embedded Redis, then
 # Postgres, then a server worker are killed and frozen in turn, then the server is restarted;

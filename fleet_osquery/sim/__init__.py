@@ -7,7 +7,7 @@ from fleet_osquery.sim.agent import CheckIn, SimOptions, SimulatedHost
 from fleet_osquery.sim.answers import AnswerRules
 from fleet_osquery.sim.simulator import Simulator
 from fleet_osquery.sim.stats import Endpoint, Outcome, Stats
-from fleet_osquery.sim.templates import TEMPLATES, assign_templates, get_template
+from fleet_osquery.sim.templates import TEMPLATES, Software, assign_templates, get_template
 
 __all__ = [
     "TEMPLATES",
@@ -18,6 +18,7 @@ __all__ = [
     "SimOptions",
     "SimulatedHost",
     "Simulator",
+    "Software",
     "Stats",
     "assign_templates",
     "get_template",

@@ -10,7 +10,7 @@ import hashlib
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -22,7 +22,9 @@ from fleet_osquery.sim.templates import (
     HostIdentity,
     OsTemplate,
     Rows,
+    Software,
     is_software_query,
+    software_row,
     tables_in,
 )
 
@@ -98,8 +100,17 @@ class HostAnswerer:
         self.started_at = time.time() if started_at is None else started_at
         self._scheduled_stats = scheduled_stats
         self._encoded: dict[str, msgspec.Raw] = {}
+        # Set by report_software: the packages the software detail queries answer instead of the template's.
+        self.reported_software: tuple[Software, ...] | None = None
         facts = {**template.os_version, **template.osquery_info_row(identity)}
         self._facts = {k: v.lower() for k, v in facts.items()}
+
+    def report_software(self, software: Sequence[Software]) -> None:
+        """From now on the software detail query of this host's family answers exactly these packages
+        (a test pins what a host has installed, e.g. a vulnerable openssl)."""
+        self.reported_software = tuple(software)
+        for name in [n for n in self._encoded if is_software_query(n)]:
+            del self._encoded[name]
 
     # discovery ------------------------------------------------------------------------------------
     def has_table(self, table: str) -> bool:
@@ -195,7 +206,11 @@ class HostAnswerer:
             return Answer([], 1, "simulated software query failure", wall_time_ms=250)
         raw = self._encoded.get(detail)
         if raw is None:
-            raw = msgspec.Raw(msgspec.json.encode(build(self.template, self.identity)))
+            if is_software_query(detail) and self.reported_software is not None:
+                rows = [software_row(sw) for sw in self.reported_software]
+            else:
+                rows = build(self.template, self.identity)
+            raw = msgspec.Raw(msgspec.json.encode(rows))
             self._encoded[detail] = raw
         return Answer(raw, wall_time_ms=40 if is_software_query(detail) else 1)
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import anyio
 import attrs
 import psycopg
 import pytest
@@ -160,3 +161,36 @@ async def test_postgres_unchanged_answer_costs_no_write_and_a_change_a_fixed_num
         assert {t: after.get(t, 0) - before.get(t, 0) for t in SOFTWARE_TABLES} == {
             "software": 3, "host_software": 8, "host_software_checksums": 1}
         await uow.commit()
+
+
+@pytest.mark.postgres
+async def test_postgres_hosts_first_reporting_the_same_new_packages_at_once_do_not_deadlock(
+        pg_uow_factory: Any, at: dt.datetime) -> None:
+    # Each round, four hosts report overlapping sets of packages nobody had, each in its own
+    # order, in four concurrent transactions: inserted in the order reported, two of them would
+    # wait on each other's new rows (ON CONFLICT waits for the inserting transaction) and one
+    # would fail with a deadlock.
+    failures: list[BaseException] = []
+
+    async def first_answer(name: str, items: tuple[SoftwareItem, ...]) -> None:
+        try:
+            async with pg_uow_factory() as uow:
+                host = await enroll(uow, name, at)
+                await report(uow, host, at, items)
+                await uow.commit()
+        except Exception as exc:  # collected and asserted below
+            failures.append(exc)
+
+    rng = random.Random(7)
+    reported: set[SoftwareItem] = set()
+    for round_number in range(12):
+        window = [SoftwareItem(f"pkg-{round_number}-{n}", "1.0", "deb_packages") for n in range(160)]
+        async with anyio.create_task_group() as group:
+            for worker in range(4):
+                items = tuple(rng.sample(window, 120))
+                reported.update(items)
+                group.start_soon(first_answer, f"h-{round_number}-{worker}", items)
+    assert failures == []
+    async with pg_uow_factory() as uow, uow._conn.cursor() as cur:
+        await cur.execute("SELECT count(*), count(DISTINCT (name, version)) FROM software")
+        assert await cur.fetchone() == (len(reported), len(reported))  # each row created once

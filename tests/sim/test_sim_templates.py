@@ -1,10 +1,14 @@
-"""OS templates: host_details shape, stable identities, template assignment."""
+"""OS templates: host_details shape, stable identities, template assignment, pinned software."""
 
 from __future__ import annotations
 
+import random
+
+import msgspec
 import pytest
 
-from fleet_osquery.sim.templates import TEMPLATES, assign_templates, get_template, make_identity
+from fleet_osquery.sim.answers import AnswerRules, HostAnswerer
+from fleet_osquery.sim.templates import TEMPLATES, Software, assign_templates, get_template, make_identity
 
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
@@ -41,3 +45,20 @@ def test_template_counts_and_round_robin_fill_the_host_count() -> None:
         assign_templates("macos_14:5", 3)
     with pytest.raises(ValueError, match="unknown OS template"):
         assign_templates("beos_5", 1)
+
+
+def test_report_software_replaces_the_software_answer_of_the_hosts_family_only() -> None:
+    template = get_template("ubuntu_22.04")
+    answerer = HostAnswerer(template, make_identity(1, 0, template), AnswerRules(), 1, rng=random.Random(1))
+
+    def software_answer(name: str = "software_linux") -> list[dict[str, str]]:
+        answer = answerer.answer(f"fleet_detail_query_{name}", "SELECT 1 FROM deb_packages")
+        rows = answer.rows
+        return msgspec.json.decode(rows) if isinstance(rows, msgspec.Raw) else list(rows)
+
+    assert {r["name"] for r in software_answer()} > {"openssl"}  # the template's, cached
+    answerer.report_software([Software(name="openssl", version="1.1.1k", source="deb_packages", arch="amd64")])
+    rows = software_answer()
+    assert [(r["name"], r["version"], r["source"], r["arch"], r["type"]) for r in rows] == [
+        ("openssl", "1.1.1k", "deb_packages", "amd64", "Package (deb)")]
+    assert answerer.answer("fleet_detail_query_software_macos", "SELECT 1").status == 1  # not on Linux

@@ -174,7 +174,8 @@ class InMemoryHostRepository(HostTablesRepo):
     def _store_software(self, host_id: int, reported: Sequence[SoftwareItem]) -> None:
         """The Postgres twin's diff: an unchanged answer (same digest) changes nothing."""
         t = self.tables
-        items = distinct_software(reported)
+        # In the order the Postgres twin creates new rows (by identity), so ids match it.
+        items = sorted(distinct_software(reported), key=software_identity)
         checksum = software_checksum(items)
         if t.software_checksums.get(host_id) == checksum:
             return

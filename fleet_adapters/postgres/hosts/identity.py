@@ -25,7 +25,7 @@ from fleet_core.errors import NotFound
 from fleet_core.model.enrollment import Enrollment
 from fleet_core.model.hosts import Host, HostFacts, MDMInfo, MunkiInfo, SoftwareItem
 from fleet_core.rules.host_storage import check_fields, normalized_munki, os_key, unique_mappings, unique_users
-from fleet_core.rules.software_inventory import distinct_software, software_checksum
+from fleet_core.rules.software_inventory import distinct_software, software_checksum, software_identity
 
 SELECT_HOST_BY_ID: Final[LiteralString] = SELECT_HOSTS + " WHERE h.id = %(id)s"
 SELECT_HOST_BY_NODE_KEY: Final[LiteralString] = SELECT_HOSTS + " WHERE h.node_key_hash = %(node_key_hash)s"
@@ -403,7 +403,10 @@ class PgHostRepository:
         await self._conn.execute(SET_HOST_OS, {"host_id": host_id, "os_id": os_id})
 
     async def _replace_software(self, host_id: int, reported: Sequence[SoftwareItem], at: dt.datetime) -> None:
-        items = distinct_software(reported)
+        # New software rows are inserted in one order for every host: two hosts first reporting
+        # the same new packages in different orders would otherwise each wait on a row the other
+        # inserted (ON CONFLICT waits for the inserting transaction) and deadlock.
+        items = sorted(distinct_software(reported), key=software_identity)
         checksum = software_checksum(items)
         row = await fetch_one(self._conn, SELECT_SOFTWARE_CHECKSUM, {"host_id": host_id})
         if row is not None and bytes(row["checksum"]) == checksum:
