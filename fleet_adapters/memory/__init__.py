@@ -7,6 +7,7 @@ import datetime as dt
 import argon2
 import attrs
 
+from fleet_adapters.memory.carve_store import InMemoryCarveStore
 from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
 from fleet_adapters.memory.live_queries import InMemoryLiveQueryStore
 from fleet_adapters.memory.logs import RecordingLogDestination
@@ -52,6 +53,7 @@ class InMemoryKit:
     clock: Clock
     logs: RecordingLogDestination
     live_store: InMemoryLiveQueryStore
+    carve_store: InMemoryCarveStore
 
 
 def in_memory_kit(
@@ -63,6 +65,7 @@ def in_memory_kit(
     logs = RecordingLogDestination()
     clock = clock or MovableClock()
     live_store = InMemoryLiveQueryStore()
+    carve_store = InMemoryCarveStore()
     services = make_services(
         uow=store.unit_of_work,
         # Real argon2 with the cheapest parameters: same code path, test-speed hashing.
@@ -79,5 +82,7 @@ def in_memory_kit(
         webhook_sender=webhook_sender or HttpWebhookSender(),
         webhook_schedule=webhook_schedule or WebhookSchedule(),
         live_store=live_store,
+        carve_store=carve_store,
     )
-    return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store)
+    return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store,
+                       carve_store=carve_store)

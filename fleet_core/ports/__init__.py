@@ -7,7 +7,7 @@ here (``from fleet_core.ports import HostRepository``); the modules only group t
 """
 
 from fleet_core.ports.activities import ActivityRepository
-from fleet_core.ports.carves import CarveRepository
+from fleet_core.ports.carves import CarveRepository, CarveStore
 from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
 from fleet_core.ports.host_aggregates import HostAggregateRepository
 from fleet_core.ports.host_inventory import HostInventoryRepository
@@ -41,6 +41,7 @@ __all__ = [
     "AppConfigRepository",
     "CampaignRepository",
     "CarveRepository",
+    "CarveStore",
     "Clock",
     "DeviceTokenRepository",
     "EnrollSecretRepository",

@@ -9,6 +9,7 @@ import attrs
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.webhooks import WebhookSchedule
 from fleet_core.ports import (
+    CarveStore,
     Clock,
     HealthCheck,
     InvalidationBus,
@@ -24,7 +25,7 @@ from fleet_core.ports import (
 from fleet_core.services.activities import ActivityService
 from fleet_core.services.agents import AgentService
 from fleet_core.services.auth import AuthService
-from fleet_core.services.carves import CarveService
+from fleet_core.services.carves import CarveService, NoCarveStore
 from fleet_core.services.config import ConfigService
 from fleet_core.services.device import DeviceService
 from fleet_core.services.hosts import HostService
@@ -93,6 +94,7 @@ def make_services(
     webhook_sender: WebhookSender = UNCONFIGURED_SENDER,
     webhook_schedule: WebhookSchedule = WebhookSchedule(),
     live_store: LiveQueryStore | None = None,
+    carve_store: CarveStore | None = None,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     activities = ActivityService(uow=uow, clock=clock)
@@ -104,7 +106,7 @@ def make_services(
     live_queries = LiveQueryService(uow=uow, clock=clock, store=live_store or NoLiveQueryStore(), tokens=tokens,
                                     rest_period=runtime.live_query_rest_period)
     webhooks = WebhookService(uow=uow, clock=clock, sender=webhook_sender, schedule=webhook_schedule)
-    carves = CarveService(uow=uow, clock=clock)
+    carves = CarveService(uow=uow, clock=clock, store=carve_store or NoCarveStore(), limits=runtime.carves)
     agents = AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
                           packs=PackConfigService(uow=uow, clock=clock, bus=bus),
                           settings=runtime.agents, live=live_queries, rate_limiter=rate_limiter)

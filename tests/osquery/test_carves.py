@@ -6,12 +6,23 @@ import base64
 import datetime as dt
 import gzip
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import pytest
 from litestar.testing import AsyncTestClient
 
-from fleet_adapters.memory import InMemoryKit
+from fleet_adapters.memory import InMemoryKit, in_memory_kit
+from fleet_adapters.memory.carve_store import InMemoryCarveStore
+from fleet_core.errors import Unavailable
+from fleet_core.model.carves import Carve
+from fleet_core.model.runtime import AgentSettings, CarveSettings, ServerRuntime
+from fleet_core.services import Services
+from fleet_core.services.carves import CarveService
+from fleet_osquery.app import create_app
+from tests.osquery.conftest import SECRET
 from tests.osquery.test_osquery_api import PREFIXES, enroll
 
 pytestmark = pytest.mark.anyio
@@ -38,7 +49,7 @@ async def block(client: Client, session: str, block_id: int, data: str, prefix: 
 async def stored(kit: InMemoryKit, session: str) -> Any:
     async with kit.store.unit_of_work() as uow:
         carve = await uow.carves.get_by_session(session)
-        blocks = [await uow.carves.block(carve.id, i) for i in range(carve.block_count)] if carve else []
+    blocks = [await kit.carve_store.get_block(carve, i) for i in range(carve.block_count)] if carve else []
     return carve, blocks
 
 
@@ -112,3 +123,72 @@ async def test_unknown_sessions_and_wrong_request_ids_are_refused_unrecorded(cli
 async def test_malformed_block_json_is_400(client: Client) -> None:
     response = await client.post("/api/osquery/carve/block", json={"block_id": "zero", "session_id": "s"})
     assert response.status_code == 400
+
+
+async def test_a_retried_block_is_accepted_when_identical_and_refused_when_different(client: Client,
+                                                                                     kit: InMemoryKit) -> None:
+    session = (await begin(client, await enroll(client))).json()["session_id"]
+    for _ in range(2):
+        response = await block(client, session, 0, b64(b"abcd"))
+        assert (response.status_code, response.json()) == (200, {"success": True})
+    response = await block(client, session, 0, b64(b"ABCD"))
+    assert response.status_code == 400 and "different data" in response.json()["error"]
+    _, blocks = await stored(kit, session)
+    assert blocks == [b"abcd", None]
+
+
+async def test_the_size_limits_are_flags(agent_settings: AgentSettings) -> None:
+    kit = in_memory_kit(runtime=ServerRuntime(carves=CarveSettings(max_block_size=1024, max_carve_size=4096)))
+    async with agent_client(kit) as client:
+        node_key = await enroll(client)
+        too_big = await begin(client, node_key, block_count=2, block_size=2048, carve_size=4096)
+        assert too_big.status_code == 400 and too_big.json()["error"] == "block_size exceeds max"
+        too_much = await begin(client, node_key, block_count=5, block_size=1024, carve_size=4097)
+        assert too_much.status_code == 400 and too_much.json()["error"] == "carve_size exceeds max"
+        assert (await begin(client, node_key, block_count=4, block_size=1024, carve_size=4096)).status_code == 200
+
+
+class FailingOnceStore:
+    """The in-memory store failing its first write, as an unreachable database or bucket would."""
+
+    def __init__(self, inner: InMemoryCarveStore) -> None:
+        self.inner, self.failed = inner, False
+
+    async def put_block(self, carve: Carve, block_id: int, data: bytes) -> None:
+        if not self.failed:
+            self.failed = True
+            raise Unavailable("carve store unavailable")
+        await self.inner.put_block(carve, block_id, data)
+
+    async def get_block(self, carve: Carve, block_id: int) -> bytes | None:
+        return await self.inner.get_block(carve, block_id)
+
+    async def delete(self, carve: Carve) -> None:
+        await self.inner.delete(carve)
+
+
+async def test_a_store_failure_is_a_5xx_with_an_error_so_the_agent_retries() -> None:
+    kit = in_memory_kit()
+    carves = CarveService(uow=kit.store.unit_of_work, clock=kit.clock, store=FailingOnceStore(kit.carve_store))
+    async with agent_client(kit, attrs.evolve(kit.services, carves=carves)) as client:
+        session = (await begin(client, await enroll(client))).json()["session_id"]
+        failed = await block(client, session, 0, b64(b"abcd"))
+        assert failed.status_code == 503 and failed.json()["error"]
+        carve, blocks = await stored(kit, session)
+        assert (carve.max_block, carve.error, blocks) == (-1, None, [None, None])
+        assert (await block(client, session, 0, b64(b"abcd"))).status_code == 200
+        assert (await stored(kit, session))[1] == [b"abcd", None]
+
+
+@asynccontextmanager
+async def agent_client(kit: InMemoryKit, services: Services | None = None) -> AsyncIterator[Client]:
+    async with kit.store.unit_of_work() as uow:
+        await uow.enroll_secrets.replace(None, [SECRET], kit.clock.now())
+        await uow.commit()
+
+    @asynccontextmanager
+    async def serve() -> AsyncIterator[Services]:
+        yield services or kit.services
+
+    async with AsyncTestClient(create_app(serve)) as client:
+        yield client
