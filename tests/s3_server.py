@@ -15,7 +15,7 @@ from collections.abc import Iterator
 START_DEADLINE_SECONDS = 60.0
 # moto accepts any credentials; these only have to be present for botocore to sign requests.
 ACCESS_KEY_ID = "testing"
-SECRET_ACCESS_KEY = "testing"  # noqa: S105 - moto's placeholder, not a secret
+SECRET_ACCESS_KEY = "testing"
 REGION = "us-east-1"
 
 
@@ -29,7 +29,7 @@ def _free_port() -> int:
 def moto_s3_server() -> Iterator[str]:
     """Start moto's S3 server, yield its endpoint URL once it answers, stop it on exit."""
     port = _free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter running moto's server module
+    process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"

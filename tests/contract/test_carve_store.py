@@ -61,7 +61,8 @@ async def begun(uow_factory: UnitOfWorkFactory, *, block_count: int, block_size:
         host_id = await enroll(uow, f"host-{n}", at)
         carve = await uow.carves.add(NewCarve(
             host_id=host_id, created_at=at, name=f"host-{n}", block_count=block_count, block_size=block_size,
-            carve_size=carve_size, carve_id="guid", request_id="fleet_distributed_query_1", session_id=str(uuid.uuid4())))
+            carve_size=carve_size, carve_id="guid", request_id="fleet_distributed_query_1",
+            session_id=str(uuid.uuid4())))
         await uow.commit()
     return carve
 
