@@ -43,7 +43,7 @@ def carve_end_to_end(server_url: str, client: httpx.Client, auth: dict[str, str]
             assert host.carver_block_size == block_size
             await host.check_in()
             started = client.post("/api/v1/fleet/queries/run", headers=auth, json={
-                "query": f"SELECT * FROM carves WHERE carve = 1 AND path = '{path}';",
+                "query": f"SELECT * FROM carves WHERE carve = 1 AND path = '{path}';",  # noqa: S608 - osquery SQL
                 "selected": {"hosts": [], "labels": [1], "teams": []}})
             assert started.status_code == 200, started.text
             deadline = time.monotonic() + DEADLINE
