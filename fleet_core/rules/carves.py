@@ -51,9 +51,13 @@ def with_carver_options(config: dict[str, Any], carver_block_size: int) -> dict[
     options = config.get("options")
     if options is not None and not isinstance(options, dict):
         return config  # not a config osquery would read; leave it as the operator wrote it
-    defaults = {"carver_start_endpoint": CARVER_START_ENDPOINT, "carver_continue_endpoint": CARVER_CONTINUE_ENDPOINT,
-                "carver_block_size": carver_block_size}
-    return {**config, "options": {**defaults, **(options or {})}}
+    return {**config, "options": {**carver_options(carver_block_size), **(options or {})}}
+
+
+def carver_options(carver_block_size: int) -> dict[str, Any]:
+    """The osquery options that point the carver at this server, with its block size."""
+    return {"carver_start_endpoint": CARVER_START_ENDPOINT, "carver_continue_endpoint": CARVER_CONTINUE_ENDPOINT,
+            "carver_block_size": carver_block_size}
 
 
 def carve_name(hostname: str, created_at: dt.datetime, request_id: str) -> str:

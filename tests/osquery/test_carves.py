@@ -192,3 +192,30 @@ async def agent_client(kit: InMemoryKit, services: Services | None = None) -> As
 
     async with AsyncTestClient(create_app(serve)) as client:
         yield client
+
+
+async def test_the_agent_config_points_the_carver_here_unless_the_agent_options_say_otherwise(
+        client: Client, kit: InMemoryKit) -> None:
+    node_key = await enroll(client)
+    options = (await client.post("/api/osquery/config", json={"node_key": node_key})).json()["options"]
+    carver = {k: v for k, v in options.items() if k.startswith("carver_")}
+    assert carver == {"carver_start_endpoint": "/api/v1/osquery/carve/begin",
+                      "carver_continue_endpoint": "/api/v1/osquery/carve/block", "carver_block_size": 2 * 1024 * 1024}
+    async with kit.store.unit_of_work() as uow:
+        team = await uow.teams.add(name="Carvers", description="", at=kit.clock.now())
+        await uow.teams.set_agent_options(team.id, {"config": {"options": {
+            "carver_block_size": 5242880, "carver_start_endpoint": "/custom/begin", "distributed_interval": 9}}})
+        await uow.enroll_secrets.replace(team.id, ["carvers-secret"], kit.clock.now())
+        await uow.commit()
+    in_team = await enroll(client, "carver", secret="carvers-secret")
+    options = (await client.post("/api/osquery/config", json={"node_key": in_team})).json()["options"]
+    assert options == {"carver_start_endpoint": "/custom/begin", "carver_block_size": 5242880,
+                       "carver_continue_endpoint": "/api/v1/osquery/carve/block", "distributed_interval": 9}
+
+
+async def test_the_block_size_sent_to_agents_is_a_setting() -> None:
+    kit = in_memory_kit(runtime=ServerRuntime(agents=AgentSettings(carver_block_size=8 * 1024 * 1024)))
+    async with agent_client(kit) as client:
+        node_key = await enroll(client)
+        config = (await client.post("/api/osquery/config", json={"node_key": node_key})).json()
+    assert config["options"]["carver_block_size"] == 8 * 1024 * 1024

@@ -56,7 +56,7 @@ GLOBAL_EXPECTED = {
     Action.RUN_LIVE_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.READ_SOFTWARE: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.TRIGGER_SCHEDULES: {Role.ADMIN},
-    Action.READ_CARVES: {Role.ADMIN},
+    Action.READ_CARVES: {Role.ADMIN, Role.MAINTAINER},
 }
 
 # On an object of team 7, per role held on team 7.
@@ -92,7 +92,7 @@ TEAM_EXPECTED = {
     Action.RUN_LIVE_QUERIES: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.READ_SOFTWARE: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.TRIGGER_SCHEDULES: set(),
-    Action.READ_CARVES: set(),
+    Action.READ_CARVES: {Role.ADMIN, Role.MAINTAINER},
 }
 
 
