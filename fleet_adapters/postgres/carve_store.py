@@ -19,7 +19,7 @@ from fleet_core.model.carves import Carve
 
 # A retried block replaces what an unacknowledged earlier attempt left.
 UPSERT_BLOCK: Final[LiteralString] = """
-    INSERT INTO carve_blocks (metadata_id, block_id, data) VALUES (%(id)s, %(block_id)s, %(data)s)
+    INSERT INTO carve_blocks (metadata_id, block_id, data) VALUES (%(id)s, %(block_id)s, %(data)b)
     ON CONFLICT (metadata_id, block_id) DO UPDATE SET data = EXCLUDED.data
 """
 SELECT_BLOCK: Final[LiteralString] = (

@@ -11,6 +11,7 @@ accepted again; different bytes for it are refused.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import builtins
@@ -37,6 +38,8 @@ log = structlog.get_logger(__name__)
 # Fleet keeps carve data for a day (CleanupCarves) and expires at most this many per pass.
 CARVE_TTL = dt.timedelta(hours=24)
 EXPIRE_BATCH = 50_000
+# Blocks whose base64 is longer than this are decoded and hashed off the event loop.
+ON_LOOP_BLOCK = 64 * 1024
 # Fleet has no activity for carves; this one is recorded when a carve's last block is acknowledged.
 CARVE_COMPLETED_ACTIVITY = "completed_file_carve"
 
@@ -62,6 +65,11 @@ class CarveBegin:
     carve_size: int
     carve_id: str
     request_id: str
+
+
+def _decode_and_digest(data: str) -> tuple[bytes, bytes]:
+    raw = decode_block(data)
+    return raw, hashlib.sha256(raw).digest()
 
 
 def decode_block(data: str) -> bytes:
@@ -136,8 +144,11 @@ class CarveService:
                 block size.
             Unavailable: the store or the database failed; nothing was acknowledged, retry.
         """
-        raw = decode_block(data)
-        digest = hashlib.sha256(raw).digest()
+        if len(data) > ON_LOOP_BLOCK:
+            # Megabytes of base64 and hashing would hold the event loop (and every check-in) up.
+            raw, digest = await asyncio.to_thread(_decode_and_digest, data)
+        else:
+            raw, digest = _decode_and_digest(data)
         async with self.uow() as uow:
             carve = await uow.carves.get_by_session(session_id) if session_id else None
             # Either mismatch is the same answer: no hint which half of the credential was right.

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fleet_osquery.sim.templates import tables_in
 
 CHUNK = 1024 * 1024
+_SHIFTS = 4093
 _CARVE_ON = re.compile(r"\bcarve\s*=\s*1\b", re.IGNORECASE)
 _PATH = re.compile(r"\bpath\s*(?:=|==|\s+like\s+)\s*'([^']*)'", re.IGNORECASE)
 _SIZE = re.compile(r"(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$", re.IGNORECASE)
@@ -53,9 +54,19 @@ def file_size(path: str, default: int) -> int:
     return max(1, int(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
 
 
-@functools.lru_cache(maxsize=4)  # blocks smaller than a chunk reuse it instead of remaking it
+@functools.lru_cache(maxsize=16)
+def _pool(seed: int, host_identifier: str, path: str) -> bytes:
+    """Random bytes a file's chunks are cut from: made once per file, so carving costs a copy per
+    byte rather than a random number (the benchmark's agent shares the machine with the server)."""
+    return random.Random(f"{seed}:{host_identifier}:{path}").randbytes(CHUNK + _SHIFTS)
+
+
 def _chunk(seed: int, host_identifier: str, path: str, index: int, length: int) -> bytes:
-    return random.Random(f"{seed}:{host_identifier}:{path}:{index}").randbytes(length)
+    """Chunk ``index``: its number, then pool bytes from an offset that depends on it, so no two
+    chunks of a file are alike."""
+    offset = (index * 2654435761) % _SHIFTS
+    head = index.to_bytes(8, "big")
+    return (head + _pool(seed, host_identifier, path)[offset:offset + length - len(head)])[:length]
 
 
 def file_bytes(seed: int, host_identifier: str, path: str, size: int, start: int, end: int) -> bytes:

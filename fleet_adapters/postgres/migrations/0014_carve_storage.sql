@@ -13,3 +13,7 @@ CREATE TABLE carve_block_digests (
     sha256      bytea NOT NULL,
     PRIMARY KEY (metadata_id, block_id)
 );
+
+-- Carve blocks are stored as they come: agents often zstd-compress carves already, and trying to
+-- compress megabytes per block again costs the database CPU on every write for little gain.
+ALTER TABLE carve_blocks ALTER COLUMN data SET STORAGE EXTERNAL;
