@@ -41,9 +41,9 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from run import ENROLL_SECRET, Server, set_up_fleet  # noqa: E402 - the agent-path bench's server harness
+from run import ENROLL_SECRET, Server, set_up_fleet
 
-from tests.s3_server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, moto_s3_server  # noqa: E402
+from tests.s3_server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, moto_s3_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "performance.md"
@@ -58,9 +58,12 @@ BUCKET = "fleet-bench-carves"
 
 
 def _agents_child(config_json: str) -> int:
+    """Carvers upload on each "go" line and print the phase's figures; checkers check in every
+    second all along, and on "mark" / "report" lines forget / print their latencies. Two processes,
+    so the carvers' base64 work never delays a check-in's measurement."""
     from fleet_osquery.sim.agent import SimOptions, SimulatedHost
     from fleet_osquery.sim.carver import CarveJob
-    from fleet_osquery.sim.stats import Endpoint, Outcome, Stats
+    from fleet_osquery.sim.stats import Endpoint, Stats
     from fleet_osquery.sim.templates import get_template
     from fleet_osquery.sim.wire import Wire, make_client
 
@@ -68,54 +71,69 @@ def _agents_child(config_json: str) -> int:
 
     async def main() -> None:
         stats = Stats()
-        client = make_client(max_connections=cfg["many"] + cfg["checkers"] + 8, timeout_s=120.0)
+        client = make_client(max_connections=cfg["hosts"] + 8, timeout_s=120.0)
         wire = Wire(client, cfg["server_url"], "/api/v1/osquery", stats)
         template = get_template("ubuntu_22.04")
-        hosts = [SimulatedHost(i, template, wire, ENROLL_SECRET, SimOptions(seed=7))
-                 for i in range(cfg["many"] + cfg["checkers"])]
+        first = 0 if cfg["role"] == "carvers" else 100_000
+        hosts = [SimulatedHost(first + i, template, wire, ENROLL_SECRET, SimOptions(seed=7))
+                 for i in range(cfg["hosts"])]
         for host in hosts:
             assert await host.enroll(), "enroll failed"
             await host.fetch_config()
-        carvers, checkers = hosts[:cfg["many"]], hosts[cfg["many"]:]
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         print("READY", flush=True)
-        for phase, count, size in (("single", 1, cfg["single_mib"] * MIB), ("many", cfg["many"], cfg["many_mib"] * MIB)):
+        if cfg["role"] == "carvers":
+            await carve(hosts, stats, reader)
+        else:
+            await check_in(hosts, stats, reader)
+        await wire.aclose()
+
+    async def carve(hosts: list[SimulatedHost], stats: Stats, reader: asyncio.StreamReader) -> None:
+        phases = (("single", 1, cfg["single_mib"] * MIB), ("many", len(hosts), cfg["many_mib"] * MIB))
+        blocks = stats.endpoints[Endpoint.CARVE_BLOCK]
+        for phase, count, size in phases:
             await reader.readline()  # the harness has taken its "before" samples
-            for ep in stats.endpoints.values():
-                ep.latencies_ms = type(ep.latencies_ms)("d")
-            done = asyncio.Event()
-
-            async def check_ins(host: SimulatedHost, done: asyncio.Event = done) -> None:
-                while not done.is_set():
-                    await host.check_in()
-                    try:
-                        await asyncio.wait_for(done.wait(), timeout=1.0)
-                    except TimeoutError:
-                        pass
-
-            background = [asyncio.create_task(check_ins(h)) for h in checkers]
+            requests_before, errors_before = blocks.requests, blocks.errors
             started = time.perf_counter()
             results = await asyncio.gather(*(h.upload_carve(CarveJob(
                 request_id=f"fleet_distributed_query_{phase}_{h.index}", carve_guid=f"{phase}-{h.index}",
-                path=f"/bench/{phase}-{h.index}", size=size)) for h in carvers[:count]))
-            elapsed = time.perf_counter() - started
-            done.set()
-            await asyncio.gather(*background)
-            reads = sorted(stats.endpoints[Endpoint.DISTRIBUTED_READ].latencies_ms)
-            blocks = stats.endpoints[Endpoint.CARVE_BLOCK]
+                path=f"/bench/{phase}-{h.index}", size=size)) for h in hosts[:count]))
             print(json.dumps({
                 "phase": phase, "carves": count, "completed": sum(results), "bytes": count * size,
-                "elapsed_s": elapsed, "block_size": carvers[0].carver_block_size,
-                "block_requests": blocks.requests, "block_errors": blocks.errors,
-                "block_retried_ok": blocks.outcomes[Outcome.OK] - sum(results) * -(-size // carvers[0].carver_block_size),
-                "check_ins": len(reads),
-                "check_in_p50_ms": reads[len(reads) // 2] if reads else None,
-                "check_in_p99_ms": reads[min(len(reads) - 1, int(len(reads) * 0.99))] if reads else None,
-                "check_in_errors": stats.endpoints[Endpoint.DISTRIBUTED_READ].errors,
+                "elapsed_s": time.perf_counter() - started, "block_size": hosts[0].carver_block_size,
+                "block_requests": blocks.requests - requests_before,
+                # Refused or failed block requests, each retried by the host (see SimOptions).
+                "block_errors": blocks.errors - errors_before,
             }), flush=True)
-        await wire.aclose()
+
+    async def check_in(hosts: list[SimulatedHost], stats: Stats, reader: asyncio.StreamReader) -> None:
+        reads = stats.endpoints[Endpoint.DISTRIBUTED_READ]
+
+        async def every_second(host: SimulatedHost) -> None:
+            while True:
+                await host.check_in()
+                await asyncio.sleep(1.0)
+
+        tasks = [asyncio.create_task(every_second(h)) for h in hosts]
+        errors_before = 0
+        while line := (await reader.readline()).strip():
+            if line == b"mark":
+                reads.latencies_ms = type(reads.latencies_ms)("d")
+                errors_before = reads.errors
+            elif line == b"report":
+                latencies = sorted(reads.latencies_ms)
+                print(json.dumps({
+                    "check_ins": len(latencies),
+                    "check_in_p50_ms": latencies[len(latencies) // 2] if latencies else None,
+                    "check_in_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+                    if latencies else None,
+                    "check_in_errors": reads.errors - errors_before,
+                }), flush=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     asyncio.run(main())
     return 0
@@ -214,26 +232,45 @@ def run_store(store: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
         pg_procs = server.postgres_processes()
         sampler = RssSampler(fleet_procs)
         sampler.start()
-        config = {"server_url": server.url, "single_mib": args.single_mib, "many": args.many,
-                  "many_mib": args.many_mib, "checkers": args.checkers}
-        child = subprocess.Popen([sys.executable, __file__, "--agents", json.dumps(config)], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, text=True)
-        assert child.stdin is not None and child.stdout is not None
-        if child.stdout.readline().strip() != "READY":
-            raise RuntimeError("the agent child did not get ready")
+        children = {}
+        for role, hosts in (("checkers", args.checkers), ("carvers", args.many)):
+            config = {"server_url": server.url, "role": role, "hosts": hosts, "single_mib": args.single_mib,
+                      "many_mib": args.many_mib}
+            child = subprocess.Popen([sys.executable, __file__, "--agents", json.dumps(config)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert child.stdin is not None and child.stdout is not None
+            if child.stdout.readline().strip() != "READY":
+                raise RuntimeError(f"the {role} child did not get ready")
+            children[role] = child
+
+        def tell(role: str, line: str) -> None:
+            stdin = children[role].stdin
+            assert stdin is not None
+            stdin.write(line + "\n")
+            stdin.flush()
+
+        def hear(role: str) -> dict[str, Any]:
+            stdout = children[role].stdout
+            assert stdout is not None
+            line = stdout.readline()
+            if not line:
+                raise RuntimeError(f"the {role} child died")
+            heard: dict[str, Any] = json.loads(line)
+            return heard
+
         for _ in range(2):
             time.sleep(1.0)  # let the enrollment's after-effects settle before sampling
             rss_before = sampler.reset()
             cpu_before = (cpu_seconds(fleet_procs), cpu_seconds(pg_procs), cpu_seconds([moto]) if moto else 0.0)
-            child.stdin.write("go\n")
-            child.stdin.flush()
-            line = child.stdout.readline()
-            if not line:
-                raise RuntimeError("the agent child died")
-            phase = json.loads(line)
+            tell("checkers", "mark")
+            tell("carvers", "go")
+            phase = hear("carvers")
             cpu_after = (cpu_seconds(fleet_procs), cpu_seconds(pg_procs), cpu_seconds([moto]) if moto else 0.0)
+            tell("checkers", "report")
+            phase.update(hear("checkers"))
             mib = phase["bytes"] / MIB
             phase.update({
+                "load_average_1m": os.getloadavg()[0],
                 "throughput_mib_s": mib / phase["elapsed_s"],
                 "server_cpu_ms_per_mib": (cpu_after[0] - cpu_before[0]) * 1000 / mib,
                 "postgres_cpu_ms_per_mib": (cpu_after[1] - cpu_before[1]) * 1000 / mib,
@@ -243,7 +280,10 @@ def run_store(store: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
             })
             phases.append(phase)
             print(f"[{store}] {json.dumps(phase)}", flush=True)
-        child.wait(60)
+        for child in children.values():
+            assert child.stdin is not None
+            child.stdin.close()
+            child.wait(60)
         sampler.stop()
         warnings = [line for line in server.output().splitlines() if '"warning"' in line or '"error"' in line
                     or "[warning" in line or "[error" in line]
@@ -269,31 +309,31 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, command: str
         "",
         f"Command: `{command}`. Phase 1: one host uploads a {args.single_mib} MiB carve. Phase 2: {args.many} hosts "
         f"upload a {args.many_mib} MiB carve each, all at once. During both, {args.checkers} other hosts check in "
-        "(distributed/read) every second. Carves are started by the simulated hosts directly "
+        "(distributed/read) every second from a process of their own (so the carving agents' base64 work never "
+        "delays a check-in's measurement). Carves are started by the simulated hosts directly "
         "(SimulatedHost.upload_carve), not through a live query. Server CPU is `fleet serve` and its worker; "
         "Postgres and S3 (moto) CPU are shown apart; RSS is `fleet serve` + worker, sampled every 50 ms, peak minus "
-        "the value just before the phase.",
+        "the value just before the phase. Machine load is the 1-minute load average at the phase's end: other "
+        "engineers' test runs share this machine, so figures vary from run to run.",
         "",
         "Targets: single carve >= 50 MiB/s on each store, server RSS growth < 64 MiB during it, check-in p99 < 50 ms.",
         "",
         "| store | phase | block size | carves done | MiB/s | server CPU ms/MiB | Postgres CPU ms/MiB | "
-        "S3 server CPU ms/MiB | peak RSS growth | check-in p99 (p50) | block retries |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "S3 server CPU ms/MiB | peak RSS growth | check-in p99 (p50) | failed block requests (retried) | "
+        "machine load (1 min) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         for p in result["phases"]:
             s3 = "-" if p["s3_cpu_ms_per_mib"] is None else f"{p['s3_cpu_ms_per_mib']:.1f}"
             label = (f"1 x {args.single_mib} MiB" if p["phase"] == "single" else f"{args.many} x {args.many_mib} MiB")
-            p50 = p["check_in_p50_ms"]
-            p99 = p["check_in_p99_ms"]
+            p50, p99 = p["check_in_p50_ms"], p["check_in_p99_ms"]
+            check_ins = "no check-ins" if p50 is None else f"{p99:.1f} ms ({p50:.1f} ms)"
             lines.append(
                 f"| {result['store']} | {label} | {result['block_mib']} MiB | {p['completed']}/{p['carves']} | "
-                f"**{p['throughput_mib_s']:.1f}** | {p['server_cpu_ms_per_mib']:.1f} | {p['postgres_cpu_ms_per_mib']:.1f} | "
-                f"{s3} | {p['rss_growth_mib']:+.1f} MiB | {p99:.1f} ms ({p50:.1f} ms) | {p['block_errors']} |"
-                if p50 is not None else
-                f"| {result['store']} | {label} | {result['block_mib']} MiB | {p['completed']}/{p['carves']} | "
-                f"**{p['throughput_mib_s']:.1f}** | {p['server_cpu_ms_per_mib']:.1f} | {p['postgres_cpu_ms_per_mib']:.1f} | "
-                f"{s3} | {p['rss_growth_mib']:+.1f} MiB | no check-ins | {p['block_errors']} |")
+                f"**{p['throughput_mib_s']:.1f}** | {p['server_cpu_ms_per_mib']:.1f} | "
+                f"{p['postgres_cpu_ms_per_mib']:.1f} | {s3} | {p['rss_growth_mib']:+.1f} MiB | {check_ins} | "
+                f"{p['block_errors']} | {p['load_average_1m']:.1f} |")
     for result in results:
         lines.append("")
         lines.append(f"{result['store']}: server exit code {result['exit_code']}; "
