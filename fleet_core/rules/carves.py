@@ -47,7 +47,11 @@ def begin_problem(block_count: int, block_size: int, carve_size: int, *, max_blo
 
 def with_carver_options(config: dict[str, Any], carver_block_size: int) -> dict[str, Any]:
     """The agent configuration with the carver's endpoints and block size among its options, each
-    only where the agent options do not set it already (theirs win, as an operator's choice)."""
+    only where the agent options do not set it already (theirs win, as an operator's choice).
+
+    osqueryd itself takes these only as command-line flags (CLI-only in osquery); in the
+    configuration they tell the simulator and other agents that read them, and document what the
+    flags should say (docs/file-carving.md)."""
     options = config.get("options")
     if options is not None and not isinstance(options, dict):
         return config  # not a config osquery would read; leave it as the operator wrote it
