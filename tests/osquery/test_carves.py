@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import gzip
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -22,6 +24,7 @@ from fleet_core.model.runtime import AgentSettings, CarveSettings, ServerRuntime
 from fleet_core.services import Services
 from fleet_core.services.carves import CarveService
 from fleet_osquery.app import create_app
+from fleet_osquery.handlers import CARVE_BLOCKS_AT_ONCE
 from tests.osquery.conftest import SECRET
 from tests.osquery.test_osquery_api import PREFIXES, enroll
 
@@ -219,3 +222,61 @@ async def test_the_block_size_sent_to_agents_is_a_setting() -> None:
         node_key = await enroll(client)
         config = (await client.post("/api/osquery/config", json={"node_key": node_key})).json()
     assert config["options"]["carver_block_size"] == 8 * 1024 * 1024
+
+
+class GatedStore:
+    """The in-memory store holding every write until the gate opens, counting writes in flight."""
+
+    def __init__(self, inner: InMemoryCarveStore) -> None:
+        self.inner, self.gate = inner, asyncio.Event()
+        self.in_flight = self.most_in_flight = 0
+
+    async def put_block(self, carve: Carve, block_id: int, data: bytes) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await self.gate.wait()
+        self.in_flight -= 1
+        await self.inner.put_block(carve, block_id, data)
+
+    async def get_block(self, carve: Carve, block_id: int) -> bytes | None:
+        return await self.inner.get_block(carve, block_id)
+
+    async def delete(self, carve: Carve) -> None:
+        await self.inner.delete(carve)
+
+
+async def test_a_process_handles_a_bounded_number_of_blocks_at_once() -> None:
+    kit = in_memory_kit()
+    store = GatedStore(kit.carve_store)
+    services = attrs.evolve(kit.services, carves=CarveService(uow=kit.store.unit_of_work, clock=kit.clock,
+                                                              store=store))
+    async with kit.store.unit_of_work() as uow:
+        await uow.enroll_secrets.replace(None, [SECRET], kit.clock.now())
+        await uow.commit()
+
+    @asynccontextmanager
+    async def serve() -> AsyncIterator[Services]:
+        yield services
+
+    app = create_app(serve)
+    # The app's lifespan (which opens the services) runs as a server would run it, and requests go
+    # to the app in this event loop, so many can be in flight at once.
+    async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+                                                 base_url="http://fleet.test") as client:
+        sessions = []
+        for n in range(CARVE_BLOCKS_AT_ONCE * 2 + 1):
+            node_key = await enroll(client, f"host-{n}")  # type: ignore[arg-type]
+            begun = await begin(client, node_key, block_count=1, block_size=4, carve_size=4)  # type: ignore[arg-type]
+            sessions.append(begun.json()["session_id"])
+        posts = [asyncio.create_task(block(client, s, 0, b64(b"abcd"))) for s in sessions]  # type: ignore[arg-type]
+        deadline = asyncio.get_running_loop().time() + 10
+        while store.in_flight < CARVE_BLOCKS_AT_ONCE:
+            assert asyncio.get_running_loop().time() < deadline, store.in_flight
+            await asyncio.sleep(0.01)  # polling for the writes to arrive, with a deadline
+        for _ in range(200):
+            await asyncio.sleep(0)  # let any further request run as far as it can
+        assert store.in_flight == CARVE_BLOCKS_AT_ONCE
+        store.gate.set()
+        answers = await asyncio.gather(*posts)
+    assert [a.status_code for a in answers] == [200] * len(sessions)
+    assert store.most_in_flight == CARVE_BLOCKS_AT_ONCE
