@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit lint fmt bench chaos fuzz migrate clean
+.PHONY: install run test test-unit lint fmt bench bench-carve chaos fuzz migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ SOFTWARE_BENCH_ARGS ?=
 .PHONY: bench-software
 bench-software: $(STAMP)
 	$(BIN)/python tests/bench/software.py $(SOFTWARE_BENCH_ARGS)
+# File carving throughput on the Postgres and the S3 carve store (moto's server), not a test: a
+# 1 GiB carve from one host, then 100 simultaneous 10 MiB carves, with check-ins meanwhile. Rewrites
+# the "File carving" section of docs/performance.md; e.g. `make bench-carve CARVE_ARGS="--single-mib 256"`.
+CARVE_ARGS ?=
+bench-carve: $(STAMP)
+	$(BIN)/python tests/bench/carving.py $(CARVE_ARGS)
 
 # The fault drills (not a test: never fails on a target). Rewrites docs/reliability.md below its
 # marker line: 500 simulated hosts on `fleet serve --workers 2` while the embedded Redis, then

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Final
 
 import redis.asyncio
@@ -18,8 +18,9 @@ from fleet_adapters.integrations import HttpTicketSystems
 from fleet_adapters.logs import log_destination
 from fleet_adapters.mail import SMTPMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
+from fleet_adapters.postgres.carve_store import PgCarveStore
 from fleet_adapters.postgres.diagnostics import PgDatabaseDiagnostics
-from fleet_adapters.postgres.pool import connection_pool
+from fleet_adapters.postgres.pool import Pool, connection_pool
 from fleet_adapters.postgres.schedule_lock import PgScheduleLock
 from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_adapters.process_diagnostics import PythonProcessDiagnostics
@@ -27,12 +28,15 @@ from fleet_adapters.redis.error_reports import RedisErrorReportStore
 from fleet_adapters.redis.invalidation import RedisInvalidationBus
 from fleet_adapters.redis.live_queries import RedisLiveQueryStore
 from fleet_adapters.redis.rate_limit import RedisRateLimiter
+from fleet_adapters.s3 import s3_client, s3_options
+from fleet_adapters.s3_carves import S3CarveStore
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_adapters.settings import Settings, SettingsError, installers_path, log_files, server_runtime
 from fleet_adapters.vulnerabilities_wiring import build_vulnerability_feed
 from fleet_adapters.webhook_sender import HttpWebhookSender
 from fleet_core.model.runtime import ServerRuntime
+from fleet_core.ports import CarveStore
 from fleet_core.services import Services, make_services
 
 REDIS_MAX_CONNECTIONS = 1024
@@ -53,6 +57,14 @@ REDIS_FAULT_OPTIONS: Final[dict[str, Any]] = {
 # starts a new one as soon as a request needs a connection, so it never gives up for good.
 POSTGRES_RECONNECT_TIMEOUT_SECONDS = 4.0
 REDIS_RESUBSCRIBE_MAX_SECONDS = 2.0
+
+
+async def _carve_store(settings: Settings, pool: Pool, stack: AsyncExitStack) -> CarveStore:
+    """The S3 bucket when --s3-bucket is set (its client closed with ``stack``), else Postgres."""
+    options = s3_options(settings)
+    if options is None:
+        return PgCarveStore(pool)
+    return S3CarveStore(await stack.enter_async_context(s3_client(options)), options)
 
 
 @asynccontextmanager
@@ -93,28 +105,30 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 "status": plugins[settings.osquery_status_log_plugin]}
         await bus.start()
         try:
-            yield make_services(
-                uow=lambda: PgUnitOfWork(pool),
-                hasher=Argon2PasswordHasher(),
-                tokens=SecretsTokenGenerator(),
-                clock=SystemClock(),
-                mailer=SMTPMailer(),
-                rate_limiter=RedisRateLimiter(r, fallback=InMemoryRateLimiter(SystemClock())),
-                health=BackendHealth(pool, r),
-                runtime=runtime,
-                bus=bus,
-                logs=logs,
-                schedule_lock=PgScheduleLock(pool),
-                database_diagnostics=PgDatabaseDiagnostics(pool),
-                process_diagnostics=PythonProcessDiagnostics(),
-                webhook_sender=HttpWebhookSender(),
-                ticket_sender=HttpTicketSystems(),
-                integration_checker=HttpTicketSystems(),
-                live_store=RedisLiveQueryStore(r),
-                vulnerability_feed=build_vulnerability_feed(runtime.vulnerabilities),
-                error_reports=RedisErrorReportStore(r),
-                installers=FilesystemInstallerStore(installers_path(settings)),
-            )
+            async with AsyncExitStack() as stores:
+                yield make_services(
+                    uow=lambda: PgUnitOfWork(pool),
+                    hasher=Argon2PasswordHasher(),
+                    tokens=SecretsTokenGenerator(),
+                    clock=SystemClock(),
+                    mailer=SMTPMailer(),
+                    rate_limiter=RedisRateLimiter(r, fallback=InMemoryRateLimiter(SystemClock())),
+                    health=BackendHealth(pool, r),
+                    runtime=runtime,
+                    bus=bus,
+                    logs=logs,
+                    schedule_lock=PgScheduleLock(pool),
+                    database_diagnostics=PgDatabaseDiagnostics(pool),
+                    process_diagnostics=PythonProcessDiagnostics(),
+                    webhook_sender=HttpWebhookSender(),
+                    ticket_sender=HttpTicketSystems(),
+                    integration_checker=HttpTicketSystems(),
+                    live_store=RedisLiveQueryStore(r),
+                    vulnerability_feed=build_vulnerability_feed(runtime.vulnerabilities),
+                    error_reports=RedisErrorReportStore(r),
+                    installers=FilesystemInstallerStore(installers_path(settings)),
+                    carve_store=await _carve_store(settings, pool, stores),
+                )
         finally:
             await bus.stop()
             for destination in plugins.values():

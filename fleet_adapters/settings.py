@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from fleet_adapters.tls import ensure_self_signed, read_certificate_chain
-from fleet_core.model.runtime import AgentSettings, ServerRuntime
+from fleet_core.model.runtime import AgentSettings, CarveSettings, ServerRuntime
 from fleet_core.model.vulnerability_settings import (
     CISA_KNOWN_EXPLOITS_URL,
     EPSS_SCORES_URL,
@@ -122,6 +122,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     installers_dir: Annotated[
         str | None, _help("where downloadable installers are kept (default <data dir>/installers)")
     ] = None
+    osquery_carver_block_size: Annotated[
+        int, msgspec.Meta(ge=1, description="carver_block_size sent to agents unless their agent options set one")
+    ] = 2 * 1024 * 1024
+    carves_max_block_size: Annotated[
+        int, msgspec.Meta(ge=1, description="largest carve block size carve/begin accepts, bytes")
+    ] = 256 * 1024 * 1024
+    carves_max_carve_size: Annotated[
+        int, msgspec.Meta(ge=1, description="largest carve carve/begin accepts, bytes")
+    ] = 8 * 1024 * 1024 * 1024
+    # File carve blocks go to this S3-compatible bucket when it is set, else to Postgres.
+    s3_bucket: Annotated[str | None, _help("S3 bucket for carve blocks; unset: Postgres")] = None
+    s3_prefix: Annotated[str, _help("prefix of every carve object key")] = ""
+    s3_region: Annotated[str | None, _help("S3 region")] = None
+    s3_endpoint_url: Annotated[str | None, _help("S3 API URL, for MinIO, Ceph and other S3-compatible servers")] = None
+    s3_access_key_id: Annotated[str | None, _help("S3 access key id; unset: the default credential chain")] = None
+    s3_secret_access_key: Annotated[str | None, _help("S3 secret access key")] = None
+    s3_sts_assume_role_arn: Annotated[str | None, _help("role to assume through STS for S3")] = None
+    s3_force_s3_path_style: Annotated[bool, _help("bucket in the URL path, not the host name (MinIO)")] = False
 
     @property
     def host(self) -> str:
@@ -336,7 +354,10 @@ def server_runtime(settings: Settings) -> ServerRuntime:
             label_update_interval=settings.osquery_label_update_interval,
             policy_update_interval=settings.osquery_policy_update_interval,
             max_jitter_percent=settings.osquery_max_jitter_percent,
+            carver_block_size=settings.osquery_carver_block_size,
         ),
+        carves=CarveSettings(max_block_size=settings.carves_max_block_size,
+                             max_carve_size=settings.carves_max_carve_size),
         certificate_chain=None if files is None else read_certificate_chain(files[0]),
         default_server_url=server_url(settings),
         live_query_rest_period=settings.live_query_rest_period,

@@ -65,7 +65,8 @@ class Action(enum.StrEnum):
     # Anyone may start a live query; which hosts it reaches (observers only with observer_can_run)
     # is the target rule's business.
     RUN_LIVE_QUERIES = "live_query.run"
-    # As Fleet: carved files may hold anything on the host, so only global admins read them.
+    # Carved files may hold anything on the host: admins and maintainers read them (team ones
+    # only their teams' hosts'), observers never.
     READ_CARVES = "carve.read"
     # The software inventory: team users read what is installed on their teams' hosts.
     READ_SOFTWARE = "software.read"
@@ -118,7 +119,7 @@ RULES: dict[Action, Rule] = {
     Action.READ_POLICIES: Rule(ANY_ROLE, ANY_ROLE),
     Action.WRITE_POLICIES: Rule(WRITERS, WRITERS),
     Action.RUN_LIVE_QUERIES: Rule(ANY_ROLE, ANY_ROLE),
-    Action.READ_CARVES: Rule(ADMIN),
+    Action.READ_CARVES: Rule(WRITERS, WRITERS),
     Action.READ_SOFTWARE: Rule(ANY_ROLE, ANY_ROLE),
     Action.TRIGGER_SCHEDULES: Rule(ADMIN),
     Action.DEBUG: Rule(ADMIN),

@@ -6,6 +6,7 @@ errors become osquery's `{"error"}` bodies in fleet_osquery.errors.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Request, Response, post
@@ -114,16 +115,32 @@ async def carve_begin(request: Request[Any, Any, State], agents: NamedDependency
     return json_response(CarveBeginResponse(session_id=carve.session_id))
 
 
+# Blocks handled at once by one process. The others wait before their bodies are read, so the
+# server holds a bounded number of blocks (each is megabytes, up to the maximum block size) and the
+# unread bodies stay in the sockets (the HTTP server stops reading them), while check-ins go on.
+CARVE_BLOCKS_AT_ONCE = 4
+
+
+def _carve_block_slots(request: Request[Any, Any, State]) -> asyncio.Semaphore:
+    """The app's semaphore, made on first use inside its event loop."""
+    slots = request.app.state.get("carve_block_slots")
+    if slots is None:
+        slots = request.app.state["carve_block_slots"] = asyncio.Semaphore(CARVE_BLOCKS_AT_ONCE)
+    assert isinstance(slots, asyncio.Semaphore)
+    return slots
+
+
 @post("/carve/block", status_code=200, request_max_body_size=LARGE_BODY)
 async def carve_block(request: Request[Any, Any, State], carves: NamedDependency[CarveService]) -> Response[bytes]:
     # No node key: the carver authenticates blocks by session_id and request_id alone.
-    body = await decode(request, CarveBlockRequest, LARGE_BODY)
-    agent_input.stored_fields(session_id=body.session_id, request_id=body.request_id)
-    try:
-        await carves.block(
-            session_id=body.session_id, request_id=body.request_id, block_id=body.block_id, data=body.data)
-    except CarveBlockRejected as exc:
-        return json_response(error_body(str(exc)), 404 if isinstance(exc, CarveSessionUnknown) else 400)
+    async with _carve_block_slots(request):
+        body = await decode(request, CarveBlockRequest, LARGE_BODY)
+        agent_input.stored_fields(session_id=body.session_id, request_id=body.request_id)
+        try:
+            await carves.block(
+                session_id=body.session_id, request_id=body.request_id, block_id=body.block_id, data=body.data)
+        except CarveBlockRejected as exc:
+            return json_response(error_body(str(exc)), 404 if isinstance(exc, CarveSessionUnknown) else 400)
     return json_response(CarveBlockResponse())
 
 

@@ -153,3 +153,12 @@ def redis_url(_redis_server_url: str) -> Iterator[str]:
     with redis.Redis.from_url(_redis_server_url) as client:
         client.flushall()
     yield _redis_server_url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server (tests/s3_server.py) shared by the session; each test makes its own bucket."""
+    from tests.s3_server import moto_s3_server
+
+    with moto_s3_server() as endpoint:
+        yield endpoint

@@ -8,6 +8,7 @@ import argon2
 import attrs
 
 from fleet_adapters.integrations import HttpTicketSystems
+from fleet_adapters.memory.carve_store import InMemoryCarveStore
 from fleet_adapters.memory.diagnostics import InMemoryDatabaseDiagnostics
 from fleet_adapters.memory.error_reports import InMemoryErrorReportStore
 from fleet_adapters.memory.installers import InMemoryInstallerStore
@@ -59,6 +60,7 @@ class InMemoryKit:
     clock: Clock
     logs: RecordingLogDestination
     live_store: InMemoryLiveQueryStore
+    carve_store: InMemoryCarveStore
 
 
 def in_memory_kit(
@@ -71,6 +73,7 @@ def in_memory_kit(
     logs = RecordingLogDestination()
     clock = clock or MovableClock()
     live_store = InMemoryLiveQueryStore()
+    carve_store = InMemoryCarveStore()
     services = make_services(
         uow=store.unit_of_work,
         # Real argon2 with the cheapest parameters: same code path, test-speed hashing.
@@ -96,5 +99,7 @@ def in_memory_kit(
         # Tickets too: integrations are only tried once a test configures one.
         ticket_sender=HttpTicketSystems(),
         integration_checker=HttpTicketSystems(),
+        carve_store=carve_store,
     )
-    return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store)
+    return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store,
+                       carve_store=carve_store)

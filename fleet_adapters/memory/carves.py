@@ -1,13 +1,14 @@
-"""In-memory CarveRepository.
+"""In-memory CarveRepository (the blocks are the carve store's: fleet_adapters.memory.carve_store).
 
 A deleted host's carves are left in the tables but never read (host ids are not reused), which is
-what Postgres' ON DELETE CASCADE looks like from outside; the expiry pass drops their blocks.
+what Postgres' ON DELETE CASCADE looks like from outside.
 """
 
 from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -22,14 +23,16 @@ if TYPE_CHECKING:
 
 @attrs.define
 class CarveTables:
-    """Carves by id and blocks by (carve id, block id); values are immutable, so a shallow copy
-    of each dict is a snapshot."""
+    """Carves by id, when each got its first block, and block digests by (carve id, block id);
+    values are immutable, so a shallow copy of each dict is a snapshot."""
 
     carves: dict[int, Carve] = attrs.field(factory=dict)
-    blocks: dict[tuple[int, int], bytes] = attrs.field(factory=dict)
+    first_block_at: dict[int, dt.datetime] = attrs.field(factory=dict)
+    digests: dict[tuple[int, int], bytes] = attrs.field(factory=dict)
 
     def copy(self) -> CarveTables:
-        return CarveTables(carves=dict(self.carves), blocks=dict(self.blocks))
+        return CarveTables(carves=dict(self.carves), first_block_at=dict(self.first_block_at),
+                           digests=dict(self.digests))
 
 
 def _sortable(value: Any) -> Any:
@@ -65,9 +68,16 @@ class InMemoryCarveRepository:
     async def get_by_session(self, session_id: str) -> Carve | None:
         return self._live(next((c for c in self._tables.carves.values() if c.session_id == session_id), None))
 
-    async def list(self, options: ListOptions, *, expired: bool, after: Any = None) -> builtins.list[Carve]:
+    async def host_team(self, carve_id: int) -> int | None:
+        carve = self._live(self._tables.carves.get(carve_id))
+        return None if carve is None else self.state.host_tables.hosts[carve.host_id].team_id
+
+    async def list(self, options: ListOptions, *, expired: bool, after: Any = None,
+                   team_ids: Collection[int] | None = None) -> builtins.list[Carve]:
+        hosts = self.state.host_tables.hosts
         carves = [c for c in self._tables.carves.values()
-                  if self._live(c) is not None and (expired or not c.expired)]
+                  if self._live(c) is not None and (expired or not c.expired)
+                  and (team_ids is None or hosts[c.host_id].team_id in team_ids)]
         if after is not None and options.order_key is not None:
             key = options.order_key
             bound = _sortable(after)
@@ -76,35 +86,42 @@ class InMemoryCarveRepository:
                       if (_sortable(getattr(c, key)) < bound if descending else _sortable(getattr(c, key)) > bound)]
         return paginate(carves, options, getattr, tie_breaker=lambda c: c.id)
 
-    async def append_block(self, carve_id: int, block_id: int, data: bytes) -> bool:
+    async def claim_block(self, carve_id: int, block_id: int, sha256: bytes, at: dt.datetime) -> bool:
         carve = self._live(self._tables.carves.get(carve_id))
         if carve is None or carve.expired or block_id != carve.max_block + 1:
             return False
-        self._tables.blocks[(carve_id, block_id)] = bytes(data)
+        self._tables.digests[(carve_id, block_id)] = bytes(sha256)
+        if block_id == 0:
+            self._tables.first_block_at[carve_id] = at
         self._tables.carves[carve_id] = attrs.evolve(carve, max_block=block_id)
         return True
 
-    async def block(self, carve_id: int, block_id: int) -> bytes | None:
+    async def block_digest(self, carve_id: int, block_id: int) -> bytes | None:
         if self._live(self._tables.carves.get(carve_id)) is None:
             return None
-        return self._tables.blocks.get((carve_id, block_id))
+        return self._tables.digests.get((carve_id, block_id))
 
     async def set_error(self, carve_id: int, error: str) -> None:
         carve = self._tables.carves.get(carve_id)
         if carve is not None:
             self._tables.carves[carve_id] = attrs.evolve(carve, error=error)
 
-    async def expire(self, *, created_before: dt.datetime, limit: int) -> int:
-        hosts = self.state.host_tables.hosts
-        # A deleted host's carves are gone as far as readers know; free their blocks too.
-        for key in [k for k in self._tables.blocks if self._tables.carves[k[0]].host_id not in hosts]:
-            del self._tables.blocks[key]
-        due = sorted((c for c in self._tables.carves.values()
-                      if not c.expired and c.created_at < created_before and c.host_id in hosts),
-                     key=lambda c: (c.created_at, c.id))[:limit]
-        doomed = {c.id for c in due}
-        for carve in due:
-            self._tables.carves[carve.id] = attrs.evolve(carve, expired=True)
-        for key in [k for k in self._tables.blocks if k[0] in doomed]:
-            del self._tables.blocks[key]
-        return len(due)
+    async def due_for_expiry(self, *, before: dt.datetime, limit: int) -> builtins.list[Carve]:
+        def start(carve: Carve) -> dt.datetime:
+            return self._tables.first_block_at.get(carve.id, carve.created_at)
+
+        due = [c for c in self._tables.carves.values()
+               if self._live(c) is not None and not c.expired and start(c) < before]
+        return sorted(due, key=lambda c: (start(c), c.id))[:limit]
+
+    async def mark_expired(self, carve_ids: Collection[int]) -> int:
+        changed = 0
+        for carve_id in set(carve_ids):
+            carve = self._tables.carves.get(carve_id)
+            if carve is not None and not carve.expired:
+                self._tables.carves[carve_id] = attrs.evolve(carve, expired=True)
+                changed += 1
+        doomed = set(carve_ids)
+        for key in [k for k in self._tables.digests if k[0] in doomed]:
+            del self._tables.digests[key]
+        return changed

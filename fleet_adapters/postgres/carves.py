@@ -1,10 +1,11 @@
-"""Postgres implementation of fleet_core.ports.CarveRepository (tables from migration 0009)."""
+"""Postgres implementation of fleet_core.ports.CarveRepository (tables from migrations 0009 and 0014);
+the blocks themselves are the carve store's (fleet_adapters.postgres.carve_store)."""
 
 from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final, LiteralString
 
 import attrs
@@ -30,38 +31,21 @@ SELECT_CARVE_BY_SESSION: Final[LiteralString] = """
       FROM carve_metadata c
      WHERE c.session_id = %(session_id)s
 """
-# The four pages: with or without expired carves, from the start or after a keyset value (the
-# {after} slot takes `<order column> > or < <typed %(after)s>`, see keyset_condition()).
-SELECT_CARVES_PAGE: Final[LiteralString] = """
+# A page of carves: SELECT_CARVES, then WHERE with the conditions that apply (see page_query()).
+SELECT_CARVES: Final[LiteralString] = """
     SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
            c.request_id, c.session_id, c.expired, c.max_block, c.error
       FROM carve_metadata c
+"""
+UNEXPIRED: Final[LiteralString] = "NOT c.expired"
+OF_TEAMS: Final[LiteralString] = (
+    "c.host_id IN (SELECT h.id FROM hosts h WHERE h.team_id = ANY(%(team_ids)s::bigint[]))")
+PAGE: Final[LiteralString] = """
      {order_by}
      LIMIT %(limit)s OFFSET %(offset)s
 """
-SELECT_CARVES_PAGE_AFTER: Final[LiteralString] = """
-    SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
-           c.request_id, c.session_id, c.expired, c.max_block, c.error
-      FROM carve_metadata c
-     WHERE {after}
-     {order_by}
-     LIMIT %(limit)s OFFSET %(offset)s
-"""
-SELECT_UNEXPIRED_CARVES_PAGE: Final[LiteralString] = """
-    SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
-           c.request_id, c.session_id, c.expired, c.max_block, c.error
-      FROM carve_metadata c
-     WHERE NOT c.expired
-     {order_by}
-     LIMIT %(limit)s OFFSET %(offset)s
-"""
-SELECT_UNEXPIRED_CARVES_PAGE_AFTER: Final[LiteralString] = """
-    SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
-           c.request_id, c.session_id, c.expired, c.max_block, c.error
-      FROM carve_metadata c
-     WHERE NOT c.expired AND {after}
-     {order_by}
-     LIMIT %(limit)s OFFSET %(offset)s
+SELECT_HOST_TEAM: Final[LiteralString] = """
+    SELECT h.team_id FROM carve_metadata c JOIN hosts h ON h.id = c.host_id WHERE c.id = %(id)s
 """
 INSERT_CARVE: Final[LiteralString] = """
     INSERT INTO carve_metadata (host_id, created_at, name, block_count, block_size, carve_size, carve_id,
@@ -72,27 +56,29 @@ INSERT_CARVE: Final[LiteralString] = """
 """
 # Compare-and-set on max_block: of two writers of the same block, exactly one moves it.
 CLAIM_BLOCK: Final[LiteralString] = """
-    UPDATE carve_metadata SET max_block = %(block_id)s
+    UPDATE carve_metadata
+       SET max_block = %(block_id)s,
+           first_block_at = CASE WHEN %(block_id)s = 0 THEN %(at)s ELSE first_block_at END
      WHERE id = %(id)s AND NOT expired AND max_block = %(block_id)s - 1
     RETURNING id
 """
-INSERT_BLOCK: Final[LiteralString] = (
-    "INSERT INTO carve_blocks (metadata_id, block_id, data) VALUES (%(id)s, %(block_id)s, %(data)s)")
-SELECT_BLOCK: Final[LiteralString] = (
-    "SELECT data FROM carve_blocks WHERE metadata_id = %(id)s AND block_id = %(block_id)s")
+INSERT_DIGEST: Final[LiteralString] = (
+    "INSERT INTO carve_block_digests (metadata_id, block_id, sha256) VALUES (%(id)s, %(block_id)s, %(sha256)s)")
+SELECT_DIGEST: Final[LiteralString] = (
+    "SELECT sha256 FROM carve_block_digests WHERE metadata_id = %(id)s AND block_id = %(block_id)s")
 SET_ERROR: Final[LiteralString] = "UPDATE carve_metadata SET error = %(error)s WHERE id = %(id)s"
-MARK_EXPIRED: Final[LiteralString] = """
-    WITH due AS (
-        SELECT id FROM carve_metadata
-         WHERE NOT expired AND created_at < %(before)s
-         ORDER BY created_at, id
-         LIMIT %(limit)s
-           FOR UPDATE SKIP LOCKED
-    )
-    UPDATE carve_metadata c SET expired = true FROM due WHERE c.id = due.id
-    RETURNING c.id
+SELECT_DUE: Final[LiteralString] = """
+    SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
+           c.request_id, c.session_id, c.expired, c.max_block, c.error
+      FROM carve_metadata c
+     WHERE NOT c.expired AND COALESCE(c.first_block_at, c.created_at) < %(before)s
+     ORDER BY COALESCE(c.first_block_at, c.created_at), c.id
+     LIMIT %(limit)s
 """
-DELETE_BLOCKS: Final[LiteralString] = "DELETE FROM carve_blocks WHERE metadata_id = ANY(%(ids)s::bigint[])"
+MARK_EXPIRED: Final[LiteralString] = """
+    UPDATE carve_metadata SET expired = true WHERE id = ANY(%(ids)s::bigint[]) AND NOT expired RETURNING id
+"""
+DELETE_DIGESTS: Final[LiteralString] = "DELETE FROM carve_block_digests WHERE metadata_id = ANY(%(ids)s::bigint[])"
 
 ORDER_COLUMNS: Final[dict[str, LiteralString]] = {
     "id": "c.id", "host_id": "c.host_id", "block_count": "c.block_count", "block_size": "c.block_size",
@@ -110,6 +96,19 @@ def keyset_condition(order_key: str, direction: Direction) -> LiteralString:
     """``<column> > <after>`` (``<`` when descending): the rows past ``%(after)s`` in page order."""
     comparison: LiteralString = " < " if direction is Direction.DESC else " > "
     return ORDER_COLUMNS[order_key] + comparison + AFTER_VALUE[CARVE_ORDER_TYPES[order_key]]
+
+
+def page_query(options: ListOptions, *, expired: bool, after: bool, teams: bool) -> LiteralString:
+    """SELECT_CARVES WHERE [NOT c.expired] [AND <keyset after>] [AND OF_TEAMS], ordered and paged."""
+    conditions: list[LiteralString] = []
+    if not expired:
+        conditions.append(UNEXPIRED)
+    if after and options.order_key is not None:
+        conditions.append(keyset_condition(options.order_key, options.order_direction))
+    if teams:
+        conditions.append(OF_TEAMS)
+    where: LiteralString = ("     WHERE " + " AND ".join(conditions)) if conditions else ""
+    return ordered(SELECT_CARVES + where + PAGE, options, ORDER_COLUMNS, id_column="c.id")
 
 
 class PgCarveRepository:
@@ -131,32 +130,38 @@ class PgCarveRepository:
     async def get_by_session(self, session_id: str) -> Carve | None:
         return await self._one(SELECT_CARVE_BY_SESSION, {"session_id": session_id})
 
-    async def list(self, options: ListOptions, *, expired: bool, after: Any = None) -> builtins.list[Carve]:
+    async def host_team(self, carve_id: int) -> int | None:
+        with translated():
+            cur = await self._conn.execute(SELECT_HOST_TEAM, {"id": carve_id})
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    async def list(self, options: ListOptions, *, expired: bool, after: Any = None,
+                   team_ids: Collection[int] | None = None) -> builtins.list[Carve]:
         params: dict[str, Any] = page_params(options)
-        if after is not None and options.order_key is not None:
-            page = SELECT_CARVES_PAGE_AFTER if expired else SELECT_UNEXPIRED_CARVES_PAGE_AFTER
-            page = page.replace("{after}", keyset_condition(options.order_key, options.order_direction))
+        keyset = after is not None and options.order_key is not None
+        if keyset:
             params["after"] = after
-        else:
-            page = SELECT_CARVES_PAGE if expired else SELECT_UNEXPIRED_CARVES_PAGE
-        query = ordered(page, options, ORDER_COLUMNS, id_column="c.id")
+        if team_ids is not None:
+            params["team_ids"] = sorted(team_ids)
+        query = page_query(options, expired=expired, after=keyset, teams=team_ids is not None)
         with translated():
             async with self._conn.cursor(row_factory=class_row(Carve)) as cur:
                 await cur.execute(query, params)
                 return await cur.fetchall()
 
-    async def append_block(self, carve_id: int, block_id: int, data: bytes) -> bool:
-        params = {"id": carve_id, "block_id": block_id, "data": data}
+    async def claim_block(self, carve_id: int, block_id: int, sha256: bytes, at: dt.datetime) -> bool:
+        params = {"id": carve_id, "block_id": block_id, "sha256": sha256, "at": at}
         async with guarded_write(self._conn), self._conn.cursor() as cur:
             await cur.execute(CLAIM_BLOCK, params)
             if await cur.fetchone() is None:
                 return False
-            await cur.execute(INSERT_BLOCK, params)
+            await cur.execute(INSERT_DIGEST, params)
         return True
 
-    async def block(self, carve_id: int, block_id: int) -> bytes | None:
+    async def block_digest(self, carve_id: int, block_id: int) -> bytes | None:
         with translated():
-            cur = await self._conn.execute(SELECT_BLOCK, {"id": carve_id, "block_id": block_id})
+            cur = await self._conn.execute(SELECT_DIGEST, {"id": carve_id, "block_id": block_id})
             row = await cur.fetchone()
         return None if row is None else bytes(row[0])
 
@@ -164,13 +169,19 @@ class PgCarveRepository:
         with translated():
             await self._conn.execute(SET_ERROR, {"id": carve_id, "error": error})
 
-    async def expire(self, *, created_before: dt.datetime, limit: int) -> int:
+    async def due_for_expiry(self, *, before: dt.datetime, limit: int) -> builtins.list[Carve]:
         with translated():
-            cur = await self._conn.execute(MARK_EXPIRED, {"before": created_before, "limit": limit})
-            ids = [row[0] for row in await cur.fetchall()]
-            if ids:
-                await self._conn.execute(DELETE_BLOCKS, {"ids": ids})
-        return len(ids)
+            async with self._conn.cursor(row_factory=class_row(Carve)) as cur:
+                await cur.execute(SELECT_DUE, {"before": before, "limit": limit})
+                return await cur.fetchall()
+
+    async def mark_expired(self, carve_ids: Collection[int]) -> int:
+        ids = sorted(carve_ids)
+        with translated():
+            cur = await self._conn.execute(MARK_EXPIRED, {"ids": ids})
+            changed = len(await cur.fetchall())
+            await self._conn.execute(DELETE_DIGESTS, {"ids": ids})
+        return changed
 
     async def _one(self, query: LiteralString, params: Mapping[str, Any]) -> Carve | None:
         with translated():

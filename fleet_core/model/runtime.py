@@ -24,6 +24,19 @@ class AgentSettings:
     # change is announced on the invalidation bus, so this is only a backstop.
     host_cache_ttl: dt.timedelta = dt.timedelta(hours=1)
     seen_flush_interval: dt.timedelta = dt.timedelta(seconds=5)
+    # Sent to agents as the carver_block_size option (with the carver endpoints) unless their agent
+    # options set it. 2 MiB is what Fleet recommends for a database store; S3 multipart parts need
+    # 5 MiB (docs/file-carving.md says what smaller blocks mean there).
+    carver_block_size: int = 2 * 1024 * 1024
+
+
+@attrs.frozen
+class CarveSettings:
+    """The `--carves-*` options: what carve/begin accepts."""
+
+    # Fleet's limits (server/service/carves.go).
+    max_block_size: int = 256 * 1024 * 1024
+    max_carve_size: int = 8 * 1024 * 1024 * 1024
 
 
 @attrs.frozen
@@ -35,6 +48,7 @@ class ServerRuntime:
     result_logging: dict[str, Any] = attrs.field(factory=lambda: {"plugin": "filesystem", "config": {}})
     status_logging: dict[str, Any] = attrs.field(factory=lambda: {"plugin": "filesystem", "config": {}})
     agents: AgentSettings = AgentSettings()
+    carves: CarveSettings = CarveSettings()
     # PEM chain the server presents over TLS; None when serving plain HTTP.
     certificate_chain: str | None = None
     # Where password-reset and invite links point when server_url is not configured yet.

@@ -7,7 +7,7 @@ here (``from fleet_core.ports import HostRepository``); the modules only group t
 """
 
 from fleet_core.ports.activities import ActivityRepository
-from fleet_core.ports.carves import CarveRepository
+from fleet_core.ports.carves import CarveRepository, CarveStore
 from fleet_core.ports.config import AppConfigRepository, EnrollSecretRepository
 from fleet_core.ports.device_tokens import DeviceTokenRepository
 from fleet_core.ports.diagnostics import DatabaseDiagnostics, ProcessDiagnostics
@@ -49,6 +49,7 @@ __all__ = [
     "AppConfigRepository",
     "CampaignRepository",
     "CarveRepository",
+    "CarveStore",
     "Clock",
     "DatabaseDiagnostics",
     "DeviceTokenRepository",

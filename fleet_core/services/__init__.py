@@ -9,6 +9,7 @@ import attrs
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.webhooks import WebhookSchedule
 from fleet_core.ports import (
+    CarveStore,
     Clock,
     DatabaseDiagnostics,
     ErrorReportStore,
@@ -32,7 +33,7 @@ from fleet_core.ports.vulnerability_feeds import VulnerabilityFeed
 from fleet_core.services.activities import ActivityService
 from fleet_core.services.agents import AgentService
 from fleet_core.services.auth import AuthService
-from fleet_core.services.carves import CarveService
+from fleet_core.services.carves import CarveService, NoCarveStore
 from fleet_core.services.config import UNCONFIGURED_CHECKER, ConfigService
 from fleet_core.services.debug import SERVER_ERRORS, DebugService
 from fleet_core.services.deliveries import UNCONFIGURED_TICKETS
@@ -121,6 +122,7 @@ def make_services(
     process_diagnostics: ProcessDiagnostics | None = None,
     ticket_sender: TicketSender | None = None,
     integration_checker: IntegrationChecker | None = None,
+    carve_store: CarveStore | None = None,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     error_reports = error_reports or NoErrorReportStore()
@@ -137,7 +139,7 @@ def make_services(
     vulnerability_automations = VulnerabilityAutomationService(
         uow=uow, clock=clock, sender=webhook_sender, tickets=tickets, schedule=webhook_schedule,
         max_age=runtime.vulnerabilities.recent_vulnerability_max_age)
-    carves = CarveService(uow=uow, clock=clock)
+    carves = CarveService(uow=uow, clock=clock, store=carve_store or NoCarveStore(), limits=runtime.carves)
     agents = AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
                           packs=PackConfigService(uow=uow, clock=clock, bus=bus),
                           settings=runtime.agents, live=live_queries, rate_limiter=rate_limiter)

@@ -36,6 +36,7 @@ from fleet_core.ports import (
 from fleet_core.rules import agent_input
 from fleet_core.rules import detail_queries as details
 from fleet_core.rules.agent_input import QueryResult
+from fleet_core.rules.carves import with_carver_options
 from fleet_core.rules.hosts import IdentifierMode, choose_identifier, is_due
 from fleet_core.rules.policies import policies_for_host, result_of
 from fleet_core.services.live_queries import LiveQueryService
@@ -417,6 +418,7 @@ class AgentService:
         packs = await self.packs.packs_for_host(host)
         if packs:
             config["packs"] = {**(config.get("packs") or {}), **packs}
+        config = with_carver_options(config, self.settings.carver_block_size)
         await self._follow_intervals(host, config.get("options") or {})
         return config
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import hashlib
 import logging
@@ -17,7 +18,8 @@ from typing import Any
 
 import msgspec
 
-from fleet_osquery.sim.answers import Answer, AnswerRules, HostAnswerer
+from fleet_osquery.sim import carver
+from fleet_osquery.sim.answers import LIVE_PREFIX, Answer, AnswerRules, HostAnswerer
 from fleet_osquery.sim.stats import Endpoint, Outcome, Stats
 from fleet_osquery.sim.templates import OSQUERY_VERSION, TABLE_ROWS, OsTemplate, Rows, make_identity, tables_in
 from fleet_osquery.sim.wire import Reply, Wire
@@ -57,6 +59,9 @@ class SimOptions:
     enroll_retry_max_s: float = 120.0  # osquery-perf retries a failed enroll after 1-120 s
     seed: int = 1
     orbit_prob: float = 0.5  # share of hosts with fleetd's tables (orbit_info, google_chrome_profiles)
+    carver_block_size: int = 8192  # osquery's default, until the config's carver_block_size says otherwise
+    carve_default_size: int = 1024 * 1024  # a carved path that names no size (sim/carver.py)
+    carve_max_attempts: int = 5  # tries per carve/begin and per block before the carve is given up
     rules: AnswerRules = field(default_factory=AnswerRules)
 
 
@@ -165,6 +170,11 @@ class SimulatedHost:
         self.queries_answered: Counter[str] = Counter()
         self.last_check_in: CheckIn | None = None
         self.last_results: dict[str, Answer] = {}
+        self.carver_block_size = opts.carver_block_size
+        self.pending_carves: deque[carver.CarveJob] = deque()
+        # Set while run() runs: carves then upload in the background as osquery's carver thread does;
+        # tests driving the step methods call run_carves() themselves.
+        self._carver_tasks: asyncio.TaskGroup | None = None
 
     # node key ------------------------------------------------------------------------------------
     @property
@@ -221,6 +231,9 @@ class SimulatedHost:
 
     def _learn_schedule(self, config: dict[str, Any]) -> None:
         options = config.get("options")
+        block_size = options.get("carver_block_size") if isinstance(options, dict) else None
+        if isinstance(block_size, int) and not isinstance(block_size, bool) and block_size > 0:
+            self.carver_block_size = block_size
         delimiter = "/"
         if isinstance(options, dict) and isinstance(options.get("pack_delimiter"), str):
             delimiter = options["pack_delimiter"]
@@ -287,6 +300,7 @@ class SimulatedHost:
             return result
         discovery = reply.body.get("discovery")
         answers = self.answerer.run_batch(queries, discovery if isinstance(discovery, dict) else {})
+        self._schedule_carves(queries, answers)
         result.queries = sorted(queries)
         result.answered = list(answers)
         self.stats.distributed_queries_skipped_by_discovery += len(queries) - len(answers)
@@ -297,6 +311,64 @@ class SimulatedHost:
         self.stats.distributed_queries_answered += len(answers)
         result.write = await self._write(answers)
         return result
+
+    # carver --------------------------------------------------------------------------------------
+    def _schedule_carves(self, queries: dict[str, Any], answers: dict[str, Answer]) -> None:
+        """Answer each live carve query with osquery's SCHEDULED row and queue the carve."""
+        for name in list(answers):
+            path = carver.carve_path(queries[name]) if name.startswith(LIVE_PREFIX) else None
+            if path is None:
+                continue
+            guid = f"{self.rng.getrandbits(128):032x}"
+            size = carver.file_size(path, self.options.carve_default_size)
+            self.pending_carves.append(carver.CarveJob(request_id=name, carve_guid=guid, path=path, size=size))
+            answers[name] = Answer([{
+                "time": str(int(self._wall())), "sha256": "", "size": "-1", "path": path, "status": "SCHEDULED",
+                "carve_guid": guid, "request_id": name, "carve": "1"}], wall_time_ms=1)
+        if self.pending_carves and self._carver_tasks is not None:
+            self._carver_tasks.create_task(self._guard(self.run_carves))
+
+    async def run_carves(self) -> int:
+        """Upload every queued carve; how many the server took whole."""
+        done = 0
+        while self.pending_carves:
+            if await self.upload_carve(self.pending_carves.popleft()):
+                done += 1
+        return done
+
+    async def upload_carve(self, job: carver.CarveJob) -> bool:
+        """carve/begin, then every block in order, each retried with a growing pause until the
+        server takes it (as a retrying carver would); False when the carve had to be given up."""
+        block_size = self.carver_block_size
+        count = -(-job.size // block_size)
+        key = await self.ensure_node_key()
+        begin = {"block_count": count, "block_size": block_size, "carve_size": job.size,
+                 "carve_id": job.carve_guid, "request_id": job.request_id, "node_key": key}
+        reply = await self._carve_post(Endpoint.CARVE_BEGIN, _encode(begin))
+        session = reply.body.get("session_id") if reply is not None and reply.body else None
+        if not isinstance(session, str) or not session:
+            self.stats.carves_failed += 1
+            return False
+        seed, ident = self.options.seed, self.host_identifier
+        for block_id, data in enumerate(carver.blocks(seed, ident, job.path, job.size, block_size)):
+            body = _encode({"block_id": block_id, "session_id": session, "request_id": job.request_id,
+                            "data": base64.b64encode(data).decode("ascii")})
+            if await self._carve_post(Endpoint.CARVE_BLOCK, body) is None:
+                self.stats.carves_failed += 1
+                return False
+            self.stats.carve_bytes_sent += len(data)
+        self.stats.carves_completed += 1
+        return True
+
+    async def _carve_post(self, endpoint: Endpoint, body: bytes) -> Reply | None:
+        """POST until the server answers success, up to carve_max_attempts; None if it never did."""
+        for attempt in range(1, max(1, self.options.carve_max_attempts) + 1):
+            if attempt > 1:
+                await self._sleep(min(30.0, 0.5 * 2 ** (attempt - 2)))
+            reply = await self.wire.post(endpoint, body, lane=self.index)
+            if reply.ok:
+                return reply
+        return None
 
     async def _write(self, answers: dict[str, Answer]) -> Outcome | None:
         payload = {
@@ -455,6 +527,9 @@ class SimulatedHost:
         await self._guard(self.fetch_config)
         await self._guard(self.check_in)
         async with asyncio.TaskGroup() as tg:
+            self._carver_tasks = tg
+            if self.pending_carves:  # asked for by the first check-in, before the loops began
+                tg.create_task(self._guard(self.run_carves))
             tg.create_task(self._every(lambda: self.options.config_interval, self.fetch_config))
             tg.create_task(self._every(self.distributed_interval, self.check_in))
             tg.create_task(self._every(lambda: self.options.logger_tls_period, self.send_logs))

@@ -16,6 +16,8 @@ class Endpoint(StrEnum):
     DISTRIBUTED_READ = "distributed_read"
     DISTRIBUTED_WRITE = "distributed_write"
     LOG = "log"
+    CARVE_BEGIN = "carve_begin"
+    CARVE_BLOCK = "carve_block"
 
 
 class Outcome(StrEnum):
@@ -89,6 +91,9 @@ class Stats:
     log_lines_sent: Counter[str] = field(default_factory=Counter)
     log_lines_dropped: int = 0
     host_crashes: int = 0
+    carves_completed: int = 0
+    carves_failed: int = 0
+    carve_bytes_sent: int = 0
 
     def record(self, endpoint: Endpoint, outcome: Outcome, status: int | None, latency_ms: float | None) -> None:
         ep = self.endpoints[endpoint]
@@ -123,6 +128,11 @@ class Stats:
                 "lines_sent": dict(self.log_lines_sent),
                 "lines_buffered": log_lines_buffered,
                 "lines_dropped": self.log_lines_dropped,
+            },
+            "carves": {
+                "completed": self.carves_completed,
+                "failed": self.carves_failed,
+                "bytes_sent": self.carve_bytes_sent,
             },
         }
 

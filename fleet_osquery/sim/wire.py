@@ -19,6 +19,8 @@ PATHS: dict[Endpoint, str] = {
     Endpoint.DISTRIBUTED_READ: "/distributed/read",
     Endpoint.DISTRIBUTED_WRITE: "/distributed/write",
     Endpoint.LOG: "/log",
+    Endpoint.CARVE_BEGIN: "/carve/begin",
+    Endpoint.CARVE_BLOCK: "/carve/block",
 }
 API_PREFIXES = ("/api/osquery", "/api/v1/osquery")
 

@@ -1,6 +1,6 @@
-"""CarveRepository contract (fleet_core.ports): stored fields, session lookup, blocks strictly in
-order, errors, expiry with its batch limit, listing (expired filter, order, after, paging) and
-the cascade from a deleted host."""
+"""CarveRepository contract (fleet_core.ports): stored fields, session lookup, blocks acknowledged
+strictly in order with their digests, errors, what is due for expiry and marking it, listing
+(expired filter, teams, order, after, paging) and the cascade from a deleted host."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from fleet_core.errors import AlreadyExists, NotFound
 from fleet_core.model.carves import Carve, NewCarve
 from fleet_core.ports import UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import Direction, ListOptions
+from tests.contract.conftest import AddTeam
 from tests.contract.test_host_repository import enroll
 
 pytestmark = pytest.mark.anyio
@@ -51,7 +52,8 @@ async def test_unknown_ids_and_sessions_are_none(uow_factory: UnitOfWorkFactory)
     async with uow_factory() as uow:
         assert await uow.carves.get(999) is None
         assert await uow.carves.get_by_session("nope") is None
-        assert await uow.carves.block(999, 0) is None
+        assert await uow.carves.block_digest(999, 0) is None
+        assert await uow.carves.host_team(999) is None
 
 
 async def test_add_needs_a_host_and_a_fresh_session(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
@@ -69,33 +71,52 @@ async def test_add_needs_a_host_and_a_fresh_session(uow_factory: UnitOfWorkFacto
         assert await uow.carves.get(second.id) == second
 
 
-async def test_blocks_are_stored_strictly_in_order(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
+def digest(n: int) -> bytes:
+    return bytes([n]) * 32
+
+
+async def test_blocks_are_acknowledged_strictly_in_order(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
     async with uow_factory() as uow:
         carve = await add(uow, await enroll(uow, "h1", at), at, 1)
-        assert await uow.carves.append_block(carve.id, 1, b"late") is False
-        assert await uow.carves.append_block(carve.id, 0, b"\x00zero") is True
-        assert await uow.carves.append_block(carve.id, 0, b"again") is False
-        assert await uow.carves.append_block(carve.id, 1, b"one") is True
+        assert await uow.carves.claim_block(carve.id, 1, digest(1), at) is False
+        assert await uow.carves.claim_block(carve.id, 0, digest(0), at) is True
+        assert await uow.carves.claim_block(carve.id, 0, digest(9), at) is False
+        assert await uow.carves.claim_block(carve.id, 1, digest(1), at) is True
         await uow.commit()
 
     async with uow_factory() as uow:
         got = await uow.carves.get(carve.id)
         assert got is not None and got.max_block == 1
-        assert await uow.carves.block(carve.id, 0) == b"\x00zero"
-        assert await uow.carves.block(carve.id, 1) == b"one"
-        assert await uow.carves.block(carve.id, 2) is None
+        assert await uow.carves.block_digest(carve.id, 0) == digest(0)
+        assert await uow.carves.block_digest(carve.id, 1) == digest(1)
+        assert await uow.carves.block_digest(carve.id, 2) is None
 
 
-async def test_an_uncommitted_block_is_not_kept(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
+async def test_an_uncommitted_acknowledgement_is_not_kept(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
     async with uow_factory() as uow:
         carve = await add(uow, await enroll(uow, "h1", at), at, 1)
         await uow.commit()
     async with uow_factory() as uow:
-        assert await uow.carves.append_block(carve.id, 0, b"data") is True
+        assert await uow.carves.claim_block(carve.id, 0, digest(0), at) is True
     async with uow_factory() as uow:
         got = await uow.carves.get(carve.id)
         assert got is not None and got.max_block == -1
-        assert await uow.carves.block(carve.id, 0) is None
+        assert await uow.carves.block_digest(carve.id, 0) is None
+
+
+async def test_host_team_is_the_team_of_the_carves_host(uow_factory: UnitOfWorkFactory, at: dt.datetime,
+                                                        add_team: AddTeam) -> None:
+    async with uow_factory() as uow:
+        team = await add_team(uow, "Apples")
+        in_team = await add(uow, await enroll(uow, "h1", at, team_id=team.id), at, 1)
+        loose = await add(uow, await enroll(uow, "h2", at), at, 2)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.carves.host_team(in_team.id) == team.id
+        assert await uow.carves.host_team(loose.id) is None
+        assert [c.id for c in await uow.carves.list(ListOptions(), expired=False, team_ids=[team.id])] == [in_team.id]
+        assert [c.id for c in await uow.carves.list(ListOptions(), expired=False, team_ids=[])] == []
+        assert [c.id for c in await uow.carves.list(ListOptions(), expired=False)] == [in_team.id, loose.id]
 
 
 async def test_set_error_records_the_latest_error(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
@@ -110,41 +131,38 @@ async def test_set_error_records_the_latest_error(uow_factory: UnitOfWorkFactory
     assert got is not None and got.error == "second"
 
 
-async def test_expire_marks_old_carves_drops_their_blocks_and_respects_the_limit(
+async def test_due_for_expiry_counts_from_the_first_block_and_respects_the_limit(
     uow_factory: UnitOfWorkFactory, at: dt.datetime
 ) -> None:
     async with uow_factory() as uow:
         host_id = await enroll(uow, "h1", at)
+        # Begun 30 h ago, first block 26 h ago: due. Begun 30 h ago, first block 2 h ago: not due.
         oldest = await add(uow, host_id, at - dt.timedelta(hours=30), 1)
-        older = await add(uow, host_id, at - dt.timedelta(hours=26), 2)
-        fresh = await add(uow, host_id, at - dt.timedelta(hours=1), 3)
-        for carve in (oldest, older, fresh):
-            assert await uow.carves.append_block(carve.id, 0, b"block")
+        assert await uow.carves.claim_block(oldest.id, 0, digest(0), at - dt.timedelta(hours=26))
+        late_start = await add(uow, host_id, at - dt.timedelta(hours=30), 2)
+        assert await uow.carves.claim_block(late_start.id, 0, digest(0), at - dt.timedelta(hours=2))
+        # Never a block: counted from its beginning.
+        idle = await add(uow, host_id, at - dt.timedelta(hours=25), 3)
+        fresh = await add(uow, host_id, at - dt.timedelta(hours=1), 4)
         await uow.commit()
 
     cutoff = at - dt.timedelta(hours=24)
     async with uow_factory() as uow:
-        assert await uow.carves.expire(created_before=cutoff, limit=1) == 1
+        assert [c.id for c in await uow.carves.due_for_expiry(before=cutoff, limit=1)] == [oldest.id]
+        assert [c.id for c in await uow.carves.due_for_expiry(before=cutoff, limit=50)] == [oldest.id, idle.id]
+        assert await uow.carves.mark_expired([oldest.id]) == 1
+        assert await uow.carves.mark_expired([oldest.id]) == 0
         await uow.commit()
     async with uow_factory() as uow:
         first = await uow.carves.get(oldest.id)
-        second = await uow.carves.get(older.id)
         assert first is not None and first.expired and first.max_block == 0
-        assert second is not None and not second.expired
-        assert await uow.carves.block(oldest.id, 0) is None
-        assert await uow.carves.block(older.id, 0) == b"block"
+        assert await uow.carves.block_digest(oldest.id, 0) is None
+        assert await uow.carves.block_digest(late_start.id, 0) == digest(0)
         # An expired carve takes no more blocks.
-        assert await uow.carves.append_block(oldest.id, 1, b"more") is False
-
-    async with uow_factory() as uow:
-        assert await uow.carves.expire(created_before=cutoff, limit=50) == 1
-        assert await uow.carves.expire(created_before=cutoff, limit=50) == 0
-        await uow.commit()
-    async with uow_factory() as uow:
+        assert await uow.carves.claim_block(oldest.id, 1, digest(1), at) is False
+        assert [c.id for c in await uow.carves.due_for_expiry(before=cutoff, limit=50)] == [idle.id]
         got = await uow.carves.get(fresh.id)
         assert got is not None and not got.expired
-        assert await uow.carves.block(fresh.id, 0) == b"block"
-        assert await uow.carves.block(older.id, 0) is None
 
 
 async def test_list_hides_expired_unless_asked_and_orders_and_pages(uow_factory: UnitOfWorkFactory,
@@ -154,7 +172,7 @@ async def test_list_hides_expired_unless_asked_and_orders_and_pages(uow_factory:
         a = await add(uow, host_id, at - dt.timedelta(hours=48), 1, block_count=5)
         b = await add(uow, host_id, at - dt.timedelta(hours=2), 2, block_count=2)
         c = await add(uow, host_id, at - dt.timedelta(hours=1), 3, block_count=9)
-        await uow.carves.expire(created_before=at - dt.timedelta(hours=24), limit=10)
+        await uow.carves.mark_expired([a.id])
         await uow.commit()
 
     async with uow_factory() as uow:
@@ -178,7 +196,7 @@ async def test_a_deleted_host_takes_its_carves(uow_factory: UnitOfWorkFactory, a
         gone = await enroll(uow, "gone", at)
         kept = await enroll(uow, "kept", at)
         doomed = await add(uow, gone, at, 1)
-        await uow.carves.append_block(doomed.id, 0, b"x")
+        await uow.carves.claim_block(doomed.id, 0, digest(0), at)
         survivor = await add(uow, kept, at, 2)
         await uow.commit()
     async with uow_factory() as uow:
@@ -187,5 +205,5 @@ async def test_a_deleted_host_takes_its_carves(uow_factory: UnitOfWorkFactory, a
     async with uow_factory() as uow:
         assert await uow.carves.get(doomed.id) is None
         assert await uow.carves.get_by_session("session-1") is None
-        assert await uow.carves.block(doomed.id, 0) is None
+        assert await uow.carves.block_digest(doomed.id, 0) is None
         assert [c.id for c in await uow.carves.list(ListOptions(), expired=True)] == [survivor.id]

@@ -1,11 +1,12 @@
-"""GET /carves, /carves/{id} and /carves/{id}/block/{block_id}: only global admins, unknown ids,
-expired carves, blocks not yet available."""
+"""GET /carves, /carves/{id} and /carves/{id}/block/{block_id}: who reads them, unknown ids, expired
+carves, blocks not yet available."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 
+import httpx
 import pytest
 
 from fleet_core.services.carves import CarveBegin, CarveBlockRejected
@@ -17,10 +18,10 @@ KEYS = {"id", "created_at", "host_id", "name", "block_count", "block_size", "car
         "request_id", "session_id", "expired", "max_block"}
 
 
-async def carve(fleet: Fleet, name: str = "h1") -> tuple[int, str]:
-    """A host with a begun carve of 2 blocks of 4 bytes; (carve id, session id)."""
+async def carve(fleet: Fleet, name: str = "h1", team_id: int | None = None) -> tuple[int, str]:
+    """A host (of the team) with a begun carve of 2 blocks of 4 bytes; (carve id, session id)."""
     async with fleet.kit.store.unit_of_work() as uow:
-        host = (await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"k-{name}", team_id=None,
+        host = (await uow.hosts.enroll(osquery_host_id=name, node_key_hash=f"k-{name}", team_id=team_id,
                                        at=fleet.clock.now(), fields={"hostname": name})).host
         await uow.commit()
     made = await fleet.kit.services.carves.begin(host, CarveBegin(2, 4, 6, "guid", "fleet_distributed_query_1"))
@@ -91,12 +92,37 @@ async def test_list_parameters(fleet: Fleet) -> None:
     assert_error(await fleet.client.get("/api/v1/fleet/carves?expired=maybe", headers=fleet.as_admin), 400)
 
 
-@pytest.mark.parametrize("role", [r for r in ROLES if r != "admin"])
-async def test_only_global_admins_read_carves(cast: Cast, role: str) -> None:
-    carve_id, _ = await carve(cast.fleet)
+async def with_block(fleet: Fleet, name: str, team_id: int | None) -> int:
+    carve_id, session = await carve(fleet, name, team_id)
+    await fleet.kit.services.carves.block(session_id=session, request_id="fleet_distributed_query_1", block_id=0,
+                                          data=base64.b64encode(name.encode().ljust(4, b"-")).decode())
+    return carve_id
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_admins_and_maintainers_read_carves_team_roles_their_teams_only(cast: Cast, role: str) -> None:
+    ours = await with_block(cast.fleet, "ours", cast.team_one)
+    theirs = await with_block(cast.fleet, "thrs", cast.team_two)
+    loose = await with_block(cast.fleet, "lose", None)
     headers = cast[role].headers
-    for path in ("/carves", f"/carves/{carve_id}", f"/carves/{carve_id}/block/0"):
-        assert_error(await cast.fleet.client.get(f"/api/v1/fleet{path}", headers=headers), 403)
+
+    async def get(path: str) -> httpx.Response:
+        return await cast.fleet.client.get(f"/api/v1/fleet{path}", headers=headers)
+
+    if role.endswith("observer"):
+        for path in ("/carves", f"/carves/{ours}", f"/carves/{ours}/block/0", "/carves/999"):
+            assert_error(await get(path), 403)
+        return
+    readable = [ours, theirs, loose] if role in ("admin", "maintainer") else [ours]
+    assert [c["id"] for c in (await get("/carves")).json()["carves"]] == readable
+    for carve_id in (ours, theirs, loose):
+        if carve_id in readable:
+            assert (await get(f"/carves/{carve_id}")).json()["carve"]["id"] == carve_id
+            assert (await get(f"/carves/{carve_id}/block/0")).json()["data"]
+        else:
+            assert_error(await get(f"/carves/{carve_id}"), 403)
+            assert_error(await get(f"/carves/{carve_id}/block/0"), 403)
+    assert_error(await get("/carves/999"), 404)
 
 
 async def test_anonymous_is_401(fleet: Fleet) -> None:

@@ -32,7 +32,7 @@ EXPECTED_TABLES = {
     "distributed_query_campaigns", "distributed_query_campaign_targets",
     "policies", "policy_stats", "host_device_auth",
     "webhook_announced_failures", "webhook_deliveries", "webhook_state",
-    "carve_metadata", "carve_blocks",
+    "carve_metadata", "carve_blocks", "carve_block_digests",
     "cve_meta", "software_cve", "host_software_checksums", "software_host_counts", "software_jobs_state",
     "vulnerability_announcements",
     # views (information_schema lists them as tables too)

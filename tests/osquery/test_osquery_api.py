@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from fleet_adapters.memory import InMemoryKit
 from fleet_core.model.runtime import AgentSettings
+from fleet_core.rules.carves import carver_options
 from tests.osquery.conftest import SECRET
 
 pytestmark = pytest.mark.anyio
@@ -29,6 +30,9 @@ MACOS_DETAILS = {
                     "physical_memory": "17179869184", "hardware_vendor": "Apple Inc.",
                     "hardware_model": "MacBookPro17,1", "hardware_serial": "C02XYZ123", "computer_name": "mbp"},
 }
+
+# Every agent configuration points the carver at the server (fleet_core.rules.carves).
+CARVER_OPTIONS = carver_options(AgentSettings().carver_block_size)
 
 
 async def enroll(client: Client, identifier: str = "host-1", *, secret: str = SECRET, prefix: str = PREFIXES[0],
@@ -250,8 +254,8 @@ async def test_a_team_hosts_config_comes_from_its_teams_agent_options(client: Cl
     windows = await enroll(client, "team-win", secret="configured-secret",
                            details={"os_version": {"name": "Windows 11", "platform": "windows"}})
     mac_config = (await client.post("/api/osquery/config", json={"node_key": mac})).json()
-    assert mac_config["options"] == {"distributed_interval": 33, "logger_tls_period": 20}
+    assert mac_config["options"] == {**CARVER_OPTIONS, "distributed_interval": 33, "logger_tls_period": 20}
     win_config = (await client.post("/api/osquery/config", json={"node_key": windows})).json()
-    assert win_config == {"options": {"distributed_interval": 44}}
+    assert win_config == {"options": {**CARVER_OPTIONS, "distributed_interval": 44}}
     # The intervals a host was told to use are stored: they decide whether it is online.
     assert (await host_row(kit, "team-mac")).distributed_interval == 33

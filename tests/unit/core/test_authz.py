@@ -57,7 +57,7 @@ GLOBAL_EXPECTED = {
     Action.READ_SOFTWARE: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.TRIGGER_SCHEDULES: {Role.ADMIN},
     Action.DEBUG: {Role.ADMIN},
-    Action.READ_CARVES: {Role.ADMIN},
+    Action.READ_CARVES: {Role.ADMIN, Role.MAINTAINER},
 }
 
 # On an object of team 7, per role held on team 7.
@@ -94,7 +94,7 @@ TEAM_EXPECTED = {
     Action.READ_SOFTWARE: {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER},
     Action.TRIGGER_SCHEDULES: set(),
     Action.DEBUG: set(),
-    Action.READ_CARVES: set(),
+    Action.READ_CARVES: {Role.ADMIN, Role.MAINTAINER},
 }
 
 

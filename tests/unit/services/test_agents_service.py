@@ -14,6 +14,7 @@ from fleet_core.model.packs import ScheduleFields
 from fleet_core.model.policies import PolicyFields
 from fleet_core.model.queries import QueryFields
 from fleet_core.model.runtime import AgentSettings, ServerRuntime
+from fleet_core.rules.carves import carver_options
 from fleet_core.services.agents import (
     ACCELERATE_SECONDS,
     DETAIL_PREFIX,
@@ -33,6 +34,9 @@ from tests.unit.services.support import (
 pytestmark = pytest.mark.anyio
 
 OS_VERSION = f"{DETAIL_PREFIX}os_version"
+
+# Every agent configuration points the carver at the server (fleet_core.rules.carves).
+CARVER_OPTIONS = carver_options(AgentSettings().carver_block_size)
 
 
 async def enroll(kit: InMemoryKit, identifier: str, secret: str = ENROLL_SECRET) -> str:
@@ -104,8 +108,8 @@ async def test_a_hosts_config_comes_from_its_team_or_else_the_global_options(kit
     await kit.services.config.modify(admin, {"agent_options": {"config": {"options": {"distributed_interval": 7}}}})
     await kit.services.teams.modify(admin, team_id, TeamChanges(agent_options={
         "config": {"options": {"distributed_interval": 3}}}))
-    assert (await kit.services.agents.config(loose))["options"] == {"distributed_interval": 7}
-    assert (await kit.services.agents.config(apple))["options"] == {"distributed_interval": 3}
+    assert (await kit.services.agents.config(loose))["options"] == {**CARVER_OPTIONS, "distributed_interval": 7}
+    assert (await kit.services.agents.config(apple))["options"] == {**CARVER_OPTIONS, "distributed_interval": 3}
 
 
 async def test_a_platform_override_replaces_the_whole_config(kit: InMemoryKit, admin: Viewer) -> None:
@@ -114,7 +118,7 @@ async def test_a_platform_override_replaces_the_whole_config(kit: InMemoryKit, a
     await kit.services.config.modify(admin, {"agent_options": {
         "config": {"options": {"distributed_interval": 7}, "decorators": {"load": ["SELECT 1;"]}},
         "overrides": {"platforms": {"darwin": {"options": {"distributed_interval": 2}}}}}})
-    assert (await kit.services.agents.config(darwin)) == {"options": {"distributed_interval": 2}}
+    assert (await kit.services.agents.config(darwin)) == {"options": {**CARVER_OPTIONS, "distributed_interval": 2}}
     assert "decorators" in await kit.services.agents.config(ubuntu)
 
 

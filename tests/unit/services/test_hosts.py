@@ -13,11 +13,16 @@ from fleet_core.errors import InvalidArgument, NodeInvalid, NotFound
 from fleet_core.model.host_aggregates import MDMSolution
 from fleet_core.model.hosts import DeviceMapping, HostFacts, HostFilter, MDMInfo, SoftwareItem
 from fleet_core.model.policies import Policy
+from fleet_core.model.runtime import AgentSettings
+from fleet_core.rules.carves import carver_options
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.agents import QueryResult
 from fleet_core.services.hosts import HostService
 
 pytestmark = pytest.mark.anyio
+
+# Every agent configuration points the carver at the server (fleet_core.rules.carves).
+CARVER_OPTIONS = carver_options(AgentSettings().carver_block_size)
 
 
 async def enroll(kit: InMemoryKit, identifier: str) -> str:
@@ -102,7 +107,7 @@ async def test_a_config_change_reaches_the_cached_agent_config(kit: InMemoryKit,
     assert before["options"]["distributed_interval"] == 10
     await kit.services.config.modify(admin, {"agent_options": {"config": {"options": {"distributed_interval": 7}}}})
     after = await kit.services.agents.config(await kit.services.agents.authenticate(node_key))
-    assert after["options"] == {"distributed_interval": 7}
+    assert after["options"] == {**CARVER_OPTIONS, "distributed_interval": 7}
 
 
 def test_check_ins_that_could_not_be_written_wait_for_the_next_flush_without_hiding_newer_ones() -> None:

@@ -1,0 +1,103 @@
+"""S3-compatible object storage clients (AWS S3, MinIO, Ceph, ...), shared by every store that
+keeps objects in a bucket: its options in one value, and the one way to open a client for them.
+
+The client is aiobotocore's: requests are signed by botocore, never by hand. Credentials are the
+static keys when given, otherwise botocore's default chain (environment, profile, instance
+role); with a role ARN, the client assumes that role through STS with those credentials and
+renews the temporary ones before they expire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioDeferredRefreshableCredentials
+from aiobotocore.session import AioSession, get_session
+
+from fleet_adapters.settings import Settings
+
+# Renewed assumed-role credentials last this long (STS' default and minimum is 15 minutes to 1 hour).
+ASSUMED_ROLE_SECONDS = 3600
+ROLE_SESSION_NAME = "fleet"
+
+
+@attrs.frozen(repr=False)
+class S3Options:
+    """Where objects go and how to reach them; ``prefix`` is prepended to every key."""
+
+    bucket: str
+    prefix: str = ""
+    region: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    sts_assume_role_arn: str | None = None
+    # Bucket in the path (http://host/bucket/key), as MinIO and most self-hosted servers need.
+    force_path_style: bool = False
+
+    def __repr__(self) -> str:
+        # Never the secret key: options end up in logs and tracebacks.
+        return (f"S3Options(bucket={self.bucket!r}, prefix={self.prefix!r}, region={self.region!r}, "
+                f"endpoint_url={self.endpoint_url!r}, role={self.sts_assume_role_arn!r})")
+
+
+def _client_config(options: S3Options) -> AioConfig:
+    return AioConfig(
+        s3={"addressing_style": "path" if options.force_path_style else "auto"},
+        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=5, read_timeout=60,
+        max_pool_connections=64,
+    )
+
+
+def _session(options: S3Options) -> AioSession:
+    session = get_session()
+    if options.access_key_id and options.secret_access_key:
+        session.set_credentials(options.access_key_id, options.secret_access_key)
+    return session
+
+
+@asynccontextmanager
+async def s3_client(options: S3Options) -> AsyncIterator[Any]:
+    """An S3 client for these options, open for the block's duration (it pools its connections)."""
+    session = _session(options)
+    if options.sts_assume_role_arn:
+        role_arn = options.sts_assume_role_arn
+
+        async def assume_role() -> dict[str, str]:
+            async with _session(options).create_client(
+                    "sts", region_name=options.region, config=AioConfig(retries={"max_attempts": 3})) as sts:
+                answer = await sts.assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME,
+                                               DurationSeconds=ASSUMED_ROLE_SECONDS)
+            credentials = answer["Credentials"]
+            expiry = credentials["Expiration"]
+            return {"access_key": credentials["AccessKeyId"], "secret_key": credentials["SecretAccessKey"],
+                    "token": credentials["SessionToken"],
+                    "expiry_time": (expiry.astimezone(dt.UTC) if isinstance(expiry, dt.datetime)
+                                    else dt.datetime.fromisoformat(str(expiry))).isoformat()}
+
+        session = get_session()
+        # aiobotocore has no public setter for refreshable credentials; this is the attribute its
+        # own credential providers fill, and the client renews them through assume_role().
+        session._credentials = AioDeferredRefreshableCredentials(refresh_using=assume_role, method="sts-assume-role")
+    async with session.create_client(
+        "s3", region_name=options.region, endpoint_url=options.endpoint_url, config=_client_config(options),
+    ) as client:
+        yield client
+
+
+def s3_options(settings: Settings) -> S3Options | None:
+    """The --s3-* flags as options, or None when no bucket is set."""
+    if not settings.s3_bucket:
+        return None
+    return S3Options(
+        bucket=settings.s3_bucket, prefix=settings.s3_prefix, region=settings.s3_region,
+        endpoint_url=settings.s3_endpoint_url, access_key_id=settings.s3_access_key_id,
+        secret_access_key=settings.s3_secret_access_key, sts_assume_role_arn=settings.s3_sts_assume_role_arn,
+        force_path_style=settings.s3_force_s3_path_style,
+    )
