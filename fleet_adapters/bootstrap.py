@@ -26,6 +26,8 @@ from fleet_adapters.redis.error_reports import RedisErrorReportStore
 from fleet_adapters.redis.invalidation import RedisInvalidationBus
 from fleet_adapters.redis.live_queries import RedisLiveQueryStore
 from fleet_adapters.redis.rate_limit import RedisRateLimiter
+from fleet_adapters.redis.sso import RedisSSOStateStore
+from fleet_adapters.saml import OneLoginServiceProvider
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_adapters.settings import Settings, SettingsError, installers_path, log_files, server_runtime
@@ -111,6 +113,8 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 vulnerability_feed=build_vulnerability_feed(runtime.vulnerabilities),
                 error_reports=RedisErrorReportStore(r),
                 installers=FilesystemInstallerStore(installers_path(settings)),
+                saml=OneLoginServiceProvider(),
+                sso_store=RedisSSOStateStore(r),
             )
         finally:
             await bus.stop()

@@ -18,6 +18,7 @@ from fleet_core.ports import Clock, InvalidationBus, Mailer, UnitOfWork, UnitOfW
 from fleet_core.rules.app_config import apply_patch, keep_masked_secrets, mask_secrets, validate_config
 from fleet_core.services.activities import record_activity
 from fleet_core.services.agents import announce_config_change
+from fleet_core.services.sso import SSOService
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,7 @@ class ConfigService:
     mailer: Mailer
     runtime: ServerRuntime
     bus: InvalidationBus
+    sso: SSOService
 
     async def get(self, viewer: Viewer) -> AppConfig:
         """The configuration with secrets masked."""
@@ -76,13 +78,16 @@ class ConfigService:
 
         Raises:
             BadRequest: a field has the wrong type or is unknown.
-            InvalidArgument: the result breaks a rule, or the SMTP test mail failed.
+            InvalidArgument: the result breaks a rule, the SMTP test mail failed, or the SSO
+                metadata does not describe an IdP (or its URL cannot be fetched).
         """
         authorize(viewer, Action.WRITE_APP_CONFIG)
         async with self.uow() as uow:
             previous = await uow.app_config.lock()
             updated = keep_masked_secrets(previous, apply_patch(previous, patch))
             validate_config(updated)
+            if updated.sso_settings != previous.sso_settings:
+                await self.sso.check_settings(updated.sso_settings)
             updated = await self._check_smtp(viewer, previous, updated)
             await uow.app_config.save(updated)
             now = self.clock.now()
