@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fleet_core.model.users import Role
+from fleet_core.rules.passwords import is_valid_email
 
 # The attribute names IdPs use for an email address and a display name: the plain names most set
 # up by hand, the LDAP OIDs (urn:oid) and the WS-Federation claim URIs of Entra ID / ADFS.
@@ -35,18 +36,13 @@ def _first(attributes: Mapping[str, tuple[str, ...]], names: tuple[str, ...]) ->
     return ""
 
 
-def _looks_like_email(value: str) -> bool:
-    local, at, domain = value.partition("@")
-    return bool(at and local and domain and " " not in value)
-
-
 def assertion_email(name_id: str, attributes: Mapping[str, tuple[str, ...]]) -> str:
     """The user's email: the NameID when it is one (Fleet's rule), else an email attribute; ""
     when neither names an address."""
-    if _looks_like_email(name_id.strip()):
+    if is_valid_email(name_id.strip()):
         return name_id.strip()
     email = _first(attributes, EMAIL_ATTRIBUTES)
-    return email if _looks_like_email(email) else ""
+    return email if is_valid_email(email) else ""
 
 
 def assertion_name(email: str, attributes: Mapping[str, tuple[str, ...]]) -> str:

@@ -55,10 +55,11 @@ async def configured(fleet: Fleet, idp: SigningIdP, **settings: Any) -> None:
 
 
 async def add_sso_user(fleet: Fleet, email: str = SSO_EMAIL, *, sso_enabled: bool = True) -> int:
+    # No admin_forced_password_reset: an SSO user gets no pending reset (it would lock them out).
     body: dict[str, Any] = {"name": "Sam Before", "email": email, "global_role": "observer",
-                            "sso_enabled": sso_enabled, "admin_forced_password_reset": False}
+                            "sso_enabled": sso_enabled}
     if not sso_enabled:
-        body["password"] = "correct-horse-9!battery"
+        body.update(password="correct-horse-9!battery", admin_forced_password_reset=False)
     response = await fleet.client.post(f"{V1}/users/admin", json=body, headers=fleet.as_admin)
     assert response.status_code == 200, response.text
     return int(response.json()["user"]["id"])

@@ -36,7 +36,8 @@ async def test_a_job_runs_repeatedly_survives_failures_and_stops_with_its_block(
 def test_every_background_job_is_in_the_one_table_and_the_trigger_runs_its_schedules_jobs() -> None:
     services = in_memory_kit().services
     assert [job.name for job in services.jobs] == [
-        "host-expiry", "webhooks", "live-query-cleanup", "carve-expiry", "software-counts", "seen-flush"]
+        "host-expiry", "webhooks", "live-query-cleanup", "carve-expiry", "software-counts", "seen-flush",
+        "sso-metadata"]
     assert services.schedules.jobs == {
         AUTOMATIONS: (services.webhooks.run,),
         CLEANUPS_THEN_AGGREGATION: (services.hosts.expire, services.live_queries.cleanup, services.carves.expire,
