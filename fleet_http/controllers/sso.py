@@ -72,18 +72,19 @@ class SSOController(Controller):
 
     @post("/callback", status_code=200, request_max_body_size=MAX_CALLBACK_BYTES)
     async def callback(self, request: Request[Any, Any, Any], sso: NamedDependency[SSOService]) -> Response[Any]:
-        media_type = request.content_type[0]
-        if media_type in FORM_MEDIA_TYPES:
+        # JSON is told by its body, not its content type: `curl -d '{...}'` labels JSON as a form.
+        raw = await request.body()
+        if raw.lstrip().startswith(b"{"):
+            try:
+                saml_response = msgspec.json.decode(raw, type=SSOCallbackRequest).saml_response
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                raise BadRequest("expected a JSON object with the string SAMLResponse", name="SAMLResponse") from None
+            browser = False
+        elif request.content_type[0] in FORM_MEDIA_TYPES:
             form = await request.form()
             value = form.get("SAMLResponse", "")
             saml_response = value if isinstance(value, str) else ""
             browser = True
-        elif media_type == "application/json":
-            try:
-                saml_response = msgspec.json.decode(await request.body(), type=SSOCallbackRequest).saml_response
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                raise BadRequest("expected a JSON object with the string SAMLResponse", name="SAMLResponse") from None
-            browser = False
         else:
             raise BadRequest("expected a form (application/x-www-form-urlencoded) or JSON")
         if not saml_response:

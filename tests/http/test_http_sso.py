@@ -138,7 +138,9 @@ async def test_a_script_gets_the_token_from_a_json_callback(fleet: Fleet, idp: S
     await configured(fleet, idp)
     await add_sso_user(fleet)
     _, saml_response = await through_idp(await initiate(fleet, "/dashboard"))
-    response = await fleet.client.post(f"{V1}/sso/callback", json={"SAMLResponse": saml_response})
+    # As `curl -d` sends it: JSON labelled as a form is still JSON.
+    response = await fleet.client.post(f"{V1}/sso/callback", content=f'{{"SAMLResponse": "{saml_response}"}}',
+                                       headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["user"]["email"] == SSO_EMAIL and body["relay_url"] == "/dashboard"
@@ -295,6 +297,7 @@ async def test_callback_bodies_that_are_not_saml(fleet: Fleet, idp: SigningIdP) 
     assert_error(await post_form(fleet, encode("<not-saml/>")), 401)
     assert_error(await post_form(fleet, encode("<!DOCTYPE x [<!ENTITY e 'x'>]><x>&e;</x>")), 401)
     assert_error(await fleet.client.post(f"{V1}/sso/callback", json={"SAMLResponse": 3}), 400, "SAMLResponse")
+    assert_error(await fleet.client.post(f"{V1}/sso/callback", json={"SAMLResponse": ""}), 400, "SAMLResponse")
     assert_error(await fleet.client.post(f"{V1}/sso/callback", content=b"x", headers={"content-type": "text/plain"}),
                  400)
 
