@@ -120,10 +120,19 @@ class OneLoginServiceProvider:
             raise AuthFailed(f"SAML response refused: {_reason(exc)}") from None
         if not name_id or not assertion_id:
             raise AuthFailed("SAML response refused: the assertion has no NameID or no ID")
+        in_response_to = response.get_in_response_to() or None
+        # The response's InResponseTo is outside the assertion's signature when only the assertion
+        # is signed; the assertion's own (signed) answer must agree with it, so an assertion issued
+        # for one of this server's requests cannot be passed off as IdP-initiated, or vice versa.
+        # (_query_assertion reads the signed assertion: the toolkit's own guard against wrapping.)
+        answered = {node.get("InResponseTo") for node in response._query_assertion(
+            "/saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData")} - {None, ""}
+        if answered and answered != {in_response_to}:
+            raise AuthFailed("SAML response refused: its assertion answers another request")
         until = response.get_assertion_not_on_or_after()
         return VerifiedAssertion(
             assertion_id=str(assertion_id),
-            in_response_to=response.get_in_response_to() or None,
+            in_response_to=in_response_to,
             name_id=str(name_id),
             attributes={str(k): tuple(str(v) for v in values if v is not None)
                         for k, values in response.get_attributes().items()},

@@ -290,6 +290,20 @@ async def test_a_replayed_assertion_is_refused(fleet: Fleet, idp: SigningIdP) ->
     assert Counts.of(fleet) == before
 
 
+async def test_an_assertion_for_a_request_cannot_pass_as_idp_initiated(fleet: Fleet, idp: SigningIdP) -> None:
+    await configured(fleet, idp, enable_sso_idp_login=True)
+    await add_sso_user(fleet)
+    request_id = re.sub(r"^.*\bID=\"([^\"]+)\".*$", r"\1", _authn_request_xml(await initiate(fleet)), flags=re.S)
+    signed = _signed(idp, request_id)
+    # The response wrapper (unsigned) loses its InResponseTo; the signed assertion still names it.
+    stripped = signed.replace(f' InResponseTo="{request_id}"><saml:Issuer>', "><saml:Issuer>", 1)
+    assert stripped != signed
+    before = Counts.of(fleet)
+    body = assert_error(await post_form(fleet, encode(stripped)), 401)
+    assert "answers another request" in body["errors"][0]["reason"]
+    assert Counts.of(fleet) == before
+
+
 async def test_callback_bodies_that_are_not_saml(fleet: Fleet, idp: SigningIdP) -> None:
     await configured(fleet, idp, enable_sso_idp_login=True)
     assert_error(await post_form(fleet, ""), 400, "SAMLResponse")

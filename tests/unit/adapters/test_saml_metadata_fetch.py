@@ -1,5 +1,5 @@
-"""The SAML adapter's IdP metadata: fetched with a timeout, a size limit and few redirects, and
-parsed only when it describes an IdP that signs."""
+"""The SAML adapter's IdP metadata: fetched with a timeout, a size limit and few redirects; every
+signing certificate in it is trusted (a key rotation), and no other key."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from fleet_adapters.saml import OneLoginServiceProvider
-from fleet_core.errors import InvalidArgument
-from tests.http.sso_test_idp import KeyPair, SigningIdP
+from fleet_core.errors import AuthFailed, InvalidArgument
+from fleet_core.model.sso import ServiceProvider
+from tests.http.sso_test_idp import KeyPair, SigningIdP, encode
 
 pytestmark = pytest.mark.anyio
 
@@ -103,6 +104,15 @@ def test_every_signing_certificate_of_the_metadata_is_trusted() -> None:
         '<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data>'
         f"<ds:X509Certificate>{second.cert_base64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
         "</md:KeyDescriptor>"), 1)
-    parsed = OneLoginServiceProvider().parse_idp_metadata(two_keys)
+    provider = OneLoginServiceProvider()
+    parsed = provider.parse_idp_metadata(two_keys)
     assert parsed.signing_certificates == (idp.keys.cert_base64, second.cert_base64)
     assert (parsed.entity_id, parsed.sso_url) == (idp.entity_id, "http://127.0.0.1:1/sso")
+    # During a key rotation the IdP may sign with either key.
+    sp = ServiceProvider(entity_id="https://fleet.example.com/saml", acs_url="https://fleet.example.com/acs")
+    for keys in (idp.keys, second):
+        response = encode(idp.response(acs_url=sp.acs_url, audience=sp.entity_id, keys=keys))
+        assert provider.verify_response(sp, parsed, response, request_id=None).name_id == idp.user_email
+    with pytest.raises(AuthFailed):
+        provider.verify_response(sp, parsed, encode(idp.response(
+            acs_url=sp.acs_url, audience=sp.entity_id, keys=KeyPair.make("third"))), request_id=None)
