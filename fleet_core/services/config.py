@@ -86,7 +86,8 @@ class ConfigService:
             previous = await uow.app_config.lock()
             updated = keep_masked_secrets(previous, apply_patch(previous, patch))
             validate_config(updated)
-            if updated.sso_settings != previous.sso_settings:
+            # Saving sso_settings again (even unchanged) fetches the IdP metadata again at once.
+            if "sso_settings" in patch or updated.sso_settings != previous.sso_settings:
                 await self.sso.check_settings(updated.sso_settings)
             updated = await self._check_smtp(viewer, previous, updated)
             await uow.app_config.save(updated)

@@ -368,6 +368,12 @@ async def test_the_metadata_job_picks_up_a_rotated_key(fleet: Fleet, idp: Signin
     assert idp.metadata_fetches == fetched + 1
     _, saml_response = await through_idp(await initiate(fleet))
     assert (await post_form(fleet, saml_response)).status_code == 200
+    # Saving the same settings again fetches at once.
+    idp.keys = KeyPair.make("rotated again")
+    await configured(fleet, idp, by_url=True)
+    assert idp.metadata_fetches == fetched + 2
+    _, saml_response = await through_idp(await initiate(fleet))
+    assert (await post_form(fleet, saml_response)).status_code == 200
     # A failed fetch keeps what was fetched before.
     idp.metadata_override = (500, b"down")
     await fleet.kit.services.sso.refresh_metadata()
