@@ -28,8 +28,10 @@ from fleet_adapters.redis.error_reports import RedisErrorReportStore
 from fleet_adapters.redis.invalidation import RedisInvalidationBus
 from fleet_adapters.redis.live_queries import RedisLiveQueryStore
 from fleet_adapters.redis.rate_limit import RedisRateLimiter
+from fleet_adapters.redis.sso import RedisSSOStateStore
 from fleet_adapters.s3 import s3_client, s3_options
 from fleet_adapters.s3_carves import S3CarveStore
+from fleet_adapters.saml import OneLoginServiceProvider
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_adapters.settings import Settings, SettingsError, installers_path, log_files, server_runtime
@@ -128,6 +130,8 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                     error_reports=RedisErrorReportStore(r),
                     installers=FilesystemInstallerStore(installers_path(settings)),
                     carve_store=await _carve_store(settings, pool, stores),
+                    saml=OneLoginServiceProvider(),
+                    sso_store=RedisSSOStateStore(r),
                 )
         finally:
             await bus.stop()

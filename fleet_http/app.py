@@ -39,6 +39,7 @@ from fleet_http.controllers.policies import (
 from fleet_http.controllers.queries import QueryController
 from fleet_http.controllers.software import SoftwareController
 from fleet_http.controllers.specs import SpecController
+from fleet_http.controllers.sso import SSOController
 from fleet_http.controllers.targets import HostSearchController, TargetController, TranslateController
 from fleet_http.controllers.teams import TeamController
 from fleet_http.controllers.trigger import TriggerController
@@ -56,7 +57,8 @@ FLEET_CONTROLLERS = [AuthController, UserController, SessionController, InviteCo
                      SpecController, PackController, ScheduledQueryController, TeamScheduleController,
                      TeamPolicyController, PolicyCountController, DeviceController, DeviceTokenController,
                      LiveQueryController, HostQueryController, LiveQueryStatusController, ResultsController,
-                     SoftwareController, TriggerController, CarveController, InstallerController]
+                     SoftwareController, TriggerController, CarveController, InstallerController,
+                     SSOController]
 # The paths Fleet's 2022-04 API version moved (server/service/handler.go: EndingAtVersion("v1") /
 # StartingAtVersion("2022-04")): the same handlers on each version's path; docs/api-versions.md.
 V1_ONLY_CONTROLLERS = [GlobalPolicyController, ScheduleController, GlobalScheduleController]

@@ -18,8 +18,10 @@ from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
+from fleet_adapters.memory.sso import InMemorySSOStateStore
 from fleet_adapters.memory.uow import InMemoryStore, InMemoryUnitOfWork
 from fleet_adapters.process_diagnostics import PythonProcessDiagnostics
+from fleet_adapters.saml import OneLoginServiceProvider
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_adapters.webhook_sender import HttpWebhookSender
@@ -100,6 +102,9 @@ def in_memory_kit(
         ticket_sender=HttpTicketSystems(),
         integration_checker=HttpTicketSystems(),
         carve_store=carve_store,
+        # The real SAML toolkit: tests drive it with a signing IdP of their own.
+        saml=OneLoginServiceProvider(),
+        sso_store=InMemorySSOStateStore(clock),
     )
     return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store,
                        carve_store=carve_store)

@@ -37,6 +37,7 @@ from fleet_core.ports.policies import PolicyRepository
 from fleet_core.ports.queries import QueryRepository
 from fleet_core.ports.schedule_lock import ScheduleLock
 from fleet_core.ports.software import SoftwareRepository
+from fleet_core.ports.sso import SAMLServiceProvider, SSOStateStore
 from fleet_core.ports.teams import TeamRepository
 from fleet_core.ports.uow import UnitOfWork, UnitOfWorkFactory
 from fleet_core.ports.users import InviteRepository, PasswordResetRepository, SessionRepository, UserRepository
@@ -77,6 +78,8 @@ __all__ = [
     "QueryRepository",
     "RateLimiter",
     "ResultSubscription",
+    "SAMLServiceProvider",
+    "SSOStateStore",
     "ScheduleLock",
     "SessionRepository",
     "SoftwareRepository",

@@ -23,7 +23,9 @@ from fleet_core.ports import (
     PasswordHasher,
     ProcessDiagnostics,
     RateLimiter,
+    SAMLServiceProvider,
     ScheduleLock,
+    SSOStateStore,
     TicketSender,
     TokenGenerator,
     UnitOfWorkFactory,
@@ -53,6 +55,7 @@ from fleet_core.services.schedules import ScheduleService
 from fleet_core.services.setup import SetupService
 from fleet_core.services.software import SoftwareService
 from fleet_core.services.specs import SpecService
+from fleet_core.services.sso import SSOService
 from fleet_core.services.targets import TargetService
 from fleet_core.services.teams import TeamService
 from fleet_core.services.users import UserService
@@ -95,6 +98,8 @@ class Services:
     error_reports: ErrorReportStore
     debug: DebugService
     vulnerability_automations: VulnerabilityAutomationService
+    # SAML single sign-on (fleet_core.services.sso).
+    sso: SSOService
     # Every background job of a server process (fleet_core.services.jobs), run by the process.
     jobs: tuple[BackgroundJob, ...]
 
@@ -123,6 +128,8 @@ def make_services(
     ticket_sender: TicketSender | None = None,
     integration_checker: IntegrationChecker | None = None,
     carve_store: CarveStore | None = None,
+    saml: SAMLServiceProvider | None = None,
+    sso_store: SSOStateStore | None = None,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     error_reports = error_reports or NoErrorReportStore()
@@ -144,17 +151,18 @@ def make_services(
                           packs=PackConfigService(uow=uow, clock=clock, bus=bus),
                           settings=runtime.agents, live=live_queries, rate_limiter=rate_limiter)
     software = SoftwareService(uow=uow, clock=clock)
+    sso = SSOService(uow=uow, clock=clock, tokens=tokens, runtime=runtime, saml_provider=saml, state_store=sso_store)
     vulnerabilities = None if vulnerability_feed is None else VulnerabilityService(
         uow=uow, clock=clock, feed=vulnerability_feed, settings=runtime.vulnerabilities)
     jobs = background_jobs(hosts=hosts, webhooks=webhooks, live_queries=live_queries, carves=carves, agents=agents,
                            software=software, vulnerabilities=vulnerabilities,
-                           vulnerability_automations=vulnerability_automations)
+                           vulnerability_automations=vulnerability_automations, sso=sso)
     return Services(
         auth=auth,
         setup=SetupService(uow=uow, hasher=hasher, auth=auth, clock=clock),
         users=UserService(uow=uow, hasher=hasher, tokens=tokens, clock=clock),
         invites=InviteService(uow=uow, tokens=tokens, clock=clock, mailer=mailer, runtime=runtime),
-        config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime, bus=bus,
+        config=ConfigService(uow=uow, clock=clock, mailer=mailer, runtime=runtime, bus=bus, sso=sso,
                              checker=integration_checker or UNCONFIGURED_CHECKER),
         activities=activities,
         agents=agents,
@@ -185,5 +193,6 @@ def make_services(
         debug=DebugService(server_errors=SERVER_ERRORS, device_errors=error_reports,
                            database=database_diagnostics, process=process_diagnostics),
         vulnerability_automations=vulnerability_automations,
+        sso=sso,
         jobs=jobs,
     )

@@ -16,7 +16,6 @@ from fleet_core.errors import (
     PasswordResetRequired,
     RateLimited,
 )
-from fleet_core.model.config import SSOSettings
 from fleet_core.model.mail import Email
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.users import Session, User
@@ -132,22 +131,6 @@ class AuthService:
         if user.force_password_reset and not allow_pending_reset:
             raise PasswordResetRequired("password reset required")
         return Viewer(user=user, session=session)
-
-    async def sso_settings(self) -> SSOSettings:
-        """The single sign-on settings; the login page shows them to anyone."""
-        async with self.uow() as uow:
-            return (await uow.app_config.get()).sso_settings
-
-    async def initiate_sso(self) -> None:
-        """Start a single sign-on login.
-
-        Raises:
-            NotConfigured: SSO is off; or it is on, and SAML login is not built yet (a
-                configured IdP must not look like a silent success).
-        """
-        if not (await self.sso_settings()).enable_sso:
-            raise NotConfigured("SSO is not configured")
-        raise NotConfigured("SAML single sign-on is not supported by this server yet")
 
     async def logout(self, viewer: Viewer) -> None:
         if viewer.session is None:

@@ -19,6 +19,7 @@ from fleet_core.rules import integrations
 from fleet_core.rules.app_config import apply_patch, keep_masked_secrets, mask_secrets, validate_config
 from fleet_core.services.activities import record_activity
 from fleet_core.services.agents import announce_config_change
+from fleet_core.services.sso import SSOService
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +47,7 @@ class ConfigService:
     mailer: Mailer
     runtime: ServerRuntime
     bus: InvalidationBus
+    sso: SSOService
     # Tries Jira and Zendesk settings against the service when they are saved.
     checker: IntegrationChecker = attrs.field(factory=lambda: UNCONFIGURED_CHECKER)
 
@@ -81,7 +83,8 @@ class ConfigService:
 
         Raises:
             BadRequest: a field has the wrong type or is unknown.
-            InvalidArgument: the result breaks a rule, or the SMTP test mail failed.
+            InvalidArgument: the result breaks a rule, the SMTP test mail failed, or the SSO
+                metadata does not describe an IdP (or its URL cannot be fetched).
         """
         authorize(viewer, Action.WRITE_APP_CONFIG)
         async with self.uow() as uow:
@@ -89,6 +92,9 @@ class ConfigService:
             updated = keep_masked_secrets(previous, apply_patch(previous, patch))
             validate_config(updated)
             await self._check_integrations(previous, updated)
+            # Saving sso_settings again (even unchanged) fetches the IdP metadata again at once.
+            if "sso_settings" in patch or updated.sso_settings != previous.sso_settings:
+                await self.sso.check_settings(updated.sso_settings)
             updated = await self._check_smtp(viewer, previous, updated)
             await uow.app_config.save(updated)
             now = self.clock.now()

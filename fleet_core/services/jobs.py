@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from fleet_core.services.hosts import HostService
     from fleet_core.services.live_queries import LiveQueryService
     from fleet_core.services.software import SoftwareService
+    from fleet_core.services.sso import SSOService
     from fleet_core.services.vulnerabilities import VulnerabilityService
     from fleet_core.services.vulnerability_automations import VulnerabilityAutomationService
     from fleet_core.services.webhooks import WebhookService
@@ -40,6 +41,8 @@ CAMPAIGN_CLEANUP_PERIOD = dt.timedelta(minutes=1)
 CARVE_EXPIRY_PERIOD = dt.timedelta(hours=1)
 # Software host counts: one statement; a title first reported is listed from the next refresh.
 SOFTWARE_COUNTS_PERIOD = dt.timedelta(minutes=10)
+# IdP metadata fetched from its URL: a rotated signing key is picked up within the hour.
+SSO_METADATA_PERIOD = dt.timedelta(hours=1)
 
 
 @attrs.frozen
@@ -59,7 +62,8 @@ class BackgroundJob:
 def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_queries: LiveQueryService,
                     carves: CarveService, agents: AgentService, software: SoftwareService,
                     vulnerability_automations: VulnerabilityAutomationService,
-                    vulnerabilities: VulnerabilityService | None = None) -> tuple[BackgroundJob, ...]:
+                    vulnerabilities: VulnerabilityService | None = None,
+                    sso: SSOService | None = None) -> tuple[BackgroundJob, ...]:
     """Every background job of a server process, in the order they start (the vulnerability job
     only when this instance runs it: --vulnerabilities-current-instance-checks)."""
     detection: tuple[BackgroundJob, ...] = ()
@@ -84,6 +88,7 @@ def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_querie
                       vulnerability_automations.run, schedule=VULNERABILITIES),
         # Seen times of check-ins are buffered in memory and written in one batch per flush.
         BackgroundJob("seen-flush", agents.settings.seen_flush_interval, agents.flush_seen, run_at_exit=True),
+        *((BackgroundJob("sso-metadata", SSO_METADATA_PERIOD, sso.refresh_metadata),) if sso is not None else ()),
     )
 
 

@@ -187,8 +187,9 @@ class UserService:
         global_role, teams = parse_roles(data.global_role, data.teams)
         authorize(viewer, Action.CREATE_USER, team_ids=None if global_role else [m.team_id for m in teams])
         check_grantable(viewer, global_role, teams)
-        # API-only users cannot reach the UI where a forced reset would happen.
-        force_reset = False if data.api_only else (
+        # API-only users cannot reach the UI where a forced reset would happen, and SSO users have
+        # no password to reset (a pending reset would lock them out after every SSO login).
+        force_reset = False if data.api_only or data.sso_enabled else (
             True if data.admin_forced_password_reset is None else data.admin_forced_password_reset)
         password_hash = await self.hasher.hash(data.password) if data.password else ""
         async with self.uow() as uow:
@@ -305,8 +306,10 @@ class UserService:
                 global_role=new_global,
                 teams=new_teams,
                 password_hash=password_hash,
-                force_password_reset=(True if changes.new_password is not UNSET_FIELD and not is_self
-                                      else current.force_password_reset),
+                # A user turned to SSO has no password to reset, so no reset stays pending.
+                force_password_reset=False if changes.sso_enabled is True else (
+                    True if changes.new_password is not UNSET_FIELD and not is_self
+                    else current.force_password_reset),
             )
             updated = await uow.users.update(updated)
             if changes.new_password is not UNSET_FIELD:

@@ -1,4 +1,4 @@
-"""Authentication: login, logout, me, the password flows, SSO settings, setup."""
+"""Authentication: login, logout, me, the password flows, setup (SSO: controllers/sso.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from fleet_http.deps import client_address, provide_viewer_pending_reset, strict
 from fleet_http.schemas.auth import (
     ChangePasswordRequest,
     ForgotPasswordRequest,
-    InitiateSSORequest,
     LoginRequest,
     LoginResponse,
     MeResponse,
@@ -24,8 +23,6 @@ from fleet_http.schemas.auth import (
     SetupOrgInfo,
     SetupRequest,
     SetupResponse,
-    SSOSettingsBody,
-    SSOSettingsResponse,
 )
 from fleet_http.schemas.common import EmptyResponse
 from fleet_http.schemas.users import UserResponse, to_teams, to_user
@@ -78,18 +75,6 @@ class AuthController(Controller):
     ) -> UserResponse:
         user = await auth.perform_required_password_reset(viewer, data.new_password)
         return UserResponse(user=to_user(user))
-
-    @get("/sso")
-    async def sso_settings(self, auth: NamedDependency[AuthService]) -> SSOSettingsResponse:
-        sso = await auth.sso_settings()
-        return SSOSettingsResponse(settings=SSOSettingsBody(
-            idp_name=sso.idp_name, idp_image_url=sso.idp_image_url, sso_enabled=sso.enable_sso))
-
-    @post("/sso", status_code=200)
-    async def initiate_sso(self, data: JSONBody[InitiateSSORequest],
-                           auth: NamedDependency[AuthService]) -> EmptyResponse:
-        await auth.initiate_sso()
-        return EmptyResponse()
 
 
 class SetupController(Controller):

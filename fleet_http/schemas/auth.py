@@ -1,4 +1,4 @@
-"""Request and response bodies of authentication (login, logout, me, the password flows, SSO) and setup."""
+"""Request and response bodies of authentication (login, logout, me, the password flows) and setup."""
 
 from __future__ import annotations
 
@@ -40,20 +40,6 @@ class ResetPasswordRequest(msgspec.Struct, kw_only=True):
 
 class RequiredPasswordResetRequest(msgspec.Struct, kw_only=True):
     new_password: str = ""
-
-
-class SSOSettingsBody(msgspec.Struct, kw_only=True):
-    idp_name: str
-    idp_image_url: str
-    sso_enabled: bool
-
-
-class SSOSettingsResponse(msgspec.Struct, kw_only=True):
-    settings: SSOSettingsBody
-
-
-class InitiateSSORequest(msgspec.Struct, kw_only=True):
-    relay_url: str = ""
 
 
 class SetupAdmin(msgspec.Struct, kw_only=True):
