@@ -19,18 +19,17 @@ from botocore.exceptions import ClientError
 
 from fleet_adapters.installers import CHUNK_BYTES, installer_name
 from fleet_adapters.s3 import S3Options
-from fleet_adapters.s3_carves import MIN_PART_SIZE, MISSING, STORE_FAILURES
+from fleet_adapters.s3_carves import MISSING, STORE_FAILURES
 from fleet_core.errors import Unavailable
 from fleet_core.model.installers import InstallerBlob, InstallerKey
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-# Parts of a multipart upload: above S3's 5 MiB minimum, and 10,000 of them (S3's maximum count)
-# allow installers up to 80 GiB, far beyond any fleetd package.
+# Parts of a multipart upload: above S3's minimum (MIN_PART_SIZE, 5 MiB), and 10,000 of them (S3's
+# maximum count) allow installers up to 80 GiB, far beyond any fleetd package.
 PART_SIZE: Final = 8 * 1024 * 1024
-assert PART_SIZE >= MIN_PART_SIZE
-# Below the carve store's keys (<prefix><session id>), which are UUIDs and never this word.
+# Beside the carve store's keys (<prefix><session id>), which are UUIDs and never this word.
 INSTALLERS_FOLDER: Final = "installers/"
 
 
@@ -39,8 +38,11 @@ def _code(exc: ClientError) -> str:
 
 
 def _unavailable(operation: str, exc: BaseException) -> Unavailable:
-    log.warning("installer_store_failed", operation=operation, error=type(exc).__name__)
-    return Unavailable("installer store unavailable")
+    # The error's type and S3's code (NoSuchBucket, AccessDenied, ...) say what is wrong; the
+    # message may quote a request, so it is left out.
+    reason = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+    log.warning("installer_store_failed", operation=operation, error=reason)
+    return Unavailable(f"installer store unavailable ({reason})")
 
 
 class S3InstallerStore:
@@ -114,8 +116,7 @@ class S3InstallerStore:
         try:
             return await request
         except STORE_FAILURES as exc:
-            log.warning("installer_store_failed", operation=operation, error=type(exc).__name__)
-            raise Unavailable("installer store unavailable") from None
+            raise _unavailable(operation, exc) from None
 
     async def _abort(self, object_key: str, upload_id: str) -> None:
         """Drop an unfinished upload's parts (a store keeps, and bills, them until then)."""
@@ -143,7 +144,6 @@ async def _stream(body: Any) -> AsyncIterator[bytes]:
         while chunk := await body.read(CHUNK_BYTES):
             yield chunk
     except STORE_FAILURES as exc:
-        log.warning("installer_store_failed", operation="read", error=type(exc).__name__)
-        raise Unavailable("installer store unavailable") from None
+        raise _unavailable("read", exc) from None
     finally:
         body.close()

@@ -87,3 +87,15 @@ def test_an_installer_put_to_s3_downloads_byte_for_byte(
         assert absent.status_code == 400
     assert server.terminate() == 0
     assert secret_key not in server.output()
+
+
+def test_installers_put_to_a_missing_bucket_fails_saying_why(tmp_path: Path, s3_endpoint: str) -> None:
+    installer = tmp_path / "fleet-osquery.rpm"
+    installer.write_bytes(b"rpm")
+    failed = run_fleet("installers", "put", "--data-dir", str(tmp_path / "data"), "--enroll-secret", SECRET,
+                       "--kind", "rpm", "--s3-bucket", "no-such-bucket", "--s3-region", REGION,
+                       "--s3-endpoint-url", s3_endpoint, "--s3-access-key-id", ACCESS_KEY_ID,
+                       "--s3-secret-access-key", "unused", "--s3-force-s3-path-style", str(installer))
+    assert failed.returncode == 1
+    assert "fleet: error: installer store unavailable (NoSuchBucket)" in failed.stderr
+    assert not (tmp_path / "data" / "installers").exists()
