@@ -2,11 +2,12 @@
 
 An installer is the object ``<s3 prefix>installers/<installer_name(key)>``: the same name the
 filesystem store uses (a digest of the enroll secret, then the package's file name), so no key
-names a secret. Reads stream the object's body chunk by chunk; a put of up to PART_SIZE bytes is
-one PutObject, a bigger one a multipart upload of PART_SIZE parts. Either way at most one part is
-in memory, and the object appears (or replaces the old one) only when the upload completes, so a
-reader never sees half an installer; a failed put aborts its upload and leaves the old one.
-A GET reads one version of the object, so a put while a download streams does not mix the two.
+names a secret. Reads stream the object's body chunk by chunk. A put of less than PART_SIZE bytes
+is one PutObject, a bigger one a multipart upload of PART_SIZE parts; either way one part is in
+memory at a time (two for the moment it is cut from its buffer). The object appears, or replaces
+the old one, only when the upload completes, so a reader never sees half an installer; a failed
+put aborts its upload and leaves the old one. A GET reads one version of the object, so a put
+while a download streams does not mix the two.
 """
 
 from __future__ import annotations
@@ -83,8 +84,7 @@ class S3InstallerStore:
         # store's become Unavailable.
         parts = aiter(_parts(chunks))
         first = await anext(parts, b"")
-        second = await anext(parts, None)
-        if second is None:
+        if len(first) < PART_SIZE:  # the whole installer: a short part is always the last
             await self._call("put", self._client.put_object(Bucket=self._bucket, Key=object_key, Body=first))
             return len(first)
         upload = await self._call("put", self._client.create_multipart_upload(Bucket=self._bucket, Key=object_key))
@@ -101,10 +101,10 @@ class S3InstallerStore:
 
         try:
             await upload_part(first)
-            await upload_part(second)
-            del first, second
+            del first  # one part in memory at a time
             async for part in parts:
                 await upload_part(part)
+                del part
             await self._call("put", self._client.complete_multipart_upload(
                 Bucket=self._bucket, Key=object_key, UploadId=upload_id, MultipartUpload={"Parts": uploaded}))
         except BaseException:
@@ -127,13 +127,19 @@ class S3InstallerStore:
 
 
 async def _parts(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    """The source regrouped into parts of at least PART_SIZE bytes (the last may be shorter)."""
+    """The source regrouped into parts of exactly PART_SIZE bytes but the last, which is shorter
+    (nothing at all for an empty source). Each part is copied once, out of the buffer it grows in."""
     buffer = bytearray()
     async for chunk in chunks:
-        buffer += chunk
-        if len(buffer) >= PART_SIZE:
-            yield bytes(buffer)
-            buffer.clear()
+        rest = memoryview(chunk)
+        while rest:
+            room = PART_SIZE - len(buffer)
+            buffer += rest[:room]
+            rest = rest[room:]
+            if len(buffer) == PART_SIZE:
+                part, buffer = bytes(buffer), bytearray()
+                yield part
+                del part
     if buffer:
         yield bytes(buffer)
 

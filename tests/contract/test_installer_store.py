@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -191,3 +192,41 @@ async def test_an_unreachable_installer_bucket_is_unavailable() -> None:
             await store.open(PKG)
         with pytest.raises(Unavailable):
             await store.put(PKG, chunks_of(b"data"))
+
+
+async def test_s3_puts_and_downloads_hold_about_one_part_in_memory(s3_installer_store: S3InstallerStore) -> None:
+    block = os.urandom(256 * 1024)
+    total = 6 * PART_SIZE
+
+    async def generated() -> AsyncIterator[bytes]:
+        for _ in range(total // len(block)):
+            yield block
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        assert await s3_installer_store.put(PKG, generated()) == total
+        put_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        blob = await s3_installer_store.open(PKG)
+        assert blob is not None
+        received = 0
+        async for chunk in blob.chunks:
+            received += len(chunk)
+        read_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert received == total
+    # A part and its copy while it is cut, never the 48 MiB installer.
+    assert put_peak < 2.5 * PART_SIZE
+    assert read_peak < PART_SIZE / 2
+
+
+@pytest.mark.parametrize("size", [0, 1, PART_SIZE - 1, PART_SIZE, 2 * PART_SIZE])
+async def test_s3_installers_of_part_boundary_sizes_read_back_exactly(
+        s3_installer_store: S3InstallerStore, size: int) -> None:
+    data = os.urandom(size)
+    source = (data[i:i + 300_000] for i in range(0, size, 300_000))
+    assert await s3_installer_store.put(PKG, chunks_of(*source)) == size
+    assert await s3_installer_store.size(PKG) == size
+    assert await read(s3_installer_store, PKG) == data
