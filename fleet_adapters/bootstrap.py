@@ -31,6 +31,7 @@ from fleet_adapters.redis.rate_limit import RedisRateLimiter
 from fleet_adapters.redis.sso import RedisSSOStateStore
 from fleet_adapters.s3 import s3_client, s3_options
 from fleet_adapters.s3_carves import S3CarveStore
+from fleet_adapters.s3_installers import INSTALLERS_FOLDER, S3InstallerStore
 from fleet_adapters.saml import OneLoginServiceProvider
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
@@ -38,7 +39,7 @@ from fleet_adapters.settings import Settings, SettingsError, installers_path, lo
 from fleet_adapters.vulnerabilities_wiring import build_vulnerability_feed
 from fleet_adapters.webhook_sender import HttpWebhookSender
 from fleet_core.model.runtime import ServerRuntime
-from fleet_core.ports import CarveStore
+from fleet_core.ports import CarveStore, InstallerStore
 from fleet_core.services import Services, make_services
 
 REDIS_MAX_CONNECTIONS = 1024
@@ -61,12 +62,26 @@ POSTGRES_RECONNECT_TIMEOUT_SECONDS = 4.0
 REDIS_RESUBSCRIBE_MAX_SECONDS = 2.0
 
 
-async def _carve_store(settings: Settings, pool: Pool, stack: AsyncExitStack) -> CarveStore:
-    """The S3 bucket when --s3-bucket is set (its client closed with ``stack``), else Postgres."""
+async def _object_stores(settings: Settings, pool: Pool, stack: AsyncExitStack) -> tuple[CarveStore, InstallerStore]:
+    """Carves and installers in the S3 bucket when --s3-bucket is set (one client, closed with
+    ``stack``), else carves in Postgres and installers in their directory."""
     options = s3_options(settings)
     if options is None:
-        return PgCarveStore(pool)
-    return S3CarveStore(await stack.enter_async_context(s3_client(options)), options)
+        return PgCarveStore(pool), FilesystemInstallerStore(installers_path(settings))
+    client = await stack.enter_async_context(s3_client(options))
+    return S3CarveStore(client, options), S3InstallerStore(client, options)
+
+
+@asynccontextmanager
+async def open_installer_store(settings: Settings) -> AsyncIterator[tuple[InstallerStore, str]]:
+    """The installer store `fleet serve` uses with these settings (as ``_object_stores`` chooses
+    it), and where it is, for `fleet installers put`."""
+    options = s3_options(settings)
+    if options is None:
+        yield FilesystemInstallerStore(installers_path(settings)), str(installers_path(settings))
+        return
+    async with s3_client(options) as client:
+        yield S3InstallerStore(client, options), f"s3://{options.bucket}/{options.prefix}{INSTALLERS_FOLDER}"
 
 
 @asynccontextmanager
@@ -108,6 +123,7 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
         await bus.start()
         try:
             async with AsyncExitStack() as stores:
+                carve_store, installers = await _object_stores(settings, pool, stores)
                 yield make_services(
                     uow=lambda: PgUnitOfWork(pool),
                     hasher=Argon2PasswordHasher(),
@@ -128,8 +144,8 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                     live_store=RedisLiveQueryStore(r),
                     vulnerability_feed=build_vulnerability_feed(runtime.vulnerabilities),
                     error_reports=RedisErrorReportStore(r),
-                    installers=FilesystemInstallerStore(installers_path(settings)),
-                    carve_store=await _carve_store(settings, pool, stores),
+                    installers=installers,
+                    carve_store=carve_store,
                     saml=OneLoginServiceProvider(),
                     sso_store=RedisSSOStateStore(r),
                 )

@@ -131,9 +131,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     carves_max_carve_size: Annotated[
         int, msgspec.Meta(ge=1, description="largest carve carve/begin accepts, bytes")
     ] = 8 * 1024 * 1024 * 1024
-    # File carve blocks go to this S3-compatible bucket when it is set, else to Postgres.
-    s3_bucket: Annotated[str | None, _help("S3 bucket for carve blocks; unset: Postgres")] = None
-    s3_prefix: Annotated[str, _help("prefix of every carve object key")] = ""
+    # File carve blocks and installers go to this S3-compatible bucket when it is set, else to
+    # Postgres and the installers directory.
+    s3_bucket: Annotated[
+        str | None, _help("S3 bucket for carve blocks and installers; unset: Postgres and the installers dir")
+    ] = None
+    s3_prefix: Annotated[str, _help("prefix of every object key (installers under <prefix>installers/)")] = ""
     s3_region: Annotated[str | None, _help("S3 region")] = None
     s3_endpoint_url: Annotated[str | None, _help("S3 API URL, for MinIO, Ceph and other S3-compatible servers")] = None
     s3_access_key_id: Annotated[str | None, _help("S3 access key id; unset: the default credential chain")] = None

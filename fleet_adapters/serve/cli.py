@@ -48,7 +48,9 @@ GRACEFUL_SHUTDOWN_SECONDS: Final = 1
 # Options that matter to `fleet prepare db`; `fleet serve` takes every setting.
 PREPARE_OPTIONS: Final = ("data_dir", "database_url", "logging_json", "logging_debug")
 # Options that matter to `fleet installers put`.
-INSTALLER_OPTIONS: Final = ("data_dir", "installers_dir", "logging_json", "logging_debug")
+INSTALLER_OPTIONS: Final = ("data_dir", "installers_dir", "logging_json", "logging_debug", "s3_bucket", "s3_prefix",
+                             "s3_region", "s3_endpoint_url", "s3_access_key_id", "s3_secret_access_key",
+                             "s3_sts_assume_role_arn", "s3_force_s3_path_style")
 
 log = structlog.get_logger("fleet.cli")
 
@@ -172,9 +174,10 @@ def _put_installer(settings: Settings, args: argparse.Namespace) -> int:
     """Place a pre-built installer where POST /download_installer/{kind} finds it."""
     import anyio
 
-    from fleet_adapters.installers import CHUNK_BYTES, FilesystemInstallerStore
-    from fleet_adapters.settings import installers_path
+    from fleet_adapters.bootstrap import open_installer_store
+    from fleet_adapters.installers import CHUNK_BYTES
     from fleet_core.errors import FleetError
+    from fleet_core.model.installers import InstallerKey
     from fleet_core.services.installers import InstallerService, installer_key
 
     path = Path(args.file)
@@ -191,14 +194,17 @@ def _put_installer(settings: Settings, args: argparse.Namespace) -> int:
             while chunk := await source.read(CHUNK_BYTES):
                 yield chunk
 
+    async def put(key: InstallerKey) -> tuple[int, str]:
+        async with open_installer_store(settings) as (store, where):
+            return await InstallerService(store=store).put(key, chunks()), where
+
     try:
         key = installer_key(args.kind, secret, args.desktop)
-        service = InstallerService(store=FilesystemInstallerStore(installers_path(settings)))
-        size = asyncio.run(service.put(key, chunks()))
+        size, where = asyncio.run(put(key))
     except FleetError as exc:
         print(f"fleet: error: {exc}", file=sys.stderr)
         return 1
-    print(f"stored {key.file_name} ({size} bytes) in {installers_path(settings)}")
+    print(f"stored {key.file_name} ({size} bytes) in {where}")
     return 0
 
 
