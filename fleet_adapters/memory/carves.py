@@ -68,6 +68,10 @@ class InMemoryCarveRepository:
     async def get_by_session(self, session_id: str) -> Carve | None:
         return self._live(next((c for c in self._tables.carves.values() if c.session_id == session_id), None))
 
+    async def for_host_request(self, host_id: int, request_id: str) -> Carve | None:
+        mine = [c for c in self._tables.carves.values() if c.host_id == host_id and c.request_id == request_id]
+        return self._live(max(mine, key=lambda c: c.id, default=None))
+
     async def host_team(self, carve_id: int) -> int | None:
         carve = self._live(self._tables.carves.get(carve_id))
         return None if carve is None else self.state.host_tables.hosts[carve.host_id].team_id

@@ -31,6 +31,14 @@ SELECT_CARVE_BY_SESSION: Final[LiteralString] = """
       FROM carve_metadata c
      WHERE c.session_id = %(session_id)s
 """
+SELECT_HOST_REQUEST_CARVE: Final[LiteralString] = """
+    SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
+           c.request_id, c.session_id, c.expired, c.max_block, c.error
+      FROM carve_metadata c
+     WHERE c.host_id = %(host_id)s AND c.request_id = %(request_id)s
+     ORDER BY c.id DESC
+     LIMIT 1
+"""
 # A page of carves: SELECT_CARVES, then WHERE with the conditions that apply (see page_query()).
 SELECT_CARVES: Final[LiteralString] = """
     SELECT c.id, c.host_id, c.created_at, c.name, c.block_count, c.block_size, c.carve_size, c.carve_id,
@@ -129,6 +137,9 @@ class PgCarveRepository:
 
     async def get_by_session(self, session_id: str) -> Carve | None:
         return await self._one(SELECT_CARVE_BY_SESSION, {"session_id": session_id})
+
+    async def for_host_request(self, host_id: int, request_id: str) -> Carve | None:
+        return await self._one(SELECT_HOST_REQUEST_CARVE, {"host_id": host_id, "request_id": request_id})
 
     async def host_team(self, carve_id: int) -> int | None:
         with translated():

@@ -34,6 +34,10 @@ class CarveRepository(Protocol):
         """The carve with this session_id, or None."""
         ...
 
+    async def for_host_request(self, host_id: int, request_id: str) -> Carve | None:
+        """The host's newest carve begun for this request_id, or None."""
+        ...
+
     async def host_team(self, carve_id: int) -> int | None:
         """The team of the carve's host (None: no team, or no such carve)."""
         ...

@@ -29,6 +29,7 @@ from fleet_core.model.carves import Carve, NewCarve
 from fleet_core.model.hosts import Host
 from fleet_core.model.runtime import CarveSettings
 from fleet_core.ports import CarveRepository, CarveStore, Clock, UnitOfWorkFactory
+from fleet_core.rules.campaigns import campaign_id_of
 from fleet_core.rules.carves import MAX_ID_LENGTH, begin_problem, carve_name, parse_after
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.activities import record_activity
@@ -109,8 +110,14 @@ class CarveService:
     async def begin(self, host: Host, payload: CarveBegin) -> Carve:
         """Open a carve session for the (node-key authenticated) host.
 
+        A live query campaign carves a host's file once: while the campaign waits for a
+        listener, osqueryd is asked the query again and every run of a carves query starts another
+        carve of the same file, so a second carve/begin of the host for the campaign is refused
+        (osqueryd logs the refusal and uploads nothing more).
+
         Raises:
-            CarveRejected: sizes that do not describe a sound carve, or ids too long to store.
+            CarveRejected: sizes that do not describe a sound carve, ids too long to store, or a
+                second carve of the host for the same live query campaign.
         """
         problem = begin_problem(payload.block_count, payload.block_size, payload.carve_size,
                                 max_block_size=self.limits.max_block_size, max_carve_size=self.limits.max_carve_size)
@@ -128,6 +135,11 @@ class CarveService:
             carve_id=payload.carve_id, request_id=payload.request_id, session_id=str(uuid.uuid4()),
         )
         async with self.uow() as uow:
+            if campaign_id_of(payload.request_id) is not None and (
+                    await uow.carves.for_host_request(host.id, payload.request_id)) is not None:
+                log.info("carve_begin_rejected", host_id=host.id, reason="already carved for this live query")
+                raise CarveRejected(f"this host already carved a file for {payload.request_id}; "
+                                    "start a new live query to carve it again")
             carve = await uow.carves.add(new)
             await uow.commit()
         log.info("carve_begun", carve_id=carve.id, host_id=host.id, block_count=carve.block_count)

@@ -104,6 +104,20 @@ async def test_an_uncommitted_acknowledgement_is_not_kept(uow_factory: UnitOfWor
         assert await uow.carves.block_digest(carve.id, 0) is None
 
 
+async def test_for_host_request_is_the_hosts_newest_carve_for_the_request(uow_factory: UnitOfWorkFactory,
+                                                                           at: dt.datetime) -> None:
+    async with uow_factory() as uow:
+        h1, h2 = await enroll(uow, "h1", at), await enroll(uow, "h2", at)
+        await add(uow, h1, at, 1)
+        newer = await uow.carves.add(attrs.evolve(new_carve(h1, at, 2), request_id="fleet_distributed_query_1"))
+        await add(uow, h2, at, 3)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.carves.for_host_request(h1, "fleet_distributed_query_1") == newer
+        assert await uow.carves.for_host_request(h2, "fleet_distributed_query_1") is None
+        assert await uow.carves.for_host_request(h1, "fleet_distributed_query_9") is None
+
+
 async def test_host_team_is_the_team_of_the_carves_host(uow_factory: UnitOfWorkFactory, at: dt.datetime,
                                                         add_team: AddTeam) -> None:
     async with uow_factory() as uow:

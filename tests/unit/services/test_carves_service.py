@@ -66,6 +66,19 @@ async def test_a_session_is_named_after_its_host_time_and_request(kit: InMemoryK
     assert carve.session_id
 
 
+async def test_a_live_query_carves_each_hosts_file_once(kit: InMemoryKit, admin: Viewer) -> None:
+    # While a campaign waits for a listener, osqueryd is asked again and would carve again.
+    first = await begin(kit, admin, request_id="fleet_distributed_query_7")
+    with pytest.raises(CarveRejected, match="already carved"):
+        await begin(kit, admin, request_id="fleet_distributed_query_7")
+    other_host = await begin(kit, admin, identifier="server", request_id="fleet_distributed_query_7")
+    assert other_host.host_id != first.host_id
+    assert (await begin(kit, admin, request_id="fleet_distributed_query_8")).host_id == first.host_id
+    # A scheduled carves query carves on every run, as its schedule asks.
+    await begin(kit, admin, request_id="pack/evidence/carve")
+    await begin(kit, admin, request_id="pack/evidence/carve")
+
+
 @pytest.mark.parametrize(("count", "size", "total", "carve_id", "request_id"), [
     (2, 4, 9, "c", "r"),  # more bytes than the blocks hold
     (1, 4, 0, "c", "r"),
