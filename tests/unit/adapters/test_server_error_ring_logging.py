@@ -22,6 +22,14 @@ def fleet_logging() -> Iterator[None]:
     saved_structlog = structlog.get_config()
     pgserver = logging.getLogger("pgserver")
     saved_pgserver_level = pgserver.level
+    # An earlier test in the same process (one that ran uvicorn or a dictConfig) may have disabled
+    # uvicorn's loggers or stopped them propagating; a fresh `fleet serve` process starts with both
+    # as the standard library makes them.
+    uvicorn_loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error")]
+    saved_uvicorn = [(lg.disabled, lg.propagate, lg.handlers[:], lg.level) for lg in uvicorn_loggers]
+    for lg in uvicorn_loggers:
+        lg.disabled, lg.propagate, lg.handlers[:] = False, True, []
+        lg.setLevel(logging.NOTSET)
     SERVER_ERRORS.flush()
     configure_logging(Settings())
     try:
@@ -33,6 +41,9 @@ def fleet_logging() -> Iterator[None]:
         root.setLevel(saved_level)
         logging.getLogger("uvicorn.access").disabled = False
         pgserver.setLevel(saved_pgserver_level)
+        for lg, (disabled, propagate, handlers, level) in zip(uvicorn_loggers, saved_uvicorn, strict=True):
+            lg.disabled, lg.propagate, lg.handlers[:] = disabled, propagate, handlers
+            lg.setLevel(level)
 
 
 def test_errors_from_structlog_and_the_standard_library_are_kept(fleet_logging: None) -> None:
