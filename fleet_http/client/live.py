@@ -91,7 +91,8 @@ class Campaign:
 
     The iteration ends when the status is ``finished`` (every online host answered), when the
     timeout passes (raises LiveQueryTimeout unless ``raise_on_timeout`` is False) or when the
-    server closes the stream (``stop_when_finished`` False: only the last two). ``totals``, ``status`` and ``results`` keep what arrived.
+    server closes the stream (``stop_when_finished`` False: only the last two). ``totals``,
+    ``status`` and ``results`` keep what arrived.
     """
 
     def __init__(self, transport: Transport, campaign: CampaignBody, *, timeout: float | None,

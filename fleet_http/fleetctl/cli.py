@@ -67,6 +67,10 @@ def run(coro: Awaitable[Any]) -> Any:
         raise Failure(str(exc)) from None
     except specs.SpecError as exc:
         raise Failure(str(exc)) from None
+    except KeyboardInterrupt:
+        # asyncio.run cancelled the command first: a live query's stream is closed by now.
+        stderr.print("interrupted")
+        raise SystemExit(130) from None
 
 
 def with_client(need_token: bool = True) -> Callable[[F], F]:
@@ -242,7 +246,7 @@ def setup(config: str | None, context: str | None, email: str, name: str, passwo
 
     token = run(go())
     settings.set_keys(path, ctx_name, {"token": token, "email": email})
-    click.echo(f"[+] Fleet Device Management Inc. setup successful and context {ctx_name!r} configured!")
+    click.echo(f"[+] Fleet setup successful and context {ctx_name!r} configured!")
 
 
 # ---- apply and delete -------------------------------------------------------------------------
@@ -751,7 +755,7 @@ async def query(fleet: AsyncFleetClient, hostnames: str, labels: str, teams: str
     summary = await run_query(fleet, sql=sql, query_id=query_id, host_ids=host_ids, label_ids=label_ids,
                               team_ids=team_ids, seconds=timeout_seconds or None, stop_when_finished=exit_when_done,
                               out=sys.stdout, err=stderr, quiet=quiet)
-    stderr.print(summary.line())
+    stderr.print(summary.line(), highlight=False)
 
 
 @main.command()

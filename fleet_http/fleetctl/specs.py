@@ -8,6 +8,7 @@ as "unchanged".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -105,13 +106,27 @@ class _Checker:
 
 
 def read_documents(text: str, file: str) -> list[Doc]:
-    """Every document of one YAML file, checked; SpecError names the first problem."""
+    """Every document of one YAML file (or JSON lines, as ``get --json`` prints), checked;
+    SpecError names the first problem."""
+    if text.lstrip().startswith("{"):
+        raw_docs = []
+        for line_number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    raw_docs.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise SpecError(file, None, None, f"not valid JSON on line {line_number}: {exc.msg}") from None
+        return _checked(raw_docs, file)
     try:
         raw_docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise SpecError(file, None, None, f"not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return _checked(raw_docs, file)
+
+
+def _checked(raw_docs: list[Any], file: str) -> list[Doc]:
     docs = [check_document(raw, file, number) for number, raw in enumerate(raw_docs, start=1)]
     seen: dict[tuple[str, str, str], int] = {}
     for doc in docs:
