@@ -100,7 +100,7 @@ class _Checker:
                 raise self.fail(f"{prefix}{key}", f"must be {expected}, not {data[key]!r}")
             out[key] = data[key]
         for key in required:
-            if not out.get(key):
+            if key not in out or out[key] == "":
                 raise self.fail(f"{prefix}{key}", "is required")
         return out
 
@@ -265,9 +265,9 @@ def normal(doc: Doc) -> Json:
     """The spec with Fleet's defaults filled in, in the form ``export`` writes."""
     spec = doc.spec
     if doc.kind == "query":
-        return {**QUERY_DEFAULTS, **spec}
+        return {**QUERY_DEFAULTS, **spec, "platform": _platforms(spec.get("platform", ""))}
     if doc.kind == "policy":
-        return {**POLICY_DEFAULTS, **spec}
+        return {**POLICY_DEFAULTS, **spec, "platform": _platforms(spec.get("platform", ""))}
     if doc.kind == "label":
         out = {"name": spec["name"], "description": spec.get("description", ""), "query": spec.get("query", ""),
                "platform": spec.get("platform", ""),
@@ -289,6 +289,11 @@ def normal(doc: Doc) -> Json:
             team["secrets"] = sorted(team["secrets"], key=lambda s: s["secret"])
         return {"team": team}
     return dict(spec)
+
+
+def _platforms(value: str) -> str:
+    """A platform list as the server keeps it: "darwin, linux" is stored as "darwin,linux"."""
+    return ",".join(p.strip() for p in value.split(",") if p.strip())
 
 
 def _pack_query(q: Json) -> Json:
@@ -391,7 +396,11 @@ def as_documents(kind: str, specs: list[Json]) -> list[Json]:
 
 
 def dump_yaml(docs: list[Json]) -> str:
+    """YAML that reads back to ``docs``: readable Unicode unless a character (NEL, line and
+    paragraph separators) would come back as a line break, then escaped (found by a property test)."""
     text: str = yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True, allow_unicode=True)
+    if list(yaml.safe_load_all(text)) != docs:
+        text = yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True, allow_unicode=False)
     return text
 
 
