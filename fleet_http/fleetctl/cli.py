@@ -364,8 +364,7 @@ def _spec_getter(kind: str, plural: str, columns: tuple[str, ...], row: Callable
     async def getter(fleet: AsyncFleetClient, name: str | None, as_yaml: bool, as_json: bool) -> None:
         found = await specs.export(fleet, kind)
         if name is not None:
-            found = [s for s in found if specs._key(kind, s).split("\0")[-1] == name
-                     or s.get("team", {}).get("name") == name]
+            found = [s for s in found if (s["team"]["name"] if kind == "team" else s["name"]) == name]
             if not found:
                 raise Failure(f"no {kind} is named {name!r}")
         _print_docs(kind, found, as_yaml, as_json, columns, row)

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -297,3 +298,76 @@ def test_get_carve_reassembles_the_blocks_a_host_uploaded(ctl: Fleetctl) -> None
     done = subprocess.run(ctl.command("get", "carve", "1", "--stdout"), capture_output=True, env=ctl.env,
                           cwd=ctl.tmp, timeout=60, check=False)
     assert done.returncode == 0 and done.stdout == carved
+
+
+def test_hosts_users_roles_saved_queries_trigger_and_debug(ctl: Fleetctl) -> None:
+    ctl.write("setup.yml", f"""---
+apiVersion: v1
+kind: enroll_secret
+spec:
+  secrets:
+    - secret: {SECRET}
+---
+apiVersion: v1
+kind: team
+spec:
+  team:
+    name: Servers
+---
+apiVersion: v1
+kind: query
+spec:
+  name: One
+  query: SELECT 1 AS one;
+""")
+    ctl("apply", "-f", "setup.yml")
+    ctl("user", "create", "--email", "ann@example.com", "--name", "Ann", "--global-role", "observer",
+        "--password", "another-horse-7?staple")
+
+    async def scenario() -> list[str]:
+        sim = await _enrolled(ctl.server, 2)
+        async with sim:
+            names = sorted(h.identity.hostname for h in sim.hosts)
+            ctl("hosts", "transfer", "--team", "Servers", "--hosts", names[0])
+            hosts = json.loads(ctl("get", "hosts", "--team", "Servers", "--json").stdout)
+            assert hosts["hostname"] == names[0] and hosts["team_name"] == "Servers"
+            assert json.loads(ctl("get", "hosts", "--query", names[1], "--json").stdout)["hostname"] == names[1]
+            listed = ctl("get", "hosts", "--status", "online", "--json").stdout.splitlines()
+            assert sorted(json.loads(line)["hostname"] for line in listed) == names
+
+            # A saved query on a team's hosts, by name, on a host answering while fleetctl listens.
+            process = subprocess.Popen(
+                ctl.command("query", "--teams", "Servers", "--query-name", "One", "--exit", "--timeout", "60",
+                            "--quiet"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctl.env, cwd=ctl.tmp)
+            with anyio.fail_after(DEADLINE):
+                while process.poll() is None:
+                    for host in sim.hosts:
+                        await host.check_in()
+                    await anyio.sleep(0.2)
+            out, err = process.communicate()
+            assert process.returncode == 0, err
+            assert [json.loads(line)["host"] for line in out.decode().splitlines()] == [names[0]]
+            assert b"1 of 1 online hosts responded (1 targeted)" in err
+            return names
+
+    names = anyio.run(scenario)
+    ctl.write("roles.yml", "apiVersion: v1\nkind: user_roles\nspec:\n  roles:\n    ann@example.com:\n"
+                           "      global_role: null\n      teams:\n"
+                           "        - team: Servers\n          role: maintainer\n")
+    assert "user_roles updated" in ctl("apply", "-f", "roles.yml").stdout
+    assert "user_roles unchanged" in ctl("apply", "-f", "roles.yml").stdout
+    roles = yaml.safe_load(ctl("get", "user_roles", "--yaml").stdout)["spec"]["roles"]
+    assert roles["ann@example.com"] == {"global_role": None, "teams": [{"team": "Servers", "role": "maintainer"}]}
+
+    ctl("hosts", "transfer", "--team", "", "--label", "All Hosts")
+    assert ctl("get", "hosts", "--team", "Servers", "--json").stdout == ""
+    assert len(ctl("get", "hosts", "--json").stdout.splitlines()) == len(names)
+
+    assert "triggered cleanups_then_aggregation" in ctl("trigger", "--name", "cleanups_then_aggregation").stdout
+    unknown = ctl("trigger", "--name", "nope", ok=False)
+    assert unknown.returncode == 1 and "(HTTP 400)" in unknown.stderr
+    migrations = json.loads(ctl("debug", "migrations").stdout)
+    assert migrations and all(m["applied"] for m in migrations)
+    ctl("debug", "archive", "--outfile", "debug.tar.gz")
+    with tarfile.open(ctl.tmp / "debug.tar.gz") as archive:
+        assert sorted(archive.getnames()) == ["dbstats.json", "errors.json", "migrations.json"]
