@@ -8,6 +8,7 @@ import ssl
 from collections.abc import AsyncIterator, Mapping
 from importlib import metadata
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 import msgspec
@@ -59,7 +60,7 @@ class Transport:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     async def send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
-                   idempotent: bool | None = None) -> httpx.Response:
+                   form: Mapping[str, str] | None = None, idempotent: bool | None = None) -> httpx.Response:
         """The response of a 2xx answer; raises the FleetAPIError subclass for any other.
 
         Retries (``retries`` times, exponential backoff with jitter, honouring Retry-After) only
@@ -72,6 +73,9 @@ class Transport:
         headers = self.headers()
         if body is not None:
             headers["Content-Type"] = "application/json"
+        elif form is not None:
+            body = urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:

@@ -3,6 +3,8 @@ one exception class per Fleet error with its body and request id, paging, retrie
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from litestar import Litestar
@@ -156,3 +158,47 @@ def test_tls_verification_is_on_by_default_and_a_ca_file_replaces_the_system_roo
     context = ssl_context(ca_file=path)
     assert not isinstance(context, bool) and context.verify_mode.name == "CERT_REQUIRED"
     assert len(context.get_ca_certs()) == 1
+
+
+# Routes the client leaves to others: a device's own routes (authenticated by its device token,
+# used by Fleet Desktop, not by a user) and the SockJS transports of the results stream (the
+# client reads results over the plain WebSocket).
+NOT_FOR_THE_CLIENT = re.compile(r"^\w+ /device/|^\w+ /results/(info|\{\}/\{\}/)")
+
+
+def _served_routes(app: Litestar) -> set[str]:
+    served = set()
+    for route in app.routes:
+        path = re.sub(r"\{[^}]*\}", "{}", route.path)
+        if path.startswith("/api/latest/") or not path.startswith(("/api/v1/", "/debug/")):
+            continue
+        path = path.removeprefix("/api/v1/fleet")
+        methods = sorted(set(getattr(route, "methods", ())) - {"HEAD", "OPTIONS"}) or ["WS"]
+        served |= {f"{m} {path}" for m in methods}
+    return {r for r in served if not NOT_FOR_THE_CLIENT.match(r)}
+
+
+def test_every_management_route_has_a_client_method(app: Litestar) -> None:
+    claimed = {route for name in dir(AsyncFleetClient)
+               for route in getattr(getattr(AsyncFleetClient, name), "__fleet_routes__", ())}
+    served = _served_routes(app)
+    assert served - claimed == set(), "routes without a client method"
+    assert claimed - served == set(), "client methods naming routes the server does not serve"
+    assert len(served) > 100
+
+
+async def test_thin_methods_send_ids_in_the_path_and_fields_in_the_body(fleet: Fleet) -> None:
+    assert fleet.admin is not None
+    admin = python_client(fleet.client, fleet.admin.token)
+    team = (await admin.create_team(name="Kiosks", description="front desk"))["team"]
+    assert (await admin.get_team(team["id"])).description == "front desk"
+    await admin.modify_team(team["id"], description="lobby")
+    assert (await admin.get_team(team["id"])).description == "lobby"
+    created = (await admin.create_global_policy(name="P", query="SELECT 1;"))["policy"]
+    assert (await admin.get_global_policy(created["id"]))["policy"]["name"] == "P"
+    assert (await admin.count_global_policies())["count"] == 1
+    assert {a["type"] async for a in admin.activities(per_page=1)} >= {"created_policy", "created_team"}
+    with pytest.raises(TypeError, match="takes 1 id"):
+        await admin.get_global_policy()
+    with pytest.raises(NotFound):
+        await admin.get_host(4242)
