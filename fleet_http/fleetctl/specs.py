@@ -457,6 +457,11 @@ async def _export_for_plan(fleet: AsyncFleetClient, kind: str) -> list[Json]:
     return await export(fleet, kind)
 
 
+# The kinds whose endpoint checks a dry run without keeping anything (this server's PATCH /config
+# does not take Fleet's dry_run, so a dry run never sends settings).
+SERVER_DRY_RUN = ("enroll_secret", "team")
+
+
 async def apply(fleet: AsyncFleetClient, steps: list[Step], *, dry_run: bool = False, force: bool = False) -> None:
     """Send every changed document, one request per kind, in KINDS order (each all or nothing)."""
     for kind in KINDS:
@@ -464,6 +469,8 @@ async def apply(fleet: AsyncFleetClient, steps: list[Step], *, dry_run: bool = F
         if not changed:
             continue
         specs = [d.spec for d in changed]
+        if dry_run and kind not in SERVER_DRY_RUN:
+            continue  # checked locally only: these endpoints would apply for real
         if kind == "config":
             patch: Json = {}
             for spec in specs:
@@ -473,8 +480,6 @@ async def apply(fleet: AsyncFleetClient, steps: list[Step], *, dry_run: bool = F
             await fleet.apply_enroll_secrets([s["secret"] for s in specs[-1]["secrets"]], dry_run=dry_run)
         elif kind == "team":
             await fleet.apply_team_specs([s["team"] for s in specs], dry_run=dry_run, force=force)
-        elif dry_run:
-            continue  # checked locally; these spec endpoints have no dry run
         elif kind == "label":
             await fleet.apply_label_specs(specs)
         elif kind == "query":

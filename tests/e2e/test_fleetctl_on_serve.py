@@ -115,11 +115,15 @@ def test_apply_get_reapply_delete_round_trip(ctl: Fleetctl) -> None:
     assert "0 changed, 5 unchanged" in ctl("apply", "-f", "everything.json").stdout
 
     # A change is seen, and a dry run leaves it unapplied.
-    ctl.write("changed.yml", docs_yaml().replace("interval: 600", "interval: 900"))
+    ctl.write("changed.yml", docs_yaml().replace("interval: 600", "interval: 900").replace("Acme Servers", "Acme"))
     dry = ctl("apply", "-f", "changed.yml", "--dry-run").stdout
-    assert "query 'Uptime' would be updated" in dry and "dry run: 1 changed, 5 unchanged" in dry
+    assert "query 'Uptime' would be updated" in dry and "config would be updated" in dry
+    assert "dry run: 2 changed, 4 unchanged" in dry
     assert yaml.safe_load(ctl("get", "queries", "--yaml").stdout)["spec"]["interval"] == 600
-    assert "query 'Uptime' updated" in ctl("apply", "-f", "changed.yml").stdout
+    assert yaml.safe_load(ctl("get", "config").stdout)["spec"]["org_info"]["org_name"] == "Acme Servers"
+    applied = ctl("apply", "-f", "changed.yml").stdout
+    assert "query 'Uptime' updated" in applied and "config updated" in applied
+    assert yaml.safe_load(ctl("get", "config").stdout)["spec"]["org_info"]["org_name"] == "Acme"
 
     deleted = ctl("delete", "-f", "fleet.yml").stdout
     for line in ("policy 'Firewall on' deleted", "pack 'Basics' deleted", "query 'Uptime' deleted",
