@@ -341,9 +341,9 @@ class AsyncFleetClient:
 
     @endpoint("GET /debug/errors", "GET /debug/migrations", "GET /debug/dbstats", "GET /debug/db/{}",
               "GET /debug/pprof/{}")
-    async def debug(self, key: str) -> bytes:
+    async def debug(self, key: str, **params: Any) -> bytes:
         """GET /debug/<key> (errors, migrations, dbstats, db/..., pprof/...): the raw body."""
-        return (await self.transport.send("GET", f"/debug/{key.lstrip('/')}")).content
+        return (await self.transport.send("GET", f"/debug/{key.lstrip('/')}", params=params)).content
 
     @endpoint("GET /queries/run")
     async def run_saved_queries(self, query_ids: list[int], host_ids: list[int]) -> Json:

@@ -691,13 +691,46 @@ def _debug_command(name: str, key: str, description: str) -> None:
 _debug_command("errors", "errors", "The errors the server kept (GET /debug/errors).")
 _debug_command("migrations", "migrations", "The database migrations applied and missing.")
 _debug_command("db-stats", "dbstats", "The database connection pool's counters.")
+_debug_command("db-locks", "db/locks", "Locks held or awaited in the database.")
+_debug_command("db-innodb-status", "db/innodb-status", "The database's activity counters (Fleet's name).")
+_debug_command("db-process-list", "db/process-list", "Every database session and what it runs.")
+_debug_command("db-long-transactions", "db/long-transactions", "Open transactions, oldest first.")
+_debug_command("db-table-sizes", "db/table-sizes", "Each table's size, largest first.")
+_debug_command("goroutine", "pprof/goroutine", "The stack of every task and thread (Go's name).")
+_debug_command("heap", "pprof/heap", "Garbage collector counts and the most numerous objects.")
+_debug_command("cmdline", "pprof/cmdline", "The server's command line, secrets redacted.")
+
+# What `debug archive` collects, as Fleet's does (each one a file in the archive).
+ARCHIVE_KEYS = ("errors", "migrations", "dbstats", "db/locks", "db/innodb-status", "db/process-list",
+                "db/long-transactions", "db/table-sizes", "pprof/goroutine", "pprof/heap", "pprof/cmdline")
+
+
+@debug.command("profile")
+@click.option("--duration", type=click.IntRange(1, 60), default=30, show_default=True, help="Seconds to profile.")
+@click.option("--outfile", type=click.Path(dir_okay=False), help="Write the profile here instead of stdout.")
+@with_client()
+async def debug_profile(fleet: AsyncFleetClient, duration: int, outfile: str | None) -> None:
+    """A CPU profile of the server for --duration seconds.
+
+    \b
+    Example:
+      fleetctl debug profile --duration 5
+    """
+    with stderr.status(f"profiling for {duration}s"):
+        body = await fleet.debug("pprof/profile", seconds=duration)
+    if outfile:
+        await asyncio.to_thread(Path(outfile).write_bytes, body)
+        click.echo(f"[+] wrote {outfile}")
+    else:
+        click.echo(body.decode(errors="replace"))
 
 
 @debug.command("archive")
 @click.option("--outfile", type=click.Path(dir_okay=False), help="Default: fleet-debug-<time>.tar.gz.")
 @with_client()
 async def debug_archive(fleet: AsyncFleetClient, outfile: str | None) -> None:
-    """Save errors, migrations and pool counters in one .tar.gz, to attach to a bug report.
+    """Save every diagnostic above (errors, migrations, database and process state) in one
+    .tar.gz, to attach to a bug report.
 
     \b
     Example:
@@ -705,12 +738,12 @@ async def debug_archive(fleet: AsyncFleetClient, outfile: str | None) -> None:
     """
     path = outfile or time.strftime("fleet-debug-%Y%m%dT%H%M%S.tar.gz")
     with tarfile.open(path, "w:gz") as archive:
-        for key in ("errors", "migrations", "dbstats"):
+        for key in ARCHIVE_KEYS:
             try:
                 body = await fleet.debug(key)
             except NotFound:
                 continue
-            info = tarfile.TarInfo(f"{key}.json")
+            info = tarfile.TarInfo(key.replace("/", "-") + (".txt" if key.startswith("pprof/") else ".json"))
             info.size = len(body)
             archive.addfile(info, io.BytesIO(body))
     click.echo(f"[+] wrote {path}")

@@ -374,4 +374,9 @@ spec:
     assert migrations and all(m["applied"] for m in migrations)
     ctl("debug", "archive", "--outfile", "debug.tar.gz")
     with tarfile.open(ctl.tmp / "debug.tar.gz") as archive:
-        assert sorted(archive.getnames()) == ["dbstats.json", "errors.json", "migrations.json"]
+        assert sorted(archive.getnames()) == [
+            "db-innodb-status.json", "db-locks.json", "db-long-transactions.json", "db-process-list.json",
+            "db-table-sizes.json", "dbstats.json", "errors.json", "migrations.json", "pprof-cmdline.txt",
+            "pprof-goroutine.txt", "pprof-heap.txt"]
+    assert "Samples:" in ctl("debug", "profile", "--duration", "1").stdout  # pyinstrument's header
+    assert "serve" in ctl("debug", "cmdline").stdout
