@@ -50,14 +50,17 @@ class Transport:
         self.backoff = backoff
         self._owned = http_client is None
         self.http = http_client or httpx.AsyncClient(base_url=self.address, verify=self.verify, timeout=timeout)
-        self.http.headers["User-Agent"] = USER_AGENT
 
     async def aclose(self) -> None:
         if self._owned:
             await self.http.aclose()
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        """Per request, so a caller's own http_client is left as it was."""
+        headers = {"User-Agent": USER_AGENT}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
 
     async def send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
                    form: Mapping[str, str] | None = None, idempotent: bool | None = None) -> httpx.Response:

@@ -159,3 +159,16 @@ def test_commands_without_an_address_or_a_login_say_what_to_do(tmp_path: Path) -
     assert result.exit_code == 1 and "not logged in" in result.output
     result = runner.invoke(main, ["query", "--query", "SELECT 1;"], env={**env, "FLEETCTL_TOKEN": "t"})
     assert result.exit_code == 2 and "give targets with --hosts, --labels or --teams" in result.output
+
+
+def test_convert_command_prints_yaml_that_apply_reads(tmp_path: Path) -> None:
+    pack = tmp_path / "ssh.conf"
+    pack.write_text('{"queries": {"keys": {"query": "SELECT * FROM authorized_keys;", "interval": 600}}}')
+    result = CliRunner().invoke(main, ["convert", "-f", str(pack)])
+    assert result.exit_code == 0, result.output
+    docs = specs.read_documents(result.output, "converted.yml")
+    assert [(d.kind, d.name) for d in docs] == [("pack", "ssh"), ("query", "keys")]
+    assert docs[0].spec["queries"] == [{"query": "keys", "name": "keys", "interval": 600}]
+    pack.write_text("{not json")
+    result = CliRunner().invoke(main, ["convert", "-f", str(pack)])
+    assert result.exit_code == 1 and "not an osquery pack (JSON)" in result.output
