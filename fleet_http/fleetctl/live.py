@@ -45,6 +45,7 @@ async def run_query(fleet: AsyncFleetClient, *, sql: str | None, query_id: int |
     with progress:
         task = progress.add_task(f"campaign {campaign.id}", total=None, online=0, hosts=0)
         async with campaign:
+            err.print(f"campaign {campaign.id} started: streaming results (Ctrl-C stops it)", highlight=False)
             async for event in campaign:
                 if isinstance(event, Totals):
                     summary.total, summary.online = event.count, event.online

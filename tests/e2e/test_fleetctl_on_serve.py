@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -260,10 +261,11 @@ def test_ctrl_c_stops_a_live_query_cleanly(ctl: Fleetctl) -> None:
             return any(name.startswith("fleet_distributed_query_") for name in read.json().get("queries", {}))
 
         deadline = time.monotonic() + DEADLINE
-        # The host never answers, so fleetctl keeps listening until interrupted.
-        while not asked():
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.1)
+        # fleetctl is listening on the results stream once it says so.
+        assert process.stderr is not None
+        ready, _, _ = select.select([process.stderr], [], [], DEADLINE)
+        assert ready and b"streaming results (Ctrl-C stops it)" in process.stderr.readline()
+        assert asked()  # the host never answers, so fleetctl keeps listening until interrupted
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
         assert process.returncode == 130 and b"interrupted" in err, err
