@@ -191,33 +191,23 @@ def login(config: str | None, context: str | None, email: str | None, password: 
 
 
 @main.command()
-@with_client()
-async def logout(fleet: AsyncFleetClient) -> None:
+@context_options
+def logout(config: str | None, context: str | None) -> None:
     """End the session and forget its token.
 
     \b
     Example:
       fleetctl logout
     """
-    await fleet.logout()
-    click.echo("[+] Fleet logout successful and local token cleared!")
+    fleet = _client(config, context)
 
+    async def go() -> None:
+        async with fleet:
+            await fleet.logout()
 
-def _forget_token(config: str | None, context: str | None) -> None:
+    run(go())
     settings.set_keys(settings.config_path(config), settings.context_name(context), {"token": ""})
-
-
-# click calls the wrapped function; the token must also go from the file.
-_logout_callback = logout.callback
-
-
-def _logout_and_forget(config: str | None, context: str | None, **kwargs: Any) -> None:
-    assert _logout_callback is not None
-    _logout_callback(config=config, context=context, **kwargs)
-    _forget_token(config, context)
-
-
-logout.callback = _logout_and_forget
+    click.echo("[+] Fleet logout successful and local token cleared!")
 
 
 @main.command()

@@ -382,3 +382,33 @@ spec:
             "pprof-goroutine.txt", "pprof-heap.txt"]
     assert "Samples:" in ctl("debug", "profile", "--duration", "1").stdout  # pyinstrument's header
     assert "serve" in ctl("debug", "cmdline").stdout
+
+
+def _read_until(fd: int, wanted: bytes, seen: bytearray) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while wanted not in seen:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, (wanted, bytes(seen))
+        seen.extend(os.read(fd, 4096))
+
+
+def test_login_prompts_on_a_terminal_and_hides_the_password(ctl: Fleetctl) -> None:
+    ctl("logout")
+    primary, replica = pty.openpty()
+    process = subprocess.Popen(ctl.command("login"), stdin=replica, stdout=replica, stderr=replica, env=ctl.env,
+                               cwd=ctl.tmp)
+    os.close(replica)
+    seen = bytearray()
+    try:
+        # The email the context remembers is offered as the default.
+        _read_until(primary, f"Email [{EMAIL}]: ".encode(), seen)
+        os.write(primary, b"\n")
+        _read_until(primary, b"Password: ", seen)
+        os.write(primary, PASSWORD.encode() + b"\n")
+        _read_until(primary, b"Fleet login successful", seen)
+        assert process.wait(30) == 0
+    finally:
+        os.close(primary)
+    assert PASSWORD.encode() not in seen
+    assert "token: (set)" in ctl("config", "get").stdout
+    assert ctl("get", "queries").returncode == 0
