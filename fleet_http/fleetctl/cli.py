@@ -349,10 +349,16 @@ def _spec_getter(kind: str, plural: str, columns: tuple[str, ...], row: Callable
     @get.command(plural, help=f"Show {plural} (--yaml applies as it is).\n\n\b\nExample:\n  "
                               f"fleetctl get {plural} --yaml")
     @click.option("--name", default=None, help="Only the one with this name.")
+    @click.option("--team", default=None, help="Only those of this team (queries and policies; '' for global ones).")
     @output_options
     @with_client()
-    async def getter(fleet: AsyncFleetClient, name: str | None, as_yaml: bool, as_json: bool) -> None:
+    async def getter(fleet: AsyncFleetClient, name: str | None, team: str | None, as_yaml: bool,
+                     as_json: bool) -> None:
         found = await specs.export(fleet, kind)
+        if team is not None:
+            if kind not in ("query", "policy"):
+                raise click.UsageError(f"--team applies to queries and policies, not {plural}")
+            found = [s for s in found if s["team"].casefold() == team.casefold()]
         if name is not None:
             found = [s for s in found if (s["team"]["name"] if kind == "team" else s["name"]) == name]
             if not found:

@@ -323,8 +323,14 @@ async def _teams_by_id(fleet: AsyncFleetClient) -> dict[int, str]:
 async def export(fleet: AsyncFleetClient, kind: str, *, name: str | None = None) -> list[Json]:
     """The server's objects of one kind as normalised specs (what ``get --yaml`` prints)."""
     if kind == "query":
-        found = [s for s in map(_to_json, await fleet.get_query_specs())]
-        return [{**QUERY_DEFAULTS, **{k: v for k, v in s.items() if k in QUERY_DEFAULTS}} for s in found]
+        found = [{**QUERY_DEFAULTS, **{k: v for k, v in s.items() if k in QUERY_DEFAULTS}}
+                 for s in map(_to_json, await fleet.get_query_specs())]
+        # Team queries are not in GET /spec/queries; each team's list has them.
+        for team_id, team_name in (await _teams_by_id(fleet)).items():
+            async for q in fleet.queries(team_id=team_id):
+                body = _to_json(q)
+                found.append({**{k: body.get(k, v) for k, v in QUERY_DEFAULTS.items()}, "team": team_name})
+        return found
     if kind == "label":
         out: list[Json] = []
         for label in await fleet.get_label_specs():
@@ -442,15 +448,6 @@ async def plan(fleet: AsyncFleetClient, docs: list[Doc]) -> list[Step]:
 
 
 async def _export_for_plan(fleet: AsyncFleetClient, kind: str) -> list[Json]:
-    if kind == "query":
-        # Team queries are not in GET /spec/queries; each team's list has them.
-        names = await _teams_by_id(fleet)
-        found = await export(fleet, kind)
-        for team_id, team_name in names.items():
-            async for q in fleet.queries(team_id=team_id):
-                body = _to_json(q)
-                found.append({**{k: body.get(k, v) for k, v in QUERY_DEFAULTS.items()}, "team": team_name})
-        return found
     if kind in ("config", "enroll_secret", "user_roles"):
         specs = await export(fleet, kind)
         return [{**specs[0], "name": kind}]

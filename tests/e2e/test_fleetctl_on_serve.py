@@ -307,12 +307,12 @@ def test_get_carve_reassembles_the_blocks_a_host_uploaded(ctl: Fleetctl) -> None
 
 
 def test_hosts_users_roles_saved_queries_trigger_and_debug(ctl: Fleetctl) -> None:
-    ctl.write("setup.yml", f"""---
+    ctl.write("setup.yml", """---
 apiVersion: v1
 kind: enroll_secret
 spec:
   secrets:
-    - secret: {SECRET}
+    - secret: SECRET
 ---
 apiVersion: v1
 kind: team
@@ -325,8 +325,21 @@ kind: query
 spec:
   name: One
   query: SELECT 1 AS one;
-""")
+---
+apiVersion: v1
+kind: query
+spec:
+  name: Team uptime
+  team: Servers
+  query: SELECT * FROM uptime;
+  interval: 300
+""".replace("SECRET", SECRET))
     ctl("apply", "-f", "setup.yml")
+    assert "0 changed, 4 unchanged" in ctl("apply", "-f", "setup.yml").stdout
+    team_queries = [json.loads(line)["spec"] for line in
+                    ctl("get", "queries", "--team", "Servers", "--json").stdout.splitlines()]
+    assert [(q["name"], q["team"], q["interval"]) for q in team_queries] == [("Team uptime", "Servers", 300)]
+    assert yaml.safe_load(ctl("get", "queries", "--team", "", "--yaml").stdout)["spec"]["name"] == "One"
     ctl("user", "create", "--email", "ann@example.com", "--name", "Ann", "--global-role", "observer",
         "--password", "another-horse-7?staple")
 
