@@ -14,6 +14,7 @@ import anyio
 import pytest
 from test_serve import ADMIN_EMAIL, ADMIN_PASSWORD, set_up
 
+from fleet_http.client import FleetClient, LiveQueryTimeout
 from fleet_osquery.sim import Simulator
 from fleet_osquery.sim.agent import SimOptions
 from fleet_osquery.sim.answers import AnswerRules
@@ -84,3 +85,12 @@ def test_the_client_docs_examples_run(fleet: FleetCLI, tmp_path: Path) -> None:
     assert "every online host answered" in out
     assert f"{HOSTS} hosts answered\n" in out and f"{HOSTS} hosts answered again" in out
     assert len(namespace["results"]) == HOSTS
+
+    # Nobody answers now: the stream's deadline passes, with the totals it had.
+    with FleetClient(server.base_url, ca_file=ca_file) as fleet_again:
+        fleet_again.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        with fleet_again.live_query(query="SELECT 2;", label_ids=[namespace["labels"]["All Hosts"]],
+                                    seconds=1.5) as campaign, pytest.raises(LiveQueryTimeout):
+            list(campaign)
+        assert campaign.timed_out and campaign.results == []
+        assert campaign.totals is not None and campaign.totals.count == HOSTS
