@@ -15,6 +15,7 @@ from fleet_http.client import (
     AsyncFleetClient,
     AuthenticationFailed,
     BadRequest,
+    Conflict,
     FleetConnectionError,
     NotFound,
     PermissionDenied,
@@ -71,6 +72,11 @@ async def test_each_error_class_carries_the_body_and_request_id(cast: Cast) -> N
     with pytest.raises(BadRequest) as bad:
         await admin.start_campaign(query="SELECT 1;", host_ids=[4242])
     assert bad.value.status == 400 and "selected" in bad.value.reasons()
+
+    await admin.apply_enroll_secrets(["shared-secret"])
+    with pytest.raises(Conflict) as clash:
+        await admin.apply_team_specs([{"name": "Kiosks", "secrets": [{"secret": "shared-secret"}]}])
+    assert clash.value.status == 409 and clash.value.reasons() == {"base": "enroll secret is already in use"}
 
     observer = python_client(cast.fleet.client, cast.actors["observer"].token)
     with pytest.raises(PermissionDenied) as forbidden:
