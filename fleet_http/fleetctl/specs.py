@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
+import msgspec
 import yaml
 
 from fleet_http.client import AsyncFleetClient, NotFound
@@ -391,8 +392,6 @@ def _policy_spec(policy: Any, team: str) -> Json:
 
 
 def _to_json(value: Any) -> Json:
-    import msgspec
-
     out: Json = msgspec.to_builtins(value)
     return out
 
