@@ -1,0 +1,3 @@
+from fleet_http.fleetctl.cli import main
+
+main()
