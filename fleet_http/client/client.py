@@ -413,6 +413,7 @@ _THIN: tuple[tuple[str, str, str, str], ...] = (
     ("perform_required_password_reset", "POST", "/perform_required_password_reset", "new_password"),
     ("get_sso_settings", "GET", "/sso", "the SSO settings the login page shows"),
     ("initiate_sso", "POST", "/sso", "relay_url: starts an SSO login"),
+    ("finish_sso", "POST", "/sso/callback", "SAMLResponse: the IdP's answer; returns the session token"),
     ("get_user", "GET", "/users/{}", "one user"),
     ("delete_user", "DELETE", "/users/{}", "delete a user"),
     ("create_user_from_invite", "POST", "/users", "invite_token, name, email, password"),

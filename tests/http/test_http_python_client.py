@@ -169,7 +169,8 @@ def test_tls_verification_is_on_by_default_and_a_ca_file_replaces_the_system_roo
 # Routes the client leaves to others: a device's own routes (authenticated by its device token,
 # used by Fleet Desktop, not by a user) and the SockJS transports of the results stream (the
 # client reads results over the plain WebSocket).
-NOT_FOR_THE_CLIENT = re.compile(r"^\w+ /device/|^\w+ /results/(info|\{\}/\{\}/)")
+# Device routes, the SockJS transports, and the SP metadata XML an IdP administrator downloads.
+NOT_FOR_THE_CLIENT = re.compile(r"^\w+ /device/|^\w+ /results/(info|\{\}/\{\}/)|^GET /sso/metadata$")
 
 
 def _served_routes(app: Litestar) -> set[str]:
