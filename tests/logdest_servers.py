@@ -42,6 +42,9 @@ class LocalServer:
     Litestar test client blocks the test's loop while the app handles a request, and the app's
     destinations call these servers meanwhile), that can go down and come back."""
 
+    # A receiver inflates gzip bodies; a proxy must pass them on as they came.
+    auto_decompress = True
+
     def __init__(self) -> None:
         self.port = free_port()
         self.app = web.Application(client_max_size=256 * 1024 * 1024)
@@ -64,7 +67,7 @@ class LocalServer:
         self._call(self._down())
 
     async def _up(self) -> None:
-        self._runner = web.AppRunner(self.app)
+        self._runner = web.AppRunner(self.app, auto_decompress=self.auto_decompress)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
@@ -201,6 +204,8 @@ class RecordingAwsProxy(LocalServer):
     """Forwards every request to moto unchanged and keeps the bodies of Lambda invocations
     (moto's Lambda without Docker answers with the payload but stores none)."""
 
+    auto_decompress = False
+
     def __init__(self, upstream: str) -> None:
         super().__init__()
         self.upstream = upstream
@@ -335,10 +340,13 @@ async def running_backend(plugin: str, moto: str) -> AsyncIterator[Backend]:
                 archive = io.BytesIO()
                 with zipfile.ZipFile(archive, "w") as zipped:
                     zipped.writestr("handler.py", "def handler(event, context):\n    return event\n")
+                role = _boto("iam", moto).create_role(RoleName=f"lambda-{uid}", AssumeRolePolicyDocument=json.dumps({
+                    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                            "Principal": {"Service": "lambda.amazonaws.com"}}]}))
                 for log_type in ("result", "status"):
                     _boto("lambda", moto).create_function(
                         FunctionName=f"{log_type}-{uid}", Runtime="python3.12", Handler="handler.handler",
-                        Role="arn:aws:iam::123456789012:role/lambda", Code={"ZipFile": archive.getvalue()})
+                        Role=role["Role"]["Arn"], Code={"ZipFile": archive.getvalue()})
                 yield Backend({**both, **_aws_settings("lambda", proxy.url),
                                "lambda_result_function": f"result-{uid}", "lambda_status_function": f"status-{uid}"},
                               proxy, lambda t: list(proxy.invocations[f"{t}-{uid}"]))
