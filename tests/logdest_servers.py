@@ -210,6 +210,8 @@ class RecordingAwsProxy(LocalServer):
         super().__init__()
         self.upstream = upstream
         self.invocations: dict[str, list[bytes]] = defaultdict(list)
+        # Every request's target header and body start, to count API calls by operation.
+        self.requests: list[bytes] = []
         self.app.router.add_route("*", "/{path:.*}", self.forward)
         self.client: httpx.AsyncClient | None = None
 
@@ -229,6 +231,7 @@ class RecordingAwsProxy(LocalServer):
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         answer = await self.client.request(request.method, self.upstream + request.path_qs, content=body,
                                            headers=headers)
+        self.requests.append(request.headers.get("X-Amz-Target", "").encode() + b" " + body[:64])
         parts = request.path.split("/")
         if request.method == "POST" and len(parts) == 5 and parts[2] == "functions" and parts[4] == "invocations":
             if answer.status_code < 300:
