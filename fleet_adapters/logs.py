@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,6 +99,12 @@ def report_delivery(event: DeliveryEvent) -> None:
             listener(event)
         except Exception:  # a broken listener must never fail a delivery
             log.exception("log_delivery_listener_failed")
+
+
+def _report_batch(destination: str, log_type: str, outcome: Literal["accepted", "failed"], data: bytes,
+                  started: float) -> None:
+    report_delivery(DeliveryEvent(destination, log_type, outcome, data.count(b"\n"), len(data),
+                                  time.monotonic() - started))
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -293,13 +300,16 @@ class FilesystemLogDestination:
         if not data:
             return
         file = self._files[log_type]
+        started = time.monotonic()
         async with file.async_lock:
             try:
                 await asyncio.to_thread(file.append, data)
             except OSError as exc:
                 # strerror only ("No space left on device"): never the records themselves.
                 log.error("log write failed", log_type=log_type, path=str(file.path), error=exc.strerror)
+                _report_batch("filesystem", log_type, "failed", data, started)
                 raise Unavailable(f"the {log_type} log destination did not accept the batch") from exc
+        _report_batch("filesystem", log_type, "accepted", data, started)
 
     async def aclose(self) -> None:
         for file in self._files.values():
@@ -334,6 +344,7 @@ class StdoutLogDestination:
         data = encode_batch(records)
         if not data:
             return
+        started = time.monotonic()
         async with self._lock:
             try:
                 # A full pipe blocks the write; that must not stop the event loop.
@@ -341,7 +352,9 @@ class StdoutLogDestination:
             except (OSError, ValueError) as exc:
                 # ValueError: stdout was closed.
                 log.error("log write to stdout failed", log_type=log_type, error=str(exc))
+                _report_batch("stdout", log_type, "failed", data, started)
                 raise Unavailable(f"the {log_type} log destination did not accept the batch") from exc
+        _report_batch("stdout", log_type, "accepted", data, started)
 
 
 class NullLogDestination:
