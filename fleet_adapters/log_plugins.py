@@ -41,7 +41,7 @@ from fleet_adapters.logs import (
     report_delivery,
 )
 from fleet_adapters.s3 import AwsAccess, aws_client
-from fleet_adapters.settings import Settings, log_files
+from fleet_adapters.settings import Settings, log_files, url_without_credentials
 from fleet_core.errors import Unavailable
 from fleet_core.ports import LogDestination
 
@@ -292,6 +292,17 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, httpx.TransportError)
 
 
+def _json(response: httpx.Response) -> dict[str, Any]:
+    """A JSON object answer; anything else is the destination failing, not a server error."""
+    try:
+        answer = response.json()
+    except ValueError:
+        raise DeliveryFailed(f"HTTP {response.status_code} with a body that is not JSON") from None
+    if not isinstance(answer, dict):
+        raise DeliveryFailed(f"HTTP {response.status_code} with a JSON body that is not an object")
+    return answer
+
+
 class HttpLogDestination(RemoteLogDestination):
     """A destination reached by HTTP POSTs of record groups: transient failures (connection errors,
     timeouts, 408, 429, 5xx) are retried with backoff up to ``max_attempts`` per request within the
@@ -354,7 +365,9 @@ class WebhookLogDestination(HttpLogDestination):
     def __init__(self, url: str, client: httpx.AsyncClient, *, fmt: Literal["lines", "array"] = "lines",
                  headers: Mapping[str, str] | None = None, bearer_token: str | None = None,
                  compress: bool = False, timeout: float = DEFAULT_TIMEOUT_SECONDS, max_attempts: int = 3) -> None:
-        super().__init__(url, client, timeout=timeout, max_attempts=max_attempts)
+        # The target shows in logs; a token in the URL's userinfo or query must not.
+        super().__init__(url_without_credentials(url), client, timeout=timeout, max_attempts=max_attempts)
+        self.url = url
         self.fmt = fmt
         self.compress = compress
         self.headers = {**(headers or {}),
@@ -368,7 +381,7 @@ class WebhookLogDestination(HttpLogDestination):
         body = (b"\n".join(group) + b"\n") if self.fmt == "lines" else b"[" + b",".join(group) + b"]"
         if self.compress:
             body = gzip.compress(body, 6)
-        await self._post(self.target, body, self.headers)
+        await self._post(self.url, body, self.headers)
 
 
 class KafkaRestLogDestination(HttpLogDestination):
@@ -388,7 +401,7 @@ class KafkaRestLogDestination(HttpLogDestination):
         # The records are JSON already (the agent endpoint decoded them): embedded as they are.
         body = b'{"records":[' + b",".join(b'{"value":' + record + b"}" for record in group) + b"]}"
         response = await self._post(self.url, body, self.headers)
-        offsets = response.json().get("offsets") or []
+        offsets = _json(response).get("offsets") or []
         errors = [offset for offset in offsets if offset.get("error_code") or offset.get("error")]
         if errors or len(offsets) != len(group):
             raise DeliveryFailed(f"the proxy stored {len(offsets) - len(errors)} of {len(group)} records: "
@@ -431,7 +444,9 @@ class ServiceAccountToken:
                     "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": self.assertion(now)})
                 if response.status_code != 200:
                     raise DeliveryFailed(f"token endpoint answered HTTP {response.status_code}")
-                answer = response.json()
+                answer = _json(response)
+                if not answer.get("access_token"):
+                    raise DeliveryFailed("the token endpoint returned no access token")
                 self._token = str(answer["access_token"])
                 self._expires = now + float(answer.get("expires_in", 3600))
             return self._token
@@ -475,7 +490,7 @@ class PubSubLogDestination(HttpLogDestination):
             headers["Authorization"] = f"Bearer {await self.credentials.token()}"
         body = json.dumps({"messages": [self._message(record) for record in group]}).encode()
         response = await self._post(self.url, body, headers)
-        if len(response.json().get("messageIds") or []) != len(group):
+        if len(_json(response).get("messageIds") or []) != len(group):
             raise DeliveryFailed("Pub/Sub did not return an id for every message")
 
 

@@ -481,8 +481,9 @@ def settings_value(settings: Settings, name: str) -> str:
     return str(getattr(settings, name) or "")
 
 
-def _without_credentials(url: str | None) -> str:
-    """A URL without user:password@ and without its query (where tokens are often put)."""
+def url_without_credentials(url: str | None) -> str:
+    """A URL without user:password@ and without its query (where tokens are often put), for
+    GET /config and the logs."""
     if not url:
         return ""
     scheme, sep, rest = url.partition("://")
@@ -538,8 +539,8 @@ def _log_plugin(settings: Settings, plugin: str) -> dict[str, Any]:
         }}
     if plugin == "webhook":
         return {"plugin": plugin, "config": {
-            "status_url": _without_credentials(settings.webhook_status_url),
-            "result_url": _without_credentials(settings.webhook_result_url),
+            "status_url": url_without_credentials(settings.webhook_status_url),
+            "result_url": url_without_credentials(settings.webhook_result_url),
             "format": settings.webhook_format,
             "gzip": settings.webhook_gzip,
             "header_names": [part.partition(":")[0].strip() for part in settings.webhook_headers.split(";")

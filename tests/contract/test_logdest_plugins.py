@@ -179,3 +179,25 @@ def test_settings_name_what_each_plugin_needs() -> None:
                                           "FLEET_WEBHOOK_RESULT_URL": "https://siem.example.com/in",
                                           "FLEET_KAFKAREST_TIMEOUT": "7s"})
     assert settings.kafkarest_timeout == dt.timedelta(seconds=7)
+
+
+async def test_a_failed_webhook_is_logged_without_the_token_in_its_url() -> None:
+    from structlog.testing import capture_logs
+
+    async with WebhookReceiver() as receiver, httpx.AsyncClient(timeout=5) as http:
+        destination = WebhookLogDestination(f"http://user:pw-secret@127.0.0.1:{receiver.port}/in?token=q-secret",
+                                            http, max_attempts=1)
+        receiver.fail_next = 1
+        with capture_logs() as logs, pytest.raises(Unavailable):
+            await destination.write("result", [rec(1)])
+    [failure] = [entry for entry in logs if entry["event"] == "log_delivery_failed"]
+    assert failure["target"] == f"http://127.0.0.1:{receiver.port}/in"
+    assert "secret" not in repr(logs)
+
+
+async def test_a_proxy_answer_that_is_not_json_fails_the_batch() -> None:
+    async with WebhookReceiver() as receiver, httpx.AsyncClient(timeout=5) as http:
+        # The webhook receiver answers 202 with no body: not what a Kafka REST proxy says.
+        destination = KafkaRestLogDestination(receiver.url, "t", http)
+        with pytest.raises(Unavailable):
+            await destination.write("result", [rec(1)])
