@@ -15,7 +15,7 @@ from fleet_adapters.clock import SystemClock
 from fleet_adapters.health import BackendHealth
 from fleet_adapters.installers import FilesystemInstallerStore
 from fleet_adapters.integrations import HttpTicketSystems
-from fleet_adapters.logs import log_destination
+from fleet_adapters.log_plugins import open_log_destinations
 from fleet_adapters.mail import SMTPMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.postgres.carve_store import PgCarveStore
@@ -35,7 +35,7 @@ from fleet_adapters.s3_installers import INSTALLERS_FOLDER, S3InstallerStore
 from fleet_adapters.saml import OneLoginServiceProvider
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
-from fleet_adapters.settings import Settings, SettingsError, installers_path, log_files, server_runtime
+from fleet_adapters.settings import Settings, SettingsError, installers_path, server_runtime
 from fleet_adapters.vulnerabilities_wiring import build_vulnerability_feed
 from fleet_adapters.webhook_sender import HttpWebhookSender
 from fleet_core.model.runtime import ServerRuntime
@@ -109,21 +109,11 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
         # Resubscribing at most ~2 s apart (its default is 5) keeps a process's caches in step within
         # the 5 s the server has to recover in after Redis returns.
         bus = RedisInvalidationBus(r, backoff_max=REDIS_RESUBSCRIBE_MAX_SECONDS)
-        result_file, status_file = log_files(settings)
-        file_options = {
-            "result_path": result_file, "status_path": status_file,
-            "rotate": settings.filesystem_enable_log_rotation, "compress": settings.filesystem_enable_log_compression,
-            "max_size_mb": settings.filesystem_max_size, "max_backups": settings.filesystem_max_backups,
-        }
-        # One destination per plugin, so a filesystem plugin serving both streams opens each file once.
-        plugins = {name: log_destination(name, **file_options)
-                   for name in {settings.osquery_result_log_plugin, settings.osquery_status_log_plugin}}
-        logs = {"result": plugins[settings.osquery_result_log_plugin],
-                "status": plugins[settings.osquery_status_log_plugin]}
         await bus.start()
         try:
             async with AsyncExitStack() as stores:
                 carve_store, installers = await _object_stores(settings, pool, stores)
+                logs = await stores.enter_async_context(open_log_destinations(settings))
                 yield make_services(
                     uow=lambda: PgUnitOfWork(pool),
                     hasher=Argon2PasswordHasher(),
@@ -151,9 +141,5 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                 )
         finally:
             await bus.stop()
-            for destination in plugins.values():
-                close = getattr(destination, "aclose", None)
-                if close is not None:
-                    await close()
             # Redis first, then (leaving the block) the pool: the reverse of opening.
             await r.aclose()

@@ -9,11 +9,13 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
+import attrs
 import structlog
 
 from fleet_core.errors import Unavailable
@@ -37,12 +39,12 @@ def _check_log_type(log_type: str) -> None:
         raise ValueError(f"unknown log type {log_type!r}; expected 'result' or 'status'")
 
 
-def encode_batch(records: Sequence[bytes]) -> bytes:
-    """One line per record, each ending in exactly one newline.
+def clean_records(records: Sequence[bytes]) -> list[bytes]:
+    """Each record on one line, without its surrounding whitespace; empty records are dropped.
 
     A raw CR or LF inside valid JSON can only be insignificant whitespace (inside strings they
     are escaped), so turning them into spaces keeps each record on its own line without changing
-    what it means. Records that are empty once trimmed are dropped rather than written as blank lines.
+    what it means.
     """
     lines = []
     for record in records:
@@ -52,9 +54,57 @@ def encode_batch(records: Sequence[bytes]) -> bytes:
         if b"\n" in line or b"\r" in line:
             line = line.replace(b"\r", b" ").replace(b"\n", b" ")
         lines.append(line)
+    return lines
+
+
+def encode_batch(records: Sequence[bytes]) -> bytes:
+    """One line per record (see clean_records), each ending in exactly one newline; b"" if none."""
+    lines = clean_records(records)
     if not lines:
         return b""
     return b"\n".join(lines) + b"\n"
+
+
+@attrs.frozen
+class DeliveryEvent:
+    """What happened to one batch (or one dropped record) at one destination, for metrics.
+
+    ``outcome`` is "accepted" (the destination took ``records`` records, ``bytes`` bytes),
+    "failed" (it did not; the agent keeps the batch and sends it again) or "dropped" (one record
+    larger than the destination takes, refused for good; the rest of its batch went on).
+    """
+
+    destination: str
+    log_type: str
+    outcome: Literal["accepted", "failed", "dropped"]
+    records: int
+    bytes: int
+    seconds: float = 0.0
+
+
+DeliveryListener = Callable[[DeliveryEvent], None]
+_listeners: list[DeliveryListener] = []
+
+
+def on_delivery(listener: DeliveryListener) -> Callable[[], None]:
+    """Call ``listener`` for every DeliveryEvent of this process (a metrics counter, say); returns
+    the function that removes it. Listeners run on the event loop and must not block or raise."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener)
+
+
+def report_delivery(event: DeliveryEvent) -> None:
+    for listener in list(_listeners):
+        try:
+            listener(event)
+        except Exception:  # a broken listener must never fail a delivery
+            log.exception("log_delivery_listener_failed")
+
+
+def _report_batch(destination: str, log_type: str, outcome: Literal["accepted", "failed"], data: bytes,
+                  started: float) -> None:
+    report_delivery(DeliveryEvent(destination, log_type, outcome, data.count(b"\n"), len(data),
+                                  time.monotonic() - started))
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -250,13 +300,16 @@ class FilesystemLogDestination:
         if not data:
             return
         file = self._files[log_type]
+        started = time.monotonic()
         async with file.async_lock:
             try:
                 await asyncio.to_thread(file.append, data)
             except OSError as exc:
                 # strerror only ("No space left on device"): never the records themselves.
                 log.error("log write failed", log_type=log_type, path=str(file.path), error=exc.strerror)
+                _report_batch("filesystem", log_type, "failed", data, started)
                 raise Unavailable(f"the {log_type} log destination did not accept the batch") from exc
+        _report_batch("filesystem", log_type, "accepted", data, started)
 
     async def aclose(self) -> None:
         for file in self._files.values():
@@ -291,6 +344,7 @@ class StdoutLogDestination:
         data = encode_batch(records)
         if not data:
             return
+        started = time.monotonic()
         async with self._lock:
             try:
                 # A full pipe blocks the write; that must not stop the event loop.
@@ -298,7 +352,9 @@ class StdoutLogDestination:
             except (OSError, ValueError) as exc:
                 # ValueError: stdout was closed.
                 log.error("log write to stdout failed", log_type=log_type, error=str(exc))
+                _report_batch("stdout", log_type, "failed", data, started)
                 raise Unavailable(f"the {log_type} log destination did not accept the batch") from exc
+        _report_batch("stdout", log_type, "accepted", data, started)
 
 
 class NullLogDestination:

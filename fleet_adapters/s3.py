@@ -1,5 +1,5 @@
-"""S3-compatible object storage clients (AWS S3, MinIO, Ceph, ...), shared by every store that
-keeps objects in a bucket: its options in one value, and the one way to open a client for them.
+"""AWS clients: the one way to open any AWS service client (S3 and S3-compatible stores, Firehose,
+Kinesis, Lambda) from an endpoint and credentials, and the S3 options every bucket store shares.
 
 The client is aiobotocore's: requests are signed by botocore, never by hand. Credentials are the
 static keys when given, otherwise botocore's default chain (environment, profile, instance
@@ -27,6 +27,22 @@ ROLE_SESSION_NAME = "fleet"
 
 
 @attrs.frozen(repr=False)
+class AwsAccess:
+    """How to reach one AWS service: region, endpoint (a local or compatible server) and credentials."""
+
+    region: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    sts_assume_role_arn: str | None = None
+
+    def __repr__(self) -> str:
+        # Never the secret key: options end up in logs and tracebacks.
+        return (f"AwsAccess(region={self.region!r}, endpoint_url={self.endpoint_url!r}, "
+                f"role={self.sts_assume_role_arn!r})")
+
+
+@attrs.frozen(repr=False)
 class S3Options:
     """Where objects go and how to reach them; ``prefix`` is prepended to every key."""
 
@@ -39,6 +55,11 @@ class S3Options:
     sts_assume_role_arn: str | None = None
     # Bucket in the path (http://host/bucket/key), as MinIO and most self-hosted servers need.
     force_path_style: bool = False
+
+    @property
+    def access(self) -> AwsAccess:
+        return AwsAccess(region=self.region, endpoint_url=self.endpoint_url, access_key_id=self.access_key_id,
+                         secret_access_key=self.secret_access_key, sts_assume_role_arn=self.sts_assume_role_arn)
 
     def __repr__(self) -> str:
         # Never the secret key: options end up in logs and tracebacks.
@@ -55,23 +76,31 @@ def _client_config(options: S3Options) -> AioConfig:
     )
 
 
-def _session(options: S3Options) -> AioSession:
+def _session(access: AwsAccess) -> AioSession:
     session = get_session()
-    if options.access_key_id and options.secret_access_key:
-        session.set_credentials(options.access_key_id, options.secret_access_key)
+    if access.access_key_id and access.secret_access_key:
+        session.set_credentials(access.access_key_id, access.secret_access_key)
     return session
 
 
 @asynccontextmanager
 async def s3_client(options: S3Options) -> AsyncIterator[Any]:
     """An S3 client for these options, open for the block's duration (it pools its connections)."""
-    session = _session(options)
-    if options.sts_assume_role_arn:
-        role_arn = options.sts_assume_role_arn
+    async with aws_client("s3", options.access, _client_config(options)) as client:
+        yield client
+
+
+@asynccontextmanager
+async def aws_client(service: str, access: AwsAccess, config: AioConfig) -> AsyncIterator[Any]:
+    """A client of one AWS service ("s3", "firehose", "kinesis", "lambda") open for the block's
+    duration; ``config`` carries the caller's timeouts and retry policy."""
+    session = _session(access)
+    if access.sts_assume_role_arn:
+        role_arn = access.sts_assume_role_arn
 
         async def assume_role() -> dict[str, str]:
-            async with _session(options).create_client(
-                    "sts", region_name=options.region, config=AioConfig(retries={"max_attempts": 3})) as sts:
+            async with _session(access).create_client(
+                    "sts", region_name=access.region, config=AioConfig(retries={"max_attempts": 3})) as sts:
                 answer = await sts.assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME,
                                                DurationSeconds=ASSUMED_ROLE_SECONDS)
             credentials = answer["Credentials"]
@@ -86,7 +115,7 @@ async def s3_client(options: S3Options) -> AsyncIterator[Any]:
         # own credential providers fill, and the client renews them through assume_role().
         session._credentials = AioDeferredRefreshableCredentials(refresh_using=assume_role, method="sts-assume-role")
     async with session.create_client(
-        "s3", region_name=options.region, endpoint_url=options.endpoint_url, config=_client_config(options),
+        service, region_name=access.region, endpoint_url=access.endpoint_url, config=config,
     ) as client:
         yield client
 

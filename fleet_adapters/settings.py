@@ -26,6 +26,8 @@ from fleet_core.model.vulnerability_settings import (
 )
 
 ENV_PREFIX: Final = "FLEET_"
+LogPlugin = Literal["filesystem", "stdout", "none", "firehose", "kinesis", "lambda", "pubsub", "kafkarest",
+                    "webhook", "s3"]
 
 
 class SettingsError(Exception):
@@ -69,12 +71,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     osquery_max_jitter_percent: Annotated[
         int, msgspec.Meta(ge=0, le=100, description="spread of those collections, percent of the interval")
     ] = 10
-    osquery_result_log_plugin: Annotated[
-        Literal["filesystem", "stdout", "none"], _help("where osquery result logs go")
-    ] = "filesystem"
-    osquery_status_log_plugin: Annotated[
-        Literal["filesystem", "stdout", "none"], _help("where osquery status logs go")
-    ] = "filesystem"
+    osquery_result_log_plugin: Annotated[LogPlugin, _help("where osquery result logs go")] = "filesystem"
+    osquery_status_log_plugin: Annotated[LogPlugin, _help("where osquery status logs go")] = "filesystem"
     filesystem_result_log_file: Annotated[
         str | None, _help("result log path for the filesystem plugin (default <data dir>/osquery_result)")
     ] = None
@@ -85,6 +83,67 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     filesystem_enable_log_compression: Annotated[bool, _help("gzip rotated filesystem logs")] = False
     filesystem_max_size: Annotated[int, msgspec.Meta(ge=1, description="rotate at this many MB")] = 500
     filesystem_max_backups: Annotated[int, msgspec.Meta(ge=0, description="rotated files to keep")] = 3
+    # The remote log plugins (fleet_adapters/log_plugins.py, docs/logging.md), Fleet's flags.
+    log_destination_timeout: Annotated[
+        dt.timedelta, _help("how long one log batch may take at a remote destination, retries included")
+    ] = dt.timedelta(seconds=30)
+    firehose_region: Annotated[str | None, _help("AWS region of the firehose log plugin")] = None
+    firehose_endpoint_url: Annotated[str | None, _help("firehose API URL (a local or compatible server)")] = None
+    firehose_access_key_id: Annotated[str | None, _help("firehose access key id; unset: the default chain")] = None
+    firehose_secret_access_key: Annotated[str | None, _help("firehose secret access key")] = None
+    firehose_sts_assume_role_arn: Annotated[str | None, _help("role the firehose plugin assumes")] = None
+    firehose_result_stream: Annotated[str | None, _help("Firehose delivery stream for result logs")] = None
+    firehose_status_stream: Annotated[str | None, _help("Firehose delivery stream for status logs")] = None
+    kinesis_region: Annotated[str | None, _help("AWS region of the kinesis log plugin")] = None
+    kinesis_endpoint_url: Annotated[str | None, _help("kinesis API URL (a local or compatible server)")] = None
+    kinesis_access_key_id: Annotated[str | None, _help("kinesis access key id; unset: the default chain")] = None
+    kinesis_secret_access_key: Annotated[str | None, _help("kinesis secret access key")] = None
+    kinesis_sts_assume_role_arn: Annotated[str | None, _help("role the kinesis plugin assumes")] = None
+    kinesis_result_stream: Annotated[str | None, _help("Kinesis stream for result logs")] = None
+    kinesis_status_stream: Annotated[str | None, _help("Kinesis stream for status logs")] = None
+    lambda_region: Annotated[str | None, _help("AWS region of the lambda log plugin")] = None
+    lambda_endpoint_url: Annotated[str | None, _help("lambda API URL (a local or compatible server)")] = None
+    lambda_access_key_id: Annotated[str | None, _help("lambda access key id; unset: the default chain")] = None
+    lambda_secret_access_key: Annotated[str | None, _help("lambda secret access key")] = None
+    lambda_sts_assume_role_arn: Annotated[str | None, _help("role the lambda plugin assumes")] = None
+    lambda_result_function: Annotated[str | None, _help("Lambda function for result logs")] = None
+    lambda_status_function: Annotated[str | None, _help("Lambda function for status logs")] = None
+    pubsub_project: Annotated[str | None, _help("Google Cloud project of the Pub/Sub topics")] = None
+    pubsub_result_topic: Annotated[str | None, _help("Pub/Sub topic for result logs")] = None
+    pubsub_status_topic: Annotated[str | None, _help("Pub/Sub topic for status logs")] = None
+    pubsub_add_attributes: Annotated[
+        bool, _help("add each record's name, hostIdentifier and decorations as message attributes")
+    ] = False
+    pubsub_endpoint_url: Annotated[str, _help("Pub/Sub API URL (the emulator's, say)")] = "https://pubsub.googleapis.com"
+    pubsub_credentials_file: Annotated[
+        str | None, _help("service account key (JSON file); unset: no credentials, as the emulator wants")
+    ] = None
+    kafkarest_proxyhost: Annotated[str | None, _help("Kafka REST proxy URL")] = None
+    kafkarest_result_topic: Annotated[str | None, _help("Kafka topic for result logs")] = None
+    kafkarest_status_topic: Annotated[str | None, _help("Kafka topic for status logs")] = None
+    kafkarest_timeout: Annotated[dt.timedelta, _help("Kafka REST request and batch timeout")] = dt.timedelta(seconds=5)
+    kafkarest_content_type_value: Annotated[str, _help("Content-Type of Kafka REST requests")] = (
+        "application/vnd.kafka.json.v2+json"
+    )
+    webhook_result_url: Annotated[str | None, _help("URL result log batches are POSTed to")] = None
+    webhook_status_url: Annotated[str | None, _help("URL status log batches are POSTed to")] = None
+    webhook_format: Annotated[Literal["lines", "array"], _help("body of a log webhook: JSON lines or a JSON array")] = (
+        "lines"
+    )
+    webhook_headers: Annotated[
+        str, _help("extra headers of log webhook requests: 'Name: value', several separated by ';'")
+    ] = ""
+    webhook_bearer_token: Annotated[str | None, _help("bearer token of log webhook requests")] = None
+    webhook_gzip: Annotated[bool, _help("gzip log webhook bodies")] = False
+    webhook_max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10, description="tries per log webhook request")] = 3
+    s3_log_bucket: Annotated[str | None, _help("S3 bucket of the s3 log plugin")] = None
+    s3_log_prefix: Annotated[str, _help("prefix of every log object key")] = ""
+    s3_log_region: Annotated[str | None, _help("region of the log bucket")] = None
+    s3_log_endpoint_url: Annotated[str | None, _help("S3 API URL of the log bucket (MinIO, ...)")] = None
+    s3_log_access_key_id: Annotated[str | None, _help("access key id for the log bucket")] = None
+    s3_log_secret_access_key: Annotated[str | None, _help("secret access key for the log bucket")] = None
+    s3_log_sts_assume_role_arn: Annotated[str | None, _help("role assumed for the log bucket")] = None
+    s3_log_force_path_style: Annotated[bool, _help("bucket in the path, as MinIO needs")] = False
     live_query_rest_period: Annotated[
         dt.timedelta, _help("how long the synchronous live query endpoints wait for answers")
     ] = dt.timedelta(seconds=25)
@@ -316,6 +375,7 @@ def _check(settings: Settings, by_name: Mapping[str, Option]) -> None:
         raise SettingsError(f"invalid {_label(by_name['vulnerabilities_periodicity'])}: must be positive")
     if settings.device_token_ttl <= dt.timedelta(0):
         raise SettingsError(f"invalid {_label(by_name['device_token_ttl'])}: must be positive")
+    _check_log_plugins(settings, by_name)
     if not settings.server_tls:
         return
     if (settings.server_cert is None) != (settings.server_key is None):
@@ -324,6 +384,35 @@ def _check(settings: Settings, by_name: Mapping[str, Option]) -> None:
         path = getattr(settings, name)
         if path is not None and not Path(path).is_file():
             raise SettingsError(f"invalid {_label(by_name[name])}: no such file {path!r}")
+
+
+# What each remote log plugin needs, by log type ({} is "result" or "status"), and for both.
+_LOG_PLUGIN_NEEDS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "firehose": (("firehose_{}_stream",), ("firehose_region",)),
+    "kinesis": (("kinesis_{}_stream",), ("kinesis_region",)),
+    "lambda": (("lambda_{}_function",), ("lambda_region",)),
+    "pubsub": (("pubsub_{}_topic",), ("pubsub_project",)),
+    "kafkarest": (("kafkarest_{}_topic",), ("kafkarest_proxyhost",)),
+    "webhook": (("webhook_{}_url",), ()),
+    "s3": ((), ("s3_log_bucket",)),
+}
+
+
+def _check_log_plugins(settings: Settings, by_name: Mapping[str, Option]) -> None:
+    for log_type in ("result", "status"):
+        plugin = getattr(settings, f"osquery_{log_type}_log_plugin")
+        per_type, shared = _LOG_PLUGIN_NEEDS.get(plugin, ((), ()))
+        for name in [template.format(log_type) for template in per_type] + list(shared):
+            if not getattr(settings, name):
+                raise SettingsError(
+                    f"{_label(by_name[f'osquery_{log_type}_log_plugin'])} is {plugin}: set {_label(by_name[name])}")
+    for value in filter(None, (part.strip() for part in settings.webhook_headers.split(";"))):
+        name, colon, _ = value.partition(":")
+        if not colon or not name.strip():
+            raise SettingsError(f"invalid {_label(by_name['webhook_headers'])}: expected 'Name: value', got {value!r}")
+    for name in ("log_destination_timeout", "kafkarest_timeout"):
+        if getattr(settings, name) <= dt.timedelta(0):
+            raise SettingsError(f"invalid {_label(by_name[name])}: must be positive")
 
 
 def server_url(settings: Settings) -> str:
@@ -390,6 +479,21 @@ def installers_path(settings: Settings) -> Path:
     return Path(settings.installers_dir).expanduser() if settings.installers_dir else settings.data_path / "installers"
 
 
+def settings_value(settings: Settings, name: str) -> str:
+    """A string setting as GET /config shows it: "" when unset."""
+    return str(getattr(settings, name) or "")
+
+
+def url_without_credentials(url: str | None) -> str:
+    """A URL without user:password@ and without its query (where tokens are often put), for
+    GET /config and the logs."""
+    if not url:
+        return ""
+    scheme, sep, rest = url.partition("://")
+    host_and_path = rest.rpartition("@")[2] if sep else url
+    return (scheme + sep if sep else "") + host_and_path.split("?", 1)[0]
+
+
 def log_files(settings: Settings) -> tuple[Path, Path]:
     """(result log, status log) for the filesystem plugin."""
     return (
@@ -399,7 +503,63 @@ def log_files(settings: Settings) -> tuple[Path, Path]:
 
 
 def _log_plugin(settings: Settings, plugin: str) -> dict[str, Any]:
-    """How GET /config reports a log destination, in Fleet's shape."""
+    """How GET /config reports a log destination, in Fleet's shape: where logs go, never a
+    secret (keys, tokens, header values, credential files are reported only as set or not)."""
+    if plugin in ("firehose", "kinesis"):
+        return {"plugin": plugin, "config": {
+            "region": settings_value(settings, f"{plugin}_region"),
+            "endpoint_url": settings_value(settings, f"{plugin}_endpoint_url"),
+            "status_stream": settings_value(settings, f"{plugin}_status_stream"),
+            "result_stream": settings_value(settings, f"{plugin}_result_stream"),
+            "sts_assume_role_arn": settings_value(settings, f"{plugin}_sts_assume_role_arn"),
+            "access_key_id_set": bool(getattr(settings, f"{plugin}_access_key_id")),
+        }}
+    if plugin == "lambda":
+        return {"plugin": plugin, "config": {
+            "region": settings_value(settings, "lambda_region"),
+            "endpoint_url": settings_value(settings, "lambda_endpoint_url"),
+            "status_function": settings_value(settings, "lambda_status_function"),
+            "result_function": settings_value(settings, "lambda_result_function"),
+            "sts_assume_role_arn": settings_value(settings, "lambda_sts_assume_role_arn"),
+            "access_key_id_set": bool(settings.lambda_access_key_id),
+        }}
+    if plugin == "pubsub":
+        return {"plugin": plugin, "config": {
+            "project": settings_value(settings, "pubsub_project"),
+            "status_topic": settings_value(settings, "pubsub_status_topic"),
+            "result_topic": settings_value(settings, "pubsub_result_topic"),
+            "add_attributes": settings.pubsub_add_attributes,
+            "endpoint_url": settings.pubsub_endpoint_url,
+            "credentials_set": bool(settings.pubsub_credentials_file),
+        }}
+    if plugin == "kafkarest":
+        return {"plugin": plugin, "config": {
+            "proxyhost": settings_value(settings, "kafkarest_proxyhost"),
+            "status_topic": settings_value(settings, "kafkarest_status_topic"),
+            "result_topic": settings_value(settings, "kafkarest_result_topic"),
+            "timeout": int(settings.kafkarest_timeout.total_seconds()),
+            "content_type_value": settings.kafkarest_content_type_value,
+        }}
+    if plugin == "webhook":
+        return {"plugin": plugin, "config": {
+            "status_url": url_without_credentials(settings.webhook_status_url),
+            "result_url": url_without_credentials(settings.webhook_result_url),
+            "format": settings.webhook_format,
+            "gzip": settings.webhook_gzip,
+            "header_names": [part.partition(":")[0].strip() for part in settings.webhook_headers.split(";")
+                             if part.strip()],
+            "bearer_token_set": bool(settings.webhook_bearer_token),
+            "max_attempts": settings.webhook_max_attempts,
+        }}
+    if plugin == "s3":
+        return {"plugin": plugin, "config": {
+            "bucket": settings_value(settings, "s3_log_bucket"),
+            "prefix": settings.s3_log_prefix,
+            "region": settings_value(settings, "s3_log_region"),
+            "endpoint_url": settings_value(settings, "s3_log_endpoint_url"),
+            "sts_assume_role_arn": settings_value(settings, "s3_log_sts_assume_role_arn"),
+            "access_key_id_set": bool(settings.s3_log_access_key_id),
+        }}
     if plugin != "filesystem":
         return {"plugin": plugin, "config": {}}
     result, status = log_files(settings)
