@@ -16,6 +16,7 @@ from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
 from fleet_adapters.memory.live_queries import InMemoryLiveQueryStore
 from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
+from fleet_adapters.memory.metrics import RecordingMetrics
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
 from fleet_adapters.memory.uow import InMemoryStore, InMemoryUnitOfWork
@@ -61,6 +62,7 @@ class InMemoryKit:
     logs: RecordingLogDestination
     live_store: InMemoryLiveQueryStore
     carve_store: InMemoryCarveStore
+    metrics: RecordingMetrics
 
 
 def in_memory_kit(
@@ -74,6 +76,7 @@ def in_memory_kit(
     clock = clock or MovableClock()
     live_store = InMemoryLiveQueryStore()
     carve_store = InMemoryCarveStore()
+    metrics = RecordingMetrics()
     services = make_services(
         uow=store.unit_of_work,
         # Real argon2 with the cheapest parameters: same code path, test-speed hashing.
@@ -100,6 +103,7 @@ def in_memory_kit(
         ticket_sender=HttpTicketSystems(),
         integration_checker=HttpTicketSystems(),
         carve_store=carve_store,
+        metrics=metrics,
     )
     return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store,
-                       carve_store=carve_store)
+                       carve_store=carve_store, metrics=metrics)
