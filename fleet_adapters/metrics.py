@@ -19,15 +19,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Final
 
 import redis.asyncio
-import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client import generate_latest as _generate_latest
 from redis.asyncio.client import Pipeline
 
 from fleet_adapters.postgres.pool import Pool
 from fleet_core.ports import LogDestination, WebhookSender
-
-log = structlog.get_logger(__name__)
 
 MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Whether values go to files: decided when prometheus_client was first imported (just above,
@@ -78,9 +75,11 @@ CACHE_LOOKUPS: Final = Counter(
     "fleet_cache_lookups", "Lookups in the hot path's caches, by cache and result (hit or miss)",
     ("cache", "result"))
 
-# The hot path's label sets, resolved once rather than on every request.
-_NODE_KEY_HIT: Final = CACHE_LOOKUPS.labels("node_key", "hit")
-_NODE_KEY_MISS: Final = CACHE_LOOKUPS.labels("node_key", "miss")
+# Children by label values, resolved once rather than on every request (prometheus_client's own
+# lookup takes a lock and builds a tuple each time). The label sets are bounded: route templates,
+# methods, statuses, cache names.
+_REQUEST_CHILDREN: dict[tuple[str, str, str, int], Any] = {}
+_CACHE_CHILDREN: dict[tuple[str, bool], Any] = {}
 
 
 def render() -> bytes:
@@ -93,7 +92,11 @@ def render() -> bytes:
 
 
 def observe_request(api: str, method: str, route: str, status: int, seconds: float) -> None:
-    HTTP_REQUESTS.labels(api, method, route, str(status)).observe(seconds)
+    key = (api, method, route, status)
+    child = _REQUEST_CHILDREN.get(key)
+    if child is None:
+        child = _REQUEST_CHILDREN[key] = HTTP_REQUESTS.labels(api, method, route, str(status))
+    child.observe(seconds)
 
 
 def record_log_batch(destination: str, log_type: str, records: int, *, ok: bool) -> None:
@@ -130,10 +133,11 @@ class PrometheusMetrics:
         LIVE_RESULTS.inc(count)
 
     def cache_lookup(self, cache: str, *, hit: bool) -> None:
-        if cache == "node_key":
-            (_NODE_KEY_HIT if hit else _NODE_KEY_MISS).inc()
-        else:
-            CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss").inc()
+        key = (cache, hit)
+        child = _CACHE_CHILDREN.get(key)
+        if child is None:
+            child = _CACHE_CHILDREN[key] = CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss")
+        child.inc()
 
 
 class MeteredLogDestination:
