@@ -80,6 +80,7 @@ CACHE_LOOKUPS: Final = Counter(
 # methods, statuses, cache names.
 _REQUEST_CHILDREN: dict[tuple[str, str, str, int], Any] = {}
 _CACHE_CHILDREN: dict[tuple[str, bool], Any] = {}
+_LOG_CHILDREN: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
 
 
 def render() -> bytes:
@@ -101,9 +102,14 @@ def observe_request(api: str, method: str, route: str, status: int, seconds: flo
 
 def record_log_batch(destination: str, log_type: str, records: int, *, ok: bool) -> None:
     """One batch handed to a log destination: what a destination adapter calls if it meters itself."""
-    outcome = "ok" if ok else "failed"
-    LOG_BATCHES.labels(destination, log_type, outcome).inc()
-    LOG_RECORDS.labels(destination, log_type, outcome).inc(records)
+    key = (destination, log_type, ok)
+    children = _LOG_CHILDREN.get(key)
+    if children is None:
+        outcome = "ok" if ok else "failed"
+        children = _LOG_CHILDREN[key] = (LOG_BATCHES.labels(destination, log_type, outcome),
+                                         LOG_RECORDS.labels(destination, log_type, outcome))
+    children[0].inc()
+    children[1].inc(records)
 
 
 def record_webhook_delivery(*, ok: bool) -> None:

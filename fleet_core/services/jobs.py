@@ -109,11 +109,10 @@ async def running_jobs(services: Services) -> AsyncIterator[None]:
         # Triggered runs end with the periodic jobs (the stack unwinds in reverse).
         stack.push_async_callback(services.schedules.stop)
         for job in services.jobs:
-            run = measured(job.name, job.run, services.metrics)
-            if job.schedule is not None:
-                run = services.schedules.guarded(job.schedule, run)
+            timed = measured(job.name, job.run, services.metrics)
+            run = timed if job.schedule is None else services.schedules.guarded(job.schedule, timed)
             if job.run_at_exit:
-                stack.push_async_callback(_last_run, job.name, run)
+                stack.push_async_callback(_last_run, job.name, timed)
             await stack.enter_async_context(
                 periodic(job.period.total_seconds(), run, name=job.name, run_first=job.run_first))
         yield
