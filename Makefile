@@ -66,6 +66,12 @@ CARVE_ARGS ?=
 bench-carve: $(STAMP)
 	$(BIN)/python tests/bench/carving.py $(CARVE_ARGS)
 
+# The metrics' CPU per agent request, in one process (not a test; see "Metrics overhead" in
+# docs/performance.md); `make bench` before and after measures it on the whole server.
+.PHONY: bench-metrics
+bench-metrics: $(STAMP)
+	$(BIN)/python tests/bench/metrics_overhead.py
+
 # The fault drills (not a test: never fails on a target). Rewrites docs/reliability.md below its
 # marker line: 500 simulated hosts on `fleet serve --workers 2` while the embedded Redis, then
 # Postgres, then a server worker are killed and frozen in turn, then the server is restarted;

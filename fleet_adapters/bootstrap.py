@@ -18,6 +18,13 @@ from fleet_adapters.integrations import HttpTicketSystems
 from fleet_adapters.log_plugins import open_log_destinations
 from fleet_adapters.mail import SMTPMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
+from fleet_adapters.metrics import (
+    MeteredLogDestination,
+    MeteredRedis,
+    MeteredWebhookSender,
+    PrometheusMetrics,
+    sampling_pool,
+)
 from fleet_adapters.postgres.carve_store import PgCarveStore
 from fleet_adapters.postgres.diagnostics import PgDatabaseDiagnostics
 from fleet_adapters.postgres.pool import Pool, connection_pool
@@ -103,7 +110,7 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
         # redis-py's default pool refuses the 101st concurrent command ("Too many connections"),
         # which the live-query benchmark hit under load; commands now wait for a free connection.
         # Each live-query stream holds one connection for its subscription, hence the headroom.
-        r = redis.asyncio.Redis.from_pool(redis.asyncio.BlockingConnectionPool.from_url(
+        r = MeteredRedis.from_pool(redis.asyncio.BlockingConnectionPool.from_url(
             settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_SECONDS,
             **REDIS_FAULT_OPTIONS))
         # Resubscribing at most ~2 s apart (its default is 5) keeps a process's caches in step within
@@ -112,8 +119,12 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
         await bus.start()
         try:
             async with AsyncExitStack() as stores:
+                await stores.enter_async_context(sampling_pool(pool))
                 carve_store, installers = await _object_stores(settings, pool, stores)
-                logs = await stores.enter_async_context(open_log_destinations(settings))
+                plugins = await stores.enter_async_context(open_log_destinations(settings))
+                # Metered at the port boundary: batches and records per destination, with failures.
+                logs = {"result": MeteredLogDestination(plugins["result"], settings.osquery_result_log_plugin),
+                        "status": MeteredLogDestination(plugins["status"], settings.osquery_status_log_plugin)}
                 yield make_services(
                     uow=lambda: PgUnitOfWork(pool),
                     hasher=Argon2PasswordHasher(),
@@ -128,7 +139,7 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                     schedule_lock=PgScheduleLock(pool),
                     database_diagnostics=PgDatabaseDiagnostics(pool),
                     process_diagnostics=PythonProcessDiagnostics(),
-                    webhook_sender=HttpWebhookSender(),
+                    webhook_sender=MeteredWebhookSender(HttpWebhookSender()),
                     ticket_sender=HttpTicketSystems(),
                     integration_checker=HttpTicketSystems(),
                     live_store=RedisLiveQueryStore(r),
@@ -138,6 +149,7 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
                     carve_store=carve_store,
                     saml=OneLoginServiceProvider(),
                     sso_store=RedisSSOStateStore(r),
+                    metrics=PrometheusMetrics(),
                 )
         finally:
             await bus.stop()

@@ -202,6 +202,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3_secret_access_key: Annotated[str | None, _help("S3 secret access key")] = None
     s3_sts_assume_role_arn: Annotated[str | None, _help("role to assume through STS for S3")] = None
     s3_force_s3_path_style: Annotated[bool, _help("bucket in the URL path, not the host name (MinIO)")] = False
+    # As Fleet: GET /metrics is served with basic auth when both are set, without any when
+    # --prometheus-basic-auth-disable is given, and not at all otherwise.
+    prometheus_basic_auth_username: Annotated[str | None, _help("user name Prometheus scrapes /metrics with")] = None
+    prometheus_basic_auth_password: Annotated[str | None, _help("password Prometheus scrapes /metrics with")] = None
+    prometheus_basic_auth_disable: Annotated[
+        bool, _help("serve /metrics without credentials when none are set")
+    ] = False
 
     @property
     def host(self) -> str:

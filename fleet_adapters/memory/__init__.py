@@ -16,6 +16,7 @@ from fleet_adapters.memory.invalidation import InMemoryInvalidationBus
 from fleet_adapters.memory.live_queries import InMemoryLiveQueryStore
 from fleet_adapters.memory.logs import RecordingLogDestination
 from fleet_adapters.memory.mail import RecordingMailer
+from fleet_adapters.memory.metrics import RecordingMetrics
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.memory.schedule_lock import InMemoryScheduleLock
 from fleet_adapters.memory.sso import InMemorySSOStateStore
@@ -63,6 +64,7 @@ class InMemoryKit:
     logs: RecordingLogDestination
     live_store: InMemoryLiveQueryStore
     carve_store: InMemoryCarveStore
+    metrics: RecordingMetrics
 
 
 def in_memory_kit(
@@ -76,6 +78,7 @@ def in_memory_kit(
     clock = clock or MovableClock()
     live_store = InMemoryLiveQueryStore()
     carve_store = InMemoryCarveStore()
+    metrics = RecordingMetrics()
     services = make_services(
         uow=store.unit_of_work,
         # Real argon2 with the cheapest parameters: same code path, test-speed hashing.
@@ -105,6 +108,7 @@ def in_memory_kit(
         # The real SAML toolkit: tests drive it with a signing IdP of their own.
         saml=OneLoginServiceProvider(),
         sso_store=InMemorySSOStateStore(clock),
+        metrics=metrics,
     )
     return InMemoryKit(services=services, store=store, mailer=mailer, clock=clock, logs=logs, live_store=live_store,
-                       carve_store=carve_store)
+                       carve_store=carve_store, metrics=metrics)

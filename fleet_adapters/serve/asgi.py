@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 import structlog
@@ -19,6 +19,9 @@ from fleet_adapters.settings import Settings, load_settings
 # uvicorn's worker processes through this variable; it is not meant to be set by hand.
 SETTINGS_ENV: Final = "_FLEET_SERVE_SETTINGS"
 OSQUERY_PREFIXES: Final = ("/api/osquery/", "/api/v1/osquery/")
+# Served by serve/metrics_endpoint.py, which is imported only once the server starts: it loads
+# prometheus_client, which picks its storage (PROMETHEUS_MULTIPROC_DIR) when first imported.
+METRICS_PATH: Final = "/metrics"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,6 +29,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 # Loose on purpose: Litestar types its __call__ with TypedDict unions of every ASGI event.
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+if TYPE_CHECKING:
+    from fleet_adapters.serve.metrics_endpoint import MetricsEndpoint
 
 log = structlog.get_logger("fleet.cli")
 
@@ -37,6 +43,8 @@ class FleetASGI:
         self.settings = settings
         self._management: ASGIApp | None = None
         self._osquery: ASGIApp | None = None
+        # GET /metrics when enabled, and the request metrics (serve/metrics_endpoint.py).
+        self._metrics: MetricsEndpoint | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -45,11 +53,18 @@ class FleetASGI:
         if self._management is None or self._osquery is None:
             raise RuntimeError("the server got a request before its lifespan started")
         path: str = scope.get("path", "")
-        app = self._osquery if path.startswith(OSQUERY_PREFIXES) else self._management
-        await app(scope, receive, send)
+        osquery = path.startswith(OSQUERY_PREFIXES)
+        app = self._osquery if osquery else self._management
+        if scope["type"] != "http" or self._metrics is None:
+            await app(scope, receive, send)
+        elif path == METRICS_PATH and self._metrics.enabled:
+            await self._metrics(scope, receive, send)
+        else:
+            await self._metrics.metered(app, "osquery" if osquery else "fleet", scope, receive, send)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Imported here so `fleet version` and `fleet prepare db` do not load Litestar and both apps.
+        from fleet_adapters.serve.metrics_endpoint import MetricsEndpoint
         from fleet_adapters.serve.process import serving
         from fleet_http.app import create_app as create_management_app
         from fleet_osquery.app import create_app as create_osquery_app
@@ -67,6 +82,7 @@ class FleetASGI:
                 for app in (management, osquery):
                     await stack.enter_async_context(_forwarded_lifespan(app, scope))
                 self._management, self._osquery = management, osquery
+                self._metrics = MetricsEndpoint(self.settings)
                 await send({"type": "lifespan.startup.complete"})
                 started = True
                 await receive()  # lifespan.shutdown
@@ -78,6 +94,7 @@ class FleetASGI:
             return
         finally:
             self._management = self._osquery = None
+            self._metrics = None
         await send({"type": "lifespan.shutdown.complete"})
 
 

@@ -46,6 +46,9 @@ from fleet_core import version
 GRACEFUL_SHUTDOWN_SECONDS: Final = 1
 
 # Options that matter to `fleet prepare db`; `fleet serve` takes every setting.
+# Under the data dir: prometheus_client's multiprocess files (see _prepare_metrics_dir).
+METRICS_DIR_NAME: Final = "prometheus"
+METRICS_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 PREPARE_OPTIONS: Final = ("data_dir", "database_url", "logging_json", "logging_debug")
 # Options that matter to `fleet installers put`.
 INSTALLER_OPTIONS: Final = ("data_dir", "installers_dir", "logging_json", "logging_debug", "s3_bucket", "s3_prefix",
@@ -66,6 +69,7 @@ def _serve(settings: Settings) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    _prepare_metrics_dir(settings.data_path / METRICS_DIR_NAME, workers=settings.workers)
     with contextlib.ExitStack() as stack, _quiet_unwinding():
         database_url, redis_url = settings.database_url, settings.redis_url
         embedded: list[EmbeddedPostgres | EmbeddedRedis] = []
@@ -125,6 +129,22 @@ def _serve(settings: Settings) -> int:
             server.run(sockets=[sock])
         return 0 if server.started else 1
     return 0
+
+
+def _prepare_metrics_dir(path: Path, *, workers: int) -> None:
+    """Every server process writes its metric values to files here (prometheus_client's
+    multiprocess mode) and a scrape adds them up. Emptied at start: values of a previous run
+    must not count. Set before prometheus_client is first imported, which is when it reads it."""
+    if "prometheus_client" in sys.modules and os.environ.get(METRICS_DIR_ENV) != str(path):
+        # Only when `fleet serve` runs inside a process that already loaded it (a test): one
+        # process keeps its values in memory, which is right; several could not add up.
+        if workers > 1:
+            raise CommandError("prometheus_client was imported before its multiprocess directory was set")
+        return
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ[METRICS_DIR_ENV] = str(path)
 
 
 def _restarted(watchdog: Watchdog | None) -> Callable[[object], None]:

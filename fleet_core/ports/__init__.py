@@ -32,6 +32,7 @@ from fleet_core.ports.installers import InstallerStore
 from fleet_core.ports.integrations import IntegrationChecker, TicketSender
 from fleet_core.ports.labels import LabelRepository
 from fleet_core.ports.live_queries import CampaignRepository, LiveQueryStore, ResultSubscription
+from fleet_core.ports.metrics import NO_METRICS, Metrics
 from fleet_core.ports.packs import PackRepository
 from fleet_core.ports.policies import PolicyRepository
 from fleet_core.ports.queries import QueryRepository
@@ -46,6 +47,7 @@ from fleet_core.ports.vulnerability_automations import VulnerabilityAnnouncement
 from fleet_core.ports.webhooks import WebhookRepository
 
 __all__ = [
+    "NO_METRICS",
     "ActivityRepository",
     "AppConfigRepository",
     "CampaignRepository",
@@ -69,6 +71,7 @@ __all__ = [
     "LiveQueryStore",
     "LogDestination",
     "Mailer",
+    "Metrics",
     "PackRepository",
     "PackSource",
     "PasswordHasher",

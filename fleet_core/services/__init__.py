@@ -9,6 +9,7 @@ import attrs
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.webhooks import WebhookSchedule
 from fleet_core.ports import (
+    NO_METRICS,
     CarveStore,
     Clock,
     DatabaseDiagnostics,
@@ -20,6 +21,7 @@ from fleet_core.ports import (
     LiveQueryStore,
     LogDestination,
     Mailer,
+    Metrics,
     PasswordHasher,
     ProcessDiagnostics,
     RateLimiter,
@@ -102,6 +104,8 @@ class Services:
     sso: SSOService
     # Every background job of a server process (fleet_core.services.jobs), run by the process.
     jobs: tuple[BackgroundJob, ...]
+    # Where the services and the job runner report what the operator watches (GET /metrics).
+    metrics: Metrics = NO_METRICS
 
 
 def make_services(
@@ -130,6 +134,7 @@ def make_services(
     carve_store: CarveStore | None = None,
     saml: SAMLServiceProvider | None = None,
     sso_store: SSOStateStore | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> Services:
     """The one place services are assembled (called by the adapters' bootstrap and in-memory kit)."""
     error_reports = error_reports or NoErrorReportStore()
@@ -138,9 +143,10 @@ def make_services(
         uow=uow, hasher=hasher, tokens=tokens, clock=clock, mailer=mailer,
         rate_limiter=rate_limiter, runtime=runtime,
     )
-    hosts = HostService(uow=uow, clock=clock, tokens=tokens, bus=bus)
+    hosts = HostService(uow=uow, clock=clock, tokens=tokens, bus=bus, metrics=metrics)
     live_queries = LiveQueryService(uow=uow, clock=clock, store=live_store or NoLiveQueryStore(), tokens=tokens,
-                                    rest_period=runtime.live_query_rest_period)
+                                    rest_period=runtime.live_query_rest_period,
+                                    operator_metrics=metrics)
     tickets = ticket_sender or UNCONFIGURED_TICKETS
     webhooks = WebhookService(uow=uow, clock=clock, sender=webhook_sender, schedule=webhook_schedule, tickets=tickets)
     vulnerability_automations = VulnerabilityAutomationService(
@@ -149,7 +155,8 @@ def make_services(
     carves = CarveService(uow=uow, clock=clock, store=carve_store or NoCarveStore(), limits=runtime.carves)
     agents = AgentService(uow=uow, tokens=tokens, clock=clock, bus=bus, logs=dict(logs),
                           packs=PackConfigService(uow=uow, clock=clock, bus=bus),
-                          settings=runtime.agents, live=live_queries, rate_limiter=rate_limiter)
+                          settings=runtime.agents, live=live_queries, rate_limiter=rate_limiter,
+                          metrics=metrics)
     software = SoftwareService(uow=uow, clock=clock)
     sso = SSOService(uow=uow, clock=clock, tokens=tokens, runtime=runtime, saml_provider=saml, state_store=sso_store)
     vulnerabilities = None if vulnerability_feed is None else VulnerabilityService(
@@ -195,4 +202,5 @@ def make_services(
         vulnerability_automations=vulnerability_automations,
         sso=sso,
         jobs=jobs,
+        metrics=metrics,
     )

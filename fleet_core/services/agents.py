@@ -25,9 +25,11 @@ from fleet_core.model.policies import Policy
 from fleet_core.model.runtime import AgentSettings
 from fleet_core.model.secrets import EnrollSecret
 from fleet_core.ports import (
+    NO_METRICS,
     Clock,
     InvalidationBus,
     LogDestination,
+    Metrics,
     PackSource,
     RateLimiter,
     TokenGenerator,
@@ -210,6 +212,7 @@ class AgentService:
     live: LiveQueryService | None = None
     # Counts failed enrollments per client address; None: no limit (tests of other behaviour).
     rate_limiter: RateLimiter | None = None
+    metrics: Metrics = NO_METRICS
     cache: HostCache = attrs.field(init=False)
     seen: SeenBuffer = attrs.field(factory=SeenBuffer, init=False)
     _config: _Expiring | None = attrs.field(default=None, init=False)
@@ -272,6 +275,7 @@ class AgentService:
         if not created:
             # Other processes may still hold the old node key for this host.
             await announce(self.bus, [host.id])
+        self.metrics.hosts_enrolled()
         log.info("host_enrolled", host_id=host.id, team_id=host.team_id, created=created)
         return node_key
 
@@ -320,7 +324,10 @@ class AgentService:
         now = self.clock.now()
         # The cache is only as fresh as the bus: while it is disconnected a deletion or transfer
         # announced by another process would be missed, so the database is asked every time.
-        host = (self.cache.get(key, now) if self.bus.connected else None) or await self._load_host(key, now)
+        host = self.cache.get(key, now) if self.bus.connected else None
+        self.metrics.cache_lookup("node_key", hit=host is not None)
+        if host is None:
+            host = await self._load_host(key, now)
         if host is None:
             raise NodeInvalid("authentication error: invalid node key")
         self.seen.record(host.id, now)
@@ -384,16 +391,19 @@ class AgentService:
             # Keep them for the next flush rather than lose them.
             self.seen.restore(pending)
             raise
+        self.metrics.hosts_seen(len(pending))
         return len(pending)
 
     # ---- config ----------------------------------------------------------------------------------
 
     async def app_config(self) -> AppConfig:
         now = self.clock.now()
-        if self._config is None or self._config.until <= now:
+        cached = self._config
+        self.metrics.cache_lookup("app_config", hit=cached is not None and cached.until > now)
+        if cached is None or cached.until <= now:
             async with self.uow() as uow:
-                self._config = _Expiring(await uow.app_config.get(), now + CONFIG_CACHE)
-        config: AppConfig = self._config.value
+                cached = self._config = _Expiring(await uow.app_config.get(), now + CONFIG_CACHE)
+        config: AppConfig = cached.value
         return config
 
     async def _team_agent_options(self, team_id: int) -> Mapping[str, Any] | None:

@@ -27,7 +27,7 @@ from fleet_core.model.hosts import (
     Software,
 )
 from fleet_core.model.policies import HostPolicy
-from fleet_core.ports import Clock, InvalidationBus, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import NO_METRICS, Clock, InvalidationBus, Metrics, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.host_filters import check_os_name_and_version, is_unfiltered
 from fleet_core.rules.paging import ListOptions
 from fleet_core.rules.policies import FAIL
@@ -120,6 +120,7 @@ class HostService:
     clock: Clock
     tokens: TokenGenerator
     bus: InvalidationBus
+    metrics: Metrics = NO_METRICS
 
     async def list_page(self, viewer: Viewer, filters: HostFilter, options: ListOptions, *,
                         after: str | None = None, device_mapping: bool = False,
@@ -322,6 +323,17 @@ class HostService:
                 munki_issues=await uow.host_aggregates.munki_issues(scoped),
                 counted_at=self.clock.now(),
             )
+
+    async def sample_statuses(self) -> dict[str, int]:
+        """Count every host by status and report the counts to the metrics (a background job,
+        so that a scrape never runs a query over the hosts table)."""
+        async with self.uow() as uow:
+            summary = await uow.host_inventory.summary(HostFilter(), platform=None, now=self.clock.now())
+        counts = {"total": summary.totals_hosts_count, "online": summary.online_count,
+                  "offline": summary.offline_count, "mia": summary.mia_count,
+                  "missing_30_days": summary.missing_30_days_count, "new": summary.new_count}
+        self.metrics.host_statuses(counts)
+        return counts
 
     async def expire(self, now: dt.datetime | None = None) -> builtins.list[int]:
         """Delete hosts not seen for host_expiry_window days when host expiry is enabled."""

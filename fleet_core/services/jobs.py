@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 import structlog
 
+from fleet_core.ports import Metrics
 from fleet_core.services.schedules import AUTOMATIONS, CLEANUPS_THEN_AGGREGATION, VULNERABILITIES, Job
 
 if TYPE_CHECKING:
@@ -43,6 +45,8 @@ CARVE_EXPIRY_PERIOD = dt.timedelta(hours=1)
 SOFTWARE_COUNTS_PERIOD = dt.timedelta(minutes=10)
 # IdP metadata fetched from its URL: a rotated signing key is picked up within the hour.
 SSO_METADATA_PERIOD = dt.timedelta(hours=1)
+# Hosts by status for the metrics: sampled, so that a scrape never counts the hosts table.
+HOST_STATUS_SAMPLE_PERIOD = dt.timedelta(minutes=1)
 
 
 @attrs.frozen
@@ -89,6 +93,8 @@ def background_jobs(*, hosts: HostService, webhooks: WebhookService, live_querie
         # Seen times of check-ins are buffered in memory and written in one batch per flush.
         BackgroundJob("seen-flush", agents.settings.seen_flush_interval, agents.flush_seen, run_at_exit=True),
         *((BackgroundJob("sso-metadata", SSO_METADATA_PERIOD, sso.refresh_metadata),) if sso is not None else ()),
+        # Every process samples (no schedule): the metric keeps the latest sample of any of them.
+        BackgroundJob("host-status-metrics", HOST_STATUS_SAMPLE_PERIOD, hosts.sample_statuses, run_first=True),
     )
 
 
@@ -108,20 +114,38 @@ async def running_jobs(services: Services) -> AsyncIterator[None]:
         # Triggered runs end with the periodic jobs (the stack unwinds in reverse).
         stack.push_async_callback(services.schedules.stop)
         for job in services.jobs:
-            run = job.run if job.schedule is None else services.schedules.guarded(job.schedule, job.run)
+            timed = measured(job.name, job.run, services.metrics)
+            run = timed if job.schedule is None else services.schedules.guarded(job.schedule, timed)
             if job.run_at_exit:
-                stack.push_async_callback(_last_run, job)
+                stack.push_async_callback(_last_run, job.name, timed)
             await stack.enter_async_context(
                 periodic(job.period.total_seconds(), run, name=job.name, run_first=job.run_first))
         yield
 
 
-async def _last_run(job: BackgroundJob) -> None:
+def measured(name: str, run: Job, metrics: Metrics) -> Job:
+    """``run`` reporting each run's duration and outcome to ``metrics`` (a run skipped because
+    another process holds its schedule never starts, so it is not counted)."""
+
+    async def timed() -> object:
+        started = time.perf_counter()
+        ok = False
+        try:
+            result = await run()
+            ok = True
+            return result
+        finally:
+            metrics.job_ran(name, time.perf_counter() - started, ok=ok)
+
+    return timed
+
+
+async def _last_run(name: str, run: Job) -> None:
     try:
-        await job.run()
+        await run()
     except Exception:
         # The process is stopping either way; what could not be written is logged.
-        log.exception("background_job_failed", job=job.name)
+        log.exception("background_job_failed", job=name)
 
 
 async def _every(seconds: float, job: Callable[[], Awaitable[object]], name: str, run_first: bool) -> None:

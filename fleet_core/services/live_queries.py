@@ -26,7 +26,16 @@ from fleet_core.errors import BadRequest, FleetError, InvalidArgument, NotFound,
 from fleet_core.model.campaigns import Campaign, CampaignMetrics, CampaignStatus, LiveResult, StartedCampaign
 from fleet_core.model.hosts import Host, HostFilter, HostStatus
 from fleet_core.model.queries import SavedQuery
-from fleet_core.ports import Clock, LiveQueryStore, ResultSubscription, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from fleet_core.ports import (
+    NO_METRICS,
+    Clock,
+    LiveQueryStore,
+    Metrics,
+    ResultSubscription,
+    TokenGenerator,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from fleet_core.rules import campaigns as rules
 from fleet_core.rules.hosts import is_online
 from fleet_core.rules.targets import TargetSelection, is_visible, target_team_filter
@@ -121,6 +130,8 @@ class LiveQueryService:
     store: LiveQueryStore
     tokens: TokenGenerator
     rest_period: dt.timedelta = DEFAULT_REST_PERIOD
+    # What the operator's monitoring counts (``metrics`` is taken: a campaign's host counts).
+    operator_metrics: Metrics = NO_METRICS
     # Answers nobody hears arrive from every targeted host at every check-in: what decides their
     # fate (the campaign's start, or that it already ended) is remembered here, not re-read.
     _started_at: dict[int, dt.datetime] = attrs.field(factory=dict, init=False)
@@ -213,6 +224,7 @@ class LiveQueryService:
                 await subscription.close()
             await self.complete(campaign.id)
             raise
+        self.operator_metrics.campaign_started()
         log.info("live_query_started", campaign_id=campaign.id, hosts=len(host_ids), user_id=viewer.user.id)
         return StartedCampaign(campaign=campaign, metrics=metrics), subscription
 
@@ -301,6 +313,7 @@ class LiveQueryService:
             campaign_id = rules.campaign_id_of(name)
             if campaign_id is None:
                 continue
+            self.operator_metrics.live_results(1)
             error = None if result.status == 0 else (result.message or "query failed")
             answer = LiveResult(campaign_id=campaign_id, host_id=host.id, hostname=host.hostname,
                                 display_name=host.display_name, rows=tuple(result.rows),

@@ -37,7 +37,7 @@ def test_every_background_job_is_in_the_one_table_and_the_trigger_runs_its_sched
     services = in_memory_kit().services
     assert [job.name for job in services.jobs] == [
         "host-expiry", "webhooks", "live-query-cleanup", "carve-expiry", "software-counts",
-        "vulnerability-automations", "seen-flush", "sso-metadata"]
+        "vulnerability-automations", "seen-flush", "sso-metadata", "host-status-metrics"]
     assert services.schedules.jobs == {
         AUTOMATIONS: (services.webhooks.run,),
         CLEANUPS_THEN_AGGREGATION: (services.hosts.expire, services.live_queries.cleanup, services.carves.expire,
