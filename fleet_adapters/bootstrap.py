@@ -16,13 +16,14 @@ from fleet_adapters.health import BackendHealth
 from fleet_adapters.installers import FilesystemInstallerStore
 from fleet_adapters.integrations import HttpTicketSystems
 from fleet_adapters.log_plugins import open_log_destinations
+from fleet_adapters.logs import on_delivery
 from fleet_adapters.mail import SMTPMailer
 from fleet_adapters.memory.rate_limit import InMemoryRateLimiter
 from fleet_adapters.metrics import (
-    MeteredLogDestination,
     MeteredRedis,
     MeteredWebhookSender,
     PrometheusMetrics,
+    count_log_delivery,
     sampling_pool,
 )
 from fleet_adapters.postgres.carve_store import PgCarveStore
@@ -121,10 +122,9 @@ async def open_services(settings: Settings, *, runtime: ServerRuntime | None = N
             async with AsyncExitStack() as stores:
                 await stores.enter_async_context(sampling_pool(pool))
                 carve_store, installers = await _object_stores(settings, pool, stores)
-                plugins = await stores.enter_async_context(open_log_destinations(settings))
-                # Metered at the port boundary: batches and records per destination, with failures.
-                logs = {"result": MeteredLogDestination(plugins["result"], settings.osquery_result_log_plugin),
-                        "status": MeteredLogDestination(plugins["status"], settings.osquery_status_log_plugin)}
+                logs = await stores.enter_async_context(open_log_destinations(settings))
+                # Every destination reports its batches; the metrics count them per destination.
+                stores.callback(on_delivery(count_log_delivery))
                 yield make_services(
                     uow=lambda: PgUnitOfWork(pool),
                     hasher=Argon2PasswordHasher(),

@@ -13,6 +13,7 @@ records: delivery is at least once.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import base64
 import datetime as dt
@@ -108,7 +109,7 @@ def chunks(records: Sequence[bytes], *, max_records: int, max_bytes: int,
         yield group
 
 
-class RemoteLogDestination:
+class RemoteLogDestination(abc.ABC):
     """What every remote destination shares: cleaning, the deadline, failure logging and reporting."""
 
     plugin: str = "remote"
@@ -153,8 +154,9 @@ class RemoteLogDestination:
                     size=len(record), limit=limit)
         report_delivery(DeliveryEvent(self.plugin, log_type, "dropped", 1, len(record)))
 
+    @abc.abstractmethod
     async def _deliver(self, log_type: str, lines: list[bytes]) -> None:
-        raise NotImplementedError
+        """Deliver the batch's lines (each within the record limit), or raise DeliveryFailed."""
 
 
 # ---- AWS ---------------------------------------------------------------------------------------
@@ -303,7 +305,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return answer
 
 
-class HttpLogDestination(RemoteLogDestination):
+class HttpLogDestination(RemoteLogDestination, abc.ABC):
     """A destination reached by HTTP POSTs of record groups: transient failures (connection errors,
     timeouts, 408, 429, 5xx) are retried with backoff up to ``max_attempts`` per request within the
     batch deadline; a 413 halves the group, down to one record, which is then dropped."""
@@ -352,8 +354,9 @@ class HttpLogDestination(RemoteLogDestination):
             raise _HttpRefused(response.status_code, response.text)
         return response
 
+    @abc.abstractmethod
     async def _send(self, group: list[bytes]) -> None:
-        raise NotImplementedError
+        """POST one group of lines (within the request limits), or raise."""
 
 
 class WebhookLogDestination(HttpLogDestination):
@@ -542,8 +545,9 @@ async def _plugin_destinations(plugin: str, targets: Mapping[str, str], settings
         timeout = settings.log_destination_timeout.total_seconds()
         client = await stack.enter_async_context(
             aws_client(plugin, _aws_access(settings, plugin), aws_log_config(timeout)))
-        kind = {"firehose": FirehoseLogDestination, "kinesis": KinesisLogDestination,
-                "lambda": LambdaLogDestination}[plugin]
+        kinds: dict[str, Callable[..., RemoteLogDestination]] = {
+            "firehose": FirehoseLogDestination, "kinesis": KinesisLogDestination, "lambda": LambdaLogDestination}
+        kind = kinds[plugin]
         return {log_type: kind(client, target, timeout=timeout) for log_type, target in targets.items()}
     if plugin == "s3":
         timeout = settings.log_destination_timeout.total_seconds()

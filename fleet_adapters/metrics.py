@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 import redis.asyncio
@@ -23,8 +23,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client import generate_latest as _generate_latest
 from redis.asyncio.client import Pipeline
 
+from fleet_adapters.logs import DeliveryEvent
 from fleet_adapters.postgres.pool import Pool
-from fleet_core.ports import LogDestination, WebhookSender
+from fleet_core.ports import WebhookSender
 
 MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Whether values go to files: decided when prometheus_client was first imported (just above,
@@ -57,7 +58,8 @@ LOG_BATCHES: Final = Counter(
     "fleet_log_batches", "osquery log batches handed to a destination, by outcome (ok or failed)",
     ("destination", "log_type", "outcome"))
 LOG_RECORDS: Final = Counter(
-    "fleet_log_records", "osquery log records in those batches, by outcome",
+    "fleet_log_records", "osquery log records in those batches, by outcome (ok, failed, or dropped: one record "
+    "larger than the destination takes)",
     ("destination", "log_type", "outcome"))
 WEBHOOK_DELIVERIES: Final = Counter(
     "fleet_webhook_deliveries", "Webhook POSTs, by outcome (ok or failed)", ("outcome",))
@@ -146,25 +148,13 @@ class PrometheusMetrics:
         child.inc()
 
 
-class MeteredLogDestination:
-    """A LogDestination counting the batches and records it was given, and those it failed."""
-
-    def __init__(self, inner: LogDestination, destination: str) -> None:
-        self._inner = inner
-        self.destination = destination
-
-    async def write(self, log_type: str, records: Sequence[bytes]) -> None:
-        ok = False
-        try:
-            await self._inner.write(log_type, records)
-            ok = True
-        finally:
-            record_log_batch(self.destination, log_type, len(records), ok=ok)
-
-    async def aclose(self) -> None:
-        close = getattr(self._inner, "aclose", None)
-        if close is not None:
-            await close()
+def count_log_delivery(event: DeliveryEvent) -> None:
+    """The fleet_adapters.logs.on_delivery listener behind fleet_log_batches and fleet_log_records:
+    every destination reports its own batches (and each record too large for it, as "dropped")."""
+    if event.outcome == "dropped":
+        LOG_RECORDS.labels(event.destination, event.log_type, "dropped").inc(event.records)
+        return
+    record_log_batch(event.destination, event.log_type, event.records, ok=event.outcome == "accepted")
 
 
 class MeteredWebhookSender:

@@ -28,8 +28,9 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="fleet
 
 import attrs
 
+from fleet_adapters.logs import DeliveryEvent, on_delivery, report_delivery
 from fleet_adapters.memory import in_memory_kit
-from fleet_adapters.metrics import MeteredLogDestination, PrometheusMetrics
+from fleet_adapters.metrics import PrometheusMetrics, count_log_delivery
 from fleet_adapters.serve.asgi import _forwarded_lifespan
 from fleet_adapters.serve.metrics_endpoint import MetricsEndpoint
 from fleet_core.services.setup import SetupInput
@@ -67,13 +68,26 @@ async def request(app: Callable[..., Awaitable[None]], path: str, body: bytes) -
     return status, b"".join(chunks)
 
 
+class Reporting:
+    """The in-memory destination reporting each batch as a real destination does, so that the
+    metrics' log counting is part of what is measured."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def write(self, log_type: str, records: Any) -> None:
+        await self.inner.write(log_type, records)
+        report_delivery(DeliveryEvent("filesystem", log_type, "accepted", len(records), sum(map(len, records))))
+
+
 async def cpu_per_request(with_metrics: bool, requests: int) -> float:
     kit = in_memory_kit()
     services = kit.services
     if with_metrics:
         metrics = PrometheusMetrics()
         agents = attrs.evolve(services.agents, metrics=metrics)
-        agents.logs["result"] = MeteredLogDestination(services.agents.logs["result"], "filesystem")
+        agents.logs["result"] = Reporting(services.agents.logs["result"])
+        on_delivery(count_log_delivery)
         services = attrs.evolve(services, agents=agents, metrics=metrics)
     app = create_app(lambda: contextlib.nullcontext(services))
     setup = await services.setup.setup(SetupInput(

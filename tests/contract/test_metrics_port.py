@@ -15,9 +15,9 @@ import redis.asyncio
 from prometheus_client import REGISTRY
 from redis.exceptions import ResponseError
 
-from fleet_adapters.logs import log_destination
+from fleet_adapters.logs import log_destination, on_delivery
 from fleet_adapters.memory.metrics import RecordingMetrics
-from fleet_adapters.metrics import MeteredLogDestination, MeteredRedis, MeteredWebhookSender, PrometheusMetrics
+from fleet_adapters.metrics import MeteredRedis, MeteredWebhookSender, PrometheusMetrics, count_log_delivery
 from fleet_adapters.webhook_sender import HttpWebhookSender
 from fleet_core.errors import Unavailable
 from fleet_core.ports import NO_METRICS, Metrics
@@ -124,16 +124,18 @@ async def test_log_batches_and_records_are_counted_per_destination_with_failures
         return prometheus("fleet_log_batches_total", **labels), prometheus("fleet_log_records_total", **labels)
 
     ok_before, failed_before = batches("ok"), batches("failed")
-    good = MeteredLogDestination(log_destination("filesystem", result_path=tmp_path / "result",
-                                                 status_path=tmp_path / "status"), "filesystem")
+    stop_counting = on_delivery(count_log_delivery)
+    good = log_destination("filesystem", result_path=tmp_path / "result", status_path=tmp_path / "status")
     await good.write("result", [b'{"a":1}', b'{"a":2}', b'{"a":3}'])
     assert (tmp_path / "result").read_bytes().count(b"\n") == 3
     # A directory where the file should be: the destination refuses the batch, and it counts as failed.
     (tmp_path / "blocked").mkdir()
-    bad = MeteredLogDestination(log_destination("filesystem", result_path=tmp_path / "blocked",
-                                                status_path=tmp_path / "status2"), "filesystem")
-    with pytest.raises(Unavailable):
-        await bad.write("result", [b'{"b":1}', b'{"b":2}'])
+    bad = log_destination("filesystem", result_path=tmp_path / "blocked", status_path=tmp_path / "status2")
+    try:
+        with pytest.raises(Unavailable):
+            await bad.write("result", [b'{"b":1}', b'{"b":2}'])
+    finally:
+        stop_counting()
     ok_after, failed_after = batches("ok"), batches("failed")
     assert (ok_after[0] - ok_before[0], ok_after[1] - ok_before[1]) == (1, 3)
     assert (failed_after[0] - failed_before[0], failed_after[1] - failed_before[1]) == (1, 2)
