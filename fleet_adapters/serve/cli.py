@@ -53,7 +53,7 @@ PREPARE_OPTIONS: Final = ("data_dir", "database_url", "logging_json", "logging_d
 # Options that matter to `fleet installers put`.
 INSTALLER_OPTIONS: Final = ("data_dir", "installers_dir", "logging_json", "logging_debug", "s3_bucket", "s3_prefix",
                              "s3_region", "s3_endpoint_url", "s3_access_key_id", "s3_secret_access_key",
-                             "s3_sts_assume_role_arn", "s3_force_s3_path_style")
+                             "s3_sts_assume_role_arn", "s3_sts_external_id", "s3_force_s3_path_style")
 
 log = structlog.get_logger("fleet.cli")
 
