@@ -283,10 +283,11 @@ def test_get_carve_reassembles_what_a_host_carved_for_a_live_query(ctl: Fleetctl
     # Over the server's 2 MiB carve blocks: two whole ones and a short last one.
     path = "/tmp/evidence-5MiB"
 
-    async def carve() -> bytes:
+    async def carve() -> tuple[bytes, int]:
         sim = await _enrolled(ctl.server, 1)
         [host] = sim.hosts
         async with sim, AsyncFleetClient(ctl.server.base_url, ca_file=ctl.ca_file) as fleet:
+            await host.fetch_config()  # carver_block_size comes with the configuration
             await fleet.login(EMAIL, PASSWORD)
             [listed] = [h async for h in fleet.hosts()]
             await fleet.start_campaign(query=f"SELECT * FROM carves WHERE carve = 1 AND path = '{path}';",  # noqa: S608
@@ -298,10 +299,11 @@ def test_get_carve_reassembles_what_a_host_carved_for_a_live_query(ctl: Fleetctl
                 await anyio.sleep(0.2)
             [job] = list(host.pending_carves)
             assert await host.run_carves() == 1
-            return file_bytes(host.options.seed, host.host_identifier, path, job.size, 0, job.size)
+            source = file_bytes(host.options.seed, host.host_identifier, path, job.size, 0, job.size)
+            return source, host.carver_block_size
 
-    source = anyio.run(carve)
-    assert len(source) == 5 * 1024 * 1024
+    source, block_size = anyio.run(carve)
+    assert len(source) == 5 * 1024 * 1024 and block_size == 2 * 1024 * 1024
     listed = [json.loads(line) for line in ctl("get", "carves", "--json").stdout.splitlines()]
     assert [(c["id"], c["block_count"], c["carve_size"]) for c in listed] == [(1, 3, len(source))]
     ctl("get", "carve", "1", "--outfile", "carve.bin")
