@@ -623,3 +623,11 @@ class FleetClient:
                 raise_on_timeout=raise_on_timeout,
             )
         )
+
+
+# The blocking methods document themselves with their asynchronous twin's docstring.
+for _name, _method in vars(FleetClient).items():
+    _twin = getattr(AsyncFleetClient, _name, None)
+    if callable(_method) and not _name.startswith("_") and _method.__doc__ is None and _twin is not None:
+        _method.__doc__ = _twin.__doc__
+del _name, _method, _twin

@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -251,7 +251,7 @@ async def test_config_response_names_every_block_the_server_sends(fleet: Fleet) 
     assert msgspec.structs.asdict(await admin.get_config()) == {**msgspec.structs.asdict(ConfigResponse()), **raw}
 
 
-def _client_methods(cls: type) -> dict[str, object]:
+def _client_methods(cls: type) -> dict[str, Callable[..., Any]]:
     return {name: member for name, member in vars(cls).items()
             if not name.startswith("_") and inspect.isfunction(member)}
 
@@ -267,6 +267,15 @@ def _untyped(annotation: object) -> bool:
     if typing.get_origin(annotation) is dict:
         return True
     return any(_untyped(arg) for arg in typing.get_args(annotation))
+
+
+@pytest.mark.parametrize(("annotation", "untyped"), [
+    (Any, True), (dict, True), (dict[str, Any], True), (list[dict[str, int]], True),
+    (AsyncIterator[dict[str, Any]], True), (TeamBody | None, False), (AsyncIterator[QueryBody], False),
+    (list[str], False), (None, False), (bytes, False),
+])
+def test_untyped_results_are_told_apart(annotation: object, untyped: bool) -> None:
+    assert _untyped(annotation) is untyped
 
 
 @pytest.mark.parametrize("cls", [AsyncFleetClient, FleetClient])
@@ -295,3 +304,4 @@ def test_the_blocking_client_has_every_method_with_the_same_result() -> None:
         elif result is Campaign:
             result = SyncCampaign
         assert typing.get_type_hints(blocking[name])["return"] == result, name
+        assert inspect.signature(blocking[name]).parameters.keys() == inspect.signature(method).parameters.keys()
