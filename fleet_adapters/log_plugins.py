@@ -519,7 +519,8 @@ def _aws_access(settings: Settings, family: str) -> AwsAccess:
         return getattr(settings, f"{family}_{name}")
 
     return AwsAccess(region=get("region"), endpoint_url=get("endpoint_url"), access_key_id=get("access_key_id"),
-                     secret_access_key=get("secret_access_key"), sts_assume_role_arn=get("sts_assume_role_arn"))
+                     secret_access_key=get("secret_access_key"), sts_assume_role_arn=get("sts_assume_role_arn"),
+                     sts_external_id=get("sts_external_id"))
 
 
 def parse_headers(text: str) -> dict[str, str]:

@@ -35,6 +35,9 @@ class AwsAccess:
     access_key_id: str | None = None
     secret_access_key: str | None = None
     sts_assume_role_arn: str | None = None
+    # The ExternalId of the AssumeRole call, when the role's trust policy asks for one (AWS'
+    # guard against the confused deputy); it is not a secret.
+    sts_external_id: str | None = None
 
     def __repr__(self) -> str:
         # Never the secret key: options end up in logs and tracebacks.
@@ -53,13 +56,15 @@ class S3Options:
     access_key_id: str | None = None
     secret_access_key: str | None = None
     sts_assume_role_arn: str | None = None
+    sts_external_id: str | None = None
     # Bucket in the path (http://host/bucket/key), as MinIO and most self-hosted servers need.
     force_path_style: bool = False
 
     @property
     def access(self) -> AwsAccess:
         return AwsAccess(region=self.region, endpoint_url=self.endpoint_url, access_key_id=self.access_key_id,
-                         secret_access_key=self.secret_access_key, sts_assume_role_arn=self.sts_assume_role_arn)
+                         secret_access_key=self.secret_access_key, sts_assume_role_arn=self.sts_assume_role_arn,
+                         sts_external_id=self.sts_external_id)
 
     def __repr__(self) -> str:
         # Never the secret key: options end up in logs and tracebacks.
@@ -96,13 +101,15 @@ async def aws_client(service: str, access: AwsAccess, config: AioConfig) -> Asyn
     duration; ``config`` carries the caller's timeouts and retry policy."""
     session = _session(access)
     if access.sts_assume_role_arn:
-        role_arn = access.sts_assume_role_arn
+        role: dict[str, Any] = {"RoleArn": access.sts_assume_role_arn, "RoleSessionName": ROLE_SESSION_NAME,
+                                "DurationSeconds": ASSUMED_ROLE_SECONDS}
+        if access.sts_external_id:
+            role["ExternalId"] = access.sts_external_id
 
         async def assume_role() -> dict[str, str]:
             async with _session(access).create_client(
                     "sts", region_name=access.region, config=AioConfig(retries={"max_attempts": 3})) as sts:
-                answer = await sts.assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME,
-                                               DurationSeconds=ASSUMED_ROLE_SECONDS)
+                answer = await sts.assume_role(**role)
             credentials = answer["Credentials"]
             expiry = credentials["Expiration"]
             return {"access_key": credentials["AccessKeyId"], "secret_key": credentials["SecretAccessKey"],
@@ -128,5 +135,5 @@ def s3_options(settings: Settings) -> S3Options | None:
         bucket=settings.s3_bucket, prefix=settings.s3_prefix, region=settings.s3_region,
         endpoint_url=settings.s3_endpoint_url, access_key_id=settings.s3_access_key_id,
         secret_access_key=settings.s3_secret_access_key, sts_assume_role_arn=settings.s3_sts_assume_role_arn,
-        force_path_style=settings.s3_force_s3_path_style,
+        sts_external_id=settings.s3_sts_external_id, force_path_style=settings.s3_force_s3_path_style,
     )

@@ -92,6 +92,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     firehose_access_key_id: Annotated[str | None, _help("firehose access key id; unset: the default chain")] = None
     firehose_secret_access_key: Annotated[str | None, _help("firehose secret access key")] = None
     firehose_sts_assume_role_arn: Annotated[str | None, _help("role the firehose plugin assumes")] = None
+    firehose_sts_external_id: Annotated[str | None, _help("ExternalId of the firehose role's STS AssumeRole")] = None
     firehose_result_stream: Annotated[str | None, _help("Firehose delivery stream for result logs")] = None
     firehose_status_stream: Annotated[str | None, _help("Firehose delivery stream for status logs")] = None
     kinesis_region: Annotated[str | None, _help("AWS region of the kinesis log plugin")] = None
@@ -99,6 +100,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kinesis_access_key_id: Annotated[str | None, _help("kinesis access key id; unset: the default chain")] = None
     kinesis_secret_access_key: Annotated[str | None, _help("kinesis secret access key")] = None
     kinesis_sts_assume_role_arn: Annotated[str | None, _help("role the kinesis plugin assumes")] = None
+    kinesis_sts_external_id: Annotated[str | None, _help("ExternalId of the kinesis role's STS AssumeRole")] = None
     kinesis_result_stream: Annotated[str | None, _help("Kinesis stream for result logs")] = None
     kinesis_status_stream: Annotated[str | None, _help("Kinesis stream for status logs")] = None
     lambda_region: Annotated[str | None, _help("AWS region of the lambda log plugin")] = None
@@ -106,6 +108,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     lambda_access_key_id: Annotated[str | None, _help("lambda access key id; unset: the default chain")] = None
     lambda_secret_access_key: Annotated[str | None, _help("lambda secret access key")] = None
     lambda_sts_assume_role_arn: Annotated[str | None, _help("role the lambda plugin assumes")] = None
+    lambda_sts_external_id: Annotated[str | None, _help("ExternalId of the lambda role's STS AssumeRole")] = None
     lambda_result_function: Annotated[str | None, _help("Lambda function for result logs")] = None
     lambda_status_function: Annotated[str | None, _help("Lambda function for status logs")] = None
     pubsub_project: Annotated[str | None, _help("Google Cloud project of the Pub/Sub topics")] = None
@@ -143,6 +146,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3_log_access_key_id: Annotated[str | None, _help("access key id for the log bucket")] = None
     s3_log_secret_access_key: Annotated[str | None, _help("secret access key for the log bucket")] = None
     s3_log_sts_assume_role_arn: Annotated[str | None, _help("role assumed for the log bucket")] = None
+    s3_log_sts_external_id: Annotated[str | None, _help("ExternalId of the log bucket role's AssumeRole")] = None
     s3_log_force_path_style: Annotated[bool, _help("bucket in the path, as MinIO needs")] = False
     live_query_rest_period: Annotated[
         dt.timedelta, _help("how long the synchronous live query endpoints wait for answers")
@@ -201,6 +205,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3_access_key_id: Annotated[str | None, _help("S3 access key id; unset: the default credential chain")] = None
     s3_secret_access_key: Annotated[str | None, _help("S3 secret access key")] = None
     s3_sts_assume_role_arn: Annotated[str | None, _help("role to assume through STS for S3")] = None
+    s3_sts_external_id: Annotated[str | None, _help("external id passed to STS when assuming the S3 role")] = None
     s3_force_s3_path_style: Annotated[bool, _help("bucket in the URL path, not the host name (MinIO)")] = False
     # As Fleet: GET /metrics is served with basic auth when both are set, without any when
     # --prometheus-basic-auth-disable is given, and not at all otherwise.
@@ -519,6 +524,7 @@ def _log_plugin(settings: Settings, plugin: str) -> dict[str, Any]:
             "status_stream": settings_value(settings, f"{plugin}_status_stream"),
             "result_stream": settings_value(settings, f"{plugin}_result_stream"),
             "sts_assume_role_arn": settings_value(settings, f"{plugin}_sts_assume_role_arn"),
+            "sts_external_id": settings_value(settings, f"{plugin}_sts_external_id"),
             "access_key_id_set": bool(getattr(settings, f"{plugin}_access_key_id")),
         }}
     if plugin == "lambda":
@@ -528,6 +534,7 @@ def _log_plugin(settings: Settings, plugin: str) -> dict[str, Any]:
             "status_function": settings_value(settings, "lambda_status_function"),
             "result_function": settings_value(settings, "lambda_result_function"),
             "sts_assume_role_arn": settings_value(settings, "lambda_sts_assume_role_arn"),
+            "sts_external_id": settings_value(settings, "lambda_sts_external_id"),
             "access_key_id_set": bool(settings.lambda_access_key_id),
         }}
     if plugin == "pubsub":
@@ -565,6 +572,7 @@ def _log_plugin(settings: Settings, plugin: str) -> dict[str, Any]:
             "region": settings_value(settings, "s3_log_region"),
             "endpoint_url": settings_value(settings, "s3_log_endpoint_url"),
             "sts_assume_role_arn": settings_value(settings, "s3_log_sts_assume_role_arn"),
+            "sts_external_id": settings_value(settings, "s3_log_sts_external_id"),
             "access_key_id_set": bool(settings.s3_log_access_key_id),
         }}
     if plugin != "filesystem":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -12,9 +11,10 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import click
 import msgspec
 import structlog
 
@@ -53,7 +53,7 @@ PREPARE_OPTIONS: Final = ("data_dir", "database_url", "logging_json", "logging_d
 # Options that matter to `fleet installers put`.
 INSTALLER_OPTIONS: Final = ("data_dir", "installers_dir", "logging_json", "logging_debug", "s3_bucket", "s3_prefix",
                              "s3_region", "s3_endpoint_url", "s3_access_key_id", "s3_secret_access_key",
-                             "s3_sts_assume_role_arn", "s3_force_s3_path_style")
+                             "s3_sts_assume_role_arn", "s3_sts_external_id", "s3_force_s3_path_style")
 
 log = structlog.get_logger("fleet.cli")
 
@@ -190,7 +190,7 @@ def _prepare_db(settings: Settings) -> int:
     return 0
 
 
-def _put_installer(settings: Settings, args: argparse.Namespace) -> int:
+def _put_installer(settings: Settings, *, file: str, kind: str, desktop: bool, enroll_secret: str | None) -> int:
     """Place a pre-built installer where POST /download_installer/{kind} finds it."""
     import anyio
 
@@ -200,11 +200,11 @@ def _put_installer(settings: Settings, args: argparse.Namespace) -> int:
     from fleet_core.model.installers import InstallerKey
     from fleet_core.services.installers import InstallerService, installer_key
 
-    path = Path(args.file)
+    path = Path(file)
     if not path.is_file():
-        print(f"fleet: error: no such file {args.file!r}", file=sys.stderr)
+        print(f"fleet: error: no such file {file!r}", file=sys.stderr)
         return 1
-    secret = args.enroll_secret or os.environ.get("FLEET_INSTALLER_ENROLL_SECRET", "")
+    secret = enroll_secret or os.environ.get("FLEET_INSTALLER_ENROLL_SECRET", "")
     if not secret:
         print("fleet: error: --enroll-secret (or FLEET_INSTALLER_ENROLL_SECRET) is required", file=sys.stderr)
         return 2
@@ -219,7 +219,7 @@ def _put_installer(settings: Settings, args: argparse.Namespace) -> int:
             return await InstallerService(store=store).put(key, chunks()), where
 
     try:
-        key = installer_key(args.kind, secret, args.desktop)
+        key = installer_key(kind, secret, desktop)
         size, where = asyncio.run(put(key))
     except FleetError as exc:
         print(f"fleet: error: {exc}", file=sys.stderr)
@@ -253,70 +253,151 @@ def _print_banner(
     print("\n".join(lines), flush=True)
 
 
-# --- argument parsing and the entry point --------------------------------------------------------
+# --- the command line (click) and the entry point -----------------------------------------------
+
+# argparse's habits, kept: -h as well as --help; help wide enough that no variable name is cut.
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT: Final = {"help_option_names": ["-h", "--help"], "terminal_width": 120, "max_content_width": 120}
+SETTINGS_EPILOG: Final = ("Every setting is also read from its environment variable (in brackets); a flag given "
+                          "wins over it.")
 
 
-def _add_setting_options(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
-    group = parser.add_argument_group("settings (each also read from its environment variable)")
-    for option in options():
-        if names is not None and option.name not in names:
-            continue
-        help_text = f"{option.help} [{option.env}, default {format_value(option.default)}]"
-        if option.is_bool:
-            group.add_argument(
-                option.flag, dest=option.name, action=argparse.BooleanOptionalAction,
-                default=None, help=help_text,
-            )
-        else:
-            group.add_argument(option.flag, dest=option.name, default=None, metavar="VALUE", help=help_text)
+def setting_options(names: Sequence[str] | None = None) -> Callable[[F], F]:
+    """One click option per Settings field (or per field named), generated from the settings
+    model so the flags, their environment variables and help cannot drift: ``--flag VALUE``
+    (parsed later by load_settings, which also reads the environment), booleans as
+    ``--flag/--no-flag``; None when not given, so the environment and the default apply."""
+
+    def add(command: F) -> F:
+        # click applies decorators bottom-up and lists a command's options in reverse of that.
+        for option in reversed(list(options())):
+            if names is not None and option.name not in names:
+                continue
+            help_text = f"{option.help} [{option.env}, default {format_value(option.default)}]"
+            if option.is_bool:
+                negative = "--no-" + option.flag.removeprefix("--")
+                command = click.option(f"{option.flag}/{negative}", option.name, default=None, help=help_text)(command)
+            else:
+                command = click.option(option.flag, option.name, default=None, metavar="VALUE", help=help_text)(command)
+        return command
+
+    return add
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, like every other startup error, instead of argparse's usage block.
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+class _Choice(click.Choice[str]):
+    """click.Choice with argparse's wording ("invalid choice: 'exe' (choose from ...)")."""
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value in self.choices:
+            return str(value)
+        choices = ", ".join(repr(c) for c in self.choices)
+        self.fail(f"invalid choice: {value!r} (choose from {choices})", param, ctx)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fleet", description="An osquery fleet manager.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run the management and osquery APIs")
-    _add_setting_options(serve)
-    prepare = commands.add_parser("prepare", help="prepare backing services")
-    targets = prepare.add_subparsers(dest="target", required=True, metavar="TARGET")
-    db = targets.add_parser("db", help="apply database migrations")
-    _add_setting_options(db, PREPARE_OPTIONS)
-    commands.add_parser("version", help="print the version")
-    installers = commands.add_parser("installers", help="manage downloadable installers")
-    installer_actions = installers.add_subparsers(dest="action", required=True, metavar="ACTION")
-    put = installer_actions.add_parser("put", help="store a pre-built installer for POST /download_installer")
-    put.add_argument("--enroll-secret", default=None, metavar="SECRET",
-                     help="the enroll secret built into it [FLEET_INSTALLER_ENROLL_SECRET]")
-    put.add_argument("--kind", required=True, choices=["pkg", "msi", "deb", "rpm"], help="the package kind")
-    put.add_argument("--desktop", action="store_true", help="it includes Fleet Desktop")
-    put.add_argument("file", metavar="FILE", help="the installer file")
-    _add_setting_options(put, INSTALLER_OPTIONS)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "version":
-        return _version()
-    overrides = {option.name: getattr(args, option.name, None) for option in options()}
+def _settings(given: dict[str, object]) -> Settings:
+    """The settings of a command: its flags (None: not given) over the environment."""
+    overrides = {option.name: given.get(option.name) for option in options()}
     try:
-        settings = load_settings(overrides)
+        return load_settings(overrides)
     except SettingsError as exc:
-        print(f"fleet: error: {exc}", file=sys.stderr)
-        return 2
+        raise CommandExit(f"fleet: error: {exc}", 2) from None
+
+
+class CommandExit(Exception):
+    """Leave with this line on stderr and this exit code."""
+
+    def __init__(self, line: str, code: int) -> None:
+        super().__init__(line)
+        self.code = code
+
+
+def _start(settings: Settings) -> None:
     configure_logging(settings)
     # libpq waits forever for an unresponsive host by default; workers inherit this too.
     os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
-    if args.command == "installers":
-        return _put_installer(settings, args)
-    if args.command == "serve":
-        _exit_at_once(_run(args.command, settings))
-    return _run(args.command, settings)
+
+
+@click.group(context_settings=CONTEXT, no_args_is_help=False, help="An osquery fleet manager.",
+             epilog="Example: fleet serve --server-address 0.0.0.0:8080 --data-dir /var/lib/fleet")
+def fleet_command() -> None:
+    pass
+
+
+@fleet_command.command("serve", context_settings=CONTEXT, epilog=SETTINGS_EPILOG + "\n\n"
+                       "Example: FLEET_DATABASE_URL=postgresql://fleet@db/fleet fleet serve --workers 4")
+@setting_options()
+def serve_command(**given: object) -> int:
+    """Run the management and osquery APIs."""
+    settings = _settings(given)
+    _start(settings)
+    _exit_at_once(_run("serve", settings))
+
+
+@fleet_command.group("prepare", context_settings=CONTEXT, no_args_is_help=False,
+                     epilog="Example: fleet prepare db --database-url postgresql://fleet@db/fleet")
+def prepare_command() -> None:
+    """Prepare backing services."""
+
+
+@prepare_command.command("db", context_settings=CONTEXT,
+                         epilog="Example: fleet prepare db --data-dir /var/lib/fleet")
+@setting_options(PREPARE_OPTIONS)
+def prepare_db_command(**given: object) -> int:
+    """Apply database migrations."""
+    settings = _settings(given)
+    _start(settings)
+    return _run("prepare", settings)
+
+
+@fleet_command.command("version", context_settings=CONTEXT, epilog="Example: fleet version")
+def version_command() -> int:
+    """Print the version."""
+    return _version()
+
+
+@fleet_command.group("installers", context_settings=CONTEXT, no_args_is_help=False,
+                     epilog="Example: fleet installers put --kind pkg --enroll-secret S fleet-osquery.pkg")
+def installers_command() -> None:
+    """Manage downloadable installers."""
+
+
+@installers_command.command("put", context_settings=CONTEXT,
+                            epilog="Example: FLEET_INSTALLER_ENROLL_SECRET=S fleet installers put --kind deb "
+                                   "--desktop fleet-osquery_amd64.deb")
+@click.option("--enroll-secret", default=None, metavar="SECRET",
+              help="the enroll secret built into it [FLEET_INSTALLER_ENROLL_SECRET]")
+@click.option("--kind", required=True, type=_Choice(["pkg", "msi", "deb", "rpm"]), help="the package kind")
+@click.option("--desktop", is_flag=True, default=False, help="it includes Fleet Desktop")
+@click.argument("file", metavar="FILE")
+@setting_options(INSTALLER_OPTIONS)
+def installers_put_command(enroll_secret: str | None, kind: str, desktop: bool, file: str,
+                           **given: object) -> int:
+    """Store a pre-built installer for POST /download_installer (FILE: the installer file)."""
+    settings = _settings(given)
+    _start(settings)
+    return _put_installer(settings, file=file, kind=kind, desktop=desktop, enroll_secret=enroll_secret)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        result = fleet_command.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="fleet",
+                                    standalone_mode=False)
+    except click.UsageError as exc:
+        # One line, like every other startup error, instead of click's usage block.
+        path = exc.ctx.command_path if exc.ctx is not None else "fleet"
+        print(f"{path}: error: {exc.format_message()} (see {path} --help)", file=sys.stderr)
+        return 2
+    except click.ClickException as exc:
+        print(f"fleet: error: {exc.format_message()}", file=sys.stderr)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:  # --help
+        return exc.exit_code
+    except click.Abort:
+        return 130
+    except CommandExit as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
+    return result if isinstance(result, int) else 0
 
 
 def _exit_at_once(code: int) -> NoReturn:

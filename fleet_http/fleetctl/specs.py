@@ -372,7 +372,7 @@ async def export(fleet: AsyncFleetClient, kind: str, *, name: str | None = None)
         global_secrets = sorted(s.secret for s in (await fleet.get_enroll_secrets()).spec.secrets)
         return [{"secrets": [{"secret": s} for s in global_secrets]}]
     if kind == "config":
-        config = await fleet.get_config()
+        config = msgspec.structs.asdict(await fleet.get_config())
         return [{k: v for k, v in config.items() if k not in CONFIG_RUNTIME_KEYS}]
     if kind == "user_roles":
         names = await _teams_by_id(fleet)

@@ -84,3 +84,24 @@ class VersionResponse(msgspec.Struct, kw_only=True):
 
 class CertificateResponse(msgspec.Struct, kw_only=True):
     certificate_chain: str
+
+
+class ConfigResponse(msgspec.Struct, kw_only=True):
+    """GET and PATCH /config as the client reads them: Fleet's top-level blocks (the server renders
+    them from AppConfig plus what it reports about itself; a test checks that every key it sends
+    is a field here). The blocks stay JSON objects because PATCH /config merges them as such."""
+
+    org_info: dict[str, Any] = msgspec.field(default_factory=dict)
+    server_settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    smtp_settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    sso_settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    host_expiry_settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    features: dict[str, Any] = msgspec.field(default_factory=dict)
+    agent_options: dict[str, Any] | None = None
+    webhook_settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    integrations: dict[str, Any] = msgspec.field(default_factory=dict)
+    vulnerability_settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    license: dict[str, Any] = msgspec.field(default_factory=dict)
+    logging: dict[str, Any] = msgspec.field(default_factory=dict)
+    update_interval: dict[str, Any] = msgspec.field(default_factory=dict)
+    vulnerabilities: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -4,7 +4,6 @@ carves, and clear failures."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import pty
@@ -24,9 +23,11 @@ import httpx
 import pytest
 import yaml
 
+from fleet_http.client import AsyncFleetClient
 from fleet_osquery.sim import Simulator
 from fleet_osquery.sim.agent import SimOptions
 from fleet_osquery.sim.answers import AnswerRules
+from fleet_osquery.sim.carver import file_bytes
 
 if TYPE_CHECKING:
     from conftest import FleetCLI, FleetServer
@@ -55,6 +56,7 @@ class Fleetctl:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEET_", "FLEETCTL_"))}
         self.env["FLEETCTL_CONFIG"] = str(tmp / "fleetctl" / "config.yml")
         self.env["COLUMNS"] = "160"
+        self.ca_file = str(server.data_dir / "tls" / "server.crt")
 
     def command(self, *args: str) -> list[str]:
         return [str(FLEETCTL), *args] if FLEETCTL.exists() else [sys.executable, "-m", "fleet_http.fleetctl", *args]
@@ -275,35 +277,40 @@ def test_ctrl_c_stops_a_live_query_cleanly(ctl: Fleetctl) -> None:
             time.sleep(0.2)
 
 
-def test_get_carve_reassembles_the_blocks_a_host_uploaded(ctl: Fleetctl) -> None:
+def test_get_carve_reassembles_what_a_host_carved_for_a_live_query(ctl: Fleetctl) -> None:
     ctl.write("secret.yml", f"apiVersion: v1\nkind: enroll_secret\nspec:\n  secrets:\n    - secret: {SECRET}\n")
     ctl("apply", "-f", "secret.yml")
-    carved = os.urandom(2500)
-    block_size = 1024
+    # Over the server's 2 MiB carve blocks: two whole ones and a short last one.
+    path = "/tmp/evidence-5MiB"
 
-    async def upload() -> None:
-        # The simulator does not carve: its host posts what osqueryd's carver would.
+    async def carve() -> tuple[bytes, int]:
         sim = await _enrolled(ctl.server, 1)
-        async with sim, httpx.AsyncClient(base_url=ctl.server.base_url, verify=ctl.server.verify()) as agent:
-            begun = await agent.post("/api/osquery/carve/begin", json={
-                "block_count": 3, "block_size": block_size, "carve_size": len(carved), "carve_id": "c-1",
-                "request_id": "fleet_distributed_query_1", "node_key": sim.hosts[0].node_key})
-            assert begun.status_code == 200, begun.text
-            for block_id in range(3):
-                chunk = carved[block_id * block_size:(block_id + 1) * block_size]
-                sent = await agent.post("/api/osquery/carve/block", json={
-                    "block_id": block_id, "session_id": begun.json()["session_id"],
-                    "request_id": "fleet_distributed_query_1", "data": base64.b64encode(chunk).decode()})
-                assert sent.status_code == 200, sent.text
+        [host] = sim.hosts
+        async with sim, AsyncFleetClient(ctl.server.base_url, ca_file=ctl.ca_file) as fleet:
+            await host.fetch_config()  # carver_block_size comes with the configuration
+            await fleet.login(EMAIL, PASSWORD)
+            [listed] = [h async for h in fleet.hosts()]
+            await fleet.start_campaign(query=f"SELECT * FROM carves WHERE carve = 1 AND path = '{path}';",  # noqa: S608
+                                       host_ids=[listed.id])
+            deadline = time.monotonic() + DEADLINE
+            while not host.pending_carves:  # the simulated osqueryd is asked at its next check-in
+                assert time.monotonic() < deadline, "the host was never asked to carve"
+                await host.check_in()
+                await anyio.sleep(0.2)
+            [job] = list(host.pending_carves)
+            assert await host.run_carves() == 1
+            source = file_bytes(host.options.seed, host.host_identifier, path, job.size, 0, job.size)
+            return source, host.carver_block_size
 
-    anyio.run(upload)
+    source, block_size = anyio.run(carve)
+    assert len(source) == 5 * 1024 * 1024 and block_size == 2 * 1024 * 1024
     listed = [json.loads(line) for line in ctl("get", "carves", "--json").stdout.splitlines()]
-    assert [(c["id"], c["block_count"], c["carve_size"]) for c in listed] == [(1, 3, len(carved))]
-    ctl("get", "carve", "1", "--outfile", "carve.tar")
-    assert (ctl.tmp / "carve.tar").read_bytes() == carved
+    assert [(c["id"], c["block_count"], c["carve_size"]) for c in listed] == [(1, 3, len(source))]
+    ctl("get", "carve", "1", "--outfile", "carve.bin")
+    assert (ctl.tmp / "carve.bin").read_bytes() == source
     done = subprocess.run(ctl.command("get", "carve", "1", "--stdout"), capture_output=True, env=ctl.env,
                           cwd=ctl.tmp, timeout=60, check=False)
-    assert done.returncode == 0 and done.stdout == carved
+    assert done.returncode == 0 and done.stdout == source
 
 
 def test_hosts_users_roles_saved_queries_trigger_and_debug(ctl: Fleetctl) -> None:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import stat
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from fleet_http.fleetctl.convert import convert_pack
 # Fleet's own configuration files (fleetdm/fleet, MIT): its standard query library, a team and
 # the organization settings, as copied into shared/reference/fleet-yaml.
 REFERENCE = Path(__file__).resolve().parent / "fleet-yaml"
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "fleetctl.md"
 
 
 def doc(kind: str, spec: str) -> str:
@@ -172,3 +175,63 @@ def test_convert_command_prints_yaml_that_apply_reads(tmp_path: Path) -> None:
     pack.write_text("{not json")
     result = CliRunner().invoke(main, ["convert", "-f", str(pack)])
     assert result.exit_code == 1 and "not an osquery pack (JSON)" in result.output
+
+
+def _documented_command_lines() -> list[list[str]]:
+    """Every `fleetctl ...` line of docs/fleetctl.md's shell blocks, as argv (without the
+    program), continuation lines joined, comments, pipes and redirections left out; the
+    `debug a | b | ...` line lists alternatives, and each becomes its own line."""
+    text = DOCS_PAGE.read_text()
+    lines: list[list[str]] = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if not line.startswith("fleetctl "):
+                continue
+            if line.startswith("fleetctl debug ") and " | " in line:
+                lines += [["debug", alternative.strip()] for alternative in
+                          line.removeprefix("fleetctl debug ").split("|")]
+                continue
+            words = shlex.split(line.split(" | ", 1)[0].split(" > ", 1)[0])
+            lines.append(words[1:])
+    return lines
+
+
+def _parse(command: click.Command, args: list[str], parent: click.Context | None = None,
+           name: str = "fleetctl") -> click.Context:
+    context = command.make_context(name, list(args), parent=parent)
+    if isinstance(command, click.Group):
+        rest = [*getattr(context, "_protected_args", []), *context.args]
+        sub_name, sub, sub_args = command.resolve_command(context, rest)
+        assert sub is not None and sub_name is not None
+        return _parse(sub, sub_args, context, sub_name)
+    return context
+
+
+def test_every_command_line_in_the_docs_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each documented command, its flags and their values as fleetctl reads them (run against
+    a server, most of them, in tests/e2e/test_fleetctl_on_serve.py)."""
+    documented = _documented_command_lines()
+    assert len(documented) > 30
+    monkeypatch.chdir(tmp_path)
+    for args in documented:  # the files the examples read
+        for arg in args:
+            if arg.endswith((".yml", ".crt", ".conf")) and arg not in ("debug.tar.gz",):
+                (tmp_path / arg).parent.mkdir(parents=True, exist_ok=True)
+                (tmp_path / arg).touch()
+    shown: set[str] = set()
+    for args in documented:
+        try:
+            shown.add(_parse(main, args).command_path)
+        except click.UsageError as exc:
+            pytest.fail(f"docs/fleetctl.md: fleetctl {shlex.join(args)}: {exc.format_message()}")
+    # The page shows every command at least once (by one of its names: get label is get labels).
+    leaves: dict[int, set[str]] = {}
+    for command in _commands(main):
+        target: click.Command = main
+        for name in command:
+            assert isinstance(target, click.Group)
+            target = target.commands[name]
+        if command and not isinstance(target, click.Group):
+            leaves.setdefault(id(target), set()).add("fleetctl " + " ".join(command))
+    assert [sorted(names) for names in leaves.values() if not names & shown] == []
