@@ -355,6 +355,13 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float, poll: float =
     return False
 
 
+def process_label(p: psutil.Process) -> str:
+    with contextlib.suppress(psutil.Error):
+        words = " ".join(p.cmdline()[1:3]).split()
+        return f"{p.pid} {' '.join(words)[:40]}"
+    return str(p.pid)
+
+
 def add_labels_and_policies(url: str, token: str, labels: int, policies: int) -> None:
     """Dynamic labels and global policies, so a detail wave carries their queries too."""
     with httpx.Client(base_url=url, timeout=30.0, headers={"Authorization": f"Bearer {token}"}) as api:
@@ -369,12 +376,27 @@ def add_labels_and_policies(url: str, token: str, labels: int, policies: int) ->
                 raise RuntimeError(f"POST /api/v1/fleet/global/policies answered {r.status_code}: {r.text}")
 
 
+def backdate_labels_and_policies(pg: Any, update_interval: float) -> None:
+    """Labels and policies older than any host's last answers, before an agent has checked in.
+
+    A label or policy changed since a host's last answers is sent to it at once, whatever the
+    jitter; the wave below sets the hosts' times an interval back, so without this every label and
+    policy would look new to every host and the wave would not be the jittered one. Done before the
+    agents start, so no server process has cached the labels or policies yet.
+    """
+    back = {"back": dt.timedelta(seconds=2 * update_interval)}
+    pg.execute("UPDATE labels SET updated_at = LEAST(updated_at, now() - %(back)s)", back)
+    pg.execute("UPDATE policies SET updated_at = LEAST(updated_at, now() - %(back)s), "
+               "created_at = LEAST(created_at, now() - %(back)s)", back)
+
+
 def statements_between(server: Server, s: Sample, e: Sample) -> list[Any]:
     return read_statements(server.data_dir / "postgres" / "log", s.wall, e.wall)
 
 
 def baseline_cpu_ms(workers: int) -> dict[str, Any] | None:
-    """The latest `make bench` figure for the same --workers, from this document's raw numbers."""
+    """The latest `make bench` figure, from this document's raw numbers: the same --workers if that
+    run had it, else the run with the most workers."""
     text = DOC.read_text() if DOC.exists() else ""
     if RESULTS_MARKER not in text:
         return None
@@ -383,9 +405,11 @@ def baseline_cpu_ms(workers: int) -> dict[str, Any] | None:
                  if ln.startswith("## Results (")), "?")
     with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
         raw = json.loads(results.split("```json", 1)[1].split("```", 1)[0])
-        for run in raw["runs"]:
-            if run.get("workers") == workers and not run.get("profiled") and "cpu" in run:
-                return {"ms": run["cpu"]["server_ms_per_request"], "hosts": run["hosts"], "date": date}
+        runs = [r for r in raw["runs"] if not r.get("profiled") and "cpu" in r]
+        same = [r for r in runs if r.get("workers") == workers]
+        run = (same or sorted(runs, key=lambda r: int(r.get("workers", 0))))[-1]
+        return {"ms": run["cpu"]["server_ms_per_request"], "hosts": run["hosts"], "date": date,
+                "workers": run["workers"]}
     return None
 
 
@@ -545,6 +569,7 @@ def run_fleet(args: argparse.Namespace, phases: list[str], workdir: Path) -> dic
         token = set_up_fleet(server.url, args.schedule_interval)
         add_labels_and_policies(server.url, token, args.labels, args.policies)
         pg, rds = server.pg_connect(), server.redis_client()
+        backdate_labels_and_policies(pg, args.update_interval)
         fleet = Fleet.start(server, args, hosts=args.hosts, mode="agents", start_period=args.start_period,
                             workdir=server.workdir)
         counters = Counters(server, fleet, pg, rds)
@@ -579,8 +604,7 @@ def run_fleet(args: argparse.Namespace, phases: list[str], workdir: Path) -> dic
         if "wave" in phases:
             out["wave"] = run_wave(args, server, fleet, counters)
         out["peak_rss_kib"] = {
-            "server": {f"{p.pid} {' '.join(p.cmdline()[1:3])[:50]}": vm_hwm_kib(p.pid)
-                       for p in server.server_processes()},
+            "server": {process_label(p): vm_hwm_kib(p.pid) for p in server.server_processes()},
             "simulator": fleet.peak_rss_kib(),
         }
         fleet.stop()
@@ -641,8 +665,10 @@ def render_steady(r: dict[str, Any], args: argparse.Namespace) -> str:
     ms = c["server_cpu_s"] * 1000 / reqs if reqs else 0.0
     base = baseline_cpu_ms(args.workers)
     worst = max((ep["latency_ms"]["p99"] for ep in interval["endpoints"].values() if ep["requests"]), default=0.0)
-    ratio = f"{ms / base['ms']:.2f}x the {base['hosts']:,}-host figure of {base['ms']:.3f} ms ({base['date']})" \
-        if base else "no `make bench` figure for this --workers in this document"
+    if args.baseline_ms:
+        base = {"ms": args.baseline_ms, "hosts": 2000, "date": "given with --baseline-ms", "workers": args.workers}
+    ratio = (f"**{ms / base['ms']:.2f}x** the {base['hosts']:,}-host `make bench` figure, {base['ms']:.3f} ms with "
+             f"`--workers {base['workers']}` ({base['date']})") if base else "no `make bench` figure in this document"
     pgs = st["statements"]
     out += [
         f"{r['hosts']:,} agents ({args.os_templates}) at distributed {args.query_interval:g} s, config "
@@ -692,6 +718,11 @@ def render_live(r: dict[str, Any], args: argparse.Namespace) -> str:
     eps = interval.get("endpoints", {})
     met = d["all_online_answered"] and d["all_s"] is not None and d["all_s"] <= target
     redis_cmds = sum(c["redis_by_command"].values())
+    above = ""
+    if "steady" in r:
+        sc = r["steady"]["counters"]
+        extra = c["server_cpu_s"] - sc["server_cpu_s"] / sc["wall_s"] * c["wall_s"]
+        above = f"; {extra * 1000 / answered:.2f} ms above the steady state's rate"
     out += [
         "After the steady state, with every host checking in: the harness opens the results WebSocket, "
         "starts `SELECT 1 AS one;` on the All Hosts label (`POST /api/v1/fleet/queries/run`), selects the "
@@ -710,7 +741,7 @@ def render_live(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"{'met' if met else 'NOT met'}) |",
         f"| results per second | {d['results_per_s']} |",
         f"| **server CPU per result** | **{c['server_cpu_s'] * 1000 / answered:.2f} ms** "
-        f"({c['server_cpu_s']:.1f} s in {c['wall_s']:.1f} s, check-ins included) |",
+        f"({c['server_cpu_s']:.1f} s in {c['wall_s']:.1f} s, check-ins included{above}) |",
         f"| **Redis commands per result** | **{redis_cmds / answered:.2f}** ({redis_cmds:,}: "
         + ", ".join(f"{k} {v}" for k, v in list(c["redis_by_command"].items())[:8]) + ") |",
         f"| Postgres / Redis CPU | {c['postgres_cpu_s']:.2f} s / {c['redis_cpu_s']:.2f} s |",
@@ -810,8 +841,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storm-double", type=float, default=0.05,
                    help="share of storm hosts sending two enroll requests at once")
     p.add_argument("--live-timeout", type=float, default=60.0)
-    p.add_argument("--wave-window", type=float, default=420.0,
-                   help="seconds measured after the wave starts (jitter span + margin: 6 min + 60 s)")
+    p.add_argument("--wave-window", type=float, default=330.0,
+                   help="seconds measured after the wave starts: the lead, the six one-minute jitter buckets "
+                        "of the default 10 %% of 1 h (the last due after 5 min), a distributed interval and 15 s")
     p.add_argument("--wave-lead", type=float, default=5.0, help="seconds until the first hosts come due")
     p.add_argument("--update-interval", type=float, default=3600.0,
                    help="the server's detail/label/policy update interval (its default)")
@@ -823,6 +855,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--logger-tls-period", type=float, default=10.0)
     p.add_argument("--schedule-interval", type=float, default=10.0)
     p.add_argument("--max-connections", type=int, default=400, help="agent connections, over all processes")
+    p.add_argument("--baseline-ms", type=float, default=0.0,
+                   help="server CPU per request to compare with (default: the latest `make bench` run in "
+                        "docs/performance.md, same --workers if it has it)")
     p.add_argument("--no-doc", action="store_true", help="print the sections, do not rewrite docs/performance.md")
     p.add_argument("--keep", action="store_true", help="keep the temporary data dirs and logs")
     return p
