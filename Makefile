@@ -46,7 +46,7 @@ bench: $(STAMP)
 
 # The server at fleet size (not a test): enrollment storm, steady state, live query and detail
 # refresh wave at SCALE_HOSTS hosts with --workers 2, the simulator in processes of its own; each
-# phase rewrites its own section of docs/performance.md (about 25 min at 10,000 hosts). A quick
+# phase rewrites its own section of docs/performance.md (about 20 min at 10,000 hosts). A quick
 # check: `make bench-scale SCALE_HOSTS=300 SCALE_ARGS="--start-period 20 --settle 15 --window 20
 # --wave-window 75 --storm-period 15"`; one phase: SCALE_ARGS="--phases storm".
 SCALE_HOSTS ?= 10000

@@ -22,9 +22,9 @@ The simulator runs in SIM_PROCESSES processes of its own (fleet-sim's `shard`), 
 measured apart from the server's. Like `make bench` this is a benchmark: it reports and never
 fails on a target; the exit code is non-zero only when a phase could not be run at all.
 
-    .venv/bin/python tests/bench/scale.py                        # the full size (about 25 min)
+    .venv/bin/python tests/bench/scale.py                        # the full size (about 20 min)
     .venv/bin/python tests/bench/scale.py --hosts 300 --storm-hosts 300 --start-period 20 \\
-        --settle 20 --window 20 --wave-window 40 --sim-processes 2  # a quick check
+        --settle 15 --window 20 --wave-window 75 --storm-period 15  # a quick check
 """
 
 from __future__ import annotations
