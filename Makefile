@@ -44,6 +44,17 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/run.py --hosts $(HOSTS) --duration $(DURATION) --window $(WINDOW) \
 		--workers $(WORKERS) $(BENCH_ARGS)
 
+# The server at fleet size (not a test): enrollment storm, steady state, live query and detail
+# refresh wave at SCALE_HOSTS hosts with --workers 2, the simulator in processes of its own; each
+# phase rewrites its own section of docs/performance.md (about 20 min at 10,000 hosts). A quick
+# check: `make bench-scale SCALE_HOSTS=300 SCALE_ARGS="--start-period 20 --settle 15 --window 20
+# --wave-window 75 --storm-period 15"`; one phase: SCALE_ARGS="--phases storm".
+SCALE_HOSTS ?= 10000
+SCALE_ARGS ?=
+.PHONY: bench-scale
+bench-scale: $(STAMP)
+	$(BIN)/python tests/bench/scale.py --hosts $(SCALE_HOSTS) --storm-hosts $(SCALE_HOSTS) $(SCALE_ARGS)
+
 # The vulnerability feed engine at NVD's size (not a test): rewrites the "Vulnerability detection"
 # section of docs/performance.md; e.g. `make bench-vulns VULNS_BENCH_ARGS="--scale 0.05"`.
 VULNS_BENCH_ARGS ?=

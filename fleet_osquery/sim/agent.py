@@ -208,6 +208,10 @@ class SimulatedHost:
             self._invalidated = False
         return True
 
+    def retry_enroll_at(self) -> float:
+        """When (on the host's clock) a failed enrollment may be tried again."""
+        return self._enroll_not_before
+
     async def ensure_node_key(self) -> str | None:
         """osquery's getNodeKey: the cached key, else enroll (respecting the retry delay after a failure)."""
         if self._node_key is not None:

@@ -34,6 +34,14 @@ def duration(text: str) -> float:
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
+def shard_spec(text: str) -> tuple[int, int]:
+    """`K/N`: this process is shard K (from 0) of N."""
+    k, sep, n = text.partition("/")
+    if not sep or not k.strip().isdigit() or not n.strip().isdigit() or not 0 <= int(k) < int(n):
+        raise argparse.ArgumentTypeError(f"not a shard K/N with 0 <= K < N: {text!r}")
+    return int(k), int(n)
+
+
 def probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -54,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--os-templates",
         default="macos_14",
         help="comma list of macos_14, ubuntu_22.04, windows_11, rhel_9, each with an optional :count",
+    )
+    p.add_argument(
+        "--shard",
+        type=shard_spec,
+        default=(0, 1),
+        metavar="K/N",
+        help="run only hosts K, K+N, K+2N... of --host-count (N processes together run them all; "
+        "give each its own --node-key-file)",
     )
     p.add_argument("--config-interval", type=duration, default=60.0)
     p.add_argument("--query-interval", type=duration, default=10.0, help="distributed_interval")
@@ -140,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.enroll_secret,
         hosts=host_count,
         os_templates=args.os_templates,
+        shard=args.shard,
         options=options,
         start_period=args.start_period,
         node_key_file=args.node_key_file,

@@ -36,6 +36,9 @@ def _default_context(verify: bool) -> ssl.SSLContext:
 class Simulator:
     """`async with Simulator(url, secret, hosts=2000) as sim: report = await sim.run(600)`.
 
+    `shard=(k, n)` runs only the hosts whose index is k modulo n, so n processes (one per core)
+    together simulate the fleet of `hosts`; each should have a node-key file of its own.
+
     Tests can skip `run` and drive `sim.hosts[i]` step by step (enroll, fetch_config, check_in, send_logs).
     """
 
@@ -46,6 +49,7 @@ class Simulator:
         *,
         hosts: int | None = 10,
         os_templates: str = "macos_14",
+        shard: tuple[int, int] = (0, 1),
         options: SimOptions | None = None,
         start_period: float = 10.0,
         node_key_file: str | Path | None = None,
@@ -61,6 +65,10 @@ class Simulator:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.options = options or SimOptions()
+        index, shards = shard
+        if not 0 <= index < shards:
+            raise ValueError(f"shard {index} of {shards}: the index must be in [0, {shards})")
+        self.shard = shard
         self.start_period = start_period
         self.only_already_enrolled = only_already_enrolled
         self.report_every = report_every
@@ -106,9 +114,12 @@ class Simulator:
                 for _ in range(lane_count)
             ]
         self.wire = Wire(lanes, server_url, api_prefix, self.stats)
+        # Shard k of n runs hosts k, k+n, k+2n... of the whole fleet: identities and templates are
+        # the whole fleet's, so n processes together run exactly the hosts one process would.
         self.hosts = [
             SimulatedHost(i, template, self.wire, enroll_secret, self.options, sleep=sleep)
             for i, template in enumerate(assign_templates(os_templates, hosts))
+            if i % shards == index
         ]
         for host in self.hosts:
             host.node_key = self._saved_keys.get(host.host_identifier)

@@ -15,6 +15,7 @@ import trustme
 
 from fleet_osquery.sim import Simulator
 from fleet_osquery.sim.agent import SimOptions
+from fleet_osquery.sim.cli import build_parser
 from fleet_osquery.sim.stats import Endpoint, Outcome, Stats, format_report, percentile
 from tests.sim.fakes import FakeOsqueryServer, serve
 
@@ -193,3 +194,30 @@ def test_report_percentiles_use_nearest_rank() -> None:
     assert read["rps"] == 10.2
     assert percentile([], 50) == 0.0 and percentile([7.0], 99) == 7.0
     assert "distributed_read" in format_report(report)
+
+
+async def test_shards_together_run_exactly_the_hosts_of_one_simulator(fake: FakeOsqueryServer) -> None:
+    templates = "macos_14,ubuntu_22.04:2,windows_11,rhel_9"
+    whole = Simulator("https://fleet.test", fake.secret, hosts=11, os_templates=templates, transport=fake.transport())
+    shards = [
+        Simulator("https://fleet.test", fake.secret, hosts=11, os_templates=templates, shard=(k, 3),
+                  transport=fake.transport())
+        for k in range(3)
+    ]
+    try:
+        expected = sorted((h.index, h.host_identifier, h.template.name) for h in whole.hosts)
+        got = sorted((h.index, h.host_identifier, h.template.name) for s in shards for h in s.hosts)
+        assert got == expected
+        assert [len(s.hosts) for s in shards] == [4, 4, 3]
+    finally:
+        for sim in (whole, *shards):
+            await sim.aclose()
+
+
+def test_a_shard_outside_its_count_is_refused(fake: FakeOsqueryServer) -> None:
+    with pytest.raises(ValueError, match="shard 3 of 3"):
+        Simulator("https://fleet.test", fake.secret, hosts=5, shard=(3, 3), transport=fake.transport())
+    assert build_parser().parse_args(["--shard", "1/4"]).shard == (1, 4)
+    for bad in ("4/4", "x/2", "2"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["--shard", bad])
