@@ -184,7 +184,4 @@ def is_allowed_somewhere(user: User, action: Action) -> bool:
     """Whether the user may perform the action on at least some object: globally, or on one of
     the user's teams. For offering actions in a user interface only; the services still decide
     each request with `authorize`."""
-    rule = RULES[action]
-    if user.global_role is not None:
-        return user.global_role in rule.global_roles
-    return any(m.role in rule.team_roles for m in user.teams)
+    return is_allowed(user, action) or any(is_allowed(user, action, team_ids=[m.team_id]) for m in user.teams)

@@ -65,6 +65,10 @@ STATIC_CACHE: Final = CacheControlHeader(max_age=86400, public=True)
 CONSOLE_OPT: Final = {"console": True}
 
 
+# The rule of fleet_core.rules.passwords, said once for every form that sets a password.
+PASSWORD_RULE_TEXT: Final = "At least 12 characters, with a number, mixing two of lowercase, uppercase and symbols."  # noqa: S105
+
+
 def static_url(name: str) -> str:
     return f"{STATIC_PATH}/{name}?v={version.VERSION}"
 
@@ -78,6 +82,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         lstrip_blocks=True,
     )
     environment.globals["static_url"] = static_url
+    environment.globals["password_help"] = PASSWORD_RULE_TEXT
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 

@@ -78,12 +78,13 @@ class ConsoleServer:
         return client
 
 
-def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
-    """Save a screenshot as a test artifact; `name` is also its file name in docs/console/."""
+def screenshot(page: Page, name: str, *, full_page: bool = True, docs: bool = True) -> Path:
+    """Save a screenshot as a test artifact; `name` is also its file name in docs/console/
+    (unless docs=False: an artifact only)."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOT_DIR / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
-    if os.environ.get("CONSOLE_DOCS_SCREENSHOTS") == "1":
+    if docs and os.environ.get("CONSOLE_DOCS_SCREENSHOTS") == "1":
         DOCS_SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOT_DIR / path.name)
     return path
