@@ -209,7 +209,8 @@ class LoginController(Controller):
                                                    "errors": field_errors(exc.problems),
                                                    "sso_name": await _sso_button(sso)}, status_code=422)
         if invite.sso_enabled or password is None:
-            return redirect(request, "/login", flash="Your account is ready. Sign in with SSO.")
+            # Continue with SSO: straight into the IdP login (or back to /login if SSO is off).
+            return redirect(request, "/login/sso")
         _, session = await auth.login(invite.email, password, remote_addr=client_address(request))
         return redirect(request, "/", flash="Welcome to Fleet.", cookies=[session_cookie(request, session)])
 

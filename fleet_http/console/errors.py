@@ -14,7 +14,15 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 
 from fleet_core import errors as e
-from fleet_http.console.session import FORCED_RESET_PATH, CSRFRefused, LoginRequired, ResetRequired, login_path
+from fleet_http.console.session import (
+    FORCED_RESET_PATH,
+    SESSION_COOKIE,
+    CSRFRefused,
+    LoginRequired,
+    ResetRequired,
+    expired_session_cookie,
+    login_path,
+)
 from fleet_http.errors import request_id
 
 log = structlog.get_logger(__name__)
@@ -43,7 +51,10 @@ def error_page(request: Request[Any, Any, Any], status: int, title: str, detail:
 
 
 def on_login_required(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
-    return Redirect(login_path(exc.next_path), status_code=303, headers={"Cache-Control": "no-store"})
+    # A cookie whose session is gone (expired, signed out elsewhere) is dropped on the way.
+    stale = [expired_session_cookie(request)] if request.cookies.get(SESSION_COOKIE) else []
+    return Redirect(login_path(exc.next_path), status_code=303, headers={"Cache-Control": "no-store"},
+                    cookies=stale)
 
 
 def on_reset_required(request: Request[Any, Any, Any], exc: ResetRequired) -> Response[Any]:

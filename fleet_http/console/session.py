@@ -95,6 +95,9 @@ def safe_next(value: str | None) -> str:
     """Only a path on this server: an absolute or protocol-relative URL would be an open redirect."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
+    # Browsers drop tabs and newlines from URLs, which would turn "/\t/evil" into "//evil".
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "/"
     return value
 
 

@@ -165,6 +165,10 @@ async def test_an_sso_invite_needs_no_password(fleet: Fleet) -> None:
     assert page.status_code == 200 and 'type="password"' not in page.text
     created = await fleet.client.post(f"/login/invites/{token.group(1)}", data={
         "name": "SSO Person", "csrf_token": csrf_of(page)})
-    assert created.status_code == 303 and created.headers["location"] == "/login"
+    assert created.status_code == 303 and created.headers["location"] == "/login/sso"
+    # SSO is not configured on this server: back to the login page, saying so.
+    not_configured = await fleet.client.get("/login/sso")
+    assert not_configured.headers["location"] == "/login"
+    assert "Single sign-on is not configured." in (await fleet.client.get("/login")).text
     missing = await fleet.client.get(f"/login/invites/{token.group(1)}")
     assert missing.status_code == 404

@@ -117,11 +117,25 @@ async def test_a_page_asked_for_without_a_session_comes_back_after_login(fleet: 
     assert answer.headers["location"] == "/account"
 
 
-async def test_login_never_redirects_off_the_server(fleet: Fleet) -> None:
+@pytest.mark.parametrize("next_path", ["//evil.example.com/", "https://evil.example.com/", "/\\evil.example.com",
+                                       "/\t/evil.example.com", "evil"])
+async def test_login_never_redirects_off_the_server(fleet: Fleet, next_path: str) -> None:
     page = await fleet.client.get("/login")
     answer = await fleet.client.post("/login", data={"email": ADMIN_EMAIL, "password": PASSWORD,
-                                                     "next": "//evil.example.com/", "csrf_token": csrf_of(page)})
+                                                     "next": next_path, "csrf_token": csrf_of(page)})
     assert answer.headers["location"] == "/"
+
+
+async def test_a_cookie_whose_session_is_gone_is_dropped(fleet: Fleet) -> None:
+    client = fleet.client
+    await console_login(client, ADMIN_EMAIL)
+    token = client.cookies.get(SESSION_COOKIE)
+    # Signed out through the API (the same server session): the browser's next page goes to login.
+    out = await client.post("/api/v1/fleet/logout", headers={"Authorization": f"Bearer {token}"})
+    assert out.status_code == 200
+    response = await client.get("/")
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert f"{SESSION_COOKIE}=" in response.headers["set-cookie"] and "Max-Age=0" in response.headers["set-cookie"]
 
 
 async def test_a_wrong_password_is_an_error_on_the_login_page(fleet: Fleet) -> None:
@@ -153,3 +167,4 @@ async def test_static_files_are_cached(fleet: Fleet) -> None:
     response = await fleet.client.get("/static/console/console.js")
     assert response.status_code == 200
     assert "max-age=86400" in response.headers["cache-control"]
+    assert response.headers["x-content-type-options"] == "nosniff"
