@@ -9,6 +9,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import attrs
 from litestar import Request
@@ -187,8 +188,6 @@ def paging(request: Request[Any, Any, Any], *, default_per_page: int = DEFAULT_P
 
 def page_info(request: Request[Any, Any, Any], options: ListOptions, count: int,
               total: int | None = None) -> PageInfo:
-    from urllib.parse import urlencode
-
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "per_page")]
     return PageInfo(page=options.page, per_page=options.per_page, total=total, count=count,
                     base_query=urlencode(kept))
