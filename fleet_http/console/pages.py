@@ -24,6 +24,7 @@ from fleet_http.console.session import (
     CSRF_FIELD,
     PRESESSION_COOKIE,
     SESSION_COOKIE,
+    browser_secret,
     csrf_token_for,
     is_tls,
     new_presession_value,
@@ -226,12 +227,12 @@ def render(request: Request[Any, Any, Any], template: str, context: Mapping[str,
     """A console page. Every page gets: `viewer`, `nav`, `current_area`, `csrf_token` (the macros'
     csrf_field uses it), `flashes`, `teams`/`team_id` for the team switcher, `can(action)`."""
     out_cookies = list(cookies)
-    secret = request.cookies.get(SESSION_COOKIE) if viewer is not None else None
+    # The same cookie the CSRF guard will derive from on the POST (a stale session cookie
+    # included, so a sign-in form still works after the session expired).
+    secret = browser_secret(request)
     if not secret:
-        secret = request.cookies.get(PRESESSION_COOKIE)
-        if not secret:
-            secret = new_presession_value()
-            out_cookies.append(presession_cookie(request, secret))
+        secret = new_presession_value()
+        out_cookies.append(presession_cookie(request, secret))
     # A cookie this response sets (a fresh session) wins over the one the request carried.
     for cookie in cookies:
         if cookie.key in (SESSION_COOKIE, PRESESSION_COOKIE) and cookie.value:

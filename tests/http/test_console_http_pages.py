@@ -126,6 +126,17 @@ async def test_login_never_redirects_off_the_server(fleet: Fleet, next_path: str
     assert answer.headers["location"] == "/"
 
 
+async def test_signing_in_again_works_with_a_stale_session_cookie(fleet: Fleet) -> None:
+    client = fleet.client
+    await console_login(client, ADMIN_EMAIL)
+    token = client.cookies.get(SESSION_COOKIE)
+    assert (await client.post("/api/v1/fleet/logout", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+    # Straight to /login (no page redirected there to drop the cookie first).
+    await console_login(client, ADMIN_EMAIL)
+    assert client.cookies.get(SESSION_COOKIE) != token
+    assert (await client.get("/")).status_code == 200
+
+
 async def test_a_cookie_whose_session_is_gone_is_dropped(fleet: Fleet) -> None:
     client = fleet.client
     await console_login(client, ADMIN_EMAIL)
