@@ -162,7 +162,8 @@ class LoginController(Controller):
                                 viewer: NamedDependency[Viewer]) -> Response[Any]:
         if not viewer.user.force_password_reset:
             return redirect(request, "/")
-        return render(request, "forced_reset.html", {"errors": {}}, viewer=viewer)
+        # No navigation: every area leads back here until the password is changed.
+        return render(request, "forced_reset.html", {"errors": {}, "nav": []}, viewer=viewer)
 
     @post("/password-reset", dependencies=PENDING_RESET_OK)
     async def forced_reset(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer],
@@ -177,7 +178,8 @@ class LoginController(Controller):
             except InvalidArgument as exc:
                 errors = field_errors(exc.problems)
         if errors:
-            return render(request, "forced_reset.html", {"errors": errors}, viewer=viewer, status_code=422)
+            return render(request, "forced_reset.html", {"errors": errors, "nav": []}, viewer=viewer,
+                          status_code=422)
         return redirect(request, "/", flash="Your new password is set.")
 
     # --- invites ---

@@ -64,6 +64,10 @@ def test_login_and_logout(page: Page, console_server: ConsoleServer) -> None:
     # The cookie holds the API's own session: it works as a bearer token.
     me = httpx.get(url + "/api/v1/fleet/me", headers={"Authorization": f"Bearer {cookie['value']}"})
     assert me.status_code == 200
+    # My account hands that token out for scripts (the screenshot is taken before it shows).
+    screenshot(page, "account")
+    page.get_by_role("button", name="Show API token").click()
+    expect(page.get_by_label("Your API token")).to_have_value(cookie["value"])
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(url + "/login")
     expect(page.get_by_text("You are signed out.")).to_be_visible()
