@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit lint fmt bench bench-carve chaos fuzz migrate clean
+.PHONY: install run test test-unit lint fmt bench bench-carve chaos fuzz migrate clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,15 @@ lint: $(STAMP)
 	$(BIN)/mypy fleet_core fleet_adapters fleet_http fleet_osquery
 	$(BIN)/lint-imports
 
-test: lint
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+# The console's browser tests (tests/browser) drive the distribution's Chromium, never a downloaded one.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing: install the chromium package"; exit 1; }
+
+test: lint chromium
+	CONSOLE_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -q $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -q -m "not postgres and not redis and not e2e" $(PYTEST_ARGS)

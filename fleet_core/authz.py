@@ -178,3 +178,10 @@ def visible_team_ids(user: User) -> frozenset[int] | None:
     return frozenset(m.team_id for m in user.teams)
 
 
+
+
+def is_allowed_somewhere(user: User, action: Action) -> bool:
+    """Whether the user may perform the action on at least some object: globally, or on one of
+    the user's teams. For offering actions in a user interface only; the services still decide
+    each request with `authorize`."""
+    return is_allowed(user, action) or any(is_allowed(user, action, team_ids=[m.team_id]) for m in user.teams)

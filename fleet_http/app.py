@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 
 from fleet_core import version
 from fleet_core.services import Services
+from fleet_http.console import console_routers, template_config
 from fleet_http.controllers.auth import AuthController, SetupController
 from fleet_http.controllers.carves import CarveController
 from fleet_http.controllers.config import ConfigController, healthz
@@ -76,6 +77,8 @@ def _routers() -> list[Router]:
     routers.append(Router(path="/api", route_handlers=[SetupController]))
     # Fleet serves its debug endpoints outside the API prefixes, on the management side only.
     routers.append(Router(path="/", route_handlers=[DebugController]))
+    # The web console for people (fleet_http/console): pages at /, /login, /hosts, ...
+    routers.extend(console_routers())
     return routers
 
 
@@ -99,6 +102,7 @@ def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]
         exception_handlers=EXCEPTION_HANDLERS,
         guards=[storable_input],
         lifespan=[services_lifespan],
+        template_config=template_config(),
         middleware=[request_logging],
         openapi_config=OpenAPIConfig(
             title="Fleet REST API",

@@ -243,9 +243,9 @@ def _print_banner(
 ) -> None:
     url = server_url(settings)
     next_step = (
-        "no users yet: POST /api/v1/setup (see docs/getting-started.md)"
+        f"no users yet: POST /api/v1/setup (see docs/getting-started.md) or open {url}/ in a browser"
         if setup_required
-        else "log in with POST /api/v1/fleet/login"
+        else f"sign in at {url}/ or with POST /api/v1/fleet/login"
     )
     lines = [f"Fleet is running at {url} — {next_step}"]
     if tls is not None and settings.server_cert is None:
