@@ -197,10 +197,10 @@ def create_catalogue(api: httpx.Client) -> dict[str, list[int]]:
     teams = [checked(api.post("/api/v1/fleet/teams", json={"name": f"Team {n:02d}"}))["team"]["id"]
              for n in range(TEAMS)]
     labels = [checked(api.post("/api/v1/fleet/labels", json={
-        "name": f"Label {n:02d}", "query": f"SELECT 1 FROM osquery_info WHERE {n} = {n};"}))["label"]["id"]
+        "name": f"Label {n:02d}", "query": f"SELECT 1 FROM osquery_info WHERE {n} = {n};"}))["label"]["id"]  # noqa: S608
         for n in range(LABELS)]
     policies = [checked(api.post("/api/v1/fleet/global/policies", json={
-        "name": f"Global policy {n:02d}", "query": f"SELECT 1 FROM osquery_info WHERE {n} = {n};"}))["policy"]["id"]
+        "name": f"Global policy {n:02d}", "query": f"SELECT 1 FROM osquery_info WHERE {n} = {n};"}))["policy"]["id"]  # noqa: S608
         for n in range(GLOBAL_POLICIES)]
     team_policies = [checked(api.post(f"/api/v1/fleet/teams/{team}/policies", json={
         "name": f"Team policy {n:02d}", "query": "SELECT 1;"}))["policy"]["id"]
@@ -353,12 +353,14 @@ def load_fleet(server: Server, n_hosts: int, catalogue: dict[str, list[int]]) ->
             # 300 distinct titles per host: 100 of the common 500 and 200 of the other 19,500
             # (k * 7 mod 500 and k * 17 mod 19,500 are distinct for these k: 7 and 17 are coprime
             # with the moduli).
-            cur.execute(f"""
+            cur.execute("""
                 INSERT INTO host_software (host_id, software_id, created_at)
-                SELECT h.id, CASE WHEN k < {COMMON_PER_HOST} THEN 1 + (h.id * 31 + k * 7) % {COMMON_SOFTWARE}
-                                  ELSE {COMMON_SOFTWARE + 1} + (h.id * 7919 + k * 17) % {SOFTWARE - COMMON_SOFTWARE}
+                SELECT h.id, CASE WHEN k < %(common_per_host)s THEN 1 + (h.id * 31 + k * 7) %% %(common)s
+                                  ELSE %(common)s + 1 + (h.id * 7919 + k * 17) %% (%(software)s - %(common)s)
                              END, h.created_at
-                  FROM hosts h CROSS JOIN generate_series(0, {SOFTWARE_PER_HOST - 1}) AS k""")
+                  FROM hosts h CROSS JOIN generate_series(0, %(per_host)s - 1) AS k""",
+                        {"common_per_host": COMMON_PER_HOST, "common": COMMON_SOFTWARE, "software": SOFTWARE,
+                         "per_host": SOFTWARE_PER_HOST})
             timings["host_software"] = time.perf_counter() - started
             # Builtin labels by platform; label n holds every host whose id is divisible by n + 2
             # (from half the fleet down to 2 %).
@@ -709,7 +711,7 @@ def main() -> int:
             results["software_counts_s"] = wait_for_software_counts(server, started)
             with server.pg_connect() as conn:
                 for table in ("host_software", "label_membership", "policy_membership", "software_host_counts"):
-                    results[table] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+                    results[table] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]  # noqa: S608
                 ids = {
                     "os_id": conn.execute("SELECT id FROM operating_systems WHERE name = 'macOS' AND version = '14.4'"
                                           ).fetchone()[0],  # type: ignore[index]

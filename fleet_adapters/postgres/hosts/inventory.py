@@ -171,6 +171,12 @@ class PgHostInventoryRepository:
 
     async def list(self, filters: HostFilter, options: ListOptions, *, now: dt.datetime,
                    after: str | None = None) -> builtins.list[Host]:
+        query, params = self.list_statement(filters, options, now=now, after=after)
+        return [row_to_host(r) for r in await self._rows(query, params)]
+
+    def list_statement(self, filters: HostFilter, options: ListOptions, *, now: dt.datetime,
+                       after: str | None = None) -> tuple[LiteralString, dict[str, Any]]:
+        """The statement list() runs and its parameters (the host listing streams it too)."""
         check_order_key(options)
         where, params = host_filter_where(filters, now, search_text(filters, options))
         if after is not None and options.order_key is not None:
@@ -180,7 +186,7 @@ class PgHostInventoryRepository:
             where += " AND " + ORDER_COLUMNS[key] + operator + AFTER_VALUES.get(kind, AFTER_TIME)
             params["after"] = parse_after(key, after)
         query = select_host_page(where, order_by(options, ORDER_COLUMNS, id_column="h.id"))
-        return [row_to_host(r) for r in await self._rows(query, {**params, **page_params(options)})]
+        return query, {**params, **page_params(options)}
 
     async def count(self, filters: HostFilter, *, now: dt.datetime) -> int:
         where, params = host_filter_where(filters, now, filters.query)
