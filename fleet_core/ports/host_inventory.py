@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import Collection
 from typing import Protocol
 
 from fleet_core.model.hosts import (
@@ -38,6 +39,12 @@ class HostInventoryRepository(Protocol):
 
     async def count(self, filters: HostFilter, *, now: dt.datetime) -> int:
         """How many hosts list() would return without paging."""
+        ...
+
+    async def count_by_label(self, label_ids: Collection[int], *,
+                             visible_team_ids: frozenset[int] | None) -> dict[int, int]:
+        """For each of ``label_ids``, how many hosts count() finds with
+        HostFilter(label_id=..., visible_team_ids=visible_team_ids): one read for many labels."""
         ...
 
     async def ids(self, filters: HostFilter, *, now: dt.datetime) -> builtins.list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import Collection
 
 import attrs
 
@@ -45,6 +46,13 @@ class InMemoryHostInventoryRepository(FilteredHostsRepo):
 
     async def count(self, filters: HostFilter, *, now: dt.datetime) -> int:
         return len(self.matching(filters, now, filters.query))
+
+    async def count_by_label(self, label_ids: Collection[int], *,
+                             visible_team_ids: frozenset[int] | None) -> dict[int, int]:
+        # Neither filter depends on the time, so any ``now`` will do.
+        return {label_id: await self.count(HostFilter(label_id=label_id, visible_team_ids=visible_team_ids),
+                                           now=dt.datetime.now(dt.UTC))
+                for label_id in label_ids}
 
     async def ids(self, filters: HostFilter, *, now: dt.datetime) -> builtins.list[int]:
         return sorted(h.id for h in self.matching(filters, now, filters.query))
