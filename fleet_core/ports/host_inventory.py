@@ -12,6 +12,7 @@ from fleet_core.model.hosts import (
     DeviceMapping,
     Host,
     HostFilter,
+    HostStatusCounts,
     HostSummary,
     HostUser,
     Label,
@@ -95,6 +96,12 @@ class HostInventoryRepository(Protocol):
         over every stored host (its team and label memberships), with the labels whose label_type is
         "builtin" as the built-in ones (the one named "All Hosts" selecting every host) and every
         other stored label as custom. ``visible_team_ids`` as in HostFilter."""
+        ...
+
+    async def target_status_counts(self, selection: TargetSelection, *, visible_team_ids: frozenset[int] | None,
+                                   now: dt.datetime) -> HostStatusCounts:
+        """How many hosts target_host_ids() picks, and how many of them are online and missing at
+        ``now`` (fleet_core.rules.hosts), counted where they are stored."""
         ...
 
     async def search(self, text: str, *, excluded_ids: frozenset[int], limit: int,

@@ -16,6 +16,7 @@ from fleet_core.model.hosts import (
     DeviceMapping,
     Host,
     HostFilter,
+    HostStatusCounts,
     HostSummary,
     HostUser,
     Label,
@@ -129,6 +130,15 @@ class InMemoryHostInventoryRepository(FilteredHostsRepo):
         hosts = (TargetHost(id=h.id, team_id=h.team_id, label_ids=t.label_membership.get(h.id, frozenset()))
                  for h in map(self.fresh, t.hosts.values()))
         return resolve_targets(selection, hosts, kinds, visible_team_ids=visible_team_ids)
+
+    async def target_status_counts(self, selection: TargetSelection, *, visible_team_ids: frozenset[int] | None,
+                                   now: dt.datetime) -> HostStatusCounts:
+        ids = await self.target_host_ids(selection, visible_team_ids=visible_team_ids)
+        summary = await self.summary(HostFilter(ids=frozenset(ids)), platform=None, now=now) if ids else None
+        if summary is None:
+            return HostStatusCounts()
+        return HostStatusCounts(total=summary.totals_hosts_count, online=summary.online_count,
+                                missing=summary.mia_count)
 
     async def search(self, text: str, *, excluded_ids: frozenset[int], limit: int,
                      visible_team_ids: frozenset[int] | None) -> builtins.list[Host]:

@@ -33,6 +33,7 @@ from fleet_core.model.hosts import (
     DeviceMapping,
     Host,
     HostFilter,
+    HostStatusCounts,
     HostSummary,
     HostUser,
     Label,
@@ -120,6 +121,24 @@ TARGET_HOST_IDS: Final[LiteralString] = """
        AND (%(all_teams)s OR h.team_id = ANY(%(visible_team_ids)s::bigint[]))
      ORDER BY h.id
 """
+COUNT_TARGETS_BY_STATUS: Final[LiteralString] = """
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE """ + ONLINE + """) AS online,
+           count(*) FILTER (WHERE """ + MISSING + """) AS missing
+      FROM hosts h LEFT JOIN host_seen_times hst ON hst.host_id = h.id
+     WHERE h.id IN (""" + TARGET_HOST_IDS + """)
+"""  # noqa: S608 - fixed fragments only
+
+
+def target_params(selection: TargetSelection, visible_team_ids: frozenset[int] | None) -> dict[str, Any]:
+    teams = sorted(selection.team_ids)
+    return {
+        "host_ids": sorted(selection.host_ids), "label_ids": sorted(selection.label_ids),
+        "any_team": bool(teams), "team_ids": teams, "no_team": NO_TEAM in selection.team_ids,
+        **visibility(visible_team_ids),
+    }
+
+
 SEARCH_HOSTS_BY_TEXT: Final[LiteralString] = SELECT_HOSTS + """
      WHERE NOT h.id = ANY(%(excluded_ids)s::bigint[])
        AND (%(all_teams)s OR h.team_id = ANY(%(visible_team_ids)s::bigint[]))
@@ -287,13 +306,14 @@ class PgHostInventoryRepository:
 
     async def target_host_ids(self, selection: TargetSelection, *,
                               visible_team_ids: frozenset[int] | None) -> builtins.list[int]:
-        teams = sorted(selection.team_ids)
-        params = {
-            "host_ids": sorted(selection.host_ids), "label_ids": sorted(selection.label_ids),
-            "any_team": bool(teams), "team_ids": teams, "no_team": NO_TEAM in selection.team_ids,
-            **visibility(visible_team_ids),
-        }
-        return [r["id"] for r in await self._rows(TARGET_HOST_IDS, params)]
+        return [r["id"] for r in await self._rows(TARGET_HOST_IDS, target_params(selection, visible_team_ids))]
+
+    async def target_status_counts(self, selection: TargetSelection, *, visible_team_ids: frozenset[int] | None,
+                                   now: dt.datetime) -> HostStatusCounts:
+        # Counted in Postgres: the targeted ids never travel (100,000 of them did, both ways).
+        params = {**target_params(selection, visible_team_ids), **status_bounds(now)}
+        row = (await self._rows(COUNT_TARGETS_BY_STATUS, params))[0]
+        return HostStatusCounts(total=row["total"], online=row["online"], missing=row["missing"])
 
     async def search(self, text: str, *, excluded_ids: frozenset[int], limit: int,
                      visible_team_ids: frozenset[int] | None) -> builtins.list[Host]:
