@@ -113,7 +113,7 @@ class HostController(Controller):
                            query=None, allowed_keys=HOST_ORDER_KEYS)
         return CountHostsResponse(count=await hosts.count(viewer, filters))
 
-    @get("/report")
+    @get("/report", media_type="text/csv")
     async def hosts_report(
         self, viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
         filters: NamedDependency[HostFilter],
