@@ -218,6 +218,9 @@ class TargetService:
 
     async def _metrics(self, uow: UnitOfWork, selected: TargetSelection,
                        visible: frozenset[int] | None) -> TargetMetrics:
+        if selected.is_empty:
+            # Nothing selected targets no host (the picker's first request): no need to ask.
+            return TargetMetrics()
         counts = await uow.host_inventory.target_status_counts(selected, visible_team_ids=visible,
                                                                now=self.clock.now())
         return TargetMetrics(total=counts.total, online=counts.online, offline=counts.total - counts.online,
