@@ -112,3 +112,12 @@ fmt: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The management API over 100,000 hosts loaded straight into a real `fleet serve`'s Postgres (not a
+# test): host list/count/summary/report, labels, software, policies and targets timed over HTTP;
+# rewrites the "Management API at scale" section of docs/performance.md, e.g.
+# `make bench-management MGMT_ARGS="--hosts 10000 --explain"` (see tests/bench/management.py --help).
+MGMT_ARGS ?=
+.PHONY: bench-management
+bench-management: $(STAMP)
+	$(BIN)/python tests/bench/management.py $(MGMT_ARGS)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from fleet_adapters.memory.hosts import InMemoryHostInventoryRepository
 from fleet_adapters.memory.policies import InMemoryPolicyRepository
 from fleet_core.model.hosts import HostFilter, ListedHost
+from fleet_core.ports.host_listing import STREAM_BATCH_SIZE
 from fleet_core.rules.paging import ListOptions
 
 if TYPE_CHECKING:
@@ -44,3 +46,11 @@ class InMemoryHostListing:
             )
             for host in hosts
         ]
+
+    async def stream(self, filters: HostFilter, options: ListOptions, *, now: dt.datetime,
+                     device_mapping: bool = False,
+                     batch_size: int = STREAM_BATCH_SIZE) -> AsyncIterator[builtins.list[ListedHost]]:
+        # Errors (an unknown order key) surface at the first read, as the Postgres cursor's do.
+        hosts = await self.page(filters, options, now=now, device_mapping=device_mapping)
+        for start in range(0, len(hosts), batch_size):
+            yield hosts[start:start + batch_size]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final, LiteralString
 
 from psycopg import AsyncConnection
@@ -16,7 +17,9 @@ from psycopg.rows import dict_row
 
 from fleet_adapters.postgres.errors import translated
 from fleet_adapters.postgres.hosts import PgHostInventoryRepository
-from fleet_core.model.hosts import DeviceMapping, HostFilter, ListedHost
+from fleet_adapters.postgres.hosts.columns import row_to_host
+from fleet_core.model.hosts import DeviceMapping, Host, HostFilter, ListedHost
+from fleet_core.ports.host_listing import STREAM_BATCH_SIZE
 from fleet_core.rules.paging import ListOptions
 
 # The two arrays share one ORDER BY, so their items pair up (as SELECT_HOST_EMAILS orders them).
@@ -40,8 +43,26 @@ class PgHostListing:
     async def page(self, filters: HostFilter, options: ListOptions, *, now: dt.datetime, after: str | None = None,
                    device_mapping: bool = False, failing_policies: bool = False) -> builtins.list[ListedHost]:
         hosts = await self._hosts.list(filters, options, now=now, after=after)
+        return await self._with_extras(hosts, device_mapping=device_mapping, failing_policies=failing_policies)
+
+    async def stream(self, filters: HostFilter, options: ListOptions, *, now: dt.datetime,
+                     device_mapping: bool = False,
+                     batch_size: int = STREAM_BATCH_SIZE) -> AsyncIterator[builtins.list[ListedHost]]:
+        # A server-side cursor over the list statement, inside the unit of work's transaction:
+        # Postgres keeps the position, this process holds one batch at a time.
+        query, params = self._hosts.list_statement(filters, options, now=now)
+        with translated():
+            async with self._conn.cursor(name="host_listing_stream", row_factory=dict_row) as cur:
+                await cur.execute(query, params)
+                while rows := await cur.fetchmany(batch_size):
+                    hosts = [row_to_host(r) for r in rows]
+                    yield await self._with_extras(hosts, device_mapping=device_mapping, failing_policies=False)
+
+    async def _with_extras(self, hosts: builtins.list[Host], *, device_mapping: bool,
+                           failing_policies: bool) -> builtins.list[ListedHost]:
         if not hosts or not (device_mapping or failing_policies):
             return [ListedHost(host=h) for h in hosts]
+        extras: Mapping[int, dict[str, Any]]
         with translated():
             async with self._conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(SELECT_PAGE_EXTRAS, {"host_ids": [h.id for h in hosts]})

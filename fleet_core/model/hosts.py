@@ -249,6 +249,15 @@ class HostFilter:
 
 
 @attrs.frozen
+class HostStatusCounts:
+    """How many of a set of hosts there are, and how many of them are online and missing."""
+
+    total: int = 0
+    online: int = 0
+    missing: int = 0
+
+
+@attrs.frozen
 class HostSummary:
     team_id: int | None
     totals_hosts_count: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import Collection
 from typing import Protocol
 
 from fleet_core.model.hosts import (
@@ -11,6 +12,7 @@ from fleet_core.model.hosts import (
     DeviceMapping,
     Host,
     HostFilter,
+    HostStatusCounts,
     HostSummary,
     HostUser,
     Label,
@@ -38,6 +40,12 @@ class HostInventoryRepository(Protocol):
 
     async def count(self, filters: HostFilter, *, now: dt.datetime) -> int:
         """How many hosts list() would return without paging."""
+        ...
+
+    async def count_by_label(self, label_ids: Collection[int], *,
+                             visible_team_ids: frozenset[int] | None) -> dict[int, int]:
+        """For each of ``label_ids``, how many hosts count() finds with
+        HostFilter(label_id=..., visible_team_ids=visible_team_ids): one read for many labels."""
         ...
 
     async def ids(self, filters: HostFilter, *, now: dt.datetime) -> builtins.list[int]:
@@ -88,6 +96,12 @@ class HostInventoryRepository(Protocol):
         over every stored host (its team and label memberships), with the labels whose label_type is
         "builtin" as the built-in ones (the one named "All Hosts" selecting every host) and every
         other stored label as custom. ``visible_team_ids`` as in HostFilter."""
+        ...
+
+    async def target_status_counts(self, selection: TargetSelection, *, visible_team_ids: frozenset[int] | None,
+                                   now: dt.datetime) -> HostStatusCounts:
+        """How many hosts target_host_ids() picks, and how many of them are online and missing at
+        ``now`` (fleet_core.rules.hosts), counted where they are stored."""
         ...
 
     async def search(self, text: str, *, excluded_ids: frozenset[int], limit: int,

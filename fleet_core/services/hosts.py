@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import attrs
 import structlog
@@ -54,6 +54,16 @@ class HostDetails:
     policies: list[HostPolicy]
     failing_policies_count: int
     # The moment the host's status is computed for.
+    as_of: dt.datetime
+
+
+@attrs.frozen
+class HostReport:
+    """The CSV report's hosts: one unit of work, opened when the batches are first read and held
+    until the last, so the report is one consistent read that never holds every host at once."""
+
+    batches: AsyncIterator[list[ListedHost]]
+    # The moment the status filter and every host's status are computed for.
     as_of: dt.datetime
 
 
@@ -171,17 +181,22 @@ class HostService:
         return HostPage(hosts=hosts, as_of=now)
 
     async def report(self, viewer: Viewer, filters: HostFilter, options: ListOptions, *,
-                     device_mapping: bool) -> HostPage:
-        """The hosts of the CSV report (with their device mappings when that column is asked for).
+                     device_mapping: bool) -> HostReport:
+        """The hosts of the CSV report (with their device mappings when that column is asked for),
+        authorized now and read in batches as the report is written.
 
         Raises:
             PermissionDenied: the viewer may not read these hosts.
         """
         scoped = _scoped(viewer, filters)
         now = self.clock.now()
-        async with self.uow() as uow:
-            hosts = await uow.host_listing.page(scoped, options, now=now, device_mapping=device_mapping)
-        return HostPage(hosts=hosts, as_of=now)
+
+        async def batches() -> AsyncIterator[list[ListedHost]]:
+            async with self.uow() as uow:
+                async for batch in uow.host_listing.stream(scoped, options, now=now, device_mapping=device_mapping):
+                    yield batch
+
+        return HostReport(batches=batches(), as_of=now)
 
     async def count(self, viewer: Viewer, filters: HostFilter) -> int:
         scoped = _scoped(viewer, filters)

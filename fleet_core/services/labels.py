@@ -176,7 +176,11 @@ class LabelService:
         """Labels paged and ordered (LABEL_ORDER_KEYS), with host counts the viewer may see."""
         authorize(viewer, Action.READ_LABELS)
         async with self.uow() as uow:
-            return [await self._view(uow, viewer, label) for label in await uow.labels.list(options)]
+            labels = await uow.labels.list(options)
+            # One count for the whole page rather than one per label.
+            counts = await uow.host_inventory.count_by_label([label.id for label in labels],
+                                                             visible_team_ids=visible_team_ids(viewer.user))
+            return [await self._view(uow, viewer, label, count=counts[label.id]) for label in labels]
 
     async def summary(self, viewer: Viewer) -> builtins.list[Label]:
         """Every label, by id."""
@@ -223,9 +227,10 @@ class LabelService:
         await uow.labels.delete(label.id)
         await record_label_activity(uow, viewer, "deleted_label", label, self.clock.now())
 
-    async def _view(self, uow: UnitOfWork, viewer: Viewer, label: Label) -> LabelView:
+    async def _view(self, uow: UnitOfWork, viewer: Viewer, label: Label, *, count: int | None = None) -> LabelView:
         filters = HostFilter(label_id=label.id, visible_team_ids=visible_team_ids(viewer.user))
-        count = await uow.host_inventory.count(filters, now=self.clock.now())
+        if count is None:
+            count = await uow.host_inventory.count(filters, now=self.clock.now())
         host_ids = None
         if label.label_membership_type == "manual":
             host_ids = tuple(await uow.host_inventory.ids(filters, now=self.clock.now()))

@@ -17,7 +17,7 @@ import attrs
 
 from fleet_core.authz import Action, Viewer, authorize, visible_team_ids
 from fleet_core.errors import BadRequest, InvalidArgument, NotFound
-from fleet_core.model.hosts import Host, HostFilter, Label
+from fleet_core.model.hosts import Host, Label
 from fleet_core.model.teams import Team, TeamCounts
 from fleet_core.ports import Clock, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
@@ -100,8 +100,7 @@ class TargetService:
                                                     visible_team_ids=visible)
             labels = await self._labels(uow, viewer, text, selected, visible)
             teams = await self._teams(uow, text, selected, visible)
-            targeted = await uow.host_inventory.target_host_ids(selected, visible_team_ids=visible)
-            metrics = await self._metrics(uow, targeted)
+            metrics = await self._metrics(uow, selected, visible)
         return TargetSearch(hosts=hosts, labels=labels, teams=teams, metrics=metrics, as_of=self.clock.now())
 
     async def search_hosts(self, viewer: Viewer, text: str, *, excluded_host_ids: Sequence[int] = (),
@@ -122,8 +121,7 @@ class TargetService:
         authorize(viewer, Action.READ_HOSTS)
         async with self.uow() as uow:
             visible = await self._visibility(uow, viewer, query_id, include_observer)
-            targeted = await uow.host_inventory.target_host_ids(selected, visible_team_ids=visible)
-            return await self._metrics(uow, targeted)
+            return await self._metrics(uow, selected, visible)
 
     async def resolve(self, viewer: Viewer, selected: TargetSelection, *,
                       include_observer: bool = False) -> builtins.list[int]:
@@ -205,10 +203,9 @@ class TargetService:
                   and (label.team_id is None or is_visible(label.team_id, readable))]
         # Built-in labels first, as Fleet lists them.
         labels.sort(key=lambda label: (label.label_type != "builtin", label.id))
-        now = self.clock.now()
-        return [LabelTarget(label=label, count=await uow.host_inventory.count(
-                    HostFilter(label_id=label.id, visible_team_ids=visible), now=now))
-                for label in labels]
+        # One count for every label listed rather than one per label.
+        counts = await uow.host_inventory.count_by_label([label.id for label in labels], visible_team_ids=visible)
+        return [LabelTarget(label=label, count=counts[label.id]) for label in labels]
 
     @staticmethod
     async def _teams(uow: UnitOfWork, text: str, selected: TargetSelection,
@@ -219,10 +216,12 @@ class TargetService:
         return [TeamTarget(team=team, user_count=counts.get(team.id, TeamCounts()).user_count,
                            host_count=counts.get(team.id, TeamCounts()).host_count) for team in teams]
 
-    async def _metrics(self, uow: UnitOfWork, host_ids: Sequence[int]) -> TargetMetrics:
-        if not host_ids:
+    async def _metrics(self, uow: UnitOfWork, selected: TargetSelection,
+                       visible: frozenset[int] | None) -> TargetMetrics:
+        if selected.is_empty:
+            # Nothing selected targets no host (the picker's first request): no need to ask.
             return TargetMetrics()
-        summary = await uow.host_inventory.summary(HostFilter(ids=frozenset(host_ids)), platform=None,
-                                                   now=self.clock.now())
-        return TargetMetrics(total=summary.totals_hosts_count, online=summary.online_count,
-                             offline=summary.offline_count, missing_in_action=summary.mia_count)
+        counts = await uow.host_inventory.target_status_counts(selected, visible_team_ids=visible,
+                                                               now=self.clock.now())
+        return TargetMetrics(total=counts.total, online=counts.online, offline=counts.total - counts.online,
+                             missing_in_action=counts.missing)

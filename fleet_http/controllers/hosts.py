@@ -3,15 +3,17 @@ OS versions and the CSV report."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import Stream
 
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
-from fleet_core.model.hosts import HostFilter
+from fleet_core.model.hosts import HostFilter, ListedHost
 from fleet_core.rules.host_filters import host_filter
 from fleet_core.rules.ordering import HOST_ORDER_KEYS
 from fleet_core.services.hosts import HostService
@@ -111,22 +113,32 @@ class HostController(Controller):
                            query=None, allowed_keys=HOST_ORDER_KEYS)
         return CountHostsResponse(count=await hosts.count(viewer, filters))
 
-    @get("/report")
+    @get("/report", media_type="text/csv")
     async def hosts_report(
         self, viewer: NamedDependency[Viewer], hosts: NamedDependency[HostService],
         filters: NamedDependency[HostFilter],
         report_format: Annotated[str | None, QueryParameter(name="format")] = None,
         columns: FromQuery[str | None] = None,
         order_key: FromQuery[str | None] = None, order_direction: FromQuery[str | None] = None,
-    ) -> Response[str]:
+    ) -> Stream:
         if report_format != "csv":
             raise InvalidArgument(("format", "unsupported or unspecified report format; must be csv"))
         selected = report_columns(columns)
         options = options_from_query(page=None, per_page=None, order_key=order_key, order_direction=order_direction,
                                      query=filters.query, allowed_keys=HOST_ORDER_KEYS)
         report = await hosts.report(viewer, filters, options, device_mapping="device_mapping" in selected)
-        return Response(
-            render_csv((report_row(listed, report.as_of) for listed in report.hosts), selected),
+        # The first batch is read before the response starts, so that a failing read is still an
+        # error response rather than a cut-off 200.
+        first: list[ListedHost] = await anext(report.batches, [])
+
+        async def chunks() -> AsyncIterator[str]:
+            # One chunk per batch of hosts: the report is never whole in memory.
+            yield render_csv((report_row(listed, report.as_of) for listed in first), selected)
+            async for batch in report.batches:
+                yield render_csv((report_row(listed, report.as_of) for listed in batch), selected, header=False)
+
+        return Stream(
+            chunks(),
             media_type="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="Hosts {report.as_of.strftime("%Y-%m-%d")}.csv"',

@@ -560,10 +560,11 @@ def report_row(listed: ListedHost, now: dt.datetime) -> dict[str, str]:
     return {column: _cell(fields[column]) for column in REPORT_COLUMNS}
 
 
-def render_csv(rows: Iterable[Mapping[str, str]], columns: Sequence[str]) -> str:
+def render_csv(rows: Iterable[Mapping[str, str]], columns: Sequence[str], *, header: bool = True) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    if header:
+        writer.writerow(columns)
     for row in rows:
         writer.writerow([row[c] for c in columns])
     return out.getvalue()

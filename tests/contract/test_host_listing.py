@@ -76,3 +76,27 @@ async def test_a_page_rejects_what_the_host_list_rejects(uow_factory: UnitOfWork
     async with uow_factory() as uow:
         with pytest.raises(InvalidArgument):
             await uow.host_listing.page(HostFilter(), ListOptions(order_key="id"), now=at, after="not a number")
+
+
+async def test_a_stream_holds_the_hosts_of_the_page_in_batches(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
+    await fleet_of_three(uow_factory, at)
+    options = ListOptions(order_key="hostname", order_direction=Direction.DESC)
+    async with uow_factory() as uow:
+        page = await uow.host_listing.page(HostFilter(), options, now=at, device_mapping=True)
+        batches = [batch async for batch in uow.host_listing.stream(HostFilter(), options, now=at,
+                                                                     device_mapping=True, batch_size=2)]
+    assert [len(batch) for batch in batches] == [2, 1]
+    assert [row for batch in batches for row in batch] == page
+    assert [row.host.hostname for row in page] == ["charlie", "bravo", "alpha"]
+
+
+async def test_a_stream_of_nothing_has_no_batch(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
+    async with uow_factory() as uow:
+        assert [batch async for batch in uow.host_listing.stream(HostFilter(), ListOptions(), now=at)] == []
+
+
+async def test_a_stream_is_filtered_as_the_page_is(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
+    await fleet_of_three(uow_factory, at)
+    async with uow_factory() as uow:
+        batches = [batch async for batch in uow.host_listing.stream(HostFilter(query="o"), ListOptions(), now=at)]
+    assert [row.host.hostname for batch in batches for row in batch] == ["bravo"]

@@ -128,6 +128,25 @@ async def test_team_visibility_applies_on_top(uow_factory: UnitOfWorkFactory, sm
     assert await targets(uow_factory, frozenset(), label_ids=[s.all_hosts]) == []
 
 
+async def test_status_counts_count_the_targeted_hosts(uow_factory: UnitOfWorkFactory, small: Small,
+                                                      at: dt.datetime) -> None:
+    s = small
+    later = at + dt.timedelta(days=31)
+    async with uow_factory() as uow:
+        def counts(now: dt.datetime, visible: frozenset[int] | None = None, **selected: Any) -> Any:
+            return uow.host_inventory.target_status_counts(TargetSelection(**selected), visible_team_ids=visible,
+                                                           now=now)
+
+        everyone_now = await counts(at, label_ids=[s.all_hosts])
+        everyone_later = await counts(later, label_ids=[s.all_hosts])
+        web_team_a = await counts(at, frozenset({s.team_a}), label_ids=[s.web], host_ids=[s.lin2])
+        nothing = await counts(at)
+    assert (everyone_now.total, everyone_now.online, everyone_now.missing) == (4, 4, 0)
+    assert (everyone_later.total, everyone_later.online, everyone_later.missing) == (4, 0, 4)
+    assert (web_team_a.total, web_team_a.online, web_team_a.missing) == (2, 2, 0)
+    assert (nothing.total, nothing.online, nothing.missing) == (0, 0, 0)
+
+
 async def searched(uow_factory: UnitOfWorkFactory, text: str, *, excluded: frozenset[int] = frozenset(),
                    limit: int = 10, visible: frozenset[int] | None = None) -> list[str]:
     async with uow_factory() as uow:

@@ -201,3 +201,27 @@ async def test_manual_members_are_replaced_and_deleting_drops_them(uow_factory: 
         assert await uow.labels.get(label.id) is None
         assert await uow.labels.member_ids(label.id) == []
         assert [lb.id for lb in await uow.host_inventory.labels(ids[1])] == [1]
+
+
+async def test_hosts_are_counted_for_many_labels_at_once(uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
+    async with uow_factory() as uow:
+        team = await uow.teams.add(name="mgmt-count", description="", at=at)
+        in_team = (await uow.hosts.enroll(osquery_host_id="c1", node_key_hash="kc1", team_id=team.id, at=at,
+                                          fields={})).host
+        no_team = (await uow.hosts.enroll(osquery_host_id="c2", node_key_hash="kc2", team_id=None, at=at,
+                                          fields={})).host
+        await uow.labels.record_results(in_team.id, {2: True, 3: True}, at)
+        await uow.labels.record_results(no_team.id, {2: True}, at)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        everyone = await uow.host_inventory.count_by_label([2, 3, 5, 999], visible_team_ids=None)
+        team_view = await uow.host_inventory.count_by_label([2, 3], visible_team_ids=frozenset({team.id}))
+        nobody = await uow.host_inventory.count_by_label([2], visible_team_ids=frozenset())
+        one_by_one = {label_id: await uow.host_inventory.count(HostFilter(label_id=label_id), now=at)
+                      for label_id in (2, 3, 5, 999)}
+    assert everyone == one_by_one == {2: 2, 3: 1, 5: 0, 999: 0}
+    assert team_view == {2: 1, 3: 1}
+    assert nobody == {2: 0}
+    async with uow_factory() as uow:
+        assert await uow.host_inventory.count_by_label([], visible_team_ids=None) == {}

@@ -163,3 +163,22 @@ async def test_a_page_of_hosts_costs_the_same_round_trips_for_10_hosts_as_for_50
     assert costs[10] == costs[500]
     # Authentication is one unit of work; the page is the other one.
     assert {units for _, units in costs[10].values()} == {2}
+
+
+async def test_the_report_streams_every_host_under_one_header_across_batches(
+    client: httpx.AsyncClient, pg_dsn: str
+) -> None:
+    # 2,500 hosts: three batches of the server-side cursor (STREAM_BATCH_SIZE is 1,000).
+    label_id, policy_id = await label_and_policy(pg_dsn)
+    await grow_fleet(pg_dsn, 2_500, label_id, policy_id)
+    statements, units, response = await cost(
+        client, "/api/v1/fleet/hosts/report?format=csv&order_key=hostname&columns=hostname,device_mapping")
+    lines = response.text.splitlines()
+    assert lines[0] == "hostname,device_mapping"
+    rows = [line.split(",") for line in lines[1:]]
+    assert len(rows) == 2_500
+    assert [hostname for hostname, _ in rows] == sorted(f"host-{n}" for n in range(1, 2_501))
+    assert all(email == f"{hostname}@example.com" for hostname, email in rows)
+    # One unit of work for the whole report besides authentication, however many batches.
+    assert units == 2
+    assert statements < 40

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import Collection
 
 import attrs
 
@@ -15,6 +16,7 @@ from fleet_core.model.hosts import (
     DeviceMapping,
     Host,
     HostFilter,
+    HostStatusCounts,
     HostSummary,
     HostUser,
     Label,
@@ -45,6 +47,13 @@ class InMemoryHostInventoryRepository(FilteredHostsRepo):
 
     async def count(self, filters: HostFilter, *, now: dt.datetime) -> int:
         return len(self.matching(filters, now, filters.query))
+
+    async def count_by_label(self, label_ids: Collection[int], *,
+                             visible_team_ids: frozenset[int] | None) -> dict[int, int]:
+        # Neither filter depends on the time, so any ``now`` will do.
+        return {label_id: await self.count(HostFilter(label_id=label_id, visible_team_ids=visible_team_ids),
+                                           now=dt.datetime.now(dt.UTC))
+                for label_id in label_ids}
 
     async def ids(self, filters: HostFilter, *, now: dt.datetime) -> builtins.list[int]:
         return sorted(h.id for h in self.matching(filters, now, filters.query))
@@ -121,6 +130,15 @@ class InMemoryHostInventoryRepository(FilteredHostsRepo):
         hosts = (TargetHost(id=h.id, team_id=h.team_id, label_ids=t.label_membership.get(h.id, frozenset()))
                  for h in map(self.fresh, t.hosts.values()))
         return resolve_targets(selection, hosts, kinds, visible_team_ids=visible_team_ids)
+
+    async def target_status_counts(self, selection: TargetSelection, *, visible_team_ids: frozenset[int] | None,
+                                   now: dt.datetime) -> HostStatusCounts:
+        ids = await self.target_host_ids(selection, visible_team_ids=visible_team_ids)
+        summary = await self.summary(HostFilter(ids=frozenset(ids)), platform=None, now=now) if ids else None
+        if summary is None:
+            return HostStatusCounts()
+        return HostStatusCounts(total=summary.totals_hosts_count, online=summary.online_count,
+                                missing=summary.mia_count)
 
     async def search(self, text: str, *, excluded_ids: frozenset[int], limit: int,
                      visible_team_ids: frozenset[int] | None) -> builtins.list[Host]:

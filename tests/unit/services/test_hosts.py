@@ -255,10 +255,13 @@ async def test_the_report_reads_device_mappings_only_when_asked(kit: InMemoryKit
     hosts, opened = counted_hosts(kit)
     with_emails = await hosts.report(admin, HostFilter(), ListOptions(order_key="hostname"), device_mapping=True)
     without = await hosts.report(admin, HostFilter(), ListOptions(order_key="hostname"), device_mapping=False)
+    assert opened == []  # nothing is read until the report is written
+    with_rows = [row async for batch in with_emails.batches for row in batch]
+    without_rows = [row async for batch in without.batches for row in batch]
     assert len(opened) == 2
-    assert [row.device_mapping for row in with_emails.hosts] == [
+    assert [row.device_mapping for row in with_rows] == [
         (), (DeviceMapping(email="ada@example.com", source="custom"),)]
-    assert [(row.host.id, row.device_mapping) for row in without.hosts] == [(fleet["db"], None), (fleet["web"], None)]
+    assert [(row.host.id, row.device_mapping) for row in without_rows] == [(fleet["db"], None), (fleet["web"], None)]
 
 
 async def test_os_versions_are_filtered_by_name_and_version_together(kit: InMemoryKit, admin: Viewer) -> None:
