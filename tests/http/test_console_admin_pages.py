@@ -14,8 +14,13 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from fleet_core.authz import Viewer
+from fleet_core.model.hosts import HostFacts, SoftwareItem
+from fleet_core.model.vulnerabilities import CVEMeta
+from fleet_core.model.vulnerability_job import SoftwareCVE
 from fleet_core.services.carves import CarveBegin
 from tests.http.support import ADMIN_EMAIL, PASSWORD, Cast, Fleet
+from tests.http.test_http_hosts import add_host
+from tests.http.test_http_software import refresh_counts
 
 pytestmark = pytest.mark.anyio
 
@@ -155,6 +160,30 @@ async def test_software_list_filters(fleet: Fleet) -> None:
     page = await fleet.client.get("/software?query=zzz&vulnerable=true")
     assert page.status_code == 200
     assert 'value="zzz"' in page.text and "No software matches." in page.text
+
+
+async def test_vulnerable_software_shows_its_cves_with_scores_and_nvd_links(fleet: Fleet) -> None:
+    await add_host(fleet, "web-1", facts=HostFacts(software=(SoftwareItem("openssl", "1.1.1k", "deb_packages"),
+                                                             SoftwareItem("vim", "9.1", "deb_packages"))))
+    await refresh_counts(fleet)
+    now = fleet.clock.now()
+    async with fleet.kit.store.unit_of_work() as uow:
+        [openssl] = [row for row in await uow.vulnerabilities.software_batch(0, 10) if row.software.name == "openssl"]
+        await uow.vulnerabilities.replace_cves([openssl.software.id],
+                                               [SoftwareCVE(openssl.software.id, "CVE-2021-3711", "1.1.1l")], now)
+        await uow.vulnerabilities.upsert_cve_meta([CVEMeta(cve="CVE-2021-3711", cvss_score=9.8,
+                                                           epss_probability=0.25, cisa_known_exploit=True)])
+        await uow.commit()
+    await console_login(fleet.client, ADMIN_EMAIL)
+    everything = (await fleet.client.get("/software")).text
+    assert "openssl" in everything and "vim" in everything
+    vulnerable = (await fleet.client.get("/software?vulnerable=true")).text
+    assert "openssl" in vulnerable and "vim" not in vulnerable
+    assert 'href="https://nvd.nist.gov/vuln/detail/CVE-2021-3711"' in vulnerable
+    assert "CVSS 9.8" in vulnerable and "EPSS 25.0%" in vulnerable and "CISA KEV" in vulnerable
+    assert "fixed in 1.1.1l" in vulnerable
+    searched = (await fleet.client.get("/software?query=vim")).text
+    assert "vim" in searched and "openssl" not in searched
 
 
 async def test_packs_and_the_global_schedule(fleet: Fleet) -> None:
