@@ -233,3 +233,31 @@ async def test_carves_list_and_download(fleet: Fleet) -> None:
     download = await client.get(f"/carves/{made.id}/download")
     assert download.status_code == 200 and download.content == b"abcdef"
     assert "attachment" in download.headers["content-disposition"]
+
+
+async def test_a_team_admin_manages_their_teams_policies_only(cast: Cast) -> None:
+    client = cast.fleet.client
+    await console_login(client, cast["team_admin"].email)
+    own = await client.get("/policies")
+    assert own.status_code == 200 and "Team policies" in own.text
+    assert f'href="/policies/new?team_id={cast.team_one}"' in own.text
+    made = await post_form(client, "/policies", f"/policies?team_id={cast.team_one}",
+                           {"name": "Team one check", "query": "SELECT 1;"})
+    assert made.status_code == 303, made.text
+    assert (await client.get(f"/policies?team_id={cast.team_two}")).status_code == 403
+    refused = await post_form(client, "/policies", "/policies", {"name": "Global attempt", "query": "SELECT 1;"})
+    assert refused.status_code == 403
+
+
+async def test_editing_a_label_checks_its_fields(fleet: Fleet) -> None:
+    client = fleet.client
+    await console_login(client, ADMIN_EMAIL)
+    made = await post_form(client, "/labels/new", "/labels", {
+        "membership": "dynamic", "name": "Before", "query": "SELECT 1;", "platform": ""})
+    path = made.headers["location"]
+    bad = await post_form(client, path, path, {"name": "  ", "query": "SELECT 1;", "platform": ""})
+    assert bad.status_code == 422 and 'id="field-name-error"' in bad.text
+    good = await post_form(client, path, path, {"name": "After", "query": "SELECT 2;", "platform": "darwin"})
+    assert good.status_code == 303
+    page = await client.get(path)
+    assert "<h1>After</h1>" in page.text and "SELECT 2;" in page.text
