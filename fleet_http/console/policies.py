@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import attrs
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from fleet_core.authz import Action, Viewer, is_allowed
 from fleet_core.errors import InvalidArgument
+from fleet_core.model.config import FailingPoliciesWebhook
 from fleet_core.model.policies import Policy, PolicyFields
 from fleet_core.services.config import ConfigService
 from fleet_core.services.policies import PolicyChanges, PolicyService
@@ -139,13 +141,20 @@ class PolicyPagesController(Controller):
 
     @post("/automations")
     async def save_automations(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer],
+                               policies: NamedDependency[PolicyService],
                                config: NamedDependency[ConfigService]) -> Response[Any]:
         form = await form_data(request)
-        batch = int_or_none(form.get("host_batch_size")) or 0
-        await config.modify(viewer, {"webhook_settings": {"failing_policies_webhook": {
-            "enable_failing_policies_webhook": checked(form.get("enabled")),
-            "destination_url": form.get("destination_url", "").strip(),
-            "policy_ids": ids_of(await form_lists(request, "policy_ids")),
-            "host_batch_size": batch,
-        }}})
+        webhook = FailingPoliciesWebhook(
+            enable_failing_policies_webhook=checked(form.get("enabled")),
+            destination_url=form.get("destination_url", "").strip(),
+            policy_ids=ids_of(await form_lists(request, "policy_ids")),
+            host_batch_size=int_or_none(form.get("host_batch_size")) or 0,
+        )
+        try:
+            await config.modify(viewer, {"webhook_settings": {"failing_policies_webhook": attrs.asdict(webhook)}})
+        except InvalidArgument as exc:
+            return render(request, "policies/automations.html", {
+                "webhook": webhook, "policies": await policies.list(viewer),
+                "errors": field_errors(exc.problems), "can_write": True,
+            }, viewer=viewer, status_code=422)
         return redirect(request, "/policies/automations", flash="Automations saved.")

@@ -90,12 +90,20 @@ async def test_team_policies_and_the_failing_policies_automation(cast: Cast) -> 
     team_page = await client.get(f"/policies?team_id={cast.team_one}")
     assert "Team check" in team_page.text and "Team policies" in team_page.text
     assert "Team check" not in (await client.get("/policies")).text
-    saved = await post_form(client, "/policies/automations", "/policies/automations", {
-        "enabled": "on", "destination_url": "https://hooks.example.com/failing", "host_batch_size": "10"})
+    global_made = await post_form(client, "/policies/new", "/policies", {"name": "Global check", "query": "SELECT 1;"})
+    global_id = global_made.headers["location"].rsplit("/", 1)[-1]
+    automations = await client.get("/policies/automations")
+    assert f'name="policy_ids" value="{global_id}"' in automations.text and "Team check" not in automations.text
+    saved = await client.post("/policies/automations", data={
+        "enabled": "on", "destination_url": "https://hooks.example.com/failing", "host_batch_size": "10",
+        "policy_ids": [global_id], "csrf_token": csrf_of(automations)})
     assert saved.status_code == 303, saved.text
     config = await cast.fleet.kit.services.config.current()
     webhook = config.webhook_settings.failing_policies_webhook
     assert webhook.enable_failing_policies_webhook and webhook.destination_url == "https://hooks.example.com/failing"
+    assert (webhook.policy_ids, webhook.host_batch_size) == ([int(global_id)], 10)
+    shown = await client.get("/policies/automations")
+    assert f'value="{global_id}" checked' in shown.text
 
 
 async def test_an_observer_is_offered_no_edits_and_crafted_posts_are_refused(cast: Cast) -> None:
