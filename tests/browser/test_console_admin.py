@@ -184,6 +184,16 @@ PHONE_PATHS = ["/policies", "/software", "/labels", "/labels/new?membership=manu
 
 
 def test_pages_fit_a_phone_screen(logged_in_page: Page, console_server: ConsoleServer) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    with console_server.api() as api:
+        # Tables with rows and row buttons: what could push a narrow page sideways.
+        query = api.post("/api/v1/fleet/queries", json={"name": f"phone-{suffix}", "query": "SELECT 1;"})
+        assert query.status_code == 200, query.text
+        scheduled = api.post("/api/v1/fleet/global/schedule",
+                             json={"query_id": query.json()["query"]["id"], "interval": 3600, "snapshot": False})
+        assert scheduled.status_code == 200, scheduled.text
+        policy = api.post("/api/v1/fleet/global/policies", json={"name": f"phone-{suffix}", "query": "SELECT 1;"})
+        assert policy.status_code == 200, policy.text
     page = logged_in_page
     page.set_viewport_size({"width": 390, "height": 844})
     for path in PHONE_PATHS:
