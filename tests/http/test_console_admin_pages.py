@@ -269,3 +269,45 @@ async def test_editing_a_label_checks_its_fields(fleet: Fleet) -> None:
     assert good.status_code == 303
     page = await client.get(path)
     assert "<h1>After</h1>" in page.text and "SELECT 2;" in page.text
+
+
+async def test_a_team_maintainer_schedules_for_their_team_and_sees_no_packs(cast: Cast) -> None:
+    fleet = cast.fleet
+    query = await fleet.client.post("/api/v1/fleet/queries", headers=fleet.as_admin,
+                                    json={"name": "team uptime", "query": "SELECT * FROM uptime;",
+                                          "team_id": cast.team_one})
+    assert query.status_code == 200, query.text
+    client = fleet.client
+    await console_login(client, cast["team_maintainer"].email)
+    page = await client.get("/packs")
+    assert page.status_code == 200 and "Team schedule" in page.text
+    assert "team uptime (team)" in page.text and "<h2 id=\"packs-title\">" not in page.text
+    added = await client.post(f"/packs/schedule?team_id={cast.team_one}", data={
+        "query_id": str(query.json()["query"]["id"]), "interval": "300", "logging": "differential_ignore_removals",
+        "csrf_token": csrf_of(page)})
+    assert added.status_code == 303, added.text
+    schedule = await client.get(f"/packs?team_id={cast.team_one}")
+    assert "300 s" in schedule.text and "differential ignore removals" in schedule.text
+    refused = await client.post("/packs/schedule", data={
+        "query_id": str(query.json()["query"]["id"]), "interval": "300", "csrf_token": csrf_of(page)})
+    assert refused.status_code == 403
+
+
+async def test_editing_a_pack_sets_its_targets(fleet: Fleet) -> None:
+    client = fleet.client
+    await console_login(client, ADMIN_EMAIL)
+    made = await post_form(client, "/packs/new", "/packs", {"name": "Targets"})
+    path = made.headers["location"]
+    pack_id = int(path.rsplit("/", 1)[-1])
+    labels = await fleet.kit.services.labels.summary(await _admin_viewer(fleet))
+    all_hosts = next(label for label in labels if label.name == "All Hosts")
+    saved = await post_form(client, path, path, {"name": "Targets renamed", "label_ids": [str(all_hosts.id)]})
+    assert saved.status_code == 303, saved.text
+    pack = await fleet.kit.services.packs.get(await _admin_viewer(fleet), pack_id)
+    assert (pack.name, pack.targets.label_ids) == ("Targets renamed", (all_hosts.id,))
+    page = await client.get(path)
+    assert f'name="label_ids" value="{all_hosts.id}" checked' in page.text
+    # The global schedule's name is reserved: a field error, and the pack keeps its name.
+    reserved = await post_form(client, path, path, {"name": "Global"})
+    assert reserved.status_code == 422 and 'id="field-name-error"' in reserved.text
+    assert (await fleet.kit.services.packs.get(await _admin_viewer(fleet), pack_id)).name == "Targets renamed"
