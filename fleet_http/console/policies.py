@@ -91,10 +91,13 @@ class PolicyPagesController(Controller):
 
     @get("/{policy_id:int}")
     async def policy_detail(self, request: Request[Any, Any, Any], policy_id: FromPath[int],
-                            viewer: NamedDependency[Viewer], policies: NamedDependency[PolicyService]) -> Response[Any]:
+                            viewer: NamedDependency[Viewer], policies: NamedDependency[PolicyService],
+                            teams: NamedDependency[TeamService]) -> Response[Any]:
         team_id = int_or_none(request.query_params.get("team_id"))
         policy = await policies.get(viewer, policy_id, team_id=team_id)
+        team_name = next((t.name for t in await available_teams(viewer, teams) if t.id == team_id), None)
         return render(request, "policies/detail.html", {
+            "team_name": team_name,
             "policy": policy, "form": _form_of(policy), "errors": {}, "platforms": PLATFORM_CHOICES,
             "action": _policy_path(policy), "scope_query": _scope_query(team_id),
             "can_write": may(viewer, Action.WRITE_POLICIES, team_id),

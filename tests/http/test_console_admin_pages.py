@@ -90,6 +90,7 @@ async def test_team_policies_and_the_failing_policies_automation(cast: Cast) -> 
     team_page = await client.get(f"/policies?team_id={cast.team_one}")
     assert "Team check" in team_page.text and "Team policies" in team_page.text
     assert "Team check" not in (await client.get("/policies")).text
+    assert "<dd>Team Team One</dd>" in (await client.get(made.headers["location"])).text
     global_made = await post_form(client, "/policies/new", "/policies", {"name": "Global check", "query": "SELECT 1;"})
     global_id = global_made.headers["location"].rsplit("/", 1)[-1]
     automations = await client.get("/policies/automations")
