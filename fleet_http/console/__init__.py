@@ -25,14 +25,19 @@ from litestar.template import TemplateConfig
 
 from fleet_core import version
 from fleet_http.console.accounts import AccountController, LoginController, SetupPageController
+from fleet_http.console.carves import CarvePagesController
 from fleet_http.console.dashboard import DashboardController
 from fleet_http.console.errors import CONSOLE_EXCEPTION_HANDLERS
+from fleet_http.console.labels import LabelPagesController
+from fleet_http.console.packs import PackPagesController
 from fleet_http.console.placeholders import PlaceholderController
+from fleet_http.console.policies import PolicyPagesController
 from fleet_http.console.session import (
     csrf_protected,
     provide_console_viewer,
     provide_optional_viewer,
 )
+from fleet_http.console.software import SoftwarePagesController
 
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
 STATIC_DIR: Final = Path(__file__).parent / "static"
@@ -41,6 +46,7 @@ STATIC_PATH: Final = "/static/console"
 # Area modules append their controllers here (one module per area).
 CONSOLE_CONTROLLERS: list[Any] = [
     LoginController, SetupPageController, AccountController, DashboardController,
+    PolicyPagesController, SoftwarePagesController, LabelPagesController, PackPagesController, CarvePagesController,
     # Last: it only answers navigation paths no area module serves yet.
     PlaceholderController,
 ]
