@@ -1,0 +1,236 @@
+"""The agent hot path in one process, against the floor app, without the noise of a shared machine.
+
+Drives the ASGI apps directly (no sockets, no HTTP parsing: what uvicorn does is the same for
+both and is left out) with the steady state's mix of agent requests -- for every 100 check-ins,
+54 /log, 39 /distributed/read and 7 /config, as `make bench` sees them -- and reads the process's
+CPU time (time.process_time) per request. Rounds interleave the two apps so that a busy machine
+weighs on both alike. The real app runs as `fleet serve` runs it: the osquery app behind the
+server's ASGI entry with the request metrics (prometheus_client's multiprocess mode, values in
+mmapped files), the metered node-key and configuration caches, the metered log destination, over
+the in-memory kit (in the steady state the Postgres adapter sends nothing on these routes).
+
+    .venv/bin/python tests/bench/hot_path.py --requests 5000 --rounds 5
+    .venv/bin/python tests/bench/hot_path.py --profile --requests 20000   # pyinstrument's table
+    .venv/bin/python tests/bench/hot_path.py --cache-bytes 10000          # host cache bytes per host
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+# Multiprocess mode is chosen when prometheus_client is first imported: set it first.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="fleet-hot-path-bench-"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import attrs
+import floor_app
+
+from fleet_adapters.logs import DeliveryEvent, on_delivery, report_delivery
+from fleet_adapters.memory import in_memory_kit
+from fleet_adapters.metrics import PrometheusMetrics, count_log_delivery
+from fleet_adapters.serve.asgi import FleetASGI, _forwarded_lifespan
+from fleet_adapters.serve.metrics_endpoint import MetricsEndpoint
+from fleet_adapters.settings import load_settings
+from fleet_core.services.setup import SetupInput
+from fleet_osquery.app import create_app
+
+Message = MutableMapping[str, Any]
+App = Callable[[Any, Any, Any], Awaitable[None]]
+SECRET = "bench-enroll-secret"
+PASSWORD = "bench-horse-battery-9!"
+LIFESPAN = {"type": "lifespan", "asgi": {"version": "3.0"}}
+# Per 100 requests, the steady state's mix in `make bench` (277 log, 200 read, 33 config per second).
+MIX = (("/log", 54), ("/distributed/read", 39), ("/config", 7))
+
+
+async def request(app: App, path: str, body: bytes) -> tuple[int, bytes]:
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"fleet.test"), (b"user-agent", b"osquery/5.12.1"),
+                         (b"accept", b"application/json"), (b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode())],
+             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8080)}
+    delivered = False
+    status, chunks = 0, []
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if delivered:
+            await asyncio.Event().wait()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+class Reporting:
+    """The in-memory destination reporting each batch as a real destination does, so that the
+    metrics' log counting is part of what is measured."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def write(self, log_type: str, records: Any) -> None:
+        await self.inner.write(log_type, records)
+        report_delivery(DeliveryEvent("filesystem", log_type, "accepted", len(records), sum(map(len, records))))
+
+
+def log_body(node_key: str) -> bytes:
+    """A logger batch as the bench's hosts send it: one snapshot result and its status line."""
+    return json.dumps({"node_key": node_key, "log_type": "result", "data": [{
+        "name": "pack/Global/bench_uptime", "hostIdentifier": "bench-host", "calendarTime": "Sat Dec  5 02:00:00 2026 UTC",
+        "unixTime": 1796421600, "epoch": 0, "counter": 0, "numerics": False, "decorations": {"host_uuid": "bench-uuid"},
+        "snapshot": [{"days": "0", "hours": "1", "minutes": "2", "seconds": "3", "total_seconds": "3723"}],
+        "action": "snapshot"}]}).encode()
+
+
+@contextlib.asynccontextmanager
+async def real_server() -> Any:
+    """The osquery app as `fleet serve` serves it, with one enrolled host; yields (app, node key)."""
+    kit = in_memory_kit()
+    services = kit.services
+    metrics = PrometheusMetrics()
+    agents = attrs.evolve(services.agents, metrics=metrics)
+    agents.logs["result"] = Reporting(services.agents.logs["result"])
+    on_delivery(count_log_delivery)
+    services = attrs.evolve(services, agents=agents, metrics=metrics)
+    osquery = create_app(lambda: contextlib.nullcontext(services))
+    setup = await services.setup.setup(SetupInput(
+        name="Bench", email="bench@example.com", password=PASSWORD, password_confirmation=PASSWORD,
+        org_name="Bench", server_url="https://fleet.test"))
+    await services.config.replace_enroll_secrets(await services.auth.authenticate(setup.token), [SECRET])
+    # The server's own ASGI entry, with its apps put in place as its lifespan does.
+    entry = FleetASGI(load_settings({}))
+    entry._osquery = entry._management = osquery
+    entry._metrics = MetricsEndpoint(entry.settings)
+    async with _forwarded_lifespan(osquery, LIFESPAN):
+        status, body = await request(entry, "/api/osquery/enroll", json.dumps({
+            "enroll_secret": SECRET, "host_identifier": "bench-host",
+            "host_details": {"system_info": {"hostname": "bench-host", "uuid": "bench-uuid"}}}).encode())
+        assert status == 200, body
+        yield entry, json.loads(body)["node_key"]
+
+
+@contextlib.asynccontextmanager
+async def floor_server() -> Any:
+    app = floor_app.create_app()
+    async with _forwarded_lifespan(app, LIFESPAN):
+        yield app, floor_app.NODE_KEY
+
+
+def plan(node_key: str) -> list[tuple[str, bytes]]:
+    key_only = json.dumps({"node_key": node_key}).encode()
+    bodies = {"/log": log_body(node_key), "/distributed/read": key_only, "/config": key_only}
+    calls = [("/api/osquery" + path, bodies[path]) for path, n in MIX for _ in range(n)]
+    # Interleaved rather than in blocks, as check-ins arrive.
+    return [calls[(i * 37) % len(calls)] for i in range(len(calls))]
+
+
+async def cpu_per_request(server: Callable[[], Any], requests: int) -> float:
+    async with server() as (app, node_key):
+        calls = plan(node_key)
+        for path, body in calls * 3:  # warm the caches
+            status, answer = await request(app, path, body)
+            assert status == 200, (path, answer)
+        gc.collect()
+        started = time.process_time()
+        for i in range(requests):
+            path, body = calls[i % len(calls)]
+            await request(app, path, body)
+        return (time.process_time() - started) / requests * 1e6
+
+
+async def compare(requests: int, rounds: int) -> None:
+    real, floor = [], []
+    for _ in range(rounds):
+        floor.append(await cpu_per_request(floor_server, requests))
+        real.append(await cpu_per_request(real_server, requests))
+    f, r = statistics.median(floor), statistics.median(real)
+    print(f"floor app: {', '.join(f'{x:.1f}' for x in floor)} µs/request (median {f:.1f})")
+    print(f"real app:  {', '.join(f'{x:.1f}' for x in real)} µs/request (median {r:.1f})")
+    print(f"the hot path adds {r - f:.1f} µs per agent request to the floor ({r / f:.2f}x in-process)")
+
+
+async def profile(requests: int) -> None:
+    from pyinstrument import Profiler
+
+    async with real_server() as (app, node_key):
+        calls = plan(node_key)
+        for path, body in calls * 3:
+            await request(app, path, body)
+        profiler = Profiler(interval=0.0001, async_mode="disabled")
+        profiler.start()
+        for i in range(requests):
+            path, body = calls[i % len(calls)]
+            await request(app, path, body)
+        profiler.stop()
+    print(profiler.output_text(unicode=False, color=False, show_all=False, flat=True)[:6000])
+
+
+def cache_bytes(hosts: int) -> None:
+    """Bytes per cached host: the host cache filled with ``hosts`` hosts as enrollment leaves them
+    (system info, OS, hardware), measured with tracemalloc."""
+    from fleet_core.services import agents as agent_service
+
+    async def enrolled() -> list[Any]:
+        kit = in_memory_kit()
+        services = kit.services
+        setup = await services.setup.setup(SetupInput(
+            name="Bench", email="bench@example.com", password=PASSWORD, password_confirmation=PASSWORD,
+            org_name="Bench", server_url="https://fleet.test"))
+        await services.config.replace_enroll_secrets(await services.auth.authenticate(setup.token), [SECRET])
+        from fleet_osquery.sim.templates import TEMPLATES  # realistic host details
+
+        template = next(iter(TEMPLATES.values()))
+        keys = []
+        for i in range(hosts):
+            details = template.host_details(i) if hasattr(template, "host_details") else {
+                "system_info": {"hostname": f"host-{i}", "uuid": f"uuid-{i}"}}
+            keys.append(await services.agents.enroll(
+                enroll_secret=SECRET, host_identifier=f"host-{i}", host_details=details, public_ip="10.0.0.1",
+                client_address="10.0.0.1"))
+        loaded = []
+        for key in keys:
+            loaded.append(await services.agents.authenticate(key))
+        return [services.agents.cache, loaded]
+
+    cache, _ = asyncio.run(enrolled())
+    del cache
+    print(agent_service)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="pyinstrument's flat table of the real app")
+    args = parser.parse_args()
+    if args.profile:
+        asyncio.run(profile(args.requests))
+    else:
+        asyncio.run(compare(args.requests, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
