@@ -11,7 +11,7 @@ the in-memory kit (in the steady state the Postgres adapter sends nothing on the
 
     .venv/bin/python tests/bench/hot_path.py --requests 5000 --rounds 5
     .venv/bin/python tests/bench/hot_path.py --profile --requests 20000   # pyinstrument's table
-    .venv/bin/python tests/bench/hot_path.py --cache-bytes 10000          # host cache bytes per host
+    .venv/bin/python tests/bench/hot_path.py --log-writes 277 --requests 2000 --rounds 2   # log fsyncs
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import statistics
 import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -99,7 +98,8 @@ class Reporting:
 def log_body(node_key: str) -> bytes:
     """A logger batch as the bench's hosts send it: one snapshot result and its status line."""
     return json.dumps({"node_key": node_key, "log_type": "result", "data": [{
-        "name": "pack/Global/bench_uptime", "hostIdentifier": "bench-host", "calendarTime": "Sat Dec  5 02:00:00 2026 UTC",
+        "name": "pack/Global/bench_uptime", "hostIdentifier": "bench-host",
+        "calendarTime": "Sat Dec  5 02:00:00 2026 UTC",
         "unixTime": 1796421600, "epoch": 0, "counter": 0, "numerics": False, "decorations": {"host_uuid": "bench-uuid"},
         "snapshot": [{"days": "0", "hours": "1", "minutes": "2", "seconds": "3", "total_seconds": "3723"}],
         "action": "snapshot"}]}).encode()
@@ -188,36 +188,36 @@ async def profile(requests: int) -> None:
     print(profiler.output_text(unicode=False, color=False, show_all=False, flat=True)[:6000])
 
 
-def cache_bytes(hosts: int) -> None:
-    """Bytes per cached host: the host cache filled with ``hosts`` hosts as enrollment leaves them
-    (system info, OS, hardware), measured with tracemalloc."""
-    from fleet_core.services import agents as agent_service
+async def log_writes(batches: int, rate: float, grouped: bool) -> float:
+    """CPU per batch of the filesystem destination, batches arriving ``rate`` per second with
+    osquery's jitter; ``grouped=False`` writes each batch alone (a thread hop and an fsync each),
+    as the destination did before its group commit."""
+    import random
 
-    async def enrolled() -> list[Any]:
-        kit = in_memory_kit()
-        services = kit.services
-        setup = await services.setup.setup(SetupInput(
-            name="Bench", email="bench@example.com", password=PASSWORD, password_confirmation=PASSWORD,
-            org_name="Bench", server_url="https://fleet.test"))
-        await services.config.replace_enroll_secrets(await services.auth.authenticate(setup.token), [SECRET])
-        from fleet_osquery.sim.templates import TEMPLATES  # realistic host details
+    from fleet_adapters.logs import FilesystemLogDestination
 
-        template = next(iter(TEMPLATES.values()))
-        keys = []
-        for i in range(hosts):
-            details = template.host_details(i) if hasattr(template, "host_details") else {
-                "system_info": {"hostname": f"host-{i}", "uuid": f"uuid-{i}"}}
-            keys.append(await services.agents.enroll(
-                enroll_secret=SECRET, host_identifier=f"host-{i}", host_details=details, public_ip="10.0.0.1",
-                client_address="10.0.0.1"))
-        loaded = []
-        for key in keys:
-            loaded.append(await services.agents.authenticate(key))
-        return [services.agents.cache, loaded]
+    with tempfile.TemporaryDirectory(prefix="fleet-log-bench-") as tmp:
+        destination = FilesystemLogDestination(Path(tmp) / "result.log", Path(tmp) / "status.log")
+        file = destination._files["result"]
+        record = log_body("x" * 40)
+        rng = random.Random(1)
 
-    cache, _ = asyncio.run(enrolled())
-    del cache
-    print(agent_service)
+        async def one() -> None:
+            if grouped:
+                await destination.write("result", [record])
+            else:
+                async with file.async_lock:
+                    await asyncio.to_thread(file.append, record + b"\n")
+
+        tasks = []
+        started = time.process_time()
+        for _ in range(batches):
+            tasks.append(asyncio.create_task(one()))
+            await asyncio.sleep(rng.expovariate(rate))
+        await asyncio.gather(*tasks)
+        cpu = time.process_time() - started
+        await destination.aclose()
+    return cpu / batches * 1e6
 
 
 def main() -> None:
@@ -225,8 +225,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="pyinstrument's flat table of the real app")
+    parser.add_argument("--log-writes", type=float, metavar="RATE",
+                        help="the filesystem log destination's CPU per batch at RATE batches/s, grouped or not")
     args = parser.parse_args()
-    if args.profile:
+    if args.log_writes:
+        for _ in range(args.rounds):
+            alone = asyncio.run(log_writes(args.requests, args.log_writes, grouped=False))
+            grouped = asyncio.run(log_writes(args.requests, args.log_writes, grouped=True))
+            print(f"{args.log_writes:g} batches/s: one fsync per batch {alone:.1f} µs CPU per batch, "
+                  f"grouped {grouped:.1f} µs")
+    elif args.profile:
         asyncio.run(profile(args.requests))
     else:
         asyncio.run(compare(args.requests, args.rounds))
