@@ -11,6 +11,7 @@ the in-memory kit (in the steady state the Postgres adapter sends nothing on the
 
     .venv/bin/python tests/bench/hot_path.py --requests 5000 --rounds 5
     .venv/bin/python tests/bench/hot_path.py --profile --requests 20000   # pyinstrument's table
+    .venv/bin/python tests/bench/hot_path.py --cache-bytes 10000          # host cache bytes per host
     .venv/bin/python tests/bench/hot_path.py --log-writes 277 --requests 2000 --rounds 2   # log fsyncs
 """
 
@@ -26,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -220,6 +222,53 @@ async def log_writes(batches: int, rate: float, grouped: bool) -> float:
     return cpu / batches * 1e6
 
 
+def cache_bytes(hosts: int) -> tuple[float, int]:
+    """Bytes per host held by AgentService's host cache, filled with ``hosts`` hosts as a Postgres
+    read leaves them (every vital set, each string an object of its own), by tracemalloc; and the
+    process's peak RSS (KiB) afterwards."""
+    import datetime as dt
+    import hashlib
+    import resource
+
+    from fleet_core.model.hosts import Host
+    from fleet_core.services.agents import HostCache
+
+    now = dt.datetime.now(dt.UTC)
+
+    def fresh(text: str) -> str:
+        """A string object of its own, as every row read from Postgres brings."""
+        return (text + " ")[:-1]
+
+    def host(i: int) -> Host:
+        at = now - dt.timedelta(seconds=i)
+        return Host(
+            id=i, osquery_host_id=f"{i:08x}-1b2c-4d5e-8f90-{i:012x}", team_id=None, created_at=at, updated_at=at,
+            last_enrolled_at=at, seen_time=at, detail_updated_at=at, label_updated_at=at, policy_updated_at=at,
+            hostname=f"host-{i}.corp.example.com", uuid=f"{i:08X}-1B2C-4D5E-8F90-{i:012X}", platform=fresh("ubuntu"),
+            platform_like=fresh("debian"), osquery_version=fresh("5.12.1"), os_version=fresh("Ubuntu 22.04.4 LTS"), build="",
+            code_name=fresh("jammy"), uptime_seconds=86400 + i, last_restarted_at=at, memory=17179869184,
+            cpu_type=fresh("x86_64"), cpu_subtype=fresh("6"), cpu_brand=fresh("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz"),
+            cpu_physical_cores=4, cpu_logical_cores=8, hardware_vendor=fresh("Dell Inc."), hardware_model=fresh("Latitude 7440"),
+            hardware_version=fresh("1.0"), hardware_serial=f"SN{i:010d}", computer_name=f"host-{i}",
+            public_ip=f"203.0.{i // 256 % 256}.{i % 256}",
+            primary_ip=f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
+            primary_mac=f"02:42:ac:{i // 65536 % 256:02x}:{i // 256 % 256:02x}:{i % 256:02x}",
+            distributed_interval=10, config_tls_refresh=60, logger_tls_period=10,
+            gigs_disk_space_available=120.5, percent_disk_space_available=47.0, gigs_total_disk_space=256.0)
+
+    cache = HostCache(dt.timedelta(hours=1))
+    keys = [hashlib.sha256(f"node-key-{i}".encode()).hexdigest() for i in range(hosts)]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i, key in enumerate(keys):
+        cache.put(key, host(i + 1), now)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / hosts, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000)
@@ -227,8 +276,14 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="pyinstrument's flat table of the real app")
     parser.add_argument("--log-writes", type=float, metavar="RATE",
                         help="the filesystem log destination's CPU per batch at RATE batches/s, grouped or not")
+    parser.add_argument("--cache-bytes", type=int, metavar="HOSTS",
+                        help="bytes per cached host, the host cache filled with HOSTS hosts (tracemalloc)")
     args = parser.parse_args()
-    if args.log_writes:
+    if args.cache_bytes:
+        per_host, peak = cache_bytes(args.cache_bytes)
+        print(f"host cache: {per_host:.0f} bytes per cached host over {args.cache_bytes} hosts "
+              f"(the node-key hash and its entry included); peak RSS of this process {peak / 1024:.0f} MiB")
+    elif args.log_writes:
         for _ in range(args.rounds):
             alone = asyncio.run(log_writes(args.requests, args.log_writes, grouped=False))
             grouped = asyncio.run(log_writes(args.requests, args.log_writes, grouped=True))
