@@ -131,7 +131,20 @@ async def real_server() -> Any:
             "enroll_secret": SECRET, "host_identifier": "bench-host",
             "host_details": {"system_info": {"hostname": "bench-host", "uuid": "bench-uuid"}}}).encode())
         assert status == 200, body
-        yield entry, json.loads(body)["node_key"]
+        node_key = json.loads(body)["node_key"]
+        # Answer the first detail, label and policy queries, as every host in `make bench` has by
+        # its steady state: after this nothing is due for an hour.
+        status, body = await request(entry, "/api/osquery/distributed/read",
+                                     json.dumps({"node_key": node_key}).encode())
+        queries = json.loads(body)["queries"]
+        status, body = await request(entry, "/api/osquery/distributed/write", json.dumps({
+            "node_key": node_key, "queries": {name: [] for name in queries},
+            "statuses": {name: 0 for name in queries}}).encode())
+        assert status == 200, body
+        status, body = await request(entry, "/api/osquery/distributed/read",
+                                     json.dumps({"node_key": node_key}).encode())
+        assert json.loads(body)["queries"] == {}, body
+        yield entry, node_key
 
 
 @contextlib.asynccontextmanager
