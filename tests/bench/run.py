@@ -838,6 +838,7 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False, t
         server.start()
         result["server_start_s"] = round(time.monotonic() - t0, 2)
         token = set_up_fleet(server.url, args.schedule_interval, server.verify)
+        result["idle_cpu_ms_per_s"] = idle_cpu(server, args.idle)
         pg = server.pg_connect()
         rds = server.redis_client()
         result_path = workdir / "sim.json"
@@ -956,6 +957,17 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False, t
     return result
 
 
+def idle_cpu(server: Server, seconds: float) -> float:
+    """The server's CPU per second with no agent at all (its background jobs, timers and threads):
+    a fixed cost that a small fleet's requests share out among fewer requests."""
+    if seconds <= 0:
+        return 0.0
+    procs = server.server_processes()
+    started, cpu = time.monotonic(), cpu_seconds(procs)
+    time.sleep(seconds)
+    return round((cpu_seconds(procs) - cpu) * 1000 / (time.monotonic() - started), 2)
+
+
 def run_floor(args: argparse.Namespace, workers: int, *, tls: str = "off") -> dict[str, Any]:
     """The floor phase: the same simulator, load and window against tests/bench/floor_app.py;
     only the server's CPU is of interest (it has no Postgres or Redis)."""
@@ -967,6 +979,7 @@ def run_floor(args: argparse.Namespace, workers: int, *, tls: str = "off") -> di
                               "hosts": args.hosts, "duration_s": args.duration, "window_s": args.window}
     try:
         server.start()
+        result["idle_cpu_ms_per_s"] = idle_cpu(server, args.idle)
         result_path = workdir / "sim.json"
         cfg = {
             "server_url": server.url, "hosts": args.hosts, "os_templates": args.os_templates,
@@ -1185,13 +1198,13 @@ def render_floor_and_tls(results: list[dict[str, Any]]) -> list[str]:
            "answered with constants after one msgspec decode, no services, metrics or logging. Each run "
            "below had the same simulator, load and window; TLS runs use a certificate the simulator trusts.",
            "",
-           "| run | workers | requests | errors | server CPU per request | x floor | "
+           "| run | workers | requests | errors | server CPU per request | x floor | idle server CPU | "
            "p99 config / distributed read / log (ms) |",
-           "|---|---:|---:|---:|---:|---:|---|"]
+           "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in runs:
         name = label.get((r.get("phase", "fleet"), r.get("tls", "off")), "?")
         if "sim" not in r:
-            out.append(f"| {name} | {r['workers']} | failed | | | | |")
+            out.append(f"| {name} | {r['workers']} | failed | | | | | |")
             continue
         w = r["sim"]["window"]
         v = r["cpu"]["server_ms_per_request"]
@@ -1200,8 +1213,13 @@ def render_floor_and_tls(results: list[dict[str, Any]]) -> list[str]:
             "server_ms_per_request"] else "-"
         p99 = " / ".join(_ms(w["endpoints"][e]["latency_ms"]["p99"]) for e in ("config", "distributed_read", "log")
                          if e in w["endpoints"])
-        out.append(f"| {name} | {r['workers']} | {w['requests']} | {w['errors']} | {v:.3f} ms | {ratio} | {p99} |")
-    out += ["", *(line.removeprefix("bench: ") + "." for line in floor_and_tls_lines(results)), ""]
+        idle = r.get("idle_cpu_ms_per_s")
+        out.append(f"| {name} | {r['workers']} | {w['requests']} | {w['errors']} | {v:.3f} ms | {ratio} | "
+                   f"{'-' if idle is None else f'{idle:.1f} ms/s'} | {p99} |")
+    out += ["", *(line.removeprefix("bench: ") + "." for line in floor_and_tls_lines(results)), "",
+            "Idle server CPU: the server's CPU per second with no agent, sampled before the simulator starts "
+            "(background jobs, timers, threads); requests share it, so it weighs more per request in a small "
+            "fleet than in a large one.", ""]
     return out
 
 
@@ -1334,6 +1352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-connections", type=int, default=200)
     p.add_argument("--profile", action="store_true",
                    help="one more run with --workers 1 under pyinstrument (its CPU figures are inflated)")
+    p.add_argument("--idle", type=float, default=10.0,
+                   help="seconds of each server's CPU sampled with no agent before the simulator starts")
     p.add_argument("--no-floor", action="store_true", help="skip the floor phase before each real server run")
     p.add_argument("--tls", default="reuse,new",
                    help="comma list of TLS runs after each plain one: reuse (connections kept alive, as "
@@ -1439,11 +1459,12 @@ def summary_line(r: dict[str, Any]) -> str:
                     if v["requests"])
     if r.get("phase") == "floor":
         return (f"  floor workers={r['workers']} TLS {r['tls']}: {w['requests']} requests in {w['elapsed_s']:.0f} s, "
-                f"{w['errors']} errors; {eps}; server CPU {r['cpu']['server_ms_per_request']:.3f} ms/req")
+                f"{w['errors']} errors; {eps}; server CPU {r['cpu']['server_ms_per_request']:.3f} ms/req; "
+                f"idle {r.get('idle_cpu_ms_per_s', 0):.1f} ms/s")
     return (f"  workers={r['workers']}: {w['requests']} requests in {w['elapsed_s']:.0f} s, {w['errors']} errors; "
             f"{eps}; server CPU {r['cpu']['server_ms_per_request']:.3f} ms/req; "
             f"PG {r['postgres']['statements_per_request']:.4f} stmts/req ({r['postgres']['by_kind']}); "
-            f"Redis {r['redis']['per_request']:.4f} cmds/req")
+            f"Redis {r['redis']['per_request']:.4f} cmds/req; idle {r.get('idle_cpu_ms_per_s', 0):.1f} ms/s")
 
 
 if __name__ == "__main__":
