@@ -255,13 +255,19 @@ def cache_bytes(hosts: int) -> tuple[float, int]:
     def host(i: int) -> Host:
         at = now - dt.timedelta(seconds=i)
         return Host(
-            id=i, osquery_host_id=f"{i:08x}-1b2c-4d5e-8f90-{i:012x}", team_id=None, created_at=at, updated_at=at,
-            last_enrolled_at=at, seen_time=at, detail_updated_at=at, label_updated_at=at, policy_updated_at=at,
-            hostname=f"host-{i}.corp.example.com", uuid=f"{i:08X}-1B2C-4D5E-8F90-{i:012X}", platform=fresh("ubuntu"),
-            platform_like=fresh("debian"), osquery_version=fresh("5.12.1"), os_version=fresh("Ubuntu 22.04.4 LTS"), build="",
-            code_name=fresh("jammy"), uptime_seconds=86400 + i, last_restarted_at=at, memory=17179869184,
-            cpu_type=fresh("x86_64"), cpu_subtype=fresh("6"), cpu_brand=fresh("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz"),
-            cpu_physical_cores=4, cpu_logical_cores=8, hardware_vendor=fresh("Dell Inc."), hardware_model=fresh("Latitude 7440"),
+            # Each timestamp an object of its own, as each column of a row read is.
+            id=i, osquery_host_id=f"{i:08x}-1b2c-4d5e-8f90-{i:012x}", team_id=None,
+            created_at=at - dt.timedelta(days=30), updated_at=at - dt.timedelta(seconds=1),
+            last_enrolled_at=at - dt.timedelta(days=1), seen_time=at - dt.timedelta(seconds=2),
+            detail_updated_at=at - dt.timedelta(seconds=3), label_updated_at=at - dt.timedelta(seconds=4),
+            policy_updated_at=at - dt.timedelta(seconds=5),
+            hostname=f"host-{i}.corp.example.com", uuid=f"{i:08X}-1B2C-4D5E-8F90-{i:012X}",
+            platform=fresh("ubuntu"), platform_like=fresh("debian"), osquery_version=fresh("5.12.1"),
+            os_version=fresh("Ubuntu 22.04.4 LTS"), build="", code_name=fresh("jammy"), uptime_seconds=86400 + i,
+            last_restarted_at=at - dt.timedelta(days=2), memory=17179869184, cpu_type=fresh("x86_64"),
+            cpu_subtype=fresh("6"),
+            cpu_brand=fresh("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz"), cpu_physical_cores=4,
+            cpu_logical_cores=8, hardware_vendor=fresh("Dell Inc."), hardware_model=fresh("Latitude 7440"),
             hardware_version=fresh("1.0"), hardware_serial=f"SN{i:010d}", computer_name=f"host-{i}",
             public_ip=f"203.0.{i // 256 % 256}.{i % 256}",
             primary_ip=f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
