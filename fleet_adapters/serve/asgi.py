@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
@@ -84,11 +83,6 @@ class FleetASGI:
                     await stack.enter_async_context(_forwarded_lifespan(app, scope))
                 self._management, self._osquery = management, osquery
                 self._metrics = MetricsEndpoint(self.settings)
-                # Everything loaded so far (modules, both apps, the services) lives as long as the
-                # process: moved out of the collector's reach, a full collection no longer walks
-                # it, and requests' short-lived objects are all it has to look at.
-                gc.collect()
-                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
                 started = True
                 await receive()  # lifespan.shutdown
