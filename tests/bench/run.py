@@ -266,11 +266,6 @@ class Server:
                                                              "--server-key", str(self.tls[1])]
         args = ["serve", *tls, "--data-dir", str(self.data_dir),
                 "--server-address", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
-        if self.profile_path is not None:
-            # pyinstrument (a sampling profiler: cProfile inflates coroutines) writes its flat table
-            # of own time per function when the server exits cleanly on SIGTERM.
-            return [sys.executable, "-m", "pyinstrument", "-r", "text", "-p", "flat=true", "--no-color",
-                    "-o", str(self.profile_path), "-m", "fleet_adapters.serve.cli", *args]
         fleet = Path(sys.executable).with_name("fleet")
         return [str(fleet), *args] if fleet.exists() else [sys.executable, "-m", "fleet_adapters.serve.cli", *args]
 
@@ -828,6 +823,7 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False, t
     live_phase: bool = args.live if with_live is None else with_live
     workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
     profile_path = workdir / "server-profile.txt" if profile else None
+    spy: subprocess.Popen[bytes] | None = None
     certificate = bench_certificate(workdir) if tls != "off" else None
     server = Server(workdir, workers, profile_path=profile_path, tls=certificate)
     sim_proc: subprocess.Popen[str] | None = None
@@ -863,6 +859,8 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False, t
         for line in sim_proc.stdout:
             if line.startswith("MARK start"):
                 set_statement_logging(pg, on=True)
+                if profile_path is not None:
+                    spy = start_profiler(server, profile_path, args.window - 1.0)
                 samples["start"] = sample(server, sim_ps, pg, rds)
             elif line.startswith("MARK end"):
                 samples["end"] = sample(server, sim_ps, pg, rds)
@@ -946,6 +944,12 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False, t
         if sim_proc is not None and sim_proc.poll() is None:
             sim_proc.kill()
             sim_proc.wait()
+        if spy is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                spy.wait(30.0)
+            if spy.poll() is None:
+                spy.kill()
+                spy.wait()
         result["server_log_problems"] = server_log_problems(server.output())
         result["stop"] = server.stop()
         if profile_path is not None and profile_path.exists():
@@ -1030,10 +1034,41 @@ def run_floor(args: argparse.Namespace, workers: int, *, tls: str = "off") -> di
     return result
 
 
+def start_profiler(server: Server, path: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy sampling the serving processes from outside for ``seconds`` (the window): a sampling
+    profiler that needs no hook in the server (cProfile inflates coroutines) and, non-blocking,
+    barely slows it; idle time (the event loop waiting) is not sampled."""
+    assert server.process is not None
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(server.process.pid), "--subprocesses", "--nonblocking",
+         "--rate", "250", "--duration", str(max(1, int(seconds))), "--format", "raw", "--output", str(path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def profile_summary(path: Path, top: int) -> str:
-    """pyinstrument's flat table (own time per function, whole run), its first ``top`` rows."""
-    lines = [ln.rstrip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    return "\n".join(lines[:top + 8])
+    """py-spy's samples as a table: the share of samples in which each function was running
+    (own) and on the stack (total), the first ``top`` rows by own share."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        samples += n
+        frames = [re.sub(r" \((.*/)?([^/]*:\d+)\)$", r" (\2)", f) for f in stack.split(";")]
+        frames = [re.sub(r":\d+\)$", ")", f) for f in frames]
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    if not samples:
+        return "(no samples)"
+    rows = [f"{samples} samples of the serving processes' CPU in the window", f"{'own %':>7} {'total %':>8}  function"]
+    for frame, n in own.most_common(top):
+        rows.append(f"{100 * n / samples:7.1f} {100 * total[frame] / samples:8.1f}  {frame}")
+    return "\n".join(rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1093,8 +1128,7 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             continue
         w = r["sim"]["window"]
         full = r["sim"]["full_run"]
-        title = f"### `--workers {r['workers']}`" + (" (under pyinstrument: CPU figures are inflated)"
-                                                      if r["profiled"] else "")
+        title = f"### `--workers {r['workers']}`" + (" (sampled by py-spy)" if r["profiled"] else "")
         out += [
             title,
             "",
@@ -1176,8 +1210,8 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         out += [f"Shutdown: exit code {r['stop']['exit_code']}, leftover processes killed: "
                 f"{r['stop']['killed_leftovers'] or 'none'}.", ""]
         if r.get("profile_top"):
-            out += ["pyinstrument of the serving process, whole run (wall clock: idle time shows as the "
-                    "event loop's own), top functions by own time:", "", "```",
+            out += ["py-spy of the serving processes in the steady-state window (CPU samples only), top "
+                    "functions by own samples:", "", "```",
                     r["profile_top"], "```", ""]
     out += render_live(results, args)
     out += ["<details><summary>Raw numbers (JSON)</summary>", "", "```json",
@@ -1351,7 +1385,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="interval of the one scheduled query in the agent options (0: none, so no /log traffic)")
     p.add_argument("--max-connections", type=int, default=200)
     p.add_argument("--profile", action="store_true",
-                   help="one more run with --workers 1 under pyinstrument (its CPU figures are inflated)")
+                   help="one more run with --workers 1 sampled by py-spy in its window (a table of where CPU goes)")
     p.add_argument("--idle", type=float, default=10.0,
                    help="seconds of each server's CPU sampled with no agent before the simulator starts")
     p.add_argument("--no-floor", action="store_true", help="skip the floor phase before each real server run")
@@ -1406,7 +1440,7 @@ def main(argv: list[str] | None = None) -> int:
     for phase, workers, tls, profiled in plan:
         what = "the floor (tests/bench/floor_app.py)" if phase == "floor" else "fleet serve"
         print(f"bench: {what}, {args.hosts} hosts, {args.duration:g} s, --workers {workers}, TLS {tls}"
-              f"{' under pyinstrument' if profiled else ''} ...", flush=True)
+              f"{', sampled by py-spy' if profiled else ''} ...", flush=True)
         try:
             if phase == "floor":
                 r = run_floor(args, workers, tls=tls)
