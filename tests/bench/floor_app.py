@@ -133,8 +133,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--schedule-interval", type=float, default=10.0)
     p.add_argument("--certfile")
     p.add_argument("--keyfile")
+    p.add_argument("--asgi-server", choices=("uvicorn", "granian"), default="uvicorn",
+                   help="granian: the same app under granian (HTTP/1, uvloop), to compare the two servers")
     args = p.parse_args(argv)
     os.environ[SCHEDULE_ENV] = str(args.schedule_interval)
+    if args.asgi_server == "granian":
+        from pathlib import Path
+
+        from granian import Granian
+        from granian.constants import HTTPModes, Interfaces, Loops
+
+        Granian("floor_app:create_app", factory=True, address="127.0.0.1", port=args.port,
+                interface=Interfaces.ASGI, workers=args.workers, loop=Loops.uvloop, http=HTTPModes.http1,
+                log_enabled=False, websockets=False,
+                ssl_cert=Path(args.certfile) if args.certfile else None,
+                ssl_key=Path(args.keyfile) if args.keyfile else None,
+                working_dir=Path(__file__).resolve().parent).serve()
+        return 0
     from uvicorn.supervisors import Multiprocess
 
     # The options fleet_adapters/serve/cli.py gives uvicorn, so only the application differs.

@@ -354,10 +354,12 @@ class FloorServer(Server):
     """tests/bench/floor_app.py: the same uvicorn options, Litestar and msgspec, constant answers."""
 
     schedule_interval: float = 10.0
+    asgi_server: str = "uvicorn"
 
     def command(self) -> list[str]:
         args = [sys.executable, str(Path(__file__).with_name("floor_app.py")), "--port", str(self.port),
-                "--workers", str(self.workers), "--schedule-interval", str(self.schedule_interval)]
+                "--workers", str(self.workers), "--schedule-interval", str(self.schedule_interval),
+                "--asgi-server", self.asgi_server]
         if self.tls is not None:
             args += ["--certfile", str(self.tls[0]), "--keyfile", str(self.tls[1])]
         return args
@@ -972,14 +974,16 @@ def idle_cpu(server: Server, seconds: float) -> float:
     return round((cpu_seconds(procs) - cpu) * 1000 / (time.monotonic() - started), 2)
 
 
-def run_floor(args: argparse.Namespace, workers: int, *, tls: str = "off") -> dict[str, Any]:
+def run_floor(args: argparse.Namespace, workers: int, *, tls: str = "off", asgi_server: str = "uvicorn"
+              ) -> dict[str, Any]:
     """The floor phase: the same simulator, load and window against tests/bench/floor_app.py;
     only the server's CPU is of interest (it has no Postgres or Redis)."""
     workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-floor-"))
     server = FloorServer(workdir, workers, tls=bench_certificate(workdir) if tls != "off" else None,
-                         schedule_interval=args.schedule_interval)
+                         schedule_interval=args.schedule_interval, asgi_server=asgi_server)
     sim_proc: subprocess.Popen[str] | None = None
-    result: dict[str, Any] = {"phase": "floor", "tls": tls, "workers": workers, "profiled": False,
+    result: dict[str, Any] = {"phase": "floor" if asgi_server == "uvicorn" else f"floor-{asgi_server}",
+                              "tls": tls, "workers": workers, "profiled": False,
                               "hosts": args.hosts, "duration_s": args.duration, "window_s": args.window}
     try:
         server.start()
@@ -1222,9 +1226,11 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
 def render_floor_and_tls(results: list[dict[str, Any]]) -> list[str]:
     """The floor, the plain-HTTP server and the TLS runs side by side (same load, same window)."""
     runs = [r for r in results if not r.get("profiled")]
-    if not any(r.get("phase") == "floor" or r.get("tls", "off") != "off" for r in runs):
+    if not any(r.get("phase", "").startswith("floor") or r.get("tls", "off") != "off" for r in runs):
         return []
-    label = {("floor", "off"): "floor (constant answers, plain HTTP)", ("fleet", "off"): "fleet serve, plain HTTP",
+    label = {("floor", "off"): "floor (constant answers, plain HTTP)",
+             ("floor-granian", "off"): "floor under granian instead of uvicorn",
+             ("fleet", "off"): "fleet serve, plain HTTP",
              ("fleet", "reuse"): "fleet serve, TLS, connections reused",
              ("fleet", "new"): "fleet serve, TLS, new connection per request"}
     out = ["### Against the floor, and over TLS", "",
@@ -1388,6 +1394,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one more run with --workers 1 sampled by py-spy in its window (a table of where CPU goes)")
     p.add_argument("--idle", type=float, default=10.0,
                    help="seconds of each server's CPU sampled with no agent before the simulator starts")
+    p.add_argument("--granian-floor", action="store_true",
+                   help="one more floor run under granian (HTTP/1, uvloop), to compare it with uvicorn")
     p.add_argument("--no-floor", action="store_true", help="skip the floor phase before each real server run")
     p.add_argument("--tls", default="reuse,new",
                    help="comma list of TLS runs after each plain one: reuse (connections kept alive, as "
@@ -1431,6 +1439,8 @@ def main(argv: list[str] | None = None) -> int:
     for w in (int(w) for w in args.workers.split(",") if w.strip()):
         if not args.no_floor:
             plan.append(("floor", w, "off", False))
+        if args.granian_floor:
+            plan.append(("floor-granian", w, "off", False))
         plan.append(("fleet", w, "off", False))
         for mode in tls_modes:
             plan.append(("fleet", w, mode, False))
@@ -1438,12 +1448,13 @@ def main(argv: list[str] | None = None) -> int:
         plan.append(("fleet", 1, "off", True))
     results = []
     for phase, workers, tls, profiled in plan:
-        what = "the floor (tests/bench/floor_app.py)" if phase == "floor" else "fleet serve"
+        what = {"floor": "the floor (tests/bench/floor_app.py)",
+                "floor-granian": "the floor under granian"}.get(phase, "fleet serve")
         print(f"bench: {what}, {args.hosts} hosts, {args.duration:g} s, --workers {workers}, TLS {tls}"
               f"{', sampled by py-spy' if profiled else ''} ...", flush=True)
         try:
-            if phase == "floor":
-                r = run_floor(args, workers, tls=tls)
+            if phase.startswith("floor"):
+                r = run_floor(args, workers, tls=tls, asgi_server=phase.removeprefix("floor").strip("-") or "uvicorn")
             else:
                 r = run_once(args, workers, profile=profiled, tls=tls,
                              with_live=args.live and tls == "off" and not profiled)
@@ -1491,8 +1502,9 @@ def summary_line(r: dict[str, Any]) -> str:
     w = r["sim"]["window"]
     eps = ", ".join(f"{k} {v['rps']:.1f}/s p99 {v['latency_ms']['p99']:.1f} ms" for k, v in w["endpoints"].items()
                     if v["requests"])
-    if r.get("phase") == "floor":
-        return (f"  floor workers={r['workers']} TLS {r['tls']}: {w['requests']} requests in {w['elapsed_s']:.0f} s, "
+    if r.get("phase", "").startswith("floor"):
+        return (f"  {r['phase']} workers={r['workers']} TLS {r['tls']}: {w['requests']} requests in "
+                f"{w['elapsed_s']:.0f} s, "
                 f"{w['errors']} errors; {eps}; server CPU {r['cpu']['server_ms_per_request']:.3f} ms/req; "
                 f"idle {r.get('idle_cpu_ms_per_s', 0):.1f} ms/s")
     return (f"  workers={r['workers']}: {w['requests']} requests in {w['elapsed_s']:.0f} s, {w['errors']} errors; "
