@@ -1251,8 +1251,8 @@ def render_floor_and_tls(results: list[dict[str, Any]]) -> list[str]:
         floor = _same_load(results, r, "floor", "off")
         ratio = f"{v / floor['cpu']['server_ms_per_request']:.2f}" if floor and floor["cpu"][
             "server_ms_per_request"] else "-"
-        p99 = " / ".join(_ms(w["endpoints"][e]["latency_ms"]["p99"]) for e in ("config", "distributed_read", "log")
-                         if e in w["endpoints"])
+        p99 = " / ".join(_ms(w["endpoints"][e]["latency_ms"]["p99"]) if w["endpoints"][e]["requests"] else "-"
+                         for e in ("config", "distributed_read", "log") if e in w["endpoints"])
         idle = r.get("idle_cpu_ms_per_s")
         out.append(f"| {name} | {r['workers']} | {w['requests']} | {w['errors']} | {v:.3f} ms | {ratio} | "
                    f"{'-' if idle is None else f'{idle:.1f} ms/s'} | {p99} |")
