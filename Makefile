@@ -42,6 +42,8 @@ migrate: $(STAMP)
 # below its marker line; e.g. `make bench HOSTS=2000 DURATION=180 WORKERS=1,2`.
 # BENCH_ARGS=--live adds the live query phase after the steady state (a campaign on every host over
 # the results WebSocket, then Redis commands per check-in with 0/1/10/100 campaigns running).
+# Each run is preceded by its floor (tests/bench/floor_app.py) and followed by two TLS runs; the
+# ratio to the floor and what TLS adds are printed (BENCH_ARGS="--no-floor --tls none" skips them).
 HOSTS ?= 2000
 DURATION ?= 180
 WINDOW ?= 90
@@ -89,6 +91,13 @@ bench-carve: $(STAMP)
 .PHONY: bench-metrics
 bench-metrics: $(STAMP)
 	$(BIN)/python tests/bench/metrics_overhead.py
+
+# The agent hot path against the floor app, in one process (not a test; see "The agent hot path
+# against its floor" in docs/performance.md); HOT_PATH_ARGS="--profile", "--cache-bytes 10000", ...
+HOT_PATH_ARGS ?=
+.PHONY: bench-hot-path
+bench-hot-path: $(STAMP)
+	$(BIN)/python tests/bench/hot_path.py $(HOT_PATH_ARGS)
 
 # The fault drills (not a test: never fails on a target). Rewrites docs/reliability.md below its
 # marker line: 500 simulated hosts on `fleet serve --workers 2` while the embedded Redis, then

@@ -8,9 +8,10 @@ from typing import Any, Final
 
 import msgspec
 from litestar import Litestar, Router
+from litestar.datastructures import State
 
 from fleet_core.services import Services
-from fleet_osquery.deps import ServiceSlot, service_providers
+from fleet_osquery.deps import SLOT_KEY, ServiceSlot
 from fleet_osquery.errors import EXCEPTION_HANDLERS
 from fleet_osquery.handlers import (
     ROUTES,
@@ -121,7 +122,7 @@ def create_app(open_services: Callable[[], AbstractAsyncContextManager[Services]
 
     return Litestar(
         route_handlers=[Router(path=prefix, route_handlers=ROUTES) for prefix in API_PREFIXES],
-        dependencies=service_providers(slot),
+        state=State({SLOT_KEY: slot}),
         lifespan=[services_lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=None,

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 from litestar import Request, Response
+from litestar.exceptions import InternalServerException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 T = TypeVar("T")
 
@@ -47,15 +49,73 @@ class BadAgentRequest(Exception):
 
 
 def json_response(body: Any, status: int = 200) -> Response[bytes]:
+    """An error answer (exception handlers must return a Litestar Response)."""
     return Response(ENCODER.encode(body) if not isinstance(body, bytes) else body, status_code=status,
                     media_type="application/json")
+
+
+_JSON_TYPE: Final = (b"content-type", b"application/json")
+
+
+class AgentAnswer:
+    """A handler's JSON answer, sent as is: a Litestar handler may return any ASGI app, and this one
+    skips building a Response, its header multidict and its ASGIResponse on every check-in (the
+    agents read only the body; the headers are the two that HTTP needs)."""
+
+    __slots__ = ("body", "status")
+
+    def __init__(self, body: Any, status: int = 200) -> None:
+        self.body = body if isinstance(body, bytes) else ENCODER.encode(body)
+        self.status = status
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": self.status,
+                    "headers": [_JSON_TYPE, (b"content-length", b"%d" % len(self.body))]})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+def header(request: Request[Any, Any, Any], name: bytes) -> bytes:
+    """One request header's raw value (b"" when absent), read from the ASGI scope: building
+    Litestar's Headers multidict costs more than the lookup. ``name`` is lower case, as ASGI
+    servers pass names."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return b""
+
+
+async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
+    """The request body, refused (413) past ``limit`` bytes as Litestar's request_max_body_size
+    refuses it: by the announced length first, then by the bytes received."""
+    announced = header(request, b"content-length")
+    if announced:
+        try:
+            if int(announced) > limit:
+                raise RequestEntityTooLarge
+        except ValueError:
+            raise BadAgentRequest("invalid content-length") from None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Any = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise InternalServerException("client disconnected prematurely")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise RequestEntityTooLarge
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int) -> T:
     """The body as ``type_``; BadAgentRequest for anything that is not a well-formed body
     within ``limit`` bytes (after inflating)."""
-    raw = await request.body()
-    gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
+    raw = await read_body(request, limit)
+    gzipped = header(request, b"content-encoding").lower() == b"gzip"
     if len(raw) <= (ON_LOOP_GZIP if gzipped else ON_LOOP_BODY):
         return decode_bytes(raw, type_, limit, gzipped=gzipped)
     return await asyncio.get_running_loop().run_in_executor(

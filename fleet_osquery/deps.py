@@ -1,21 +1,21 @@
-"""Dependency providers: one per service of the bundle the app's lifespan opened.
+"""How a handler reaches the services: ``services_of(request).agents``.
 
-The same shape as the management API's (a handler names the one service it uses:
-``agents: NamedDependency[AgentService]``), with one difference kept for the hot path: a
-provider here takes no parameter and reads the bundle from the app's ``ServiceSlot``. A
-provider that asks for ``state`` costs a signature-model conversion on every check-in; one
-without parameters is a plain call.
+The management API names its services as dependencies; this API does not, on purpose: every
+check-in would pay Litestar's dependency resolution (a signature model, a kwargs model, a cleanup
+group) for what is one attribute read. The app's lifespan puts the bundle in a ``ServiceSlot`` on
+the app's state, and handlers read it from there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import attrs
-from litestar.di import Provide
+from litestar import Request
 
 from fleet_core.services import Services
+
+SLOT_KEY: Final = "agent_services"
 
 
 @attrs.define
@@ -30,13 +30,7 @@ class ServiceSlot:
         return self.services
 
 
-def service_providers(slot: ServiceSlot) -> dict[str, Provide]:
-    """One dependency per service, keyed by its field name in the bundle (``agents``, ``carves``, ...)."""
-
-    def provider(name: str) -> Callable[[], Any]:
-        def provide() -> Any:
-            return getattr(slot.current(), name)
-
-        return provide
-
-    return {field.name: Provide(provider(field.name), sync_to_thread=False) for field in attrs.fields(Services)}
+def services_of(request: Request[Any, Any, Any]) -> Services:
+    """The services of the app serving ``request``."""
+    slot: ServiceSlot = request.app.state[SLOT_KEY]
+    return slot.current()

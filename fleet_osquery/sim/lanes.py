@@ -59,6 +59,8 @@ class RawHttpLane:
 
     Like osqueryd's client: POST only, 16 s timeout, connections reused. A request on a reused
     connection that the server closed while idle is retried once on a fresh one (as httpcore does).
+    With ``keep_alive=False`` every request opens a connection of its own and asks the server to
+    close it, as osqueryd does with ``--tls_session_reuse=false`` (a full TLS handshake each time).
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class RawHttpLane:
         timeout_s: float,
         user_agent: str,
         idle_expiry_s: float = 4.0,
+        keep_alive: bool = True,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -83,7 +86,9 @@ class RawHttpLane:
         self._head = (
             f"Host: {host_header}\r\nUser-Agent: {user_agent}\r\nAccept: application/json\r\n"
             "Content-Type: application/json\r\n"
+            + ("" if keep_alive else "Connection: close\r\n")
         ).encode()
+        self._keep_alive = keep_alive
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: list[_Conn] = []
         self._timeout = timeout_s
@@ -163,7 +168,8 @@ class RawHttpLane:
                 headers["connection"] = "close"
             if headers.get("content-encoding", "").lower() == "gzip":
                 content = gzip.decompress(content)
-            keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+            keep = (self._keep_alive and version == "HTTP/1.1"
+                    and headers.get("connection", "").lower() != "close")
             return status, content
         finally:
             if keep:

@@ -60,6 +60,7 @@ class Simulator:
         request_timeout: float = 16.0,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: Literal["raw", "httpx"] = "raw",
+        keep_alive: bool = True,
         report_every: float | None = None,
         report_sink: Callable[[str], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -110,6 +111,7 @@ class Simulator:
                     max_connections=per_lane,
                     timeout_s=request_timeout,
                     user_agent=user_agent,
+                    keep_alive=keep_alive,
                 )
                 for _ in range(lane_count)
             ]

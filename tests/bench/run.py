@@ -22,11 +22,11 @@ import datetime as dt
 import json
 import os
 import platform
-import pstats
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -36,7 +36,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +76,8 @@ def _sim_child(config_json: str) -> int:
     )
     sim = Simulator(
         cfg["server_url"], secret, hosts=cfg["hosts"], os_templates=cfg["os_templates"], options=options,
-        start_period=cfg["start_period"], verify=False, max_connections=cfg["max_connections"],
+        start_period=cfg["start_period"], verify=cfg.get("verify", False), max_connections=cfg["max_connections"],
+        keep_alive=cfg.get("keep_alive", True),
     )
     duration: float = cfg["duration"]
     window_start: float = duration - cfg["window"]
@@ -243,6 +243,8 @@ class Server:
     workdir: Path
     workers: int
     profile_path: Path | None = None
+    # (certificate, key) to serve HTTPS with; None: plain HTTP.
+    tls: tuple[Path, Path] | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -252,15 +254,18 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What a client trusts: the server's own certificate over TLS."""
+        return True if self.tls is None else ssl.create_default_context(cafile=str(self.tls[0]))
 
     def command(self) -> list[str]:
-        args = ["serve", "--no-server-tls", "--data-dir", str(self.data_dir),
+        tls = ["--no-server-tls"] if self.tls is None else ["--server-cert", str(self.tls[0]),
+                                                             "--server-key", str(self.tls[1])]
+        args = ["serve", *tls, "--data-dir", str(self.data_dir),
                 "--server-address", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
-        if self.profile_path is not None:
-            # cProfile writes its stats when the server exits cleanly on SIGTERM.
-            return [sys.executable, "-m", "cProfile", "-o", str(self.profile_path),
-                    "-m", "fleet_adapters.serve.cli", *args]
         fleet = Path(sys.executable).with_name("fleet")
         return [str(fleet), *args] if fleet.exists() else [sys.executable, "-m", "fleet_adapters.serve.cli", *args]
 
@@ -273,7 +278,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"fleet serve exited with {self.process.returncode}:\n{self.output()}")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/healthz", timeout=2.0).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=2.0, verify=self.verify).status_code == 200:
                     return
             time.sleep(0.1)
         raise RuntimeError(f"fleet serve not healthy within {START_DEADLINE}s:\n{self.output()}")
@@ -335,6 +340,34 @@ class Server:
                 result["killed_leftovers"].append(f"{proc.pid} {proc.name()}")
                 proc.kill()
         return result
+
+
+def bench_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A self-signed pair for 127.0.0.1, made as `fleet serve` makes its own; the simulator trusts it."""
+    from fleet_adapters.tls import ensure_self_signed
+
+    return ensure_self_signed(workdir / "tls")
+
+
+@dataclass
+class FloorServer(Server):
+    """tests/bench/floor_app.py: the same uvicorn options, Litestar and msgspec, constant answers."""
+
+    schedule_interval: float = 10.0
+    asgi_server: str = "uvicorn"
+
+    def command(self) -> list[str]:
+        args = [sys.executable, str(Path(__file__).with_name("floor_app.py")), "--port", str(self.port),
+                "--workers", str(self.workers), "--schedule-interval", str(self.schedule_interval),
+                "--asgi-server", self.asgi_server]
+        if self.tls is not None:
+            args += ["--certfile", str(self.tls[0]), "--keyfile", str(self.tls[1])]
+        return args
+
+    def server_processes(self) -> list[psutil.Process]:
+        assert self.process is not None
+        parent = psutil.Process(self.process.pid)
+        return [parent, *parent.children(recursive=True)]
 
 
 @dataclass
@@ -491,10 +524,10 @@ def summarise_statements(statements: list[Statement]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def set_up_fleet(url: str, schedule_interval: float) -> str:
+def set_up_fleet(url: str, schedule_interval: float, verify: ssl.SSLContext | bool = True) -> str:
     """Admin, enroll secret, and a scheduled query so the hosts have logs to send; returns the
     admin's API token."""
-    with httpx.Client(base_url=url, timeout=30.0) as client:
+    with httpx.Client(base_url=url, timeout=30.0, verify=verify) as client:
         r = client.post("/api/v1/setup", json={
             "admin": {"admin": True, "email": ADMIN_EMAIL, "name": "Bench Admin", "password": ADMIN_PASSWORD,
                       "password_confirmation": ADMIN_PASSWORD},
@@ -784,18 +817,26 @@ def server_log_problems(text: str) -> dict[str, int]:
     return dict(found.most_common(20))
 
 
-def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False) -> dict[str, Any]:
+def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False, tls: str = "off",
+             with_live: bool | None = None) -> dict[str, Any]:
+    """One run of the real server. ``tls``: "off" (plain HTTP), "reuse" (HTTPS, connections kept
+    alive as osqueryd's --tls_session_reuse does) or "new" (HTTPS, a new connection and a full
+    handshake per request)."""
+    live_phase: bool = args.live if with_live is None else with_live
     workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
-    profile_path = workdir / "server.prof" if profile else None
-    server = Server(workdir, workers, profile_path=profile_path)
+    profile_path = workdir / "server-profile.txt" if profile else None
+    spy: subprocess.Popen[bytes] | None = None
+    certificate = bench_certificate(workdir) if tls != "off" else None
+    server = Server(workdir, workers, profile_path=profile_path, tls=certificate)
     sim_proc: subprocess.Popen[str] | None = None
-    result: dict[str, Any] = {"workers": workers, "profiled": profile, "hosts": args.hosts,
-                              "duration_s": args.duration, "window_s": args.window}
+    result: dict[str, Any] = {"phase": "fleet", "tls": tls, "workers": workers, "profiled": profile,
+                              "hosts": args.hosts, "duration_s": args.duration, "window_s": args.window}
     try:
         t0 = time.monotonic()
         server.start()
         result["server_start_s"] = round(time.monotonic() - t0, 2)
-        token = set_up_fleet(server.url, args.schedule_interval)
+        token = set_up_fleet(server.url, args.schedule_interval, server.verify)
+        result["idle_cpu_ms_per_s"] = idle_cpu(server, args.idle)
         pg = server.pg_connect()
         rds = server.redis_client()
         result_path = workdir / "sim.json"
@@ -804,7 +845,8 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False) -
             "start_period": args.start_period, "duration": args.duration, "window": args.window,
             "config_interval": args.config_interval, "query_interval": args.query_interval,
             "logger_tls_period": args.logger_tls_period, "max_connections": args.max_connections,
-            "result_path": str(result_path), "live": args.live, "live_max": 3600.0,
+            "result_path": str(result_path), "live": live_phase, "live_max": 3600.0,
+            "verify": str(server.tls[0]) if server.tls else False, "keep_alive": tls != "new",
         }
         env = {**os.environ, "FLEET_SIM_ENROLL_SECRET": ENROLL_SECRET}
         sim_proc = subprocess.Popen(
@@ -819,19 +861,21 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False) -
         for line in sim_proc.stdout:
             if line.startswith("MARK start"):
                 set_statement_logging(pg, on=True)
+                if profile_path is not None:
+                    spy = start_profiler(server, profile_path, args.window - 1.0)
                 samples["start"] = sample(server, sim_ps, pg, rds)
             elif line.startswith("MARK end"):
                 samples["end"] = sample(server, sim_ps, pg, rds)
                 set_statement_logging(pg, on=False)
-                if args.live:
+                if live_phase:
                     break
             elif line.startswith("DONE") or time.monotonic() > deadline:
                 break
         live: dict[str, Any] | None = None
-        if args.live and "end" in samples:
+        if live_phase and "end" in samples:
             ctl = SimControl(sim_proc)
             try:
-                with httpx.Client(base_url=server.url, timeout=120.0,
+                with httpx.Client(base_url=server.url, timeout=120.0, verify=server.verify,
                                   headers={"Authorization": f"Bearer {token}"}) as api:
                     ctx = LiveContext(server, token, api, ctl, lambda: sample(server, sim_ps, pg, rds), rds)
                     live = run_live(ctx, args)
@@ -902,6 +946,12 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False) -
         if sim_proc is not None and sim_proc.poll() is None:
             sim_proc.kill()
             sim_proc.wait()
+        if spy is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                spy.wait(30.0)
+            if spy.poll() is None:
+                spy.kill()
+                spy.wait()
         result["server_log_problems"] = server_log_problems(server.output())
         result["stop"] = server.stop()
         if profile_path is not None and profile_path.exists():
@@ -913,15 +963,116 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False) -
     return result
 
 
+def idle_cpu(server: Server, seconds: float) -> float:
+    """The server's CPU per second with no agent at all (its background jobs, timers and threads):
+    a fixed cost that a small fleet's requests share out among fewer requests."""
+    if seconds <= 0:
+        return 0.0
+    procs = server.server_processes()
+    started, cpu = time.monotonic(), cpu_seconds(procs)
+    time.sleep(seconds)
+    return round((cpu_seconds(procs) - cpu) * 1000 / (time.monotonic() - started), 2)
+
+
+def run_floor(args: argparse.Namespace, workers: int, *, tls: str = "off", asgi_server: str = "uvicorn"
+              ) -> dict[str, Any]:
+    """The floor phase: the same simulator, load and window against tests/bench/floor_app.py;
+    only the server's CPU is of interest (it has no Postgres or Redis)."""
+    workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-floor-"))
+    server = FloorServer(workdir, workers, tls=bench_certificate(workdir) if tls != "off" else None,
+                         schedule_interval=args.schedule_interval, asgi_server=asgi_server)
+    sim_proc: subprocess.Popen[str] | None = None
+    result: dict[str, Any] = {"phase": "floor" if asgi_server == "uvicorn" else f"floor-{asgi_server}",
+                              "tls": tls, "workers": workers, "profiled": False,
+                              "hosts": args.hosts, "duration_s": args.duration, "window_s": args.window}
+    try:
+        server.start()
+        result["idle_cpu_ms_per_s"] = idle_cpu(server, args.idle)
+        result_path = workdir / "sim.json"
+        cfg = {
+            "server_url": server.url, "hosts": args.hosts, "os_templates": args.os_templates,
+            "start_period": args.start_period, "duration": args.duration, "window": args.window,
+            "config_interval": args.config_interval, "query_interval": args.query_interval,
+            "logger_tls_period": args.logger_tls_period, "max_connections": args.max_connections,
+            "result_path": str(result_path), "live": False,
+            "verify": str(server.tls[0]) if server.tls else False, "keep_alive": tls != "new",
+        }
+        env = {**os.environ, "FLEET_SIM_ENROLL_SECRET": ENROLL_SECRET}
+        sim_proc = subprocess.Popen(
+            [sys.executable, __file__, "--sim-child", json.dumps(cfg)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=(workdir / "sim.err").open("wb"), text=True,
+            env=env, cwd=ROOT,
+        )
+        assert sim_proc.stdout is not None
+        marks: dict[str, tuple[float, float]] = {}
+        for line in sim_proc.stdout:
+            if line.startswith(("MARK start", "MARK end")):
+                marks[line.split()[1]] = (time.monotonic(), cpu_seconds(server.server_processes()))
+            elif line.startswith("DONE"):
+                break
+        code = sim_proc.wait(60.0)
+        if code != 0 or "end" not in marks:
+            raise RuntimeError(f"simulator exited with {code}:\n{(workdir / 'sim.err').read_text()[-4000:]}")
+        sim = json.loads(result_path.read_text())
+        result["peak_rss_kib"] = {"server": {f"{p.pid} {' '.join(p.cmdline()[1:3])[:60]}": vm_hwm_kib(p.pid)
+                                             for p in server.server_processes()}}
+        requests = sim["window"]["requests"]
+        cpu_s = marks["end"][1] - marks["start"][1]
+        wall = marks["end"][0] - marks["start"][0]
+        result.update({
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "sim": sim,
+            "measured_window_s": round(wall, 2), "agent_requests": requests,
+            "cpu": {"server_s": round(cpu_s, 3),
+                    "server_ms_per_request": round(cpu_s * 1000 / requests, 4) if requests else 0.0,
+                    "server_cores": round(cpu_s / wall, 2) if wall else 0.0},
+        })
+    finally:
+        if sim_proc is not None and sim_proc.poll() is None:
+            sim_proc.kill()
+            sim_proc.wait()
+        result["stop"] = server.stop()
+        if args.keep:
+            result["workdir"] = str(workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def start_profiler(server: Server, path: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy sampling the serving processes from outside for ``seconds`` (the window): a sampling
+    profiler that needs no hook in the server (cProfile inflates coroutines) and, non-blocking,
+    barely slows it; idle time (the event loop waiting) is not sampled."""
+    assert server.process is not None
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(server.process.pid), "--subprocesses", "--nonblocking",
+         "--rate", "250", "--duration", str(max(1, int(seconds))), "--format", "raw", "--output", str(path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def profile_summary(path: Path, top: int) -> str:
-    buf = StringIO()
-    stats = pstats.Stats(str(path), stream=buf)
-    stats.strip_dirs().sort_stats("tottime").print_stats(top)
-    text = buf.getvalue()
-    # Drop pstats' preamble (file name and date); keep the totals line and the table.
-    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
-    keep = [ln for ln in lines if "function calls" in ln or ln.lstrip()[:1].isdigit() or "ncalls" in ln]
-    return "\n".join(keep)
+    """py-spy's samples as a table: the share of samples in which each function was running
+    (own) and on the stack (total), the first ``top`` rows by own share."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        samples += n
+        frames = [re.sub(r" \((.*/)?([^/]*:\d+)\)$", r" (\2)", f) for f in stack.split(";")]
+        frames = [re.sub(r":\d+\)$", ")", f) for f in frames]
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    if not samples:
+        return "(no samples)"
+    rows = [f"{samples} samples of the serving processes' CPU in the window", f"{'own %':>7} {'total %':>8}  function"]
+    for frame, n in own.most_common(top):
+        rows.append(f"{100 * n / samples:7.1f} {100 * total[frame] / samples:8.1f}  {frame}")
+    return "\n".join(rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -972,14 +1123,16 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "the simulator stops).",
         "",
     ]
+    out += render_floor_and_tls(results)
     for r in results:
+        if r.get("phase", "fleet") != "fleet" or r.get("tls", "off") != "off":
+            continue
         if "sim" not in r:
             out += [f"### workers={r['workers']}: the run failed", "", "```", r.get("error", "?"), "```", ""]
             continue
         w = r["sim"]["window"]
         full = r["sim"]["full_run"]
-        title = f"### `--workers {r['workers']}`" + (" (under cProfile: CPU figures are inflated)" if r["profiled"]
-                                                      else "")
+        title = f"### `--workers {r['workers']}`" + (" (sampled by py-spy)" if r["profiled"] else "")
         out += [
             title,
             "",
@@ -1061,12 +1214,53 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         out += [f"Shutdown: exit code {r['stop']['exit_code']}, leftover processes killed: "
                 f"{r['stop']['killed_leftovers'] or 'none'}.", ""]
         if r.get("profile_top"):
-            out += ["cProfile of the serving process, whole run, top functions by own time:", "", "```",
+            out += ["py-spy of the serving processes in the steady-state window (CPU samples only), top "
+                    "functions by own samples:", "", "```",
                     r["profile_top"], "```", ""]
     out += render_live(results, args)
     out += ["<details><summary>Raw numbers (JSON)</summary>", "", "```json",
             json.dumps({"machine": m, "runs": [_raw(r) for r in results]}, indent=1), "```", "", "</details>", ""]
     return "\n".join(out)
+
+
+def render_floor_and_tls(results: list[dict[str, Any]]) -> list[str]:
+    """The floor, the plain-HTTP server and the TLS runs side by side (same load, same window)."""
+    runs = [r for r in results if not r.get("profiled")]
+    if not any(r.get("phase", "").startswith("floor") or r.get("tls", "off") != "off" for r in runs):
+        return []
+    label = {("floor", "off"): "floor (constant answers, plain HTTP)",
+             ("floor-granian", "off"): "floor under granian instead of uvicorn",
+             ("fleet", "off"): "fleet serve, plain HTTP",
+             ("fleet", "reuse"): "fleet serve, TLS, connections reused",
+             ("fleet", "new"): "fleet serve, TLS, new connection per request"}
+    out = ["### Against the floor, and over TLS", "",
+           "The floor is tests/bench/floor_app.py under the same uvicorn options: the same five routes "
+           "answered with constants after one msgspec decode, no services, metrics or logging. Each run "
+           "below had the same simulator, load and window; TLS runs use a certificate the simulator trusts.",
+           "",
+           "| run | workers | requests | errors | server CPU per request | x floor | idle server CPU | "
+           "p99 config / distributed read / log (ms) |",
+           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in runs:
+        name = label.get((r.get("phase", "fleet"), r.get("tls", "off")), "?")
+        if "sim" not in r:
+            out.append(f"| {name} | {r['workers']} | failed | | | | | |")
+            continue
+        w = r["sim"]["window"]
+        v = r["cpu"]["server_ms_per_request"]
+        floor = _same_load(results, r, "floor", "off")
+        ratio = f"{v / floor['cpu']['server_ms_per_request']:.2f}" if floor and floor["cpu"][
+            "server_ms_per_request"] else "-"
+        p99 = " / ".join(_ms(w["endpoints"][e]["latency_ms"]["p99"]) if w["endpoints"][e]["requests"] else "-"
+                         for e in ("config", "distributed_read", "log") if e in w["endpoints"])
+        idle = r.get("idle_cpu_ms_per_s")
+        out.append(f"| {name} | {r['workers']} | {w['requests']} | {w['errors']} | {v:.3f} ms | {ratio} | "
+                   f"{'-' if idle is None else f'{idle:.1f} ms/s'} | {p99} |")
+    out += ["", *(line.removeprefix("bench: ") + "." for line in floor_and_tls_lines(results)), "",
+            "Idle server CPU: the server's CPU per second with no agent, sampled before the simulator starts "
+            "(background jobs, timers, threads); requests share it, so it weighs more per request in a small "
+            "fleet than in a large one.", ""]
+    return out
 
 
 def render_live(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
@@ -1197,7 +1391,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="interval of the one scheduled query in the agent options (0: none, so no /log traffic)")
     p.add_argument("--max-connections", type=int, default=200)
     p.add_argument("--profile", action="store_true",
-                   help="one more run with --workers 1 under cProfile (its CPU figures are inflated)")
+                   help="one more run with --workers 1 sampled by py-spy in its window (a table of where CPU goes)")
+    p.add_argument("--idle", type=float, default=10.0,
+                   help="seconds of each server's CPU sampled with no agent before the simulator starts")
+    p.add_argument("--granian-floor", action="store_true",
+                   help="one more floor run under granian (HTTP/1, uvloop), to compare it with uvicorn")
+    p.add_argument("--no-floor", action="store_true", help="skip the floor phase before each real server run")
+    p.add_argument("--tls", default="reuse,new",
+                   help="comma list of TLS runs after each plain one: reuse (connections kept alive, as "
+                        "osqueryd's --tls_session_reuse), new (a connection and handshake per request); none")
     p.add_argument("--profile-top", type=int, default=30)
     p.add_argument("--output", type=Path, default=DOC)
     p.add_argument("--keep", action="store_true", help="keep the temporary data dirs and logs")
@@ -1228,22 +1430,70 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)
-    plan = [(int(w), False) for w in args.workers.split(",") if w.strip()]
+    tls_modes = [m for m in args.tls.split(",") if m.strip() and m != "none"]
+    if any(m not in ("reuse", "new") for m in tls_modes):
+        raise SystemExit("--tls takes a comma list of reuse and new, or none")
+    # Each real server run is preceded by its floor (same workers, same load), so every run
+    # reports the hot path as a ratio to a floor measured minutes before on the same machine.
+    plan: list[tuple[str, int, str, bool]] = []
+    for w in (int(w) for w in args.workers.split(",") if w.strip()):
+        if not args.no_floor:
+            plan.append(("floor", w, "off", False))
+        if args.granian_floor:
+            plan.append(("floor-granian", w, "off", False))
+        plan.append(("fleet", w, "off", False))
+        for mode in tls_modes:
+            plan.append(("fleet", w, mode, False))
     if args.profile:
-        plan.append((1, True))
+        plan.append(("fleet", 1, "off", True))
     results = []
-    for workers, profiled in plan:
-        print(f"bench: {args.hosts} hosts, {args.duration:g} s, --workers {workers}"
-              f"{' under cProfile' if profiled else ''} ...", flush=True)
+    for phase, workers, tls, profiled in plan:
+        what = {"floor": "the floor (tests/bench/floor_app.py)",
+                "floor-granian": "the floor under granian"}.get(phase, "fleet serve")
+        print(f"bench: {what}, {args.hosts} hosts, {args.duration:g} s, --workers {workers}, TLS {tls}"
+              f"{', sampled by py-spy' if profiled else ''} ...", flush=True)
         try:
-            r = run_once(args, workers, profile=profiled)
+            if phase.startswith("floor"):
+                r = run_floor(args, workers, tls=tls, asgi_server=phase.removeprefix("floor").strip("-") or "uvicorn")
+            else:
+                r = run_once(args, workers, profile=profiled, tls=tls,
+                             with_live=args.live and tls == "off" and not profiled)
         except Exception as exc:  # a failed run is reported, and the other runs still happen
-            r = {"workers": workers, "profiled": profiled, "hosts": args.hosts, "error": f"{exc!r}"[:4000]}
+            r = {"phase": phase, "tls": tls, "workers": workers, "profiled": profiled, "hosts": args.hosts,
+                 "error": f"{exc!r}"[:4000]}
         results.append(r)
         print(summary_line(r), flush=True)
+    for line in floor_and_tls_lines(results):
+        print(line, flush=True)
     write_doc(args.output, render(results, args))
     print(f"bench: wrote {args.output}")
     return 0 if all("sim" in r for r in results) else 1
+
+
+def _same_load(results: list[dict[str, Any]], r: dict[str, Any], phase: str, tls: str) -> dict[str, Any] | None:
+    return next((o for o in results if o.get("phase") == phase and o.get("tls") == tls and "sim" in o
+                 and o["workers"] == r["workers"] and not o.get("profiled")), None)
+
+
+def floor_and_tls_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The headline figures: the hot path as a ratio to its floor, and what TLS adds per request."""
+    lines = []
+    for r in results:
+        if r.get("phase") != "fleet" or r.get("tls") != "off" or r.get("profiled") or "sim" not in r:
+            continue
+        real = r["cpu"]["server_ms_per_request"]
+        floor = _same_load(results, r, "floor", "off")
+        if floor is not None and floor["cpu"]["server_ms_per_request"]:
+            f = floor["cpu"]["server_ms_per_request"]
+            lines.append(f"bench: --workers {r['workers']}: hot path {real:.3f} ms/request, floor {f:.3f} ms/request: "
+                         f"**{real / f:.2f}x the floor** (target <= 1.5x)")
+        for mode, label in (("reuse", "TLS, connections reused"), ("new", "TLS, a new connection per request")):
+            t = _same_load(results, r, "fleet", mode)
+            if t is not None:
+                v = t["cpu"]["server_ms_per_request"]
+                lines.append(f"bench: --workers {r['workers']}: {label}: {v:.3f} ms/request, "
+                             f"{v - real:+.3f} ms ({(v / real - 1) * 100 if real else 0:+.0f} %) over plain HTTP")
+    return lines
 
 
 def summary_line(r: dict[str, Any]) -> str:
@@ -1252,10 +1502,15 @@ def summary_line(r: dict[str, Any]) -> str:
     w = r["sim"]["window"]
     eps = ", ".join(f"{k} {v['rps']:.1f}/s p99 {v['latency_ms']['p99']:.1f} ms" for k, v in w["endpoints"].items()
                     if v["requests"])
+    if r.get("phase", "").startswith("floor"):
+        return (f"  {r['phase']} workers={r['workers']} TLS {r['tls']}: {w['requests']} requests in "
+                f"{w['elapsed_s']:.0f} s, "
+                f"{w['errors']} errors; {eps}; server CPU {r['cpu']['server_ms_per_request']:.3f} ms/req; "
+                f"idle {r.get('idle_cpu_ms_per_s', 0):.1f} ms/s")
     return (f"  workers={r['workers']}: {w['requests']} requests in {w['elapsed_s']:.0f} s, {w['errors']} errors; "
             f"{eps}; server CPU {r['cpu']['server_ms_per_request']:.3f} ms/req; "
             f"PG {r['postgres']['statements_per_request']:.4f} stmts/req ({r['postgres']['by_kind']}); "
-            f"Redis {r['redis']['per_request']:.4f} cmds/req")
+            f"Redis {r['redis']['per_request']:.4f} cmds/req; idle {r.get('idle_cpu_ms_per_s', 0):.1f} ms/s")
 
 
 if __name__ == "__main__":
