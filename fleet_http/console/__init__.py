@@ -27,7 +27,10 @@ from fleet_core import version
 from fleet_http.console.accounts import AccountController, LoginController, SetupPageController
 from fleet_http.console.dashboard import DashboardController
 from fleet_http.console.errors import CONSOLE_EXCEPTION_HANDLERS
+from fleet_http.console.hosts import AddHostsController, HostListController
+from fleet_http.console.live import LiveQueryController
 from fleet_http.console.placeholders import PlaceholderController
+from fleet_http.console.queries import QueryPagesController
 from fleet_http.console.session import (
     csrf_protected,
     provide_console_viewer,
@@ -41,6 +44,7 @@ STATIC_PATH: Final = "/static/console"
 # Area modules append their controllers here (one module per area).
 CONSOLE_CONTROLLERS: list[Any] = [
     LoginController, SetupPageController, AccountController, DashboardController,
+    HostListController, AddHostsController, QueryPagesController, LiveQueryController,
     # Last: it only answers navigation paths no area module serves yet.
     PlaceholderController,
 ]
