@@ -33,7 +33,8 @@ class RunningAgents:
     queries) on a thread of their own until stopped."""
 
     def __init__(self, server_url: str, secret: str, count: int, *, seed: int, api_prefix: str = "/api/osquery"):
-        self.server_url, self.secret, self.count, self.seed, self.api_prefix = server_url, secret, count, seed, api_prefix
+        self.server_url, self.secret, self.count = server_url, secret, count
+        self.seed, self.api_prefix = seed, api_prefix
         self.hostnames: list[str] = []
         self.enrolled = threading.Event()
         self.error: BaseException | None = None
@@ -154,7 +155,8 @@ def test_add_hosts_instructions_enroll_simulated_hosts(logged_in_page: Page, con
     # Everything the agents need comes off the page, exactly as shown.
     secret = page.get_by_label(f"Team {team_name}").input_value()
     assert secret == team_secret
-    flags = dict(line.split("=", 1) for line in page.get_by_label("/etc/osquery/osquery.flags").input_value().splitlines())
+    flagfile = page.get_by_label("/etc/osquery/osquery.flags").input_value()
+    flags = dict(line.split("=", 1) for line in flagfile.splitlines())
     server_url = page.get_by_label("Server URL").input_value()
     assert flags["--tls_hostname"] == server_url.split("://", 1)[1]
     enroll_endpoint = flags["--enroll_tls_endpoint"]

@@ -147,8 +147,8 @@ async def test_an_observer_sees_no_edit_buttons_and_a_crafted_post_is_refused(ca
 
 async def test_add_hosts_shows_the_secret_and_the_osqueryd_flags(fleet: Fleet) -> None:
     secret = "sekrit-" + "x" * 20
-    applied = await fleet.client.post("/api/v1/fleet/spec/enroll_secret", json={"spec": {"secrets": [{"secret": secret}]}},
-                                      headers=fleet.as_admin)
+    applied = await fleet.client.post("/api/v1/fleet/spec/enroll_secret",
+                                      json={"spec": {"secrets": [{"secret": secret}]}}, headers=fleet.as_admin)
     assert applied.status_code == 200
     await console_login(fleet.client, ADMIN_EMAIL)
     page = await fleet.client.get("/hosts/add")
