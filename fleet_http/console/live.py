@@ -25,6 +25,8 @@ from fleet_http.console.session import SESSION_COOKIE
 
 RESULTS_WEBSOCKET: Final = "/api/v1/fleet/results/websocket"
 LABEL_CHOICES: Final = 500
+# Live queries have no navigation entry of their own: they belong with Queries.
+LIVE_NAV_AREA: Final = "/queries"
 # Selected hosts listed by name on the page (the count covers every one).
 MAX_LISTED_SELECTED: Final = 100
 
@@ -66,6 +68,7 @@ async def _target_page(request: Request[Any, Any, Any], viewer: Viewer, selected
         "selected_hosts": selected_hosts, "selected": selected, "search": search,
         "labels": label_list, "team_choices": await available_teams(viewer, teams), "metrics": metrics,
         "sql": sql or (saved.query if saved else ""), "saved": saved, "errors": errors or {},
+        "current_area": LIVE_NAV_AREA,
     }, viewer=viewer, status_code=status_code)
 
 
@@ -123,4 +126,5 @@ class LiveQueryController(Controller):
             # The results WebSocket authenticates with the API session token (as Fleet's own UI,
             # which keeps it in localStorage); the cookie is HttpOnly, so the page hands it over.
             "session_token": request.cookies.get(SESSION_COOKIE, ""),
+            "current_area": LIVE_NAV_AREA,
         }, viewer=viewer)

@@ -186,6 +186,7 @@ def test_a_live_query_shows_every_hosts_row_as_it_arrives(logged_in_page: Page, 
         expect(page.locator("#target-count [data-count=total]")).to_have_text("3")
         page.get_by_label("SQL").fill("SELECT * FROM osquery_info;")
         expect(page.locator("#sql-compatibility")).to_contain_text("Compatible with")
+        screenshot(page, "live-query-targets")
         page.get_by_role("button", name="Run").click()
         expect(page.get_by_role("heading", name="Live query results")).to_be_visible()
         results = page.locator("#live-results")
