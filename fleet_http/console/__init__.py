@@ -28,10 +28,13 @@ from fleet_http.console.accounts import AccountController, LoginController, Setu
 from fleet_http.console.carves import CarvePagesController
 from fleet_http.console.dashboard import DashboardController
 from fleet_http.console.errors import CONSOLE_EXCEPTION_HANDLERS
+from fleet_http.console.hosts import AddHostsController, HostListController
 from fleet_http.console.labels import LabelPagesController
+from fleet_http.console.live import LiveQueryController
 from fleet_http.console.packs import PackPagesController
 from fleet_http.console.placeholders import PlaceholderController
 from fleet_http.console.policies import PolicyPagesController
+from fleet_http.console.queries import QueryPagesController
 from fleet_http.console.session import (
     csrf_protected,
     provide_console_viewer,
@@ -47,6 +50,7 @@ STATIC_PATH: Final = "/static/console"
 CONSOLE_CONTROLLERS: list[Any] = [
     LoginController, SetupPageController, AccountController, DashboardController,
     PolicyPagesController, SoftwarePagesController, LabelPagesController, PackPagesController, CarvePagesController,
+    HostListController, AddHostsController, QueryPagesController, LiveQueryController,
     # Last: it only answers navigation paths no area module serves yet.
     PlaceholderController,
 ]
