@@ -25,6 +25,7 @@ from litestar.template import TemplateConfig
 
 from fleet_core import version
 from fleet_http.console.accounts import AccountController, LoginController, SetupPageController
+from fleet_http.console.activity import ActivityController
 from fleet_http.console.dashboard import DashboardController
 from fleet_http.console.errors import CONSOLE_EXCEPTION_HANDLERS
 from fleet_http.console.placeholders import PlaceholderController
@@ -33,6 +34,9 @@ from fleet_http.console.session import (
     provide_console_viewer,
     provide_optional_viewer,
 )
+from fleet_http.console.settings import SettingsController
+from fleet_http.console.teams import TeamsController
+from fleet_http.console.users import UsersController
 
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
 STATIC_DIR: Final = Path(__file__).parent / "static"
@@ -41,6 +45,7 @@ STATIC_PATH: Final = "/static/console"
 # Area modules append their controllers here (one module per area).
 CONSOLE_CONTROLLERS: list[Any] = [
     LoginController, SetupPageController, AccountController, DashboardController,
+    TeamsController, UsersController, SettingsController, ActivityController,
     # Last: it only answers navigation paths no area module serves yet.
     PlaceholderController,
 ]
