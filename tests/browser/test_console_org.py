@@ -188,3 +188,9 @@ def test_the_activity_feed_pages(logged_in_page: Page, console_server: ConsoleSe
     page.get_by_role("link", name="Next").click()
     expect(page.get_by_text("Page 2")).to_be_visible()
     expect(page.get_by_role("link", name="Previous")).to_be_visible()
+    # At phone width the navigation folds behind the menu button and the table scrolls in its region.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(console_server.url + "/activity")
+    expect(page.get_by_role("button", name="Menu")).to_be_visible()
+    expect(page.get_by_role("region", name="Activity")).to_be_visible()
+    screenshot(page, "activity-phone", full_page=False)
