@@ -354,3 +354,23 @@ async def test_the_activity_feed_needs_a_session(fleet: Fleet) -> None:
     fleet.client.cookies.clear()
     response = await fleet.client.get("/activity?page=2")
     assert response.status_code == 303 and response.headers["location"].startswith("/login?next=/activity")
+
+
+async def test_a_team_admin_invites_only_to_their_own_team(cast: Cast) -> None:
+    fleet = cast.fleet
+    await fleet.enable_smtp()
+    client = fleet.client
+    token = await sign_in(client, cast["team_admin"].email)
+    page = await client.get("/users")
+    assert page.status_code == 200
+    # Roles on their own team only; no global role to grant.
+    assert f'name="team_role_{cast.team_one}"' in page.text
+    assert f'name="team_role_{cast.team_two}"' not in page.text and 'name="global_role"' not in page.text
+    crafted = await post(client, "/users/invites", token, email="other@example.com", name="Other",
+                         global_role="admin")
+    assert crafted.status_code == 403
+    sent = await post(client, "/users/invites", token, email="mate@example.com", name="Mate",
+                      **{f"team_role_{cast.team_one}": "observer"})
+    assert sent.status_code == 303
+    invites = (await client.get("/api/v1/fleet/invites", headers=fleet.as_admin)).json()["invites"]
+    assert [(i["email"], [t["id"] for t in i["teams"]]) for i in invites] == [("mate@example.com", [cast.team_one])]
