@@ -10,7 +10,7 @@ import structlog
 
 from fleet_core.authz import Action, Viewer, authorize
 from fleet_core.errors import FleetError, InvalidArgument, NotFound
-from fleet_core.model.config import AppConfig, JiraIntegration, ZendeskIntegration
+from fleet_core.model.config import AppConfig, JiraIntegration, SMTPSettings, ZendeskIntegration
 from fleet_core.model.mail import Email
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.model.secrets import EnrollSecret
@@ -119,6 +119,24 @@ class ConfigService:
         unchanged = attrs.evolve(previous.smtp_settings, configured=False) == attrs.evolve(smtp, configured=False)
         if unchanged and previous.smtp_settings.configured:
             return updated
+        await self._send_test_email(viewer, smtp)
+        return attrs.evolve(updated, smtp_settings=attrs.evolve(smtp, configured=True))
+
+    async def send_test_email(self, viewer: Viewer) -> str:
+        """Send the test mail again with the stored SMTP settings (the console's "Send test
+        email"); returns the address it went to.
+
+        Raises:
+            InvalidArgument: SMTP is off, or the mail could not be sent.
+        """
+        authorize(viewer, Action.WRITE_APP_CONFIG)
+        smtp = (await self.current()).smtp_settings
+        if not smtp.enable_smtp:
+            raise InvalidArgument(("SMTP Options", "SMTP is not enabled"))
+        await self._send_test_email(viewer, smtp)
+        return viewer.user.email
+
+    async def _send_test_email(self, viewer: Viewer, smtp: SMTPSettings) -> None:
         try:
             await self.mailer.send(smtp, Email(
                 to=viewer.user.email,
@@ -127,7 +145,6 @@ class ConfigService:
             ))
         except FleetError as exc:
             raise InvalidArgument(("SMTP Options", f"Could not send test email: {exc}")) from None
-        return attrs.evolve(updated, smtp_settings=attrs.evolve(smtp, configured=True))
 
     async def enroll_secrets(self, viewer: Viewer, team_id: int | None = None) -> list[EnrollSecret]:
         """The global secrets, or a team's. Raises NotFound for an unknown team."""

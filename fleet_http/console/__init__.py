@@ -25,6 +25,7 @@ from litestar.template import TemplateConfig
 
 from fleet_core import version
 from fleet_http.console.accounts import AccountController, LoginController, SetupPageController
+from fleet_http.console.activity import ActivityController
 from fleet_http.console.carves import CarvePagesController
 from fleet_http.console.dashboard import DashboardController
 from fleet_http.console.errors import CONSOLE_EXCEPTION_HANDLERS
@@ -40,7 +41,10 @@ from fleet_http.console.session import (
     provide_console_viewer,
     provide_optional_viewer,
 )
+from fleet_http.console.settings import SettingsController
 from fleet_http.console.software import SoftwarePagesController
+from fleet_http.console.teams import TeamsController
+from fleet_http.console.users import UsersController
 
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
 STATIC_DIR: Final = Path(__file__).parent / "static"
@@ -51,6 +55,7 @@ CONSOLE_CONTROLLERS: list[Any] = [
     LoginController, SetupPageController, AccountController, DashboardController,
     PolicyPagesController, SoftwarePagesController, LabelPagesController, PackPagesController, CarvePagesController,
     HostListController, AddHostsController, QueryPagesController, LiveQueryController,
+    TeamsController, UsersController, SettingsController, ActivityController,
     # Last: it only answers navigation paths no area module serves yet.
     PlaceholderController,
 ]
