@@ -15,6 +15,7 @@ import attrs
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.response import Stream
 
 from fleet_core.authz import Action, Viewer
 from fleet_core.errors import InvalidArgument, NotConfigured, NotFound, PermissionDenied
@@ -39,7 +40,7 @@ from fleet_http.console.pages import (
     render,
     selected_team_id,
 )
-from fleet_http.schemas.hosts import render_csv, report_columns, report_row
+from fleet_http.schemas.hosts import csv_report_chunks, report_columns
 
 
 @attrs.frozen
@@ -211,14 +212,14 @@ class HostListController(Controller):
 
     @get("/export")
     async def export_csv(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer],
-                         hosts: NamedDependency[HostService]) -> Response[str]:
+                         hosts: NamedDependency[HostService]) -> Stream:
         """The CSV of GET /api/v1/fleet/hosts/report, through the same service and columns."""
         filters = filters_from(filter_values(request))
         columns = report_columns(request.query_params.get("columns_csv"))
         report = await hosts.report(viewer, filters, ListOptions(order_key="hostname"),
                                     device_mapping="device_mapping" in columns)
-        return Response(
-            render_csv((report_row(listed, report.as_of) for listed in report.hosts), columns),
+        return Stream(
+            await csv_report_chunks(report, columns),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="Hosts {report.as_of.strftime("%Y-%m-%d")}.csv"',
                      "Cache-Control": "no-store"},

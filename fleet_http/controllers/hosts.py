@@ -3,7 +3,6 @@ OS versions and the CSV report."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from litestar import Controller, delete, get, post
@@ -13,7 +12,7 @@ from litestar.response import Stream
 
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
-from fleet_core.model.hosts import HostFilter, ListedHost
+from fleet_core.model.hosts import HostFilter
 from fleet_core.rules.host_filters import host_filter
 from fleet_core.rules.ordering import HOST_ORDER_KEYS
 from fleet_core.services.hosts import HostService
@@ -33,10 +32,9 @@ from fleet_http.schemas.hosts import (
     TransferByFilterRequest,
     TransferHostsRequest,
     additional_fields,
+    csv_report_chunks,
     filter_from_body,
-    render_csv,
     report_columns,
-    report_row,
     to_aggregated_macadmins,
     to_device_mapping,
     to_host_detail,
@@ -127,18 +125,8 @@ class HostController(Controller):
         options = options_from_query(page=None, per_page=None, order_key=order_key, order_direction=order_direction,
                                      query=filters.query, allowed_keys=HOST_ORDER_KEYS)
         report = await hosts.report(viewer, filters, options, device_mapping="device_mapping" in selected)
-        # The first batch is read before the response starts, so that a failing read is still an
-        # error response rather than a cut-off 200.
-        first: list[ListedHost] = await anext(report.batches, [])
-
-        async def chunks() -> AsyncIterator[str]:
-            # One chunk per batch of hosts: the report is never whole in memory.
-            yield render_csv((report_row(listed, report.as_of) for listed in first), selected)
-            async for batch in report.batches:
-                yield render_csv((report_row(listed, report.as_of) for listed in batch), selected, header=False)
-
         return Stream(
-            chunks(),
+            await csv_report_chunks(report, selected),
             media_type="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="Hosts {report.as_of.strftime("%Y-%m-%d")}.csv"',

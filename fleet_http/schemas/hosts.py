@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -33,7 +33,7 @@ from fleet_core.model.hosts import (
 )
 from fleet_core.rules.host_filters import bulk_host_filter
 from fleet_core.rules.hosts import host_status
-from fleet_core.services.hosts import HostDetails, HostPage, MacadminsSummary
+from fleet_core.services.hosts import HostDetails, HostPage, HostReport, MacadminsSummary
 from fleet_http.schemas.common import UNSET, UnsetType, ts
 from fleet_http.schemas.policies import HostPolicyBody, to_host_policy
 from fleet_http.schemas.software import SoftwareListItem, VulnerabilityBody, to_software_item, to_vulnerabilities
@@ -568,3 +568,16 @@ def render_csv(rows: Iterable[Mapping[str, str]], columns: Sequence[str], *, hea
     for row in rows:
         writer.writerow([row[c] for c in columns])
     return out.getvalue()
+
+
+async def csv_report_chunks(report: HostReport, columns: Sequence[str]) -> AsyncIterator[str]:
+    """The report as CSV, one chunk per batch of hosts, so it is never whole in memory. The first
+    batch is read before this returns: a failing read is still an error response, not a cut-off 200."""
+    first: list[ListedHost] = await anext(report.batches, [])
+
+    async def chunks() -> AsyncIterator[str]:
+        yield render_csv((report_row(listed, report.as_of) for listed in first), columns)
+        async for batch in report.batches:
+            yield render_csv((report_row(listed, report.as_of) for listed in batch), columns, header=False)
+
+    return chunks()
