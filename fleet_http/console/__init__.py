@@ -33,6 +33,7 @@ from fleet_http.console.hosts import AddHostsController, HostListController
 from fleet_http.console.labels import LabelPagesController
 from fleet_http.console.live import LiveQueryController
 from fleet_http.console.packs import PackPagesController
+from fleet_http.console.pages import remember_org_name
 from fleet_http.console.placeholders import PlaceholderController
 from fleet_http.console.policies import PolicyPagesController
 from fleet_http.console.queries import QueryPagesController
@@ -117,6 +118,7 @@ def console_routers() -> list[Router]:
             "optional_viewer": Provide(provide_optional_viewer),
         },
         guards=[csrf_protected],
+        before_request=remember_org_name,
         exception_handlers=CONSOLE_EXCEPTION_HANDLERS,
         response_headers=SECURITY_HEADERS,
         include_in_schema=False,

@@ -12,7 +12,6 @@ from fleet_core.authz import Viewer
 from fleet_core.rules.paging import Direction, ListOptions
 from fleet_core.services.activities import ActivityService
 from fleet_core.services.config import ConfigService
-from fleet_http.console.org_forms import org_name
 from fleet_http.console.pages import page_info, paging, render
 
 
@@ -29,5 +28,4 @@ class ActivityController(Controller):
                                                           order_key="id", order_direction=Direction.DESC))
         return render(request, "activity/list.html", {
             "activities": items, "page": page_info(request, options, len(items)),
-            "org_name": await org_name(config),
         }, viewer=viewer)

@@ -10,7 +10,6 @@ import yaml
 
 from fleet_core.errors import InvalidArgument
 from fleet_core.model.users import Role, TeamRole
-from fleet_core.services.config import ConfigService
 
 ROLE_CHOICES: Final = [(role.value, role.value.replace("_", " ").capitalize()) for role in Role]
 AGENT_OPTIONS_FIELD: Final = "agent_options"
@@ -56,8 +55,3 @@ def roles_from_form(form: Mapping[str, str], team_ids: Sequence[int]) -> tuple[s
 
 def team_roles_map(teams: Sequence[TeamRole]) -> dict[int, str]:
     return {m.team_id: m.role.value for m in teams}
-
-
-async def org_name(config: ConfigService) -> str:
-    """The organisation's name for the layout's brand (read without authorization: it is not secret)."""
-    return (await config.current()).org_info.org_name

@@ -221,11 +221,17 @@ def selected_team_id(request: Request[Any, Any, Any], choices: Sequence[TeamChoi
 
 # --- rendering ---
 
+async def remember_org_name(request: Request[Any, Any, Any]) -> None:
+    """The organisation's name for every page's brand (not secret: shown before sign-in too). The
+    configuration is cached by the service, so this is no database read per page."""
+    request.state.org_name = (await request.app.state.services.config.current()).org_info.org_name
+
+
 def render(request: Request[Any, Any, Any], template: str, context: Mapping[str, Any] | None = None, *,
            viewer: Viewer | None = None, status_code: int = 200, teams: Sequence[TeamChoice] = (),
            team_id: int | None = None, cookies: Sequence[Cookie] = ()) -> Template:
     """A console page. Every page gets: `viewer`, `nav`, `current_area`, `csrf_token` (the macros'
-    csrf_field uses it), `flashes`, `teams`/`team_id` for the team switcher, `can(action)`."""
+    csrf_field uses it), `flashes`, `teams`/`team_id` for the team switcher, `can(action)`, `org_name`."""
     out_cookies = list(cookies)
     # The same cookie the CSRF guard will derive from on the POST (a stale session cookie
     # included, so a sign-in form still works after the session expired).
@@ -253,6 +259,7 @@ def render(request: Request[Any, Any, Any], template: str, context: Mapping[str,
         "can": (lambda action: can(viewer, action)) if viewer is not None else (lambda action: False),
         "version": version.VERSION,
         "request_path": request.url.path,
+        "org_name": getattr(request.state, "org_name", ""),
     }
     full.update(context or {})
     return Template(template_name=template, context=full, status_code=status_code, cookies=out_cookies,

@@ -20,7 +20,6 @@ from fleet_http.console.org_forms import (
     ROLE_CHOICES,
     options_errors,
     options_yaml,
-    org_name,
     parse_options_yaml,
 )
 from fleet_http.console.pages import field_errors, form_data, page_info, paging, redirect, render
@@ -41,7 +40,6 @@ class TeamsController(Controller):
                                                      query=options.query, order_key="name"))
         return render(request, "teams/list.html", {
             "teams_page": views, "page": page_info(request, options, len(views)), "form": {}, "errors": {},
-            "org_name": await org_name(config),
         }, viewer=viewer)
 
     @post("")
@@ -55,7 +53,7 @@ class TeamsController(Controller):
             views = await teams.list(viewer, ListOptions(per_page=options.per_page, order_key="name"))
             return render(request, "teams/list.html", {
                 "teams_page": views, "page": page_info(request, options, len(views)), "form": form,
-                "errors": field_errors(exc.problems), "org_name": await org_name(config),
+                "errors": field_errors(exc.problems),
             }, viewer=viewer, status_code=422)
         return redirect(request, f"/teams/{view.team.id}", flash=f"Team {view.team.name} created.")
 
@@ -80,7 +78,7 @@ class TeamsController(Controller):
             "form": {"name": view.team.name, "description": view.team.description},
             "options_text": options_yaml(view.team.agent_options),
             "uses_global_options": view.team.agent_options is None,
-            "errors": {}, "org_name": await org_name(config),
+            "errors": {},
         }
         full.update(context)
         return render(request, "teams/detail.html", full, viewer=viewer, status_code=status_code)

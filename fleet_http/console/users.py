@@ -17,7 +17,7 @@ from fleet_core.services.config import ConfigService
 from fleet_core.services.invites import InviteInput, InviteService
 from fleet_core.services.teams import TeamService
 from fleet_core.services.users import UserChanges, UserInput, UserService
-from fleet_http.console.org_forms import ROLE_CHOICES, org_name, roles_from_form, team_roles_map
+from fleet_http.console.org_forms import ROLE_CHOICES, roles_from_form, team_roles_map
 from fleet_http.console.pages import (
     TeamChoice,
     available_teams,
@@ -59,7 +59,6 @@ class UsersController(Controller):
             "team_choices": choices, "roles": ROLE_CHOICES, "may_write": can(viewer, Action.WRITE_USER),
             "may_invite": can(viewer, Action.WRITE_INVITES),
             "invite_form": {}, "invite_errors": {}, "user_form": {}, "user_errors": {},
-            "org_name": await org_name(config),
         }
         full.update(context)
         return render(request, "users/list.html", full, viewer=viewer, status_code=status_code)
@@ -122,7 +121,7 @@ class UsersController(Controller):
             "team_choices": _grantable_teams(viewer, await available_teams(viewer, teams)),
             "form": {"global_role": user.global_role.value if user.global_role else "",
                      **{f"team_role_{k}": v for k, v in team_roles_map(user.teams).items()}},
-            "errors": {}, "org_name": await org_name(config),
+            "errors": {},
         }
         full.update(context)
         return render(request, "users/edit.html", full, viewer=viewer, status_code=status_code)
