@@ -29,7 +29,7 @@ import psycopg
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.conftest import FleetServer  # noqa: E402
+from tests.e2e.fleet_process import FleetServer  # noqa: E402
 
 EMAIL = "bench@example.com"
 PASSWORD = "bench-passw0rd!"

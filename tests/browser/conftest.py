@@ -31,7 +31,7 @@ from tests.browser.console_support import (
     Inbox,
     sign_in,
 )
-from tests.e2e.conftest import FleetServer, free_port
+from tests.e2e.fleet_process import FleetServer, free_port
 
 CHROMIUM = Path(os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

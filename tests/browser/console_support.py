@@ -17,7 +17,7 @@ import attrs
 import httpx
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import FleetServer
+from tests.e2e.fleet_process import FleetServer
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "browser-admin-1!"

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.console_support import ConsoleServer, enroll_raw_host, screenshot, sign_in
-from tests.e2e.conftest import FleetServer
+from tests.e2e.fleet_process import FleetServer
 
 pytestmark = pytest.mark.e2e
 

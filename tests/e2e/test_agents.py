@@ -14,7 +14,7 @@ from test_serve import log_in, set_up
 from fleet_osquery.sim import Simulator
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = pytest.mark.e2e
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import free_port
 from test_serve import ADMIN_EMAIL, log_in, set_up
 
+from tests.e2e.fleet_process import free_port
+
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from fleet_adapters.postgres.migrate import load_migrations
 from fleet_core.ports.diagnostics import DATABASE_REPORTS
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 

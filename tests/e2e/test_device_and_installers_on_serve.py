@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import redis
-from conftest import run_fleet
 from test_serve import log_in, set_up
 
+from tests.e2e.fleet_process import run_fleet
+
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = pytest.mark.e2e
 

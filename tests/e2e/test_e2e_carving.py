@@ -21,7 +21,7 @@ from fleet_osquery.sim.carver import file_sha256
 from tests.s3_server import ACCESS_KEY_ID, REGION
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 

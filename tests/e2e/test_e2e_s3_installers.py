@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING
 
 import anyio
 import pytest
-from conftest import run_fleet
 from test_serve import log_in, set_up
 
 from fleet_adapters.installers import installer_name
 from fleet_adapters.s3 import S3Options, s3_client
 from fleet_adapters.s3_installers import PART_SIZE
 from fleet_core.model.installers import InstallerKey
+from tests.e2e.fleet_process import run_fleet
 from tests.s3_server import ACCESS_KEY_ID, REGION
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 

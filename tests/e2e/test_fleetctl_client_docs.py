@@ -20,7 +20,7 @@ from fleet_osquery.sim.agent import SimOptions
 from fleet_osquery.sim.answers import AnswerRules
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = [pytest.mark.e2e]
 

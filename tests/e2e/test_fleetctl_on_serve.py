@@ -30,7 +30,7 @@ from fleet_osquery.sim.answers import AnswerRules
 from fleet_osquery.sim.carver import file_bytes
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI, FleetServer
+    from fleet_process import FleetCLI, FleetServer
 
 pytestmark = [pytest.mark.e2e]
 

@@ -16,7 +16,7 @@ from fleet_osquery.sim import Simulator
 from tests.logdest_servers import WebhookReceiver
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = pytest.mark.e2e
 

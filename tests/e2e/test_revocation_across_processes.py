@@ -12,7 +12,7 @@ import pytest
 from test_serve import log_in, set_up
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 

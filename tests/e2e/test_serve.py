@@ -11,7 +11,7 @@ import pytest
 from fleet_core.version import VERSION
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = pytest.mark.e2e
 

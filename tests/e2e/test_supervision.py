@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI, FleetServer
+    from fleet_process import FleetCLI, FleetServer
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from conftest import FleetCLI
+from tests.e2e.fleet_process import FleetCLI
 
 REQUEST = (b"POST /api/osquery/config HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Content-Length: 19\r\n\r\n{\"node_key\":\"nope\"}")

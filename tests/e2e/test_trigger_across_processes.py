@@ -18,7 +18,7 @@ from test_serve import log_in, set_up
 from fleet_adapters.postgres.schedule_lock import TRY_LOCK, UNLOCK
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 

@@ -27,7 +27,7 @@ from fleet_osquery.sim import Simulator, Software
 from tests import support_vulnfeeds as feeds
 
 if TYPE_CHECKING:
-    from conftest import FleetCLI
+    from fleet_process import FleetCLI
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.conftest import FleetServer
+from tests.e2e.fleet_process import FleetServer
 from tests.e2e.test_serve import log_in, set_up
 from tests.osquery.test_osquery_api import MACOS_DETAILS
 
