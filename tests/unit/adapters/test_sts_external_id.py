@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import urllib.request
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from aiobotocore.config import AioConfig
 
 from fleet_adapters.s3 import AwsAccess, S3Options, aws_client, s3_client, s3_options
 from fleet_adapters.settings import Settings
-from tests.s3_server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+from tests.s3_server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, moto_s3_server
 
 pytestmark = pytest.mark.anyio
 ROLE_ARN = "arn:aws:iam::123456789012:role/fleet-writer"
@@ -25,11 +26,19 @@ def _assumed_roles(endpoint: str) -> list[dict[str, object]]:
     return list(state.get("sts", {}).get("AssumedRole", []))
 
 
+@pytest.fixture(scope="module")
+def own_moto() -> Iterator[str]:
+    """A moto server of this module's own: its state dump (/moto-api/data.json) reads every object
+    moto holds, and the session's shared server holds objects of other tests that it cannot dump."""
+    with moto_s3_server() as endpoint:
+        yield endpoint
+
+
 @pytest.fixture
-def sts_at_moto(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def sts_at_moto(own_moto: str, monkeypatch: pytest.MonkeyPatch) -> str:
     # botocore's per-service endpoint variable: STS at moto, as the flags leave STS at AWS' own.
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", s3_endpoint)
-    return s3_endpoint
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", own_moto)
+    return own_moto
 
 
 async def test_the_s3_client_assumes_its_role_with_the_external_id(sts_at_moto: str) -> None:
