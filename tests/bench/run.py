@@ -29,6 +29,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -956,6 +957,7 @@ def run_once(args: argparse.Namespace, workers: int, *, profile: bool = False, t
         result["stop"] = server.stop()
         if profile_path is not None and profile_path.exists():
             result["profile_top"] = profile_summary(profile_path, args.profile_top)
+            result["metrics_cpu"] = metrics_share(profile_path)
         if args.keep:
             result["workdir"] = str(workdir)
         else:
@@ -1046,7 +1048,8 @@ def start_profiler(server: Server, path: Path, seconds: float) -> subprocess.Pop
     spy = Path(sys.executable).with_name("py-spy")
     return subprocess.Popen(
         [str(spy), "record", "--pid", str(server.process.pid), "--subprocesses", "--nonblocking",
-         "--rate", "250", "--duration", str(max(1, int(seconds))), "--format", "raw", "--output", str(path)],
+         "--rate", "250", "--duration", str(max(1, int(seconds))), "--format", "raw", "--full-filenames",
+         "--output", str(path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -1073,6 +1076,36 @@ def profile_summary(path: Path, top: int) -> str:
     for frame, n in own.most_common(top):
         rows.append(f"{100 * n / samples:7.1f} {100 * total[frame] / samples:8.1f}  {frame}")
     return "\n".join(rows)
+
+
+# Where the metrics' own code lives: the instrument calls and wrappers, the /metrics endpoint and
+# request timing middleware, and the Prometheus client library (its multiprocess file writes).
+METRICS_CODE = ("fleet_adapters/metrics.py", "fleet_adapters/serve/metrics_endpoint.py", "/prometheus_client/")
+
+
+def metrics_share(path: Path) -> dict[str, Any]:
+    """The share of the serving processes' CPU samples spent in metrics code. A sample is the
+    metrics' when the innermost frame outside the standard library is metrics code: the standard
+    library frames a metrics call runs (time, os, struct) count as the metrics', while a request
+    running inside a metrics wrapper (the timing middleware, the metered Redis client) counts as
+    the code it runs, not as the wrapper's."""
+    stdlib = sysconfig.get_paths()["stdlib"].rstrip("/") + "/"
+    samples = in_metrics = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        samples += n
+        for frame in reversed(stack.split(";")):
+            filename = frame.rpartition(" (")[2]
+            if not filename.endswith(")") or (filename.startswith(stdlib) and "-packages/" not in filename):
+                continue  # the process/thread labels py-spy adds, or a standard library frame
+            if any(part in filename for part in METRICS_CODE):
+                in_metrics += n
+            break
+    return {"samples": samples, "metrics_samples": in_metrics,
+            "share": in_metrics / samples if samples else 0.0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1177,6 +1210,9 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"| Redis commands | {rs['per_request']:.4f} ({rs['commands']}) |",
             f"| simulator CPU in the window | {c['simulator_s']:.1f} s |",
             f"| whole machine busy | {c['machine_busy_cores']:.2f} of {m['nproc']} cores |",
+            *([f"| metrics code's share of the server CPU samples (py-spy; target < 5 %) | "
+               f"**{100 * r['metrics_cpu']['share']:.1f} %** ({r['metrics_cpu']['metrics_samples']} of "
+               f"{r['metrics_cpu']['samples']}) |"] if r.get("metrics_cpu") else []),
             "",
             "Peak RSS (VmHWM): " + ", ".join(f"server `{k}` {v / 1024:.0f} MiB" for k, v in rss["server"].items())
             + f"; Postgres postmaster {rss['postgres_postmaster'] / 1024:.0f} MiB, largest backend "
@@ -1510,7 +1546,9 @@ def summary_line(r: dict[str, Any]) -> str:
     return (f"  workers={r['workers']}: {w['requests']} requests in {w['elapsed_s']:.0f} s, {w['errors']} errors; "
             f"{eps}; server CPU {r['cpu']['server_ms_per_request']:.3f} ms/req; "
             f"PG {r['postgres']['statements_per_request']:.4f} stmts/req ({r['postgres']['by_kind']}); "
-            f"Redis {r['redis']['per_request']:.4f} cmds/req; idle {r.get('idle_cpu_ms_per_s', 0):.1f} ms/s")
+            f"Redis {r['redis']['per_request']:.4f} cmds/req; idle {r.get('idle_cpu_ms_per_s', 0):.1f} ms/s"
+            + (f"; metrics {100 * r['metrics_cpu']['share']:.1f} % of server CPU samples"
+               if r.get("metrics_cpu") else ""))
 
 
 if __name__ == "__main__":
