@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from fleet_core.model.config import SMTPSettings
-from fleet_core.model.hosts import Host
+from fleet_core.model.hosts import HostIdentity
 from fleet_core.model.mail import Email
 
 
@@ -123,6 +123,6 @@ class LogDestination(Protocol):
 class PackSource(Protocol):
     """The scheduled queries a host runs, as osquery packs (filled by the queries/packs capability)."""
 
-    async def packs_for_host(self, host: Host) -> Mapping[str, Any]:
+    async def packs_for_host(self, host: HostIdentity) -> Mapping[str, Any]:
         """osquery `packs` for this host: pack name -> {"queries": {name: {...}}, ...}; {} if none."""
         ...

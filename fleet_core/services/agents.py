@@ -21,7 +21,7 @@ import structlog
 
 from fleet_core.errors import InvalidArgument, NodeInvalid, RateLimited, Unavailable
 from fleet_core.model.config import AppConfig
-from fleet_core.model.hosts import Host, HostFacts, Label
+from fleet_core.model.hosts import AgentHost, HostFacts, Label
 from fleet_core.model.policies import Policy
 from fleet_core.model.runtime import AgentSettings
 from fleet_core.model.secrets import EnrollSecret
@@ -85,14 +85,12 @@ class _Expiring:
     until: dt.datetime
 
 
-# Host fields whose values repeat across a fleet (a few platforms, OS versions, CPU and hardware
-# models): the cached copy shares one string object per distinct value instead of holding each
-# row's own copy (about a third of a cached host's bytes: tests/bench/hot_path.py --cache-bytes).
-_REPEATING_FIELDS = ("platform", "platform_like", "osquery_version", "os_version", "build", "code_name", "cpu_type",
-                     "cpu_subtype", "cpu_brand", "hardware_vendor", "hardware_model", "hardware_version", "team_name")
+# Host fields whose values repeat across a fleet (a few platforms and OS versions): the cached
+# copy shares one string object per distinct value instead of holding each row's own copy.
+_REPEATING_FIELDS = ("platform", "os_version")
 
 
-def _shared_strings(host: Host) -> Host:
+def _shared_strings(host: AgentHost) -> AgentHost:
     changes: dict[str, Any] = {}
     for name in _REPEATING_FIELDS:
         value = getattr(host, name)
@@ -124,14 +122,14 @@ class HostCache:
     _invalidated_at: dict[int, int] = attrs.field(factory=dict, init=False)
     _everything_at: int = attrs.field(default=-1, init=False)
 
-    def get(self, key: str, now: dt.datetime) -> Host | None:
+    def get(self, key: str, now: dt.datetime) -> AgentHost | None:
         entry = self._by_key.get(key)
         if entry is None or entry.until <= now:
             return None
-        host: Host = entry.value
+        host: AgentHost = entry.value
         return host
 
-    def put(self, key: str, host: Host, now: dt.datetime) -> None:
+    def put(self, key: str, host: AgentHost, now: dt.datetime) -> None:
         host = _shared_strings(host)
         stale = self._key_of.get(host.id)
         if stale is not None and stale != key:
@@ -153,7 +151,8 @@ class HostCache:
         self._fills += 1
         return self.generation
 
-    def finish_fill(self, key: str, host: Host | None, now: dt.datetime, started: int, *, keep: bool = True) -> bool:
+    def finish_fill(self, key: str, host: AgentHost | None, now: dt.datetime, started: int, *,
+                    keep: bool = True) -> bool:
         """End a fill begun at generation ``started``; caches ``host`` (when ``keep``) unless an
         invalidation since then may concern it. True when it was cached."""
         self._fills -= 1
@@ -208,7 +207,7 @@ class SeenBuffer:
         return len(self._pending)
 
 
-def labels_for_host(labels: Sequence[Label], host: Host) -> list[Label]:
+def labels_for_host(labels: Sequence[Label], host: AgentHost) -> list[Label]:
     """The dynamic labels a host evaluates: any platform or the host's, global or the host's team."""
     return [
         label for label in labels
@@ -240,7 +239,7 @@ class AgentService:
     _policies: _Expiring | None = attrs.field(default=None, init=False)
     _teams: dict[int, _Expiring] = attrs.field(factory=dict, init=False)
     # Lookups in flight by node-key hash, with the cache generation each began at.
-    _loading: dict[str, tuple[asyncio.Future[Host | None], int]] = attrs.field(factory=dict, init=False)
+    _loading: dict[str, tuple[asyncio.Future[AgentHost | None], int]] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.cache = HostCache(self.settings.host_cache_ttl)
@@ -332,7 +331,7 @@ class AgentService:
 
     # ---- authentication ------------------------------------------------------------------------
 
-    async def authenticate(self, node_key: str) -> Host:
+    async def authenticate(self, node_key: str) -> AgentHost:
         """The host holding this node key; records the check-in.
 
         Raises:
@@ -353,7 +352,7 @@ class AgentService:
         self.seen.record(host.id, now)
         return host
 
-    async def _load_host(self, key: str, now: dt.datetime) -> Host | None:
+    async def _load_host(self, key: str, now: dt.datetime) -> AgentHost | None:
         """One lookup per node key at a time: an agent's log and distributed requests often
         arrive together, and both would miss the cache. A request joins a lookup in flight only
         if nothing was invalidated since it began; otherwise its answer may predate a revocation
@@ -361,15 +360,16 @@ class AgentService:
         pending = self._loading.get(key)
         if pending is not None and pending[1] == self.cache.generation:
             return await asyncio.shield(pending[0])
-        future: asyncio.Future[Host | None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AgentHost | None] = asyncio.get_running_loop().create_future()
         started = self.cache.begin_fill()
         self._loading[key] = (future, started)
-        host: Host | None = None
+        host: AgentHost | None = None
         loaded = False
         try:
             try:
                 async with self.uow() as uow:
-                    host = await uow.hosts.get_by_node_key(key)
+                    row = await uow.hosts.get_by_node_key(key)
+                host = AgentHost.of(row) if row is not None else None
                 loaded = True
                 if host is None:
                     # Only reachable with an entry cached while the bus is disconnected: the
@@ -436,7 +436,7 @@ class AgentService:
         options: Mapping[str, Any] | None = cached.value
         return options
 
-    async def config(self, host: Host) -> dict[str, Any]:
+    async def config(self, host: AgentHost) -> dict[str, Any]:
         """The osquery configuration for this host (the bare object osquery expects): the host
         team's agent options when the team has any, else the global ones."""
         team_options = await self._team_agent_options(host.team_id) if host.team_id is not None else None
@@ -452,7 +452,7 @@ class AgentService:
         await self._follow_intervals(host, config.get("options") or {})
         return config
 
-    async def _follow_intervals(self, host: Host, options: Mapping[str, Any]) -> None:
+    async def _follow_intervals(self, host: AgentHost, options: Mapping[str, Any]) -> None:
         """Store the check-in intervals the host was just told to use; they decide its status."""
         changes: dict[str, int] = {}
         for option, field in INTERVAL_OPTIONS.items():
@@ -472,7 +472,7 @@ class AgentService:
 
     # ---- distributed ------------------------------------------------------------------------------
 
-    async def distributed_read(self, host: Host) -> DistributedQueries:
+    async def distributed_read(self, host: AgentHost) -> DistributedQueries:
         """The queries this host should run now, each with a discovery query."""
         now = self.clock.now()
         s = self.settings
@@ -516,7 +516,7 @@ class AgentService:
         accelerate = ACCELERATE_SECONDS if not host.hostname or not host.platform else 0
         return DistributedQueries(queries=queries, discovery=discovery, accelerate=accelerate)
 
-    async def _inapplicable_labels(self, host: Host, facts: HostFacts) -> dict[int, bool | None]:
+    async def _inapplicable_labels(self, host: AgentHost, facts: HostFacts) -> dict[int, bool | None]:
         """Every dynamic label the host no longer evaluates (its platform or team changed), as "not a
         member", so that a membership never outlives the reason it was asked."""
         now_host = attrs.evolve(host, **{k: v for k, v in facts.fields.items() if k in ("platform", "os_version")})
@@ -532,7 +532,7 @@ class AgentService:
         policies: list[Policy] = self._policies.value
         return policies
 
-    async def _policy_results(self, host: Host, facts: HostFacts,
+    async def _policy_results(self, host: AgentHost, facts: HostFacts,
                               results: Mapping[str, QueryResult]) -> tuple[dict[int, bool | None], list[int]]:
         """The host's policy answers, and the policies it no longer answers (its platform or team
         changed), whose stored answers must go."""
@@ -557,7 +557,8 @@ class AgentService:
         labels: list[Label] = self._labels.value
         return labels
 
-    async def distributed_write(self, host: Host, results: Mapping[str, QueryResult], *, public_ip: str = "") -> None:
+    async def distributed_write(self, host: AgentHost, results: Mapping[str, QueryResult], *,
+                                public_ip: str = "") -> None:
         """Ingest a host's answers, routed by query-name prefix; unknown names are ignored."""
         if self.live is not None:
             await self.live.ingest(host, results)
@@ -601,7 +602,7 @@ class AgentService:
 
     # ---- logs -------------------------------------------------------------------------------------
 
-    async def submit_logs(self, host: Host, log_type: str, records: Sequence[bytes]) -> None:
+    async def submit_logs(self, host: AgentHost, log_type: str, records: Sequence[bytes]) -> None:
         """Hand a batch to the log destination; returns only once it accepted the batch.
 
         Raises:

@@ -26,7 +26,7 @@ import structlog
 from fleet_core.authz import WRITERS, Action, Viewer, authorize
 from fleet_core.errors import BadRequest, FleetError, NotFound, PermissionDenied, Unavailable
 from fleet_core.model.carves import Carve, NewCarve
-from fleet_core.model.hosts import Host
+from fleet_core.model.hosts import HostIdentity
 from fleet_core.model.runtime import CarveSettings
 from fleet_core.ports import CarveRepository, CarveStore, Clock, UnitOfWorkFactory
 from fleet_core.rules.campaigns import campaign_id_of
@@ -107,7 +107,7 @@ class CarveService:
 
     # ---- agents ----------------------------------------------------------------------------------
 
-    async def begin(self, host: Host, payload: CarveBegin) -> Carve:
+    async def begin(self, host: HostIdentity, payload: CarveBegin) -> Carve:
         """Open a carve session for the (node-key authenticated) host.
 
         A live query campaign carves a host's file once: while the campaign waits for a

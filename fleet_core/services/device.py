@@ -24,7 +24,7 @@ import structlog
 from fleet_core.authz import Action, Viewer, authorize
 from fleet_core.errors import AuthFailed, MDMNotConfigured, NotFound, RateLimited, Unavailable
 from fleet_core.model.config import AppConfig
-from fleet_core.model.hosts import DeviceMapping, Host, MDMInfo, MunkiInfo
+from fleet_core.model.hosts import DeviceMapping, Host, HostIdentity, MDMInfo, MunkiInfo
 from fleet_core.model.policies import HostPolicy
 from fleet_core.ports import (
     Clock,
@@ -148,7 +148,7 @@ class DeviceService:
         log.info("device_token_issued", host_id=host_id, user_id=viewer.user.id)
         return issued
 
-    async def host_token(self, host: Host, current: str = "") -> IssuedDeviceToken:
+    async def host_token(self, host: HostIdentity, current: str = "") -> IssuedDeviceToken:
         """The token of a host that authenticated with its node key (POST /api/v1/osquery/device_token).
 
         ``current`` is the token the host holds, if any: when it is still the host's token

@@ -24,7 +24,7 @@ import structlog
 from fleet_core.authz import Action, Viewer, authorize, visible_team_ids
 from fleet_core.errors import BadRequest, FleetError, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from fleet_core.model.campaigns import Campaign, CampaignMetrics, CampaignStatus, LiveResult, StartedCampaign
-from fleet_core.model.hosts import Host, HostFilter, HostStatus
+from fleet_core.model.hosts import HostFilter, HostIdentity, HostStatus
 from fleet_core.model.queries import SavedQuery
 from fleet_core.ports import (
     NO_METRICS,
@@ -293,7 +293,7 @@ class LiveQueryService:
 
     # ---- the agent side --------------------------------------------------------------------------
 
-    async def queries_for_host(self, host: Host) -> dict[str, str]:
+    async def queries_for_host(self, host: HostIdentity) -> dict[str, str]:
         """distributed/read entries (query name -> SQL) for the campaigns this host has to answer;
         none when the store is down (the check-in itself must not fail)."""
         try:
@@ -303,7 +303,7 @@ class LiveQueryService:
             return {}
         return {rules.query_name(cid): sql for cid, sql in pending.items()}
 
-    async def ingest(self, host: Host, results: Mapping[str, AgentAnswer]) -> None:
+    async def ingest(self, host: HostIdentity, results: Mapping[str, AgentAnswer]) -> None:
         """Publish the host's answers to live queries; other names are ignored.
 
         An answer someone received clears the host's bit. One nobody received leaves it set (the

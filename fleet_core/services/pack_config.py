@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from fleet_core.model.hosts import Host
+from fleet_core.model.hosts import HostIdentity
 from fleet_core.model.packs import GLOBAL_PACK_NAME, GLOBAL_PACK_TYPE, PackCatalogue, ScheduledQuery
 from fleet_core.model.queries import SavedQuery
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWorkFactory
@@ -161,7 +161,7 @@ class PackConfigService:
         self._generation += 1
         self._loading = None
 
-    async def packs_for_host(self, host: Host) -> Mapping[str, Any]:
+    async def packs_for_host(self, host: HostIdentity) -> Mapping[str, Any]:
         compiled = await self._compiled()
         label_ids: frozenset[int] = frozenset()
         if compiled.targets_labels:

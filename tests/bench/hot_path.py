@@ -237,13 +237,13 @@ async def log_writes(batches: int, rate: float, grouped: bool) -> float:
 
 def cache_bytes(hosts: int) -> tuple[float, int]:
     """Bytes per host held by AgentService's host cache, filled with ``hosts`` hosts as a Postgres
-    read leaves them (every vital set, each string an object of its own), by tracemalloc; and the
-    process's peak RSS (KiB) afterwards."""
+    read leaves them (every vital set, each string an object of its own) and the node-key lookup
+    keeps them (an `AgentHost` of each), by tracemalloc; and the process's peak RSS (KiB) afterwards."""
     import datetime as dt
     import hashlib
     import resource
 
-    from fleet_core.model.hosts import Host
+    from fleet_core.model.hosts import AgentHost, Host
     from fleet_core.services.agents import HostCache
 
     now = dt.datetime.now(dt.UTC)
@@ -281,7 +281,7 @@ def cache_bytes(hosts: int) -> tuple[float, int]:
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     for i, key in enumerate(keys):
-        cache.put(key, host(i + 1), now)
+        cache.put(key, AgentHost.of(host(i + 1)), now)
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()

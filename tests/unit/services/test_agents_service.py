@@ -49,7 +49,8 @@ async def test_an_agent_enrolls_only_with_a_known_secret_and_an_identifier(kit: 
         with pytest.raises(NodeInvalid):
             await enroll(kit, identifier, secret)
     host = await kit.services.agents.authenticate(await enroll(kit, "laptop"))
-    assert (host.osquery_host_id, host.team_id) == ("laptop", None)
+    stored = (await kit.services.hosts.get(admin, host.id)).host
+    assert (stored.osquery_host_id, host.team_id) == ("laptop", None)
 
 
 async def test_a_teams_secret_enrolls_into_the_team(kit: InMemoryKit, admin: Viewer) -> None:
