@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import time
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import msgspec
 import structlog
@@ -37,6 +38,7 @@ from fleet_core.rules.campaigns import shown_rows, stream_status
 from fleet_core.services import Services
 from fleet_core.services.auth import AuthService
 from fleet_core.services.live_queries import CampaignStream, LiveQueryService
+from fleet_http.console.session import SESSION_COOKIE
 from fleet_http.sockjs import ChannelClosed, TextChannel
 
 log = structlog.get_logger(__name__)
@@ -99,13 +101,17 @@ class ResultsSession:
     """The protocol of one client connection, over any MessageChannel."""
 
     def __init__(self, auth: AuthService, live_queries: LiveQueryService, channel: MessageChannel, *,
-                 refresh_seconds: float = REFRESH_SECONDS) -> None:
+                 refresh_seconds: float = REFRESH_SECONDS, cookie_token: str = "") -> None:
         # Two services, because the protocol has two separate steps: the first message
         # authenticates, later ones select a campaign to stream.
         self.auth = auth
         self.live_queries = live_queries
         self.channel = channel
         self.refresh_seconds = refresh_seconds
+        # The console's session (its HttpOnly cookie, sent by the browser with a same-origin
+        # handshake): an auth message without a token authenticates with it, so the page never
+        # holds the session token where scripts can read it.
+        self.cookie_token = cookie_token
         self._token = ""
 
     async def error(self, text: str) -> bool:
@@ -129,6 +135,8 @@ class ResultsSession:
             return None
         envelope = _parse(text)
         token = envelope.data.get("token") if envelope is not None and isinstance(envelope.data, dict) else None
+        if token is None and self.cookie_token:
+            token = self.cookie_token
         if envelope is None or envelope.type != "auth" or not isinstance(token, str) or not token:
             await self.error("unauthorized")
             return None
@@ -274,6 +282,17 @@ async def sockjs_results(channel: TextChannel, state: State) -> None:
     await ResultsSession(services.auth, services.live_queries, SockJSChannel(channel)).run()
 
 
+def same_origin_session(socket: WebSocket[Any, Any, Any]) -> str:
+    """The console session cookie of a handshake from a page of this server. Browsers send cookies
+    with cross-site WebSocket handshakes too, so the cookie counts only when the Origin header
+    names this server (cross-site WebSocket hijacking)."""
+    origin = socket.headers.get("origin")
+    token = socket.cookies.get(SESSION_COOKIE, "")
+    if not origin or not token or urlsplit(origin).netloc != socket.headers.get("host"):
+        return ""
+    return token
+
+
 class ResultsController(Controller):
     path = "/results"
     tags = ["Live queries"]
@@ -283,7 +302,8 @@ class ResultsController(Controller):
                                 live_queries: NamedDependency[LiveQueryService]) -> None:
         await socket.accept()
         try:
-            await ResultsSession(auth, live_queries, WebSocketChannel(socket)).run()
+            await ResultsSession(auth, live_queries, WebSocketChannel(socket),
+                                 cookie_token=same_origin_session(socket)).run()
         finally:
             if socket.connection_state != "disconnect":
                 with contextlib.suppress(Exception):

@@ -21,7 +21,6 @@ from fleet_core.services.queries import QueryService
 from fleet_core.services.targets import TargetService
 from fleet_core.services.teams import TeamService
 from fleet_http.console.pages import available_teams, can, field_errors, form_data, form_lists, render
-from fleet_http.console.session import SESSION_COOKIE
 
 RESULTS_WEBSOCKET: Final = "/api/v1/fleet/results/websocket"
 LABEL_CHOICES: Final = 500
@@ -123,8 +122,5 @@ class LiveQueryController(Controller):
         return render(request, "live/run.html", {
             "campaign": campaign, "metrics": started.metrics, "sql": sql or (saved.query if saved else ""),
             "websocket_path": RESULTS_WEBSOCKET,
-            # The results WebSocket authenticates with the API session token (as Fleet's own UI,
-            # which keeps it in localStorage); the cookie is HttpOnly, so the page hands it over.
-            "session_token": request.cookies.get(SESSION_COOKIE, ""),
             "current_area": LIVE_NAV_AREA,
         }, viewer=viewer)

@@ -121,6 +121,33 @@ async def test_a_bad_auth_message_is_answered_unauthorized_then_closed(world: Wo
             ws.receive(timeout=WAIT)
 
 
+async def test_a_page_of_this_server_authenticates_with_its_session_cookie(world: World) -> None:
+    """The console's live query page sends an auth message without a token: the HttpOnly session
+    cookie of a same-origin handshake stands in for it, so the page never holds the token."""
+    fleet = world.fleet
+    campaign = await start(fleet, {"query": "SELECT 1", "selected": {"hosts": [world.web1]}})
+    assert fleet.admin is not None
+    host = fleet.client.base_url.netloc.decode()
+    with await fleet.client.websocket_connect(WS, headers={"origin": f"http://{host}"},
+                                              cookies={"fleet_session": fleet.admin.token}) as ws:
+        ws.send_json({"type": "auth", "data": {}})
+        ws.send_json({"type": "select_campaign", "data": {"campaign_id": campaign["id"]}})
+        assert receive(ws)["type"] == "totals"
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", None])
+async def test_the_session_cookie_counts_only_from_a_page_of_this_server(world: World, origin: str | None) -> None:
+    """Browsers send cookies with cross-site WebSocket handshakes too (cross-site WebSocket
+    hijacking): without this server's Origin, the cookie authenticates nobody."""
+    fleet = world.fleet
+    assert fleet.admin is not None
+    headers = {"origin": origin} if origin else {}
+    with await fleet.client.websocket_connect(WS, headers=headers,
+                                              cookies={"fleet_session": fleet.admin.token}) as ws:
+        ws.send_json({"type": "auth", "data": {}})
+        assert receive(ws) == {"type": "error", "data": "unauthorized"}
+
+
 async def test_only_the_creator_may_select_a_campaign(world: World) -> None:
     w, fleet = world, world.fleet
     campaign = await start(fleet, {"query": "SELECT 1", "selected": {"hosts": [w.web1]}})

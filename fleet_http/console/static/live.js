@@ -102,7 +102,8 @@
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + root.dataset.websocket);
     socket.addEventListener("open", function () {
-      socket.send(JSON.stringify({ type: "auth", data: { token: root.dataset.token } }));
+      // No token: the server authenticates this same-origin socket with the HttpOnly session cookie.
+      socket.send(JSON.stringify({ type: "auth", data: {} }));
       socket.send(JSON.stringify({ type: "select_campaign", data: { campaign_id: campaignId } }));
       setProgress("state", "running");
     });
