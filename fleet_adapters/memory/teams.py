@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from fleet_core.errors import AlreadyExists, NotFound
-from fleet_core.model.teams import Team, TeamCounts, TeamMembers
+from fleet_core.model.teams import Team, TeamAutomations, TeamCounts, TeamMembers
 from fleet_core.rules.paging import ListOptions, paginate
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class InMemoryTeamRepository:
     async def delete(self, team_id: int) -> builtins.list[int] | None:
         if self.state.teams.pop(team_id, None) is None:
             return None
+        self.state.team_automations.pop(team_id, None)
         # What the foreign keys do in Postgres: cascade secrets and roles, hosts to no team.
         for secret, found in list(self.state.enroll_secrets.items()):
             if found.team_id == team_id:
@@ -113,3 +114,17 @@ class InMemoryTeamRepository:
         users = sorted(u.id for u in self.state.users.values() if any(m.team_id == team_id for m in u.teams))
         hosts = sorted(h.id for h in self.state.host_tables.hosts.values() if h.team_id == team_id)
         return TeamMembers(user_ids=tuple(users), host_ids=tuple(hosts))
+
+    async def automations(self, team_id: int) -> TeamAutomations:
+        return self.state.team_automations.get(team_id, TeamAutomations())
+
+    async def all_automations(self) -> dict[int, TeamAutomations]:
+        return dict(sorted(self.state.team_automations.items()))
+
+    async def set_automations(self, team_id: int, automations: TeamAutomations) -> None:
+        if team_id not in self.state.teams:
+            raise NotFound(f"Team with id={team_id} was not found in the datastore")
+        # The webhook's policy_ids list is copied so the caller cannot change what is stored.
+        hook = automations.failing_policies_webhook
+        self.state.team_automations[team_id] = attrs.evolve(
+            automations, failing_policies_webhook=attrs.evolve(hook, policy_ids=list(hook.policy_ids)))

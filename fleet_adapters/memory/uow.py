@@ -51,7 +51,7 @@ from fleet_core.model.packs import Pack, ScheduledQuery
 from fleet_core.model.policies import Policy
 from fleet_core.model.queries import SavedQuery
 from fleet_core.model.secrets import EnrollSecret
-from fleet_core.model.teams import Team
+from fleet_core.model.teams import Team, TeamAutomations
 from fleet_core.model.users import Invite, Session, User
 from fleet_core.rules.host_storage import BUILTIN_LABELS
 
@@ -65,6 +65,7 @@ class _State:
     app_config: AppConfig | None = None
     enroll_secrets: dict[str, EnrollSecret] = attrs.field(factory=dict)
     teams: dict[int, Team] = attrs.field(factory=dict)
+    team_automations: dict[int, TeamAutomations] = attrs.field(factory=dict)
     activities: dict[int, Activity] = attrs.field(factory=dict)
     host_tables: HostTables = attrs.field(factory=HostTables)
     queries: dict[int, SavedQuery] = attrs.field(factory=dict)
@@ -91,6 +92,7 @@ class _State:
             app_config=copy.deepcopy(self.app_config),
             enroll_secrets=dict(self.enroll_secrets),
             teams=dict(self.teams),
+            team_automations=dict(self.team_automations),
             activities=dict(self.activities),
             host_tables=self.host_tables.copy(),
             queries=dict(self.queries),

@@ -14,7 +14,15 @@ from psycopg.types.json import Jsonb
 from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_adapters.postgres.paging import ordered, page_params, search_pattern
 from fleet_core.errors import NotFound
-from fleet_core.model.teams import Team, TeamCounts, TeamMembers
+from fleet_core.model.config import FailingPoliciesWebhook
+from fleet_core.model.teams import (
+    Team,
+    TeamAutomations,
+    TeamCounts,
+    TeamJiraIntegration,
+    TeamMembers,
+    TeamZendeskIntegration,
+)
 from fleet_core.rules.ordering import TEAM_ORDER_KEYS
 from fleet_core.rules.paging import ListOptions
 
@@ -68,6 +76,16 @@ SELECT_TEAM_USER_IDS: Final[LiteralString] = """
     SELECT user_id FROM user_teams WHERE team_id = %(id)s ORDER BY user_id
 """
 SELECT_TEAM_HOST_IDS: Final[LiteralString] = "SELECT id FROM hosts WHERE team_id = %(id)s ORDER BY id"
+
+SELECT_TEAM_AUTOMATIONS: Final[LiteralString] = """
+    SELECT id, failing_policies_webhook, integrations FROM teams
+     WHERE (%(id)s::bigint IS NULL OR id = %(id)s)
+       AND (failing_policies_webhook IS NOT NULL OR integrations IS NOT NULL)
+     ORDER BY id
+"""
+UPDATE_TEAM_AUTOMATIONS: Final[LiteralString] = """
+    UPDATE teams SET failing_policies_webhook = %(hook)s, integrations = %(integrations)s WHERE id = %(id)s
+"""
 
 ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
     "id": "id",
@@ -160,3 +178,50 @@ class PgTeamRepository:
             users = await (await self._conn.execute(SELECT_TEAM_USER_IDS, {"id": team_id})).fetchall()
             hosts = await (await self._conn.execute(SELECT_TEAM_HOST_IDS, {"id": team_id})).fetchall()
         return TeamMembers(user_ids=tuple(int(r[0]) for r in users), host_ids=tuple(int(r[0]) for r in hosts))
+
+    async def automations(self, team_id: int) -> TeamAutomations:
+        return (await self._automations(team_id)).get(team_id, TeamAutomations())
+
+    async def all_automations(self) -> dict[int, TeamAutomations]:
+        return await self._automations(None)
+
+    async def _automations(self, team_id: int | None) -> dict[int, TeamAutomations]:
+        with translated():
+            rows = await (await self._conn.execute(SELECT_TEAM_AUTOMATIONS, {"id": team_id})).fetchall()
+        return {int(r[0]): _automations_from_json(r[1], r[2]) for r in rows}
+
+    async def set_automations(self, team_id: int, automations: TeamAutomations) -> None:
+        hook = automations.failing_policies_webhook
+        with translated():
+            cur = await self._conn.execute(UPDATE_TEAM_AUTOMATIONS, {
+                "id": team_id,
+                "hook": Jsonb({"enable_failing_policies_webhook": hook.enable_failing_policies_webhook,
+                               "destination_url": hook.destination_url, "policy_ids": list(hook.policy_ids),
+                               "host_batch_size": hook.host_batch_size}),
+                "integrations": Jsonb({
+                    "jira": [{"url": j.url, "project_key": j.project_key,
+                              "enable_failing_policies": j.enable_failing_policies} for j in automations.jira],
+                    "zendesk": [{"url": z.url, "group_id": z.group_id,
+                                 "enable_failing_policies": z.enable_failing_policies} for z in automations.zendesk],
+                }),
+            })
+        if cur.rowcount == 0:
+            raise NotFound(f"Team with id={team_id} was not found in the datastore")
+
+
+def _automations_from_json(hook: Mapping[str, Any] | None, integrations: Mapping[str, Any] | None) -> TeamAutomations:
+    hook = hook or {}
+    integrations = integrations or {}
+    return TeamAutomations(
+        failing_policies_webhook=FailingPoliciesWebhook(
+            enable_failing_policies_webhook=bool(hook.get("enable_failing_policies_webhook", False)),
+            destination_url=str(hook.get("destination_url", "")),
+            policy_ids=[int(i) for i in hook.get("policy_ids") or []],
+            host_batch_size=int(hook.get("host_batch_size", 0))),
+        jira=tuple(TeamJiraIntegration(url=str(j["url"]), project_key=str(j["project_key"]),
+                                       enable_failing_policies=bool(j.get("enable_failing_policies", False)))
+                   for j in integrations.get("jira") or []),
+        zendesk=tuple(TeamZendeskIntegration(url=str(z["url"]), group_id=int(z["group_id"]),
+                                             enable_failing_policies=bool(z.get("enable_failing_policies", False)))
+                      for z in integrations.get("zendesk") or []),
+    )

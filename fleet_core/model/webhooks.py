@@ -13,6 +13,9 @@ class WebhookKind(enum.StrEnum):
     FAILING_POLICIES = "failing_policies"
     HOST_STATUS = "host_status"
     VULNERABILITIES = "vulnerabilities"
+    # A team's failing-policies webhook: the payload is {"team_id": ..., "request": <body sent>},
+    # as the URL is the team's.
+    TEAM_FAILING_POLICIES = "team_failing_policies"
     # Ticket creations queued like webhook requests, sent by the Jira or Zendesk client.
     JIRA = "jira"
     ZENDESK = "zendesk"

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from fleet_core.model.teams import Team, TeamCounts, TeamMembers
+from fleet_core.model.teams import Team, TeamAutomations, TeamCounts, TeamMembers
 from fleet_core.rules.paging import ListOptions
 
 
@@ -55,4 +55,17 @@ class TeamRepository(Protocol):
 
     async def members(self, team_id: int) -> TeamMembers:
         """The ids of the team's users and hosts, each ascending; both empty for an unknown team."""
+        ...
+
+    async def automations(self, team_id: int) -> TeamAutomations:
+        """The team's failing-policy automations; the defaults (nothing enabled) for a team that
+        has none stored or does not exist."""
+        ...
+
+    async def all_automations(self) -> dict[int, TeamAutomations]:
+        """The automations of every team that has some stored, by team id."""
+        ...
+
+    async def set_automations(self, team_id: int, automations: TeamAutomations) -> None:
+        """Replace the team's failing-policy automations; NotFound if no such team."""
         ...

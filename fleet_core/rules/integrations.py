@@ -26,6 +26,7 @@ from fleet_core.model.config import (
     ZendeskIntegration,
 )
 from fleet_core.model.policies import Policy
+from fleet_core.model.teams import TeamAutomations, TeamJiraIntegration, TeamZendeskIntegration
 from fleet_core.model.vulnerability_automations import NewVulnerability, VulnerableHost
 from fleet_core.model.webhooks import FailingHost, WebhookKind
 from fleet_core.rules.webhooks import host_url, rfc3339
@@ -229,6 +230,90 @@ def integration_for(config: AppConfig, kind: WebhookKind, payload: Mapping[str, 
         if matches and enabled:
             return item
     return None
+
+
+# --- a team's failing-policy automations ------------------------------------------------------
+
+TeamIntegration = TeamJiraIntegration | TeamZendeskIntegration
+
+
+def team_automation_problems(automations: TeamAutomations, global_integrations: Integrations,
+                             team_policy_ids: Sequence[int]) -> list[tuple[str, str]]:
+    """What is wrong with a team's automations, as (field, reason): the webhook's URL, batch
+    size and policies (the team's own), integrations that do not exist globally, and more than
+    one automation enabled."""
+    problems: list[tuple[str, str]] = []
+    hook = automations.failing_policies_webhook
+    if hook.enable_failing_policies_webhook and not is_url(hook.destination_url):
+        problems.append(("destination_url", "failing_policies_webhook destination_url must be a valid URL"))
+    if hook.host_batch_size < 0:
+        problems.append(("host_batch_size", "failing_policies_webhook host_batch_size must be 0 or greater"))
+    foreign = sorted(set(hook.policy_ids) - set(team_policy_ids))
+    if foreign:
+        problems.append(("policy_ids", f"not policies of this team: {', '.join(map(str, foreign))}"))
+    for item in _team_all(automations):
+        if resolve_team_integration(global_integrations, item) is None:
+            problems.append(("integrations", f"{_describe(item)} does not exist in the global integrations"))
+    for items in (automations.jira, automations.zendesk):
+        seen = [_identity(i) for i in items]
+        if len(set(seen)) < len(seen):
+            problems.append(("integrations", "an integration is listed twice"))
+    enabled = [i for i in _team_all(automations) if i.enable_failing_policies]
+    if len(enabled) + hook.enable_failing_policies_webhook > 1:
+        problems.append(("enable_failing_policies",
+                         "only one failing policy automation can be enabled at a time: the team's failing "
+                         "policies webhook or one Jira or Zendesk integration"))
+    return problems
+
+
+def _identity(item: TeamIntegration) -> tuple[str, str]:
+    if isinstance(item, TeamJiraIntegration):
+        return item.url, item.project_key
+    return item.url, str(item.group_id)
+
+
+def _describe(item: TeamIntegration) -> str:
+    if isinstance(item, TeamJiraIntegration):
+        return f"Jira integration {item.url} project {item.project_key}"
+    return f"Zendesk integration {item.url} group {item.group_id}"
+
+
+def resolve_team_integration(global_integrations: Integrations, item: TeamIntegration) -> TicketIntegration | None:
+    """The global integration (with its credentials) a team's entry refers to, if it exists."""
+    if isinstance(item, TeamJiraIntegration):
+        return next((j for j in global_integrations.jira or []
+                     if (j.url, j.project_key) == (item.url, item.project_key)), None)
+    return next((z for z in global_integrations.zendesk or []
+                 if (z.url, z.group_id) == (item.url, item.group_id)), None)
+
+
+def team_failing_policy_integration(automations: TeamAutomations) -> TeamIntegration | None:
+    """The team integration its failing-policy tickets go to, if one is enabled for them."""
+    return next((i for i in _team_all(automations) if i.enable_failing_policies), None)
+
+
+def _team_all(automations: TeamAutomations) -> list[TeamIntegration]:
+    return [*automations.jira, *automations.zendesk]
+
+
+def team_integration_for(config: AppConfig, automations: TeamAutomations, kind: WebhookKind,
+                         payload: Mapping[str, Any]) -> TicketIntegration | None:
+    """The global integration (current token) a team's queued ticket goes to; None if the team no
+    longer has it enabled or it was removed globally (the ticket is then dropped)."""
+    target = payload.get("integration") or {}
+    enabled = team_failing_policy_integration(automations)
+    if enabled is None or ticket_kind_of_team(enabled) is not kind:
+        return None
+    if isinstance(enabled, TeamJiraIntegration):
+        wanted: tuple[Any, Any] = (target.get("url"), target.get("project_key"))
+        matches = (enabled.url, enabled.project_key) == wanted
+    else:
+        matches = (enabled.url, enabled.group_id) == (target.get("url"), target.get("group_id"))
+    return resolve_team_integration(config.integrations, enabled) if matches else None
+
+
+def ticket_kind_of_team(item: TeamIntegration) -> WebhookKind:
+    return WebhookKind.JIRA if isinstance(item, TeamJiraIntegration) else WebhookKind.ZENDESK
 
 
 def _link(kind: WebhookKind, text: str, url: str) -> str:

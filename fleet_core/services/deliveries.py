@@ -17,7 +17,7 @@ from fleet_core.model.config import AppConfig, JiraIntegration, ZendeskIntegrati
 from fleet_core.model.webhooks import Delivery, WebhookKind, WebhookSchedule
 from fleet_core.ports import Clock, TicketSender, UnitOfWorkFactory
 from fleet_core.rules import webhooks as rules
-from fleet_core.rules.integrations import integration_for
+from fleet_core.rules.integrations import integration_for, team_integration_for
 
 log = structlog.get_logger(__name__)
 
@@ -55,11 +55,18 @@ async def deliver_due(uow: UnitOfWorkFactory, clock: Clock, schedule: WebhookSch
         sent += 1
 
 
-def ticket_sender(tickets: TicketSender) -> Send:
+def ticket_sender(tickets: TicketSender, uow: UnitOfWorkFactory) -> Send:
     """Creates a queued ticket with the integration's current credentials; a ticket whose
-    integration was removed or disabled since it was queued is dropped (logged), as Fleet does."""
+    integration was removed or disabled since it was queued (globally, or for a team's ticket by
+    that team) is dropped (logged), as Fleet does."""
     async def send(config: AppConfig, delivery: Delivery) -> None:
-        integration = integration_for(config, delivery.kind, delivery.payload)
+        team_id = delivery.payload.get("team_id")
+        if team_id is None:
+            integration = integration_for(config, delivery.kind, delivery.payload)
+        else:
+            async with uow() as work:
+                automations = await work.teams.automations(int(team_id))
+            integration = team_integration_for(config, automations, delivery.kind, delivery.payload)
         if integration is None:
             log.info("ticket_dropped_integration_gone", kind=str(delivery.kind), delivery_id=delivery.id)
             return

@@ -13,11 +13,12 @@ import structlog
 from fleet_core.authz import Action, Viewer, authorize, is_allowed, visible_team_ids
 from fleet_core.errors import InvalidArgument, NotFound
 from fleet_core.model.secrets import EnrollSecret
-from fleet_core.model.teams import Team, TeamCounts
+from fleet_core.model.teams import Team, TeamAutomations, TeamCounts
 from fleet_core.model.unset import UNSET_FIELD
 from fleet_core.model.users import Role, TeamRole
 from fleet_core.ports import Clock, InvalidationBus, UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.app_config import agent_options_problems
+from fleet_core.rules.integrations import team_automation_problems
 from fleet_core.rules.paging import ListOptions
 from fleet_core.services.activities import record_activity
 from fleet_core.services.agents import announce, announce_config_change
@@ -45,6 +46,8 @@ class TeamView:
     host_ids: tuple[int, ...] | None = None
     # None when the viewer may not read the team's enroll secrets.
     secrets: tuple[EnrollSecret, ...] | None = None
+    # The team's failing-policy webhook and its use of the global integrations (no credentials).
+    automations: TeamAutomations = attrs.field(factory=TeamAutomations)
 
 
 @attrs.frozen
@@ -57,6 +60,11 @@ class TeamChanges:
     agent_options: Any = UNSET_FIELD
     user_ids: Any = UNSET_FIELD
     host_ids: Any = UNSET_FIELD
+    # A FailingPoliciesWebhook replacing the team's.
+    failing_policies_webhook: Any = UNSET_FIELD
+    # Tuples of TeamJiraIntegration / TeamZendeskIntegration replacing the team's lists.
+    jira: Any = UNSET_FIELD
+    zendesk: Any = UNSET_FIELD
 
 
 def normalize_agent_options(value: Mapping[str, Any] | None, *,
@@ -106,6 +114,7 @@ class TeamService:
             teams = await uow.teams.list(options, team_ids=visible_team_ids(viewer.user))
             counts = await uow.teams.counts([t.id for t in teams])
             global_options = (await uow.app_config.get()).agent_options
+            automations = await uow.teams.all_automations()
             return [
                 TeamView(
                     team=t,
@@ -113,6 +122,7 @@ class TeamService:
                     user_count=counts.get(t.id, TeamCounts()).user_count,
                     host_count=counts.get(t.id, TeamCounts()).host_count,
                     secrets=await self._secrets(uow, viewer, t.id),
+                    automations=automations.get(t.id, TeamAutomations()),
                 )
                 for t in teams
             ]
@@ -178,6 +188,7 @@ class TeamService:
                 await uow.teams.set_agent_options(team_id, agent_options)
                 await record_activity(uow, viewer.user, "edited_agent_options",
                                       {"global": False, "team_id": team.id, "team_name": team.name}, now)
+            await self._set_automations(uow, viewer, team, changes)
             if changes.user_ids is not UNSET_FIELD:
                 await self._set_members(uow, team_id, changes.user_ids)
             moved: builtins.list[int] = []
@@ -219,7 +230,30 @@ class TeamService:
             options = (await uow.app_config.get()).agent_options
         return TeamView(team=team, agent_options=options, user_count=len(members.user_ids),
                         host_count=len(members.host_ids), user_ids=members.user_ids, host_ids=members.host_ids,
-                        secrets=await self._secrets(uow, viewer, team_id))
+                        secrets=await self._secrets(uow, viewer, team_id),
+                        automations=await uow.teams.automations(team_id))
+
+    @staticmethod
+    async def _set_automations(uow: UnitOfWork, viewer: Viewer, team: Team, changes: TeamChanges) -> None:
+        if (changes.failing_policies_webhook is UNSET_FIELD and changes.jira is UNSET_FIELD
+                and changes.zendesk is UNSET_FIELD):
+            return
+        current = await uow.teams.automations(team.id)
+        updated = TeamAutomations(
+            failing_policies_webhook=(current.failing_policies_webhook
+                                      if changes.failing_policies_webhook is UNSET_FIELD
+                                      else changes.failing_policies_webhook),
+            jira=current.jira if changes.jira is UNSET_FIELD else tuple(changes.jira),
+            zendesk=current.zendesk if changes.zendesk is UNSET_FIELD else tuple(changes.zendesk),
+        )
+        config = await uow.app_config.get()
+        policy_ids = [p.id for p in await uow.policies.list(team_id=team.id)]
+        problems = team_automation_problems(updated, config.integrations, policy_ids)
+        if problems:
+            raise InvalidArgument(*problems)
+        if updated != current:
+            await uow.teams.set_automations(team.id, updated)
+            log.info("team_automations_changed", team_id=team.id, viewer_id=viewer.user.id)
 
     @staticmethod
     async def _secrets(uow: UnitOfWork, viewer: Viewer, team_id: int) -> tuple[EnrollSecret, ...] | None:

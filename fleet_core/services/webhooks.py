@@ -19,8 +19,9 @@ import attrs
 import structlog
 
 from fleet_core.errors import Unavailable
-from fleet_core.model.config import AppConfig
+from fleet_core.model.config import AppConfig, FailingPoliciesWebhook
 from fleet_core.model.hosts import HostFilter
+from fleet_core.model.teams import TeamAutomations
 from fleet_core.model.webhooks import Delivery, WebhookKind, WebhookSchedule
 from fleet_core.ports import Clock, TicketSender, UnitOfWork, UnitOfWorkFactory, WebhookSender
 from fleet_core.rules import integrations
@@ -50,40 +51,52 @@ class WebhookService:
     async def run_failing_policies(self) -> int:
         """Queue a request per batch of hosts newly failing a watched policy (or, when a Jira or
         Zendesk integration has the failing-policy automation instead, one ticket per policy with
-        all of them), then deliver what is due. Returns how many were accepted by the receiver."""
+        all of them), then deliver what is due: for the global policies by the global settings,
+        for each team's policies by that team's settings. Returns how many were accepted."""
         async with self.uow() as uow:
             config = await uow.app_config.get()
-            hook = config.webhook_settings.failing_policies_webhook
-            ticketing = integrations.failing_policy_integration(config.integrations)
-            webhook_on = hook.enable_failing_policies_webhook and bool(hook.destination_url)
-            if webhook_on or ticketing is not None:
-                await self._plan_failing_policies(uow, config, ticketing)
+            targets = _failing_policy_targets(config, await uow.teams.all_automations())
+            if targets:
+                await self._plan_failing_policies(uow, config, targets)
         # Tickets queued before the automation was turned off are still sent (or dropped).
         tickets = await self._deliver_tickets()
-        return tickets + (await self._deliver(WebhookKind.FAILING_POLICIES) if webhook_on else 0)
+        hook = config.webhook_settings.failing_policies_webhook
+        webhook_on = hook.enable_failing_policies_webhook and bool(hook.destination_url)
+        sent = await self._deliver(WebhookKind.FAILING_POLICIES) if webhook_on else 0
+        return tickets + sent + await self._deliver_team_requests()
 
     async def _plan_failing_policies(self, uow: UnitOfWork, config: AppConfig,
-                                     ticketing: integrations.TicketIntegration | None) -> None:
-        hook = config.webhook_settings.failing_policies_webhook
+                                     targets: list[_FailingPolicyTarget]) -> None:
         now = self.clock.now()
         server_url = config.server_settings.server_url
         await uow.webhooks.lock_planning()
         await uow.webhooks.forget_recovered()
-        for policy in await uow.webhooks.policies(hook.policy_ids):
-            failing = await uow.webhooks.newly_failing(policy.id)
-            if ticketing is not None:
-                if failing:
-                    kind = integrations.ticket_kind(ticketing)
-                    summary, description = integrations.failing_policy_ticket(kind, policy, failing,
-                                                                              server_url=server_url)
-                    await uow.webhooks.enqueue(kind, integrations.ticket_payload(
-                        ticketing, "failing_policy", summary=summary, description=description), now)
-                    await uow.webhooks.mark_announced(policy.id, [h.id for h in failing], now)
-                continue
-            for batch in rules.batches(failing, hook.host_batch_size):
-                payload = rules.failing_policy_payload(policy, batch, server_url=server_url, now=now)
-                await uow.webhooks.enqueue(WebhookKind.FAILING_POLICIES, payload, now)
-                await uow.webhooks.mark_announced(policy.id, [h.id for h in batch], now)
+        for target in targets:
+            hook = target.hook
+            for policy in await uow.webhooks.policies(hook.policy_ids):
+                if policy.team_id != target.team_id:
+                    continue
+                failing = await uow.webhooks.newly_failing(policy.id)
+                if target.ticketing is not None:
+                    if failing:
+                        kind = integrations.ticket_kind(target.ticketing)
+                        summary, description = integrations.failing_policy_ticket(kind, policy, failing,
+                                                                                  server_url=server_url)
+                        payload = integrations.ticket_payload(target.ticketing, "failing_policy", summary=summary,
+                                                              description=description)
+                        if target.team_id is not None:
+                            payload["team_id"] = target.team_id
+                        await uow.webhooks.enqueue(kind, payload, now)
+                        await uow.webhooks.mark_announced(policy.id, [h.id for h in failing], now)
+                    continue
+                for batch in rules.batches(failing, hook.host_batch_size):
+                    body = rules.failing_policy_payload(policy, batch, server_url=server_url, now=now)
+                    if target.team_id is None:
+                        await uow.webhooks.enqueue(WebhookKind.FAILING_POLICIES, body, now)
+                    else:
+                        await uow.webhooks.enqueue(WebhookKind.TEAM_FAILING_POLICIES,
+                                                   {"team_id": target.team_id, "request": body}, now)
+                    await uow.webhooks.mark_announced(policy.id, [h.id for h in batch], now)
         await uow.commit()
 
     async def run_host_status(self) -> int:
@@ -117,10 +130,51 @@ class WebhookService:
             await self.sender.post(url, delivery.payload, delivery_id=str(delivery.id))
         return await deliver_due(self.uow, self.clock, self.schedule, kind, post)
 
+    async def _deliver_team_requests(self) -> int:
+        """Send the due requests of teams' webhooks to each team's URL configured now; a request
+        whose team has since turned its webhook off (or is gone) is dropped, as a ticket is."""
+        async def post(config: AppConfig, delivery: Delivery) -> None:
+            team_id = int(delivery.payload["team_id"])
+            async with self.uow() as uow:
+                hook = (await uow.teams.automations(team_id)).failing_policies_webhook
+            if not (hook.enable_failing_policies_webhook and hook.destination_url):
+                log.info("team_webhook_request_dropped", team_id=team_id, delivery_id=delivery.id)
+                return
+            await self.sender.post(hook.destination_url, delivery.payload["request"], delivery_id=str(delivery.id))
+        return await deliver_due(self.uow, self.clock, self.schedule, WebhookKind.TEAM_FAILING_POLICIES, post)
+
     async def _deliver_tickets(self) -> int:
-        send = ticket_sender(self.tickets)
+        send = ticket_sender(self.tickets, self.uow)
         return sum([await deliver_due(self.uow, self.clock, self.schedule, kind, send)
                     for kind in (WebhookKind.JIRA, WebhookKind.ZENDESK)])
+
+
+@attrs.frozen
+class _FailingPolicyTarget:
+    """Where failures of the policies of one scope go: the global policies (team_id None) or one
+    team's."""
+
+    team_id: int | None
+    hook: FailingPoliciesWebhook
+    # Tickets instead of webhook requests, to this (global, credentialed) integration.
+    ticketing: integrations.TicketIntegration | None
+
+
+def _failing_policy_targets(config: AppConfig,
+                            teams: Mapping[int, TeamAutomations]) -> list[_FailingPolicyTarget]:
+    """The scopes with a failing-policy automation switched on."""
+    targets = []
+    scopes: list[tuple[int | None, FailingPoliciesWebhook, integrations.TicketIntegration | None]] = [
+        (None, config.webhook_settings.failing_policies_webhook,
+         integrations.failing_policy_integration(config.integrations))]
+    for team_id, automations in teams.items():
+        chosen = integrations.team_failing_policy_integration(automations)
+        scopes.append((team_id, automations.failing_policies_webhook,
+                       None if chosen is None else integrations.resolve_team_integration(config.integrations, chosen)))
+    for scope, hook, ticketing in scopes:
+        if (hook.enable_failing_policies_webhook and hook.destination_url) or ticketing is not None:
+            targets.append(_FailingPolicyTarget(team_id=scope, hook=hook, ticketing=ticketing))
+    return targets
 
 
 class _UnconfiguredSender:

@@ -1,6 +1,7 @@
 """Policies: the global policies and each team's (team switcher), with passing and failing host
 counts; add, edit and delete; the failing hosts of a policy (the hosts list filtered by
-policy_id/policy_response); and the failing policies automation (webhook) of the app config."""
+policy_id/policy_response); and the failing policies automation (webhook): the app config's for the global policies, a
+team's own for that team's."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from fleet_core.model.config import FailingPoliciesWebhook
 from fleet_core.model.policies import Policy, PolicyFields
 from fleet_core.services.config import ConfigService
 from fleet_core.services.policies import PolicyChanges, PolicyService
-from fleet_core.services.teams import TeamService
+from fleet_core.services.teams import TeamChanges, TeamService
 from fleet_http.console.pages import available_teams, field_errors, form_data, form_lists, redirect, render
 from fleet_http.console.scopes import checked, ids_of, int_or_none, may
 
@@ -62,7 +63,7 @@ class PolicyPagesController(Controller):
         return render(request, "policies/list.html", {
             "policies": found, "inherited": inherited, "scope_query": _scope_query(team_id),
             "can_write": may(viewer, Action.WRITE_POLICIES, team_id),
-            "can_automate": is_allowed(viewer.user, Action.WRITE_APP_CONFIG) and team_id is None,
+            "can_automate": _may_automate(viewer, team_id),
         }, viewer=viewer, teams=choices, team_id=team_id)
 
     @get("/new")
@@ -130,22 +131,31 @@ class PolicyPagesController(Controller):
         await policies.delete_many(viewer, [policy_id], team_id=team_id)
         return redirect(request, "/policies" + _scope_query(team_id), flash="Policy deleted.")
 
-    # --- automations: the failing policies webhook (app config; global policies) ---
+    # --- automations: the failing policies webhook (app config for the global policies, the
+    # team's own settings for a team's policies) ---
 
     @get("/automations")
     async def automations(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer],
-                          policies: NamedDependency[PolicyService],
-                          config: NamedDependency[ConfigService]) -> Response[Any]:
-        current = (await config.get(viewer)).webhook_settings.failing_policies_webhook
+                          policies: NamedDependency[PolicyService], config: NamedDependency[ConfigService],
+                          teams: NamedDependency[TeamService]) -> Response[Any]:
+        team_id = int_or_none(request.query_params.get("team_id"))
+        team_name = None
+        if team_id is None:
+            current = (await config.get(viewer)).webhook_settings.failing_policies_webhook
+        else:
+            team = await teams.get(viewer, team_id)
+            current, team_name = team.automations.failing_policies_webhook, team.team.name
         return render(request, "policies/automations.html", {
-            "webhook": current, "policies": await policies.list(viewer), "errors": {},
-            "can_write": is_allowed(viewer.user, Action.WRITE_APP_CONFIG),
+            "webhook": current, "policies": await policies.list(viewer, team_id=team_id), "errors": {},
+            "can_write": _may_automate(viewer, team_id), "team_name": team_name,
+            "scope_query": _scope_query(team_id),
         }, viewer=viewer)
 
     @post("/automations")
     async def save_automations(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer],
-                               policies: NamedDependency[PolicyService],
-                               config: NamedDependency[ConfigService]) -> Response[Any]:
+                               policies: NamedDependency[PolicyService], config: NamedDependency[ConfigService],
+                               teams: NamedDependency[TeamService]) -> Response[Any]:
+        team_id = int_or_none(request.query_params.get("team_id"))
         form = await form_data(request)
         webhook = FailingPoliciesWebhook(
             enable_failing_policies_webhook=checked(form.get("enabled")),
@@ -154,10 +164,23 @@ class PolicyPagesController(Controller):
             host_batch_size=int_or_none(form.get("host_batch_size")) or 0,
         )
         try:
-            await config.modify(viewer, {"webhook_settings": {"failing_policies_webhook": attrs.asdict(webhook)}})
+            if team_id is None:
+                await config.modify(viewer, {"webhook_settings": {"failing_policies_webhook": attrs.asdict(webhook)}})
+            else:
+                await teams.modify(viewer, team_id, TeamChanges(failing_policies_webhook=webhook))
         except InvalidArgument as exc:
+            team_name = None if team_id is None else (await teams.get(viewer, team_id)).team.name
             return render(request, "policies/automations.html", {
-                "webhook": webhook, "policies": await policies.list(viewer),
-                "errors": field_errors(exc.problems), "can_write": True,
+                "webhook": webhook, "policies": await policies.list(viewer, team_id=team_id),
+                "errors": field_errors(exc.problems), "can_write": True, "team_name": team_name,
+                "scope_query": _scope_query(team_id),
             }, viewer=viewer, status_code=422)
-        return redirect(request, "/policies/automations", flash="Automations saved.")
+        return redirect(request, "/policies/automations" + _scope_query(team_id), flash="Automations saved.")
+
+
+def _may_automate(viewer: Viewer, team_id: int | None) -> bool:
+    """Who edits the failing-policy automation: the app config's writers for the global policies,
+    the team's writers (global admins, that team's admins) for a team's."""
+    if team_id is None:
+        return is_allowed(viewer.user, Action.WRITE_APP_CONFIG)
+    return is_allowed(viewer.user, Action.WRITE_TEAM, team_ids=[team_id])

@@ -11,16 +11,17 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from fleet_core.authz import Viewer
 from fleet_core.errors import InvalidArgument
 from fleet_core.rules.ordering import TEAM_ORDER_KEYS
-from fleet_core.services.teams import TeamChanges, TeamService
+from fleet_core.services.teams import TeamService
 from fleet_http.controllers.listing import options_from_query
 from fleet_http.deps import strict_json_body
-from fleet_http.schemas.common import UNSET, EmptyResponse, patch_field
+from fleet_http.schemas.common import EmptyResponse
 from fleet_http.schemas.teams import (
     CreateTeamRequest,
     CreateTeamResponse,
     ListTeamsResponse,
     ModifyTeamRequest,
     TeamResponse,
+    team_changes,
     to_team,
 )
 
@@ -57,15 +58,7 @@ class TeamController(Controller):
     @patch("/{team_id:int}")
     async def modify_team(self, team_id: FromPath[int], data: JSONBody[ModifyTeamRequest],
                           viewer: NamedDependency[Viewer], teams: NamedDependency[TeamService]) -> TeamResponse:
-        unsupported = [name for name in ("webhook_settings", "integrations") if getattr(data, name) is not UNSET]
-        if unsupported:
-            raise InvalidArgument(*((name, "team automations are not supported yet") for name in unsupported))
-        changes = TeamChanges(
-            name=patch_field(data.name), description=patch_field(data.description),
-            agent_options=patch_field(data.agent_options), user_ids=patch_field(data.user_ids),
-            host_ids=patch_field(data.host_ids),
-        )
-        return TeamResponse(team=to_team(await teams.modify(viewer, team_id, changes)))
+        return TeamResponse(team=to_team(await teams.modify(viewer, team_id, team_changes(data))))
 
     @delete("/{team_id:int}", status_code=200)
     async def delete_team(self, team_id: FromPath[int], viewer: NamedDependency[Viewer],

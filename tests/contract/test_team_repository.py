@@ -7,7 +7,15 @@ import datetime as dt
 import pytest
 
 from fleet_core.errors import AlreadyExists, NotFound
-from fleet_core.model.teams import Team, TeamCounts, TeamMembers
+from fleet_core.model.config import FailingPoliciesWebhook
+from fleet_core.model.teams import (
+    Team,
+    TeamAutomations,
+    TeamCounts,
+    TeamJiraIntegration,
+    TeamMembers,
+    TeamZendeskIntegration,
+)
 from fleet_core.model.users import NewInvite, Role, TeamRole
 from fleet_core.ports import UnitOfWorkFactory
 from fleet_core.rules.paging import ListOptions
@@ -190,3 +198,33 @@ async def test_counts_and_members_report_users_and_hosts_per_team(
         assert await uow.teams.members(one.id) == TeamMembers(user_ids=(u1.id, u2.id))
         assert await uow.teams.members(two.id) == TeamMembers(user_ids=(u2.id,), host_ids=(h1, h3))
         assert await uow.teams.members(empty.id + 1000) == TeamMembers()
+
+
+async def test_team_automations_are_stored_listed_and_go_with_the_team(uow_factory: UnitOfWorkFactory, at) -> None:
+    automations = TeamAutomations(
+        failing_policies_webhook=FailingPoliciesWebhook(
+            enable_failing_policies_webhook=True, destination_url="https://hooks.example.com/team",
+            policy_ids=[3, 1], host_batch_size=5),
+        jira=(TeamJiraIntegration(url="https://jira.example.com", project_key="OPS"),),
+        zendesk=(TeamZendeskIntegration(url="https://zd.example.com", group_id=7, enable_failing_policies=False),),
+    )
+    async with uow_factory() as uow:
+        plain = await uow.teams.add(name="Plain", description="", at=at)
+        hooked = await uow.teams.add(name="Hooked", description="", at=at)
+        await uow.teams.set_automations(hooked.id, automations)
+        with pytest.raises(NotFound):
+            await uow.teams.set_automations(hooked.id + 1000, automations)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.teams.automations(hooked.id) == automations
+        assert await uow.teams.automations(plain.id) == TeamAutomations()
+        assert await uow.teams.automations(hooked.id + 1000) == TeamAutomations()
+        assert await uow.teams.all_automations() == {hooked.id: automations}
+        # The team's own row is unchanged by its automations.
+        assert await uow.teams.get(hooked.id) == hooked
+        await uow.teams.set_automations(hooked.id, TeamAutomations())
+        assert await uow.teams.automations(hooked.id) == TeamAutomations()
+        await uow.teams.set_automations(hooked.id, automations)
+        await uow.teams.delete(hooked.id)
+        assert await uow.teams.all_automations() == {}

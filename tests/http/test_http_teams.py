@@ -20,7 +20,7 @@ pytestmark = pytest.mark.anyio
 PREFIXES = ("/api/v1/fleet", "/api/latest/fleet")
 TEAMS = "/api/v1/fleet/teams"
 TEAM_KEYS = {"id", "created_at", "name", "description", "agent_options", "user_count", "host_count",
-             "webhook_settings"}
+             "webhook_settings", "integrations"}
 AGENT_OPTIONS = {
     "config": {"options": {"logger_tls_period": 20, "distributed_interval": 60}, "decorators": {"load": []}},
     "overrides": {},
@@ -64,6 +64,7 @@ async def test_create_team_answers_with_the_new_team_and_records_it(fleet: Fleet
     assert team["agent_options"] == config["agent_options"]
     assert team["webhook_settings"] == {"failing_policies_webhook": {
         "enable_failing_policies_webhook": False, "destination_url": "", "policy_ids": None, "host_batch_size": 0}}
+    assert team["integrations"] == {"jira": None, "zendesk": None}
     assert [a["details"] for a in await activities(fleet, "created_team")] == [
         {"team_id": team["id"], "team_name": "workstations"}]
 
@@ -394,10 +395,3 @@ async def test_only_global_admins_delete_teams(cast: Cast, role: str) -> None:
     response = await cast.fleet.client.delete(f"{TEAMS}/{cast.team_one}", headers=cast[role].headers)
     assert_error(response, 403)
     assert (await get_team(cast.fleet, cast.team_one))["id"] == cast.team_one
-
-
-async def test_team_automations_are_refused_clearly_rather_than_ignored(fleet: Fleet) -> None:
-    team = await fleet.add_team("Automated")
-    response = await fleet.client.patch(f"/api/v1/fleet/teams/{team}", headers=fleet.as_admin,
-                                        json={"webhook_settings": {"failing_policies_webhook": {}}})
-    assert_error(response, 422, "webhook_settings")
