@@ -76,8 +76,15 @@ def test_simulated_hosts_enroll_report_vitals_and_re_enroll_without_duplicates(f
                 # A deleted host is told to re-enroll on its next check-in, and comes back once.
                 victim = next(h for h in hosts(client, auth) if h["hostname"] == sim.hosts[1].identity.hostname)
                 assert client.delete(f"/api/v1/fleet/hosts/{victim['id']}", headers=auth).status_code == 200
-                await sim.hosts[1].check_in()  # answered node_invalid: the agent drops its key
-                await sim.hosts[1].check_in()  # enrolls again, then checks in
+                # The delete reaches the server's host cache through the Redis invalidation bus,
+                # milliseconds after the response: the agent checks in until it is told
+                # node_invalid (it then drops its key), then enrolls again on its next check-in.
+                victim_agent = sim.hosts[1]
+                with anyio.fail_after(10):
+                    while victim_agent.node_key:
+                        await victim_agent.check_in()
+                        await anyio.sleep(0.05)  # pacing the agent's check-ins, not synchronising
+                await victim_agent.check_in()  # enrolls again, then checks in
                 again = hosts(client, auth)
                 assert len(again) == 8
                 assert victim["id"] not in {h["id"] for h in again}
