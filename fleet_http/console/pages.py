@@ -222,8 +222,9 @@ def selected_team_id(request: Request[Any, Any, Any], choices: Sequence[TeamChoi
 # --- rendering ---
 
 async def remember_org_name(request: Request[Any, Any, Any]) -> None:
-    """The organisation's name for every page's brand (not secret: shown before sign-in too). The
-    configuration is cached by the service, so this is no database read per page."""
+    """The organisation's name for every page's brand (not secret: shown before sign-in too).
+    One read of the configuration per page: console pages are not the agent hot path, and a
+    rename shows on the next page in every process without a cache to invalidate."""
     request.state.org_name = (await request.app.state.services.config.current()).org_info.org_name
 
 
