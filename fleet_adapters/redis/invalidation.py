@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -36,6 +37,11 @@ class RedisInvalidationBus:
     So every time the subscription is re-established, each callback is called with EVERYTHING (an
     empty sequence) and must drop all cached hosts; caches never stay stale after a Redis outage.
     A message that cannot be decoded is treated the same way.
+
+    The publishing process's own callbacks are called before ``publish`` returns, so a request that
+    deletes or changes a host is never followed, in the same process, by an answer from the stale
+    cache (the round trip through Redis takes milliseconds). Its own message then comes back from
+    Redis and is recognised by its bytes and skipped, so every announcement is delivered once.
     """
 
     def __init__(
@@ -57,23 +63,47 @@ class RedisInvalidationBus:
         # True once the first start() returned: any subscription made after that (a reconnect, or a
         # restart after stop()) may have missed messages.
         self._live = False
+        # Payloads this process published and delivered itself, whose copies from Redis are still
+        # to come. Only counted while subscribed, and cleared at every (re)subscription: an echo
+        # that never comes must not make a later identical announcement from elsewhere be skipped.
+        self._echoes: Counter[bytes] = Counter()
 
     async def publish(self, host_ids: Sequence[int]) -> None:
         if not host_ids:
             return
+        ids = tuple(int(host_id) for host_id in host_ids)
+        self._deliver(ids)
+        await self._send(_encoder.encode(ids), "host invalidation bus unavailable")
+
+    async def _send(self, payload: bytes, unavailable: str) -> None:
+        # Counted before the await: the echo may be read by the listener before publish returns.
+        echo_expected = self._ready.is_set()
+        if echo_expected:
+            self._echoes[payload] += 1
         try:
-            await self._redis.publish(CHANNEL, _encoder.encode([int(host_id) for host_id in host_ids]))
+            await self._redis.publish(CHANNEL, payload)
         except RedisError as exc:
-            raise Unavailable("host invalidation bus unavailable") from exc
+            if echo_expected:
+                self._take_echo(payload)
+            raise Unavailable(unavailable) from exc
+
+    def _take_echo(self, payload: bytes) -> bool:
+        """Consume one expected copy of ``payload``; False when none was expected."""
+        pending = self._echoes.get(payload, 0)
+        if pending <= 0:
+            return False
+        if pending == 1:
+            del self._echoes[payload]
+        else:
+            self._echoes[payload] = pending - 1
+        return True
 
     def subscribe(self, callback: Callable[[Sequence[int]], None]) -> None:
         self._callbacks.append(callback)
 
     async def publish_config_changed(self) -> None:
-        try:
-            await self._redis.publish(CHANNEL, CONFIG_MESSAGE)
-        except RedisError as exc:
-            raise Unavailable("invalidation bus unavailable") from exc
+        self._deliver_config()
+        await self._send(CONFIG_MESSAGE, "invalidation bus unavailable")
 
     def subscribe_config(self, callback: Callable[[], None]) -> None:
         self._config_callbacks.append(callback)
@@ -138,6 +168,7 @@ class RedisInvalidationBus:
                 raise
             except (RedisError, OSError) as exc:
                 self._ready.clear()
+                self._echoes.clear()
                 log.warning("host invalidation subscription lost", error=type(exc).__name__, retry_in=delay)
             finally:
                 with contextlib.suppress(Exception):
@@ -152,12 +183,16 @@ class RedisInvalidationBus:
         if kind == "subscribe":
             # redis-py re-subscribes on its own after some reconnects, so each confirmation is treated
             # as a possible gap, except the very first while start() is still waiting for it.
+            # Echoes expected from before are lost with the old subscription, or arrive after this.
+            self._echoes.clear()
             if self._live:
                 self._deliver(EVERYTHING)
                 self._deliver_config()
             self._ready.set()
             return True
         if kind != "message":
+            return False
+        if self._take_echo(message["data"]):
             return False
         try:
             decoded = _decoder.decode(message["data"])

@@ -87,9 +87,10 @@ class InvalidationBus(Protocol):
         ...
 
     def subscribe(self, callback: Callable[[Sequence[int]], None]) -> None:
-        """Call ``callback`` with the host ids of every announcement, this process's included. An
-        empty sequence means every host: drop everything cached. Callbacks run on the event loop
-        and must not block; one that raises does not stop the others."""
+        """Call ``callback`` once with the host ids of every announcement, this process's included
+        (its own before ``publish`` returns). An empty sequence means every host: drop everything
+        cached. Callbacks run on the event loop and must not block; one that raises does not stop
+        the others."""
         ...
 
     async def publish_config_changed(self) -> None:
@@ -98,8 +99,9 @@ class InvalidationBus(Protocol):
         ...
 
     def subscribe_config(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after every configuration announcement, and whenever announcements
-        may have been lost (the same moments an empty host sequence is delivered)."""
+        """Call ``callback`` after every configuration announcement (this process's own before
+        ``publish_config_changed`` returns), and whenever announcements may have been lost (the
+        same moments an empty host sequence is delivered)."""
         ...
 
     @property

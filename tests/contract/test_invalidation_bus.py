@@ -113,6 +113,18 @@ async def test_a_failing_subscriber_does_not_stop_the_others(bus: InvalidationBu
     assert inbox.received == [(1,), (2,)]
 
 
+async def test_the_publishing_process_is_told_before_publish_returns(bus: InvalidationBus) -> None:
+    # A request that deletes a host must not be followed, in the same process, by an answer from
+    # the stale cache while the announcement travels through Redis and back.
+    inbox, configs = Inbox(), Inbox()
+    bus.subscribe(inbox)
+    bus.subscribe_config(lambda: configs([0]))
+    await bus.publish([4, 2])
+    assert inbox.received == [(4, 2)]
+    await bus.publish_config_changed()
+    assert configs.received == [(0,)]
+
+
 async def test_many_ids_arrive_intact(bus: InvalidationBus) -> None:
     inbox = Inbox()
     bus.subscribe(inbox)
@@ -136,13 +148,35 @@ async def test_two_processes_both_receive_each_others_announcements(redis_url: s
         await buses[0].publish([10])
         await buses[1].publish([20, 21])
         for inbox in inboxes:
+            await inbox.wait_for((10,))
             await inbox.wait_for((20, 21))
-            assert inbox.received == [(10,), (20, 21)]
+        # Each process hears its own announcement at once, the other's through Redis.
+        assert inboxes[0].received == [(10,), (20, 21)]
+        assert sorted(inboxes[1].received) == [(10,), (20, 21)]
+        assert inboxes[1].received[0] == (20, 21)
     finally:
         for bus in buses:
             await bus.stop()
         for client in clients:
             await client.aclose()
+
+
+@pytest.mark.redis
+async def test_the_publishers_own_message_is_not_delivered_again(
+    redis_bus: RedisInvalidationBus, redis_client: redis.asyncio.Redis
+) -> None:
+    inbox, configs = Inbox(), Inbox()
+    redis_bus.subscribe(inbox)
+    redis_bus.subscribe_config(lambda: configs([0]))
+    await redis_bus.publish([1])
+    await redis_bus.publish_config_changed()
+    await redis_bus.publish([1])
+    # The same ids from another process afterwards are a change of their own and are delivered.
+    await redis_client.publish(CHANNEL, b"[1]")
+    await redis_client.publish(CHANNEL, b"[2]")
+    await inbox.wait_for((2,))
+    assert inbox.received == [(1,), (1,), (1,), (2,)]
+    assert configs.received == [(0,)]
 
 
 @pytest.mark.redis
@@ -206,7 +240,7 @@ async def test_an_undecodable_message_drops_everything(
     inbox = Inbox()
     redis_bus.subscribe(inbox)
     await redis_client.publish(CHANNEL, b"not json")
-    await redis_bus.publish([5])
+    await redis_client.publish(CHANNEL, b"[5]")
     await inbox.wait_for((5,))
     assert inbox.received == [(), (5,)]
 
@@ -235,8 +269,9 @@ async def test_a_restarted_listener_drops_everything_and_resumes(redis_bus: Redi
     await redis_bus.start()
     await redis_bus.publish([2])
     await inbox.wait_for((2,))
-    # What was announced while stopped is lost, so the restart drops everything first.
-    assert inbox.received == [tuple(EVERYTHING), (2,)]
+    # This process's own announcement reaches it even while stopped; what others announced
+    # meanwhile is lost, so the restart drops everything.
+    assert inbox.received == [(1,), tuple(EVERYTHING), (2,)]
 
 
 async def test_config_announcements_reach_config_subscribers_only(bus: InvalidationBus) -> None:
