@@ -315,11 +315,17 @@ def load_fleet(server: Server, n_hosts: int, catalogue: dict[str, list[int]]) ->
         # Check-ins: 80 % online, 12 % offline (hours ago), 8 % missing (more than 30 days ago).
         # The online ones are stamped up to an hour ahead, so that they stay online through the
         # run as if they kept checking in (the status filters compare with the server's clock).
-        copy_text(cur, "COPY host_seen_times (host_id, seen_time) FROM STDIN", (
+        # Migration 0020's trigger gave every host its host_seen_times row (its hosts.seen_time);
+        # the check-ins are merged in as the agents' flush does, keeping the later time.
+        cur.execute("CREATE TEMP TABLE seen_load (host_id bigint, seen_time timestamptz) ON COMMIT DROP")
+        copy_text(cur, "COPY seen_load (host_id, seen_time) FROM STDIN", (
             (n, now + dt.timedelta(minutes=60) - dt.timedelta(seconds=rng.uniform(0, 10)) if r < 0.8 else
              now - dt.timedelta(hours=rng.uniform(1, 200)) if r < 0.92 else
              now - dt.timedelta(days=rng.uniform(31, 90)))
             for n in range(1, n_hosts + 1) for r in (rng.random(),)))
+        cur.execute("""INSERT INTO host_seen_times AS s (host_id, seen_time) SELECT host_id, seen_time FROM seen_load
+                       ON CONFLICT (host_id) DO UPDATE SET seen_time = EXCLUDED.seen_time
+                        WHERE s.seen_time < EXCLUDED.seen_time""")
         timings["hosts"] = time.perf_counter() - started
 
         # MDM on macOS and Windows hosts, Munki on macOS, device mapping on a tenth of the fleet.
@@ -567,12 +573,21 @@ def time_report(server: Server, api: httpx.Client, params: dict[str, Any]) -> di
 
 def explain_host_statements(server: Server, catalogue: dict[str, list[int]], ids: dict[str, Any],
                             out: Path) -> list[dict[str, Any]]:
-    from fleet_adapters.postgres.hosts.columns import ORDER_COLUMNS
-    from fleet_adapters.postgres.hosts.filters import host_filter_where
-    from fleet_adapters.postgres.hosts.inventory import count_hosts, select_host_page
-    from fleet_adapters.postgres.paging import order_by, page_params
+    from fleet_adapters.postgres.hosts.filters import host_filter_where, status_bounds
+    from fleet_adapters.postgres.hosts.inventory import (
+        COUNT_TARGETS_BY_STATUS,
+        SEARCH_HOSTS_BY_TEXT,
+        SEARCH_RECENT_HOSTS,
+        PgHostInventoryRepository,
+        count_hosts,
+        count_online_hosts,
+        count_statuses,
+        summarize_hosts,
+        target_params,
+    )
     from fleet_core.model.hosts import HostFilter, HostStatus
     from fleet_core.rules.paging import Direction, ListOptions
+    from fleet_core.rules.targets import TargetSelection
 
     now = dt.datetime.now(dt.UTC)
     team, label, policy = catalogue["teams"][0], catalogue["labels"][0], catalogue["policies"][10]
@@ -586,21 +601,33 @@ def explain_host_statements(server: Server, catalogue: dict[str, list[int]], ids
         ("software_id (rare)", HostFilter(software_id=SOFTWARE)),
         ("software_id (common)", HostFilter(software_id=1)),
         ("os_id", HostFilter(os_id=ids["os_id"])),
+        ("status=offline", HostFilter(status=HostStatus.OFFLINE)),
         ("query", HostFilter(query="mac-0012")),
+    ]
+    bounds = status_bounds(now)
+    search = {"excluded_ids": [], "limit": 10, "all_teams": True, "visible_team_ids": []}
+    others: list[tuple[str, str, Any]] = [
+        ("count status=online (total - offline)", count_online_hosts("TRUE"), bounds),
+        ("summary", summarize_hosts("TRUE"), bounds),
+        ("summary", count_statuses("TRUE"), bounds),
+        ("targets", SEARCH_RECENT_HOSTS, search),
+        ("targets", SEARCH_HOSTS_BY_TEXT, {**search, "pattern": "%mac-0001%"}),
+        ("targets", COUNT_TARGETS_BY_STATUS,
+         {**target_params(TargetSelection(label_ids=frozenset({1, label}), team_ids=frozenset({team})), None),
+          **bounds}),
     ]
     results = []
     lines: list[str] = []
+    pages = PgHostInventoryRepository(None)  # type: ignore[arg-type]  # list_statement only builds SQL
     with server.pg_connect() as conn:
         for name, f in variants:
             where, params = host_filter_where(f, now, f.query)
             for kind, sql, p in (
                 ("count", count_hosts(where), params),
-                ("page", select_host_page(where, order_by(ListOptions(per_page=100), ORDER_COLUMNS,
-                                                          id_column="h.id")),
-                 {**params, **page_params(ListOptions(per_page=100))}),
-                *((f"page by {key} desc", select_host_page(where, order_by(
-                    ListOptions(per_page=100, order_key=key, order_direction=Direction.DESC),
-                    ORDER_COLUMNS, id_column="h.id")), {**params, **page_params(ListOptions(per_page=100))})
+                # The statements the adapter itself runs for the page (list_statement).
+                ("page", *pages.list_statement(f, ListOptions(per_page=100), now=now)),
+                *((f"page by {key} desc", *pages.list_statement(
+                    f, ListOptions(per_page=100, order_key=key, order_direction=Direction.DESC), now=now))
                   for key in ("hostname", "seen_time")),
             ):
                 plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, p).fetchall())
@@ -608,6 +635,11 @@ def explain_host_statements(server: Server, catalogue: dict[str, list[int]], ids
                 seq = sorted(set(re.findall(r"Seq Scan on (\w+)", plan)))
                 results.append({"filter": name, "statement": kind, "execution_ms": exec_ms, "seq_scans": seq})
                 lines.append(f"### {name}: {kind} ({exec_ms:.1f} ms)\n\n```\n{plan}\n```\n")
+        for name, sql, p in others:
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, p).fetchall())
+            exec_ms = float(m.group(1)) if (m := re.search(r"Execution Time: ([\d.]+)", plan)) else 0.0
+            kind = " ".join(sql.split())[:60]
+            lines.append(f"### {name}: {kind} ({exec_ms:.1f} ms)\n\n```\n{plan}\n```\n")
     out.write_text("\n".join(lines))
     return results
 

@@ -18,8 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleet_adapters.memory import InMemoryStore
+from fleet_core.model.hosts import HostFilter, HostStatus, HostStatusCounts
 from fleet_core.ports import UnitOfWork, UnitOfWorkFactory
 from fleet_core.rules.host_storage import ALL_HOSTS
+from fleet_core.rules.paging import Direction, ListOptions
 from fleet_core.rules.targets import NO_TEAM, LabelKinds, TargetHost, TargetSelection, resolve_targets
 
 pytestmark = pytest.mark.anyio
@@ -192,6 +194,42 @@ async def test_search_without_text_lists_the_most_recently_seen_first(uow_factor
         await uow.commit()
     assert await searched(uow_factory, "") == ["first", "third", "second"]
     assert await searched(uow_factory, "", excluded=frozenset({first}), limit=1) == ["third"]
+
+
+async def test_a_later_enrollment_is_the_seen_time_of_lists_counts_summary_and_search(
+        uow_factory: UnitOfWorkFactory, at: dt.datetime) -> None:
+    # Check-ins and enrollments are stored apart in Postgres (host_seen_times and hosts.seen_time,
+    # migration 0020 keeps the former the later of both): every reader must see the later one.
+    long_ago = at - dt.timedelta(days=40)
+    async with uow_factory() as uow:
+        a = await enroll(uow, "a", at)
+        b = await enroll(uow, "b", long_ago)
+        c = await enroll(uow, "c", long_ago)
+        await uow.hosts.mark_seen({a: at + 2 * MINUTE})
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.hosts.enroll(osquery_host_id="osquery-b", node_key_hash="key-b2", team_id=None,
+                               at=at + 5 * MINUTE, fields={"hostname": "Bee"})
+        await uow.commit()
+    now = at + 5 * MINUTE + dt.timedelta(seconds=30)
+    async with uow_factory() as uow:
+        inventory = uow.host_inventory
+        by_seen = ListOptions(order_key="seen_time", order_direction=Direction.DESC)
+        assert [h.id for h in await inventory.list(HostFilter(), by_seen, now=now)] == [b, a, c]
+        assert [h.seen_time for h in await inventory.list(HostFilter(ids=frozenset({b})), ListOptions(), now=now)] \
+            == [at + 5 * MINUTE]
+        counts = [await inventory.count(HostFilter(status=status), now=now)
+                  for status in (HostStatus.ONLINE, HostStatus.OFFLINE, HostStatus.MISSING, HostStatus.NEW)]
+        assert counts == [1, 2, 1, 1]
+        summary = await inventory.summary(HostFilter(), platform=None, now=now)
+        assert (summary.totals_hosts_count, summary.online_count, summary.offline_count, summary.mia_count,
+                summary.new_count) == (3, 1, 2, 1, 1)
+        all_hosts = TargetSelection(label_ids=[await builtin_id(uow, ALL_HOSTS)])
+        assert await inventory.target_status_counts(all_hosts, visible_team_ids=None, now=now) \
+            == HostStatusCounts(total=3, online=1, missing=1)
+    assert await searched(uow_factory, "") == ["Bee", "a", "c"]
+    assert await searched(uow_factory, "BEE") == ["Bee"]
+    assert await searched(uow_factory, "b") == ["Bee"]
 
 
 # ---- memory and Postgres agree with the rule on random fleets --------------------------------

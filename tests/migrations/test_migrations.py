@@ -35,6 +35,7 @@ EXPECTED_TABLES = {
     "carve_metadata", "carve_blocks", "carve_block_digests",
     "cve_meta", "software_cve", "host_software_checksums", "software_host_counts", "software_jobs_state",
     "vulnerability_announcements",
+    "host_search",
     # views (information_schema lists them as tables too)
     "pack_details", "policy_details",
 }

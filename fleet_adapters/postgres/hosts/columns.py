@@ -27,11 +27,17 @@ VITAL_COLUMNS: Final[tuple[LiteralString, ...]] = (
 VITAL: Final[Mapping[str, LiteralString]] = {c: c for c in VITAL_COLUMNS}
 assert VITAL.keys() == HOST_VITAL_FIELDS, "model.HOST_VITAL_FIELDS changed; add the column"
 
-# Check-ins go to host_seen_times (one upsert for many hosts); the effective seen time is the
-# later of the two.
-SEEN: Final[LiteralString] = "GREATEST(h.seen_time, hst.seen_time)"
+# Check-ins go to host_seen_times (one upsert for many hosts), and migration 0020's triggers copy
+# every later hosts.seen_time there too: every host has its row, holding the effective seen time.
+SEEN: Final[LiteralString] = "hst.seen_time"
+# Added to a WHERE condition, this turns the LEFT JOIN of host_seen_times into an inner join (it
+# holds for every host), so that Postgres may read hosts in seen-time order from
+# host_seen_times_seen_order_idx instead of sorting them all.
+SEEN_JOINED: Final[LiteralString] = "hst.seen_time IS NOT NULL"
 
 # A Host row (with team_name and the effective seen_time), over `hosts h` joined by HOST_JOINS.
+# GREATEST, although host_seen_times holds the effective time once a statement is done: the enroll
+# upsert reads the row back in the statement that writes it, before the trigger's write is visible.
 HOST_SELECT_LIST: Final[LiteralString] = """
     h.id, h.osquery_host_id, h.team_id, h.created_at, h.updated_at, h.last_enrolled_at,
     GREATEST(h.seen_time, hst.seen_time) AS seen_time, h.detail_updated_at, h.label_updated_at,

@@ -23,9 +23,24 @@ CHECKIN_INTERVAL: Final[LiteralString] = (
     "(GREATEST(0, LEAST(h.distributed_interval, h.config_tls_refresh)) * interval '1 second')"
 )
 ONLINE: Final[LiteralString] = SEEN + " + " + CHECKIN_INTERVAL + " > %(online_after)s"
-OFFLINE: Final[LiteralString] = SEEN + " + " + CHECKIN_INTERVAL + " <= %(online_after)s"
+# The check-in interval is never negative, so an offline host was seen at or before online_after:
+# that bound alone lets Postgres read the candidates from host_seen_times_seen_order_idx.
+NOT_ONLINE_BOUND: Final[LiteralString] = SEEN + " <= %(online_after)s"
+OFFLINE: Final[LiteralString] = (
+    "(" + NOT_ONLINE_BOUND + " AND " + SEEN + " + " + CHECKIN_INTERVAL + " <= %(online_after)s)"
+)
 MISSING: Final[LiteralString] = SEEN + " <= %(missing_before)s"
 NEW: Final[LiteralString] = "h.created_at >= %(new_after)s"
+
+# The ids of the hosts whose hostname, computer_name, uuid, hardware_serial or primary_ip holds
+# %(pattern)s (a search_pattern), case-insensitively: host_search holds those columns lowered
+# (migration 0020), so only the pattern is lowered here.
+SEARCH_MATCHES: Final[LiteralString] = (
+    "SELECT s.host_id FROM host_search s"
+    " WHERE s.hostname LIKE lower(%(pattern)s) OR s.computer_name LIKE lower(%(pattern)s)"
+    " OR s.uuid LIKE lower(%(pattern)s) OR s.hardware_serial LIKE lower(%(pattern)s)"
+    " OR s.primary_ip LIKE lower(%(pattern)s)"
+)
 
 STATUS_CLAUSES: Final[Mapping[HostStatus, LiteralString]] = {
     HostStatus.ONLINE: ONLINE,
@@ -51,6 +66,11 @@ POLICY_CLAUSES: Final[Mapping[str, LiteralString]] = {
                " WHERE pm.host_id = h.id AND pm.policy_id = %(policy_id)s::bigint AND NOT pm.passes)",
     "": "EXISTS (SELECT 1 FROM policy_membership pm WHERE pm.host_id = h.id AND pm.policy_id = %(policy_id)s::bigint)",
 }
+
+
+# Every missing host is among those NOT_ONLINE_BOUND selects (counts of offline and missing hosts
+# read only those).
+assert MISSING_AFTER >= ONLINE_BUFFER
 
 
 def status_bounds(now: dt.datetime) -> dict[str, dt.datetime]:
@@ -118,17 +138,13 @@ def host_filter_where(f: HostFilter, now: dt.datetime | None, query: str) -> tup
                        " WHERE hmi.host_id = h.id AND hmi.munki_issue_id = %(munki_issue_id)s::bigint)")
         params["munki_issue_id"] = f.munki_issue_id
     if query:
-        text: LiteralString = (
-            "(lower(h.hostname) LIKE lower(%(pattern)s) OR lower(h.computer_name) LIKE lower(%(pattern)s)"
-            " OR lower(h.uuid) LIKE lower(%(pattern)s) OR lower(h.hardware_serial) LIKE lower(%(pattern)s)"
-            " OR lower(h.primary_ip) LIKE lower(%(pattern)s)"
-        )
+        text: LiteralString = "h.id IN (" + SEARCH_MATCHES
         params["pattern"] = search_pattern(query)
         if looks_like_email(query):
-            # IN, not a correlated EXISTS: Postgres reads the few matching emails once through
-            # host_emails_email_idx (a hashed subplan) instead of probing once per scanned host.
-            text += (" OR h.id IN (SELECT e.host_id FROM host_emails e"
-                     " WHERE lower(e.email) = lower(%(email)s::text))")
+            # One set of ids (a UNION, not an OR of two tests per host): Postgres reads the few
+            # matching emails once through host_emails_email_idx.
+            text += (" UNION SELECT e.host_id FROM host_emails e"
+                     " WHERE lower(e.email) = lower(%(email)s::text)")
             params["email"] = query
         clauses.append(text + ")")
     return (" AND ".join(clauses) if clauses else "TRUE"), params

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from typing import Any, Final, LiteralString
 
+import attrs
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
@@ -20,11 +21,21 @@ from fleet_adapters.postgres.hosts.columns import (
     HOST_SELECT_LIST,
     ORDER_COLUMNS,
     SEEN,
+    SEEN_JOINED,
     SELECT_HOSTS,
     fetch_rows,
     row_to_host,
 )
-from fleet_adapters.postgres.hosts.filters import MISSING, NEW, ONLINE, host_filter_where, status_bounds, visibility
+from fleet_adapters.postgres.hosts.filters import (
+    MISSING,
+    NEW,
+    NOT_ONLINE_BOUND,
+    OFFLINE,
+    SEARCH_MATCHES,
+    host_filter_where,
+    status_bounds,
+    visibility,
+)
 from fleet_adapters.postgres.labels import SELECT_BUILTIN_LABELS
 from fleet_adapters.postgres.paging import order_by, page_params, search_pattern
 from fleet_adapters.postgres.software import fetch_vulnerabilities
@@ -33,6 +44,7 @@ from fleet_core.model.hosts import (
     DeviceMapping,
     Host,
     HostFilter,
+    HostStatus,
     HostStatusCounts,
     HostSummary,
     HostUser,
@@ -98,7 +110,7 @@ SELECT_HOST_LABELS: Final[LiteralString] = """
 
 # Fleet's HostIDsInTargets in one statement: the selected labels are classified by the labels
 # table (ids naming no label drop out), then each host is tested against the groups.
-TARGET_HOST_IDS: Final[LiteralString] = """
+TARGET_GROUPS: Final[LiteralString] = """
     WITH chosen AS (
         SELECT l.id, l.label_type = 'builtin' AS builtin, l.label_type = 'builtin' AND l.name = 'All Hosts' AS all_hosts
           FROM labels l WHERE l.id = ANY(%(label_ids)s::bigint[])
@@ -108,8 +120,10 @@ TARGET_HOST_IDS: Final[LiteralString] = """
                COALESCE(bool_or(builtin), false) AS builtin
           FROM chosen
     )
-    SELECT h.id FROM hosts h CROSS JOIN groups g
-     WHERE (h.id = ANY(%(host_ids)s::bigint[])
+"""
+# Whether host h (with g from groups) is targeted.
+TARGETED: Final[LiteralString] = """
+           (h.id = ANY(%(host_ids)s::bigint[])
             OR g.all_hosts
             OR ((g.custom OR g.builtin OR %(any_team)s)
                 AND (NOT g.custom OR EXISTS (SELECT 1 FROM label_membership lm JOIN chosen c ON c.id = lm.label_id
@@ -119,14 +133,19 @@ TARGET_HOST_IDS: Final[LiteralString] = """
                 AND (NOT %(any_team)s OR h.team_id = ANY(%(team_ids)s::bigint[])
                      OR (%(no_team)s AND h.team_id IS NULL))))
        AND (%(all_teams)s OR h.team_id = ANY(%(visible_team_ids)s::bigint[]))
-     ORDER BY h.id
 """
-COUNT_TARGETS_BY_STATUS: Final[LiteralString] = """
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE """ + ONLINE + """) AS online,
-           count(*) FILTER (WHERE """ + MISSING + """) AS missing
-      FROM hosts h LEFT JOIN host_seen_times hst ON hst.host_id = h.id
-     WHERE h.id IN (""" + TARGET_HOST_IDS + """)
+TARGET_HOST_IDS: Final[LiteralString] = (
+    TARGET_GROUPS + " SELECT h.id FROM hosts h CROSS JOIN groups g WHERE " + TARGETED + " ORDER BY h.id"  # noqa: S608
+)
+# The total needs no seen time; offline and missing hosts are counted among those seen before
+# online_after only (read from host_seen_times_seen_order_idx), and online = total - offline.
+COUNT_TARGETS_BY_STATUS: Final[LiteralString] = TARGET_GROUPS + """
+    SELECT targeted.total, not_online.offline, not_online.missing
+      FROM (SELECT count(*) AS total FROM hosts h CROSS JOIN groups g WHERE """ + TARGETED + """) AS targeted,
+           (SELECT count(*) FILTER (WHERE """ + OFFLINE + """) AS offline,
+                   count(*) FILTER (WHERE """ + MISSING + """) AS missing
+              FROM hosts h CROSS JOIN groups g JOIN host_seen_times hst ON hst.host_id = h.id
+             WHERE """ + NOT_ONLINE_BOUND + " AND " + TARGETED + """) AS not_online
 """  # noqa: S608 - fixed fragments only
 
 
@@ -142,15 +161,16 @@ def target_params(selection: TargetSelection, visible_team_ids: frozenset[int] |
 SEARCH_HOSTS_BY_TEXT: Final[LiteralString] = SELECT_HOSTS + """
      WHERE NOT h.id = ANY(%(excluded_ids)s::bigint[])
        AND (%(all_teams)s OR h.team_id = ANY(%(visible_team_ids)s::bigint[]))
-       AND (lower(h.hostname) LIKE lower(%(pattern)s) OR lower(h.computer_name) LIKE lower(%(pattern)s)
-            OR lower(h.uuid) LIKE lower(%(pattern)s) OR lower(h.hardware_serial) LIKE lower(%(pattern)s)
-            OR lower(h.primary_ip) LIKE lower(%(pattern)s))
+       AND h.id IN (""" + SEARCH_MATCHES + """)
      ORDER BY h.id LIMIT %(limit)s
 """
+# Read in order from host_seen_times_seen_order_idx (seen_time is never NULL, so NULLS LAST
+# changes nothing but lets the index serve the order).
 SEARCH_RECENT_HOSTS: Final[LiteralString] = SELECT_HOSTS + """
      WHERE NOT h.id = ANY(%(excluded_ids)s::bigint[])
        AND (%(all_teams)s OR h.team_id = ANY(%(visible_team_ids)s::bigint[]))
-     ORDER BY """ + SEEN + """ DESC, h.id LIMIT %(limit)s
+       AND """ + SEEN_JOINED + """
+     ORDER BY """ + SEEN + """ DESC NULLS LAST, h.id LIMIT %(limit)s
 """
 
 
@@ -181,21 +201,34 @@ def count_hosts(where: LiteralString) -> LiteralString:
     return "SELECT count(*) AS n" + HOST_FROM + " WHERE " + where
 
 
+def count_online_hosts(where: LiteralString) -> LiteralString:
+    # Every host is online or offline (each has its host_seen_times row).
+    return ("SELECT (" + count_hosts(where) + ") - (SELECT count(*)" + HOST_FROM + " WHERE " + where
+            + " AND " + OFFLINE + ") AS n")
+
+
 def select_host_ids(where: LiteralString) -> LiteralString:
     return "SELECT h.id" + HOST_FROM + " WHERE " + where + " ORDER BY h.id"
 
 
 def summarize_hosts(where: LiteralString) -> LiteralString:
+    # The platform alone (the Linux total is summed from it), so that the whole fleet is counted
+    # from hosts_platform_idx rather than from the wide rows.
     return """
-    SELECT h.platform,
-           count(*) AS total,
-           count(*) FILTER (WHERE """ + ONLINE + """) AS online,
-           count(*) FILTER (WHERE """ + MISSING + """) AS missing,
-           count(*) FILTER (WHERE """ + NEW + """) AS new,
-           count(*) FILTER (WHERE h.platform = ANY(%(linux)s::text[])) AS all_linux""" + HOST_FROM + """
+    SELECT h.platform, count(*) AS total""" + HOST_FROM + """
      WHERE """ + where + """
      GROUP BY h.platform ORDER BY h.platform COLLATE "C"
 """
+
+
+def count_statuses(where: LiteralString) -> LiteralString:
+    # The new hosts from hosts_created_at_idx; only the hosts seen before online_after can be
+    # offline or missing (filters.NOT_ONLINE_BOUND): a range of host_seen_times_seen_order_idx.
+    return """
+    SELECT (SELECT count(*)""" + HOST_FROM + " WHERE " + where + " AND " + NEW + """) AS new,
+           count(*) FILTER (WHERE """ + OFFLINE + """) AS offline,
+           count(*) FILTER (WHERE """ + MISSING + """) AS missing""" + HOST_FROM + """
+     WHERE """ + where + " AND " + NOT_ONLINE_BOUND
 
 
 class PgHostInventoryRepository:
@@ -218,12 +251,21 @@ class PgHostInventoryRepository:
             operator: LiteralString = " < " if options.order_direction is Direction.DESC else " > "
             where += " AND " + ORDER_COLUMNS[key] + operator + AFTER_VALUES.get(kind, AFTER_TIME)
             params["after"] = parse_after(key, after)
+        if options.order_key == "seen_time":
+            where += " AND " + SEEN_JOINED
         query = select_host_page(where, order_by(options, ORDER_COLUMNS, id_column="h.id"))
         return query, {**params, **page_params(options)}
 
     async def count(self, filters: HostFilter, *, now: dt.datetime) -> int:
-        where, params = host_filter_where(filters, now, filters.query)
-        rows = await self._rows(count_hosts(where), params)
+        if filters.status is HostStatus.ONLINE:
+            # Most hosts are online: count the others (a range of host_seen_times_seen_order_idx)
+            # and subtract, rather than test every host's interval.
+            where, params = host_filter_where(attrs.evolve(filters, status=None), now, filters.query)
+            params.update(status_bounds(now))
+            rows = await self._rows(count_online_hosts(where), params)
+        else:
+            where, params = host_filter_where(filters, now, filters.query)
+            rows = await self._rows(count_hosts(where), params)
         return int(rows[0]["n"])
 
     async def count_by_label(self, label_ids: Collection[int], *,
@@ -246,23 +288,23 @@ class PgHostInventoryRepository:
             where += " AND h.platform = ANY(%(platforms)s::text[])"
             params["platforms"] = sorted(platforms)
         params.update(status_bounds(now))
-        params["linux"] = sorted(LINUX_PLATFORMS)
-        # One pass over the hosts: the status counts per platform, summed here.
+        # The hosts per platform (summed here), then the new, offline and missing ones.
         by_platform = await self._rows(summarize_hosts(where), params)
-        totals = {key: sum(r[key] for r in by_platform) for key in ("total", "online", "missing", "new", "all_linux")}
+        total = sum(r["total"] for r in by_platform)
+        [statuses] = await self._rows(count_statuses(where), params)
         with translated():
             async with self._conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(SELECT_BUILTIN_LABELS)
                 labels = [Label(**r) for r in await cur.fetchall()]
         return HostSummary(
             team_id=filters.team_id,
-            totals_hosts_count=totals["total"],
-            online_count=totals["online"],
-            offline_count=totals["total"] - totals["online"],
-            mia_count=totals["missing"],
-            missing_30_days_count=totals["missing"],
-            new_count=totals["new"],
-            all_linux_count=totals["all_linux"],
+            totals_hosts_count=total,
+            online_count=total - statuses["offline"],
+            offline_count=statuses["offline"],
+            mia_count=statuses["missing"],
+            missing_30_days_count=statuses["missing"],
+            new_count=statuses["new"],
+            all_linux_count=sum(r["total"] for r in by_platform if r["platform"] in LINUX_PLATFORMS),
             platforms=tuple((r["platform"], r["total"]) for r in by_platform),
             builtin_labels=tuple(labels),
         )
@@ -313,7 +355,7 @@ class PgHostInventoryRepository:
         # Counted in Postgres: the targeted ids never travel (100,000 of them did, both ways).
         params = {**target_params(selection, visible_team_ids), **status_bounds(now)}
         row = (await self._rows(COUNT_TARGETS_BY_STATUS, params))[0]
-        return HostStatusCounts(total=row["total"], online=row["online"], missing=row["missing"])
+        return HostStatusCounts(total=row["total"], online=row["total"] - row["offline"], missing=row["missing"])
 
     async def search(self, text: str, *, excluded_ids: frozenset[int], limit: int,
                      visible_team_ids: frozenset[int] | None) -> builtins.list[Host]:
