@@ -547,7 +547,8 @@ class AgentService:
         every = await self._every_policy()
         applicable = {p.id for p in policies_for_host(every, team_id=host.team_id, platform=platform)}
         inapplicable = [p.id for p in every if p.id not in applicable]
-        return {i: passes for i, passes in answers.items() if i not in set(inapplicable)}, inapplicable
+        dropped = set(inapplicable)
+        return {i: passes for i, passes in answers.items() if i not in dropped}, inapplicable
 
     async def _dynamic_labels(self) -> list[Label]:
         now = self.clock.now()

@@ -56,6 +56,8 @@ from fleet_adapters.postgres.uow import PgUnitOfWork
 from fleet_adapters.security.argon2 import Argon2PasswordHasher
 from fleet_adapters.security.tokens import SecretsTokenGenerator
 from fleet_adapters.serve.asgi import _forwarded_lifespan
+from fleet_adapters.serve.log_config import configure_logging
+from fleet_adapters.settings import load_settings
 from fleet_core.model.runtime import ServerRuntime
 from fleet_core.services import make_services
 from fleet_core.services.setup import SetupInput
@@ -119,11 +121,19 @@ class StatementLog:
         # Only whole lines; a line still being written is read next time.
         end = data.rfind(b"\n") + 1
         self.offset += end
-        out = []
-        for line in data[:end].decode(errors="replace").splitlines():
+        out: list[str] = []
+        current: list[str] | None = None
+        for line in [*data[:end].decode(errors="replace").splitlines(), ""]:
+            if line.startswith("\t") and current is not None:
+                # A statement's next lines (the SQL spans several) start with a tab.
+                current.append(line)
+                continue
+            if current is not None:
+                out.append(" ".join(" ".join(current).split())[:100] or "(empty query)")
+                current = None
             m = _LOGGED.search(line)
             if m is not None:
-                out.append(" ".join(m[1].split())[:100] or "(empty query)")
+                current = [m[1]]
         return out
 
 
@@ -276,6 +286,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="pyinstrument's flat table of the last round")
     args = parser.parse_args()
+    # As `fleet serve` logs (INFO): the debug lines would be CPU the server does not spend.
+    configure_logging(load_settings({}))
     asyncio.run(run(args.hosts, args.rounds, args.profile))
 
 
