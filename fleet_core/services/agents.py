@@ -575,7 +575,7 @@ class AgentService:
         detail_statuses = {n: r.status for n, r in results.items() if n.startswith(DETAIL_PREFIX)}
         ctx = details.IngestContext(platform=host.platform, public_ip=public_ip, now=now,
                                     last_restarted_at=host.last_restarted_at, host_id=host.id)
-        facts, details_updated = details.ingest_detail_results(detail_rows, detail_statuses, ctx)
+        facts, details_updated = details.ingest_detail_results(detail_rows, detail_statuses, ctx, text_rows=True)
         additional = details.additional_results(
             {n: r.rows for n, r in results.items() if n.startswith(ADDITIONAL_PREFIX)},
             {n: r.status for n, r in results.items() if n.startswith(ADDITIONAL_PREFIX)},
