@@ -30,7 +30,6 @@ import random
 import re
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -306,4 +305,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -15,7 +15,8 @@ from fleet_adapters.memory import InMemoryKit
 from fleet_core.authz import Viewer
 from fleet_core.model.hosts import AgentHost
 from fleet_core.ports import UnitOfWorkFactory
-from fleet_core.services.agents import DETAIL_PREFIX, NO_POLICIES, AgentService, QueryResult
+from fleet_core.rules.agent_input import QueryResult
+from fleet_core.services.agents import DETAIL_PREFIX, NO_POLICIES, AgentService
 from tests.unit.services.support import ENROLL_SECRET
 
 pytestmark = pytest.mark.anyio
