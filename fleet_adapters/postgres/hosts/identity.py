@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any, Final, LiteralString
@@ -81,14 +82,15 @@ def enroll_host(columns: Sequence[LiteralString]) -> LiteralString:
 
 def update_host(columns: Sequence[LiteralString], *, details_updated: bool, labels_updated: bool,
                 policies_updated: bool, clear_refetch: bool, set_os: bool = False,
-                software_checksum: bool = False) -> LiteralString:
+                software_checksum: bool = False, list_checksums: bool = False) -> LiteralString:
     """Store the vital ``columns`` detail queries reported on one host (updated_at = at), with the
     *_updated_at times the flags name and refetch_requested cleared if asked.
 
     ``set_os``: os_id becomes the operating_systems row named by the os_name, os_release and
     os_platform parameters (NULL when there is none yet: the caller creates it, see apply_facts).
     ``software_checksum``: also return the digest of the host's last software answer, which
-    saves reading it in a statement of its own."""
+    saves reading it in a statement of its own; ``list_checksums``: those of its users, emails and
+    batteries (host_list_checksums)."""
     sets: LiteralString = "".join(", " + c + " = %(" + c + ")s" for c in columns)
     if set_os:
         sets += """, os_id = (SELECT o.id FROM operating_systems o WHERE o.name = %(os_name)s
@@ -105,6 +107,11 @@ def update_host(columns: Sequence[LiteralString], *, details_updated: bool, labe
     if software_checksum:
         returning += """,
               (SELECT c.checksum FROM host_software_checksums c WHERE c.host_id = h.id) AS software_checksum"""
+    if list_checksums:
+        returning += """,
+              (SELECT c.users FROM host_list_checksums c WHERE c.host_id = h.id) AS users_checksum,
+              (SELECT c.emails FROM host_list_checksums c WHERE c.host_id = h.id) AS emails_checksum,
+              (SELECT c.batteries FROM host_list_checksums c WHERE c.host_id = h.id) AS batteries_checksum"""
     return """
     UPDATE hosts h SET updated_at = %(at)s""" + sets + """
      WHERE h.id = %(host_id)s
@@ -208,6 +215,15 @@ UPSERT_SOFTWARE_CHECKSUM: Final[LiteralString] = """
     INSERT INTO host_software_checksums (host_id, checksum, updated_at)
     VALUES (%(host_id)s, %(checksum)s, %(at)s)
     ON CONFLICT (host_id) DO UPDATE SET checksum = EXCLUDED.checksum, updated_at = EXCLUDED.updated_at
+"""
+
+# The digests of the lists just stored; a list not reported (NULL) keeps its digest.
+UPSERT_LIST_CHECKSUMS: Final[LiteralString] = """
+    INSERT INTO host_list_checksums AS c (host_id, users, emails, batteries)
+    VALUES (%(host_id)s, %(users)s, %(emails)s, %(batteries)s)
+    ON CONFLICT (host_id) DO UPDATE
+       SET users = coalesce(EXCLUDED.users, c.users), emails = coalesce(EXCLUDED.emails, c.emails),
+           batteries = coalesce(EXCLUDED.batteries, c.batteries)
 """
 
 REPLACE_HOST_EMAILS: Final[LiteralString] = """
@@ -320,6 +336,16 @@ SELECT_SEEN_BEFORE: Final[LiteralString] = """
 """
 
 
+def _digest(items: Sequence[tuple[Any, ...]]) -> bytes:
+    """A list's digest: its items in the order stored (each list is put in one order first)."""
+    return hashlib.blake2b(repr(items).encode(), digest_size=16).digest()
+
+
+def _stored(row: Mapping[str, Any], column: str) -> bytes | None:
+    value = row.get(column)
+    return bytes(value) if value is not None else None
+
+
 async def fetch_rows_alone(conn: AsyncConnection[Any], query: LiteralString,
                            params: Mapping[str, Any]) -> builtins.list[dict[str, Any]]:
     """Run one read-only statement, in autocommit when no transaction is open on ``conn``.
@@ -385,10 +411,11 @@ class PgHostRepository:
         # set by it; with one of them, the other is the row's, so it is set after (_sync_os).
         set_os = "os_version" in fields and "platform" in fields
         key = os_key(str(fields["os_version"] or ""), str(fields["platform"] or "")) if set_os else None
+        lists = facts.users is not None or facts.device_mapping is not None or facts.batteries is not None
         query = update_host([VITAL[name] for name in sorted(fields)], details_updated=details_updated,
                             labels_updated=labels_updated, policies_updated=policies_updated,
                             clear_refetch=clear_refetch, set_os=set_os,
-                            software_checksum=facts.software is not None)
+                            software_checksum=facts.software is not None, list_checksums=lists)
         params = {"host_id": host_id, "at": at, **field_params(fields)}
         if set_os:
             params.update(zip(("os_name", "os_release", "os_platform"), key or (None, None, None), strict=True))
@@ -403,28 +430,41 @@ class PgHostRepository:
                 # An OS nobody reported before is created here, after the host row is locked.
                 await self._sync_os(host_id, row["os_version"], row["platform"])
             ids = {"host_id": host_id}
+            # A list reported as last time (same digest) is not written at all.
+            changed: dict[str, bytes | None] = {"users": None, "emails": None, "batteries": None}
             if facts.users is not None:
                 users = unique_users(facts.users)
-                await conn.execute(REPLACE_HOST_USERS, {
-                    **ids, "uids": [u.uid for u in users], "usernames": [u.username for u in users],
-                    "types": [u.type for u in users], "groupnames": [u.groupname for u in users],
-                    "shells": [u.shell for u in users]})
+                digest = _digest([(u.uid, u.username, u.type, u.groupname, u.shell) for u in users])
+                if digest != _stored(row, "users_checksum"):
+                    changed["users"] = digest
+                    await conn.execute(REPLACE_HOST_USERS, {
+                        **ids, "uids": [u.uid for u in users], "usernames": [u.username for u in users],
+                        "types": [u.type for u in users], "groupnames": [u.groupname for u in users],
+                        "shells": [u.shell for u in users]})
             if facts.software is not None:
                 stored = row["software_checksum"]
                 await self._replace_software(host_id, facts.software, at,
                                              stored=bytes(stored) if stored is not None else None)
             if facts.device_mapping is not None:
                 mappings = unique_mappings(facts.device_mapping)
-                await conn.execute(REPLACE_HOST_EMAILS, {
-                    **ids, "emails": [m.email for m in mappings], "sources": [m.source for m in mappings]})
+                digest = _digest([(m.email, m.source) for m in mappings])
+                if digest != _stored(row, "emails_checksum"):
+                    changed["emails"] = digest
+                    await conn.execute(REPLACE_HOST_EMAILS, {
+                        **ids, "emails": [m.email for m in mappings], "sources": [m.source for m in mappings]})
             if facts.mdm is not None:
                 await self._store_mdm(host_id, facts.mdm)
             if facts.munki is not None:
                 await self._store_munki(host_id, normalized_munki(facts.munki))
             if facts.batteries is not None:
-                await conn.execute(REPLACE_HOST_BATTERIES, {
-                    **ids, "cycle_counts": [b.cycle_count for b in facts.batteries],
-                    "healths": [b.health for b in facts.batteries]})
+                digest = _digest([(b.cycle_count, b.health) for b in facts.batteries])
+                if digest != _stored(row, "batteries_checksum"):
+                    changed["batteries"] = digest
+                    await conn.execute(REPLACE_HOST_BATTERIES, {
+                        **ids, "cycle_counts": [b.cycle_count for b in facts.batteries],
+                        "healths": [b.health for b in facts.batteries]})
+            if any(digest is not None for digest in changed.values()):
+                await conn.execute(UPSERT_LIST_CHECKSUMS, {**ids, **changed})
 
     async def mark_seen(self, seen: Mapping[int, dt.datetime]) -> None:
         if not seen:
