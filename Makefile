@@ -79,6 +79,13 @@ SOFTWARE_BENCH_ARGS ?=
 .PHONY: bench-software
 bench-software: $(STAMP)
 	$(BIN)/python tests/bench/software.py $(SOFTWARE_BENCH_ARGS)
+# distributed/write in one process over an embedded Postgres (not a test; prints, writes no doc):
+# server CPU and Postgres statements per write of a detail refresh, and per node-key miss after it;
+# e.g. `make bench-write WRITE_ARGS="--hosts 200 --rounds 2 --profile"`.
+WRITE_ARGS ?= --hosts 200 --rounds 3
+.PHONY: bench-write
+bench-write: $(STAMP)
+	$(BIN)/python tests/bench/write_path.py $(WRITE_ARGS)
 # File carving throughput on the Postgres and the S3 carve store (moto's server), not a test: a
 # 1 GiB carve from one host, then 100 simultaneous 10 MiB carves, with check-ins meanwhile. Rewrites
 # the "File carving" section of docs/performance.md; e.g. `make bench-carve CARVE_ARGS="--single-mib 256"`.

@@ -88,19 +88,22 @@ ORDER_COLUMNS: Final[Mapping[str, LiteralString]] = {
 }
 assert ORDER_COLUMNS.keys() == LABEL_ORDER_KEYS, "rules.ordering.LABEL_ORDER_KEYS changed; map the new key"
 
-# Both statements skip unknown labels and hosts by joining them instead of relying on foreign
-# keys, so a label deleted mid-flight never fails a check-in.
-INSERT_LABEL_MEMBERSHIP: Final[LiteralString] = """
+# One statement for a host's label answers: the memberships it left are deleted, the ones it
+# holds inserted when new (the two label sets are disjoint). A membership that did not change is
+# not rewritten: updated_at is when the host joined, and nothing reads it. Unknown labels and hosts are
+# skipped by joining them instead of relying on foreign keys, so a label deleted mid-flight never
+# fails a check-in.
+RECORD_LABEL_MEMBERSHIP: Final[LiteralString] = """
+    WITH removed AS (
+        DELETE FROM label_membership
+         WHERE host_id = %(host_id)s AND label_id = ANY(%(other_ids)s::bigint[])
+    )
     INSERT INTO label_membership (label_id, host_id, updated_at)
     SELECT l.id, h.id, %(at)s
       FROM labels l, hosts h
-     WHERE l.id = ANY(%(label_ids)s::bigint[]) AND h.id = %(host_id)s
+     WHERE l.id = ANY(%(member_ids)s::bigint[]) AND h.id = %(host_id)s
      ORDER BY l.id
-    ON CONFLICT (label_id, host_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
-"""
-DELETE_LABEL_MEMBERSHIP: Final[LiteralString] = """
-    DELETE FROM label_membership
-     WHERE host_id = %(host_id)s AND label_id = ANY(%(label_ids)s::bigint[])
+    ON CONFLICT (label_id, host_id) DO NOTHING
 """
 
 
@@ -123,12 +126,11 @@ class PgLabelRepository:
     async def record_results(self, host_id: int, results: Mapping[int, bool | None], at: dt.datetime) -> None:
         members = sorted(label_id for label_id, result in results.items() if result is True)
         others = sorted(label_id for label_id, result in results.items() if result is not True)
+        if not members and not others:
+            return
         with translated():
-            if members:
-                await self._conn.execute(INSERT_LABEL_MEMBERSHIP,
-                                         {"host_id": host_id, "label_ids": members, "at": at})
-            if others:
-                await self._conn.execute(DELETE_LABEL_MEMBERSHIP, {"host_id": host_id, "label_ids": others})
+            await self._conn.execute(RECORD_LABEL_MEMBERSHIP, {"host_id": host_id, "member_ids": members,
+                                                               "other_ids": others, "at": at})
 
     async def get_by_name(self, name: str) -> Label | None:
         with translated():

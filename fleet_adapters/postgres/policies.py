@@ -50,6 +50,8 @@ UPDATE_POLICY: Final[LiteralString] = """
 """
 DELETE_ANSWERS: Final[LiteralString] = "DELETE FROM policy_membership WHERE policy_id = %(id)s"
 DELETE_POLICIES: Final[LiteralString] = "DELETE FROM policies WHERE id = ANY(%(ids)s::bigint[]) RETURNING id"
+# An unchanged answer is not rewritten (a refresh mostly repeats the last one): updated_at is
+# when the answer last changed.
 RECORD_ANSWERS: Final[LiteralString] = """
     INSERT INTO policy_membership (policy_id, host_id, passes, updated_at)
     SELECT a.policy_id, h.id, a.passes, %(at)s
@@ -58,6 +60,7 @@ RECORD_ANSWERS: Final[LiteralString] = """
       JOIN hosts h ON h.id = %(host_id)s
      ORDER BY a.policy_id
     ON CONFLICT (policy_id, host_id) DO UPDATE SET passes = EXCLUDED.passes, updated_at = EXCLUDED.updated_at
+     WHERE policy_membership.passes IS DISTINCT FROM EXCLUDED.passes
 """
 DROP_ANSWERS: Final[LiteralString] = (
     "DELETE FROM policy_membership WHERE host_id = %(host_id)s AND policy_id = ANY(%(ids)s::bigint[])")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import select
+import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection, ProgrammingError
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -13,6 +17,13 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from fleet_core.errors import Unavailable
 
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
+
+# A connection given back this recently is lent without the checkout round trip, unless its socket
+# has something to read (see check_before_lending). Under load connections come back and go out
+# again within milliseconds, so the round trip is only paid after a pause.
+RECENT_RETURN_SECONDS = 2.0
+# When each pooled connection was last given back in good order (monotonic clock).
+_returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
 
 
 def configuration_drift(conn: AsyncConnection[Any]) -> str | None:
@@ -48,6 +59,27 @@ async def restore_configuration(conn: AsyncConnection[Any]) -> None:
         await conn.set_read_only(None)
     if conn.deferrable is not None:
         await conn.set_deferrable(None)
+    _returned_at[conn] = time.monotonic()
+
+
+def _quiet_since_return(conn: AsyncConnection[Any]) -> bool:
+    """Whether the connection came back moments ago and the server has sent nothing since.
+
+    A server that restarts, fails over or ends the session sends its FATAL message and closes the
+    socket, so a dead connection shows up as a readable socket here (the message or EOF) without a
+    round trip. An idle connection's socket has nothing to read. Only a connection silently cut
+    (a firewall dropping idle sessions) shows nothing, which is why older ones still get the trip.
+    """
+    returned = _returned_at.pop(conn, None)
+    if returned is None or time.monotonic() - returned > RECENT_RETURN_SECONDS:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(conn.pgconn.socket, select.POLLIN)
+        # POLLIN for a message or EOF; POLLHUP and POLLERR come whether asked for or not.
+        return not poller.poll(0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return False
 
 
 async def check_before_lending(conn: AsyncConnection[Any]) -> None:
@@ -55,16 +87,19 @@ async def check_before_lending(conn: AsyncConnection[Any]) -> None:
 
     Connections idle in the pool die with server restarts and failovers; one round trip on
     checkout saves the request that would get a dead one. The trip is an empty query in
-    autocommit, so that it opens no transaction. psycopg's own check_connection turned
-    autocommit on *before* its try block: a cancellation delivered inside set_autocommit(True)
-    (psycopg yields there when the loop has been busy) left the connection in autocommit for
-    good, and every later SAVEPOINT on it failed. Here the switch is inside the try, and
+    autocommit, so that it opens no transaction; it is skipped for a connection given back moments
+    ago whose socket shows the server sent nothing since (`_quiet_since_return`). psycopg's own
+    check_connection turned autocommit on *before* its try block: a cancellation delivered inside
+    set_autocommit(True) (psycopg yields there when the loop has been busy) left the connection in
+    autocommit for good, and every later SAVEPOINT on it failed. Here the switch is inside the try, and
     restore_configuration repairs whatever a cancellation still leaves behind.
     """
     if (drift := configuration_drift(conn)) is not None:
         # Raising makes the pool hand the connection to its reset (which repairs it) and
         # lend another one.
         raise ProgrammingError(f"pooled connection not in its configured state: {drift}")
+    if _quiet_since_return(conn):
+        return
     try:
         await conn.set_autocommit(True)
         await conn.execute("")

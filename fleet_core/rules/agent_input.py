@@ -75,8 +75,13 @@ def stored_text(value: str) -> str:
     return encoded[:MAX_DETAIL_BYTES].decode(errors="ignore")
 
 
+# Text this short fits any detail column as it is (4 bytes per character at most in UTF-8).
+_ALWAYS_STORED = min(MAX_DETAIL_CHARS, MAX_DETAIL_BYTES // 4)
+
+
 def stored_row(row: Mapping[str, str]) -> dict[str, str]:
-    return {key: stored_text(value) for key, value in row.items()}
+    # Most values are short: they skip the call (a detail write has hundreds of rows).
+    return {key: value if len(value) <= _ALWAYS_STORED else stored_text(value) for key, value in row.items()}
 
 
 def host_identifier(raw: str) -> str:

@@ -9,7 +9,7 @@ enroll feeds ``host_details`` to ``facts_from_host_details``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 import attrs
 import structlog
@@ -283,7 +283,7 @@ def _merge_software_extras(ok: dict[str, list[dict[str, str]]], present: Iterabl
 
 
 def ingest_detail_results(results: Mapping[str, object], statuses: Mapping[str, object],
-                          ctx: IngestContext) -> tuple[HostFacts, bool]:
+                          ctx: IngestContext, *, text_rows: bool = False) -> tuple[HostFacts, bool]:
     """Fold one distributed/write's detail results into HostFacts.
 
     ``results``/``statuses`` are the write's ``queries``/``statuses`` maps (any prefix; only
@@ -291,7 +291,8 @@ def ingest_detail_results(results: Mapping[str, object], statuses: Mapping[str, 
     unknown names, malformed rows and ingest errors are logged and skipped, never raised.
     Queries are applied in a fixed order (os_version first, then by name), later facts winning.
     Returns the merged facts and whether any host-field query ran (Fleet then sets
-    detail_updated_at).
+    detail_updated_at). ``text_rows``: the rows are already lists of text-only dicts (as
+    agent_input.query_results makes them), so they are used without another copy.
     """
     ok: dict[str, list[dict[str, str]]] = {}
     present: list[str] = []
@@ -305,7 +306,10 @@ def ingest_detail_results(results: Mapping[str, object], statuses: Mapping[str, 
             continue
         if not _status_ok(statuses, wire_name):
             continue
-        ok[name] = _normalise_rows(wire_name, value)
+        if text_rows and isinstance(value, list):
+            ok[name] = cast("list[dict[str, str]]", value)
+        else:
+            ok[name] = _normalise_rows(wire_name, value)
     _merge_software_extras(ok, present, ctx.platform)
 
     order = [n for n in _INGEST_FIRST if n in ok] + sorted(n for n in ok if n not in _INGEST_FIRST)

@@ -140,6 +140,13 @@ class HostCache:
         self._by_key[key] = _Expiring(host, now + self.ttl * (0.75 + spread))
         self._key_of[host.id] = key
 
+    def key_holding(self, host: AgentHost, now: dt.datetime) -> str | None:
+        """The node-key hash this host is cached under, unexpired and as ``host`` has it, else
+        None: a host read earlier that an invalidation has since dropped is no longer held."""
+        key = self._key_of.get(host.id)
+        entry = self._by_key.get(key) if key is not None else None
+        return key if entry is not None and entry.until > now and entry.value == host else None
+
     def forget_key(self, key: str) -> None:
         """Drop whatever is cached under this node-key hash (the database no longer knows it)."""
         entry = self._by_key.pop(key, None)
@@ -547,7 +554,8 @@ class AgentService:
         every = await self._every_policy()
         applicable = {p.id for p in policies_for_host(every, team_id=host.team_id, platform=platform)}
         inapplicable = [p.id for p in every if p.id not in applicable]
-        return {i: passes for i, passes in answers.items() if i not in set(inapplicable)}, inapplicable
+        dropped = set(inapplicable)
+        return {i: passes for i, passes in answers.items() if i not in dropped}, inapplicable
 
     async def _dynamic_labels(self) -> list[Label]:
         now = self.clock.now()
@@ -567,7 +575,7 @@ class AgentService:
         detail_statuses = {n: r.status for n, r in results.items() if n.startswith(DETAIL_PREFIX)}
         ctx = details.IngestContext(platform=host.platform, public_ip=public_ip, now=now,
                                     last_restarted_at=host.last_restarted_at, host_id=host.id)
-        facts, details_updated = details.ingest_detail_results(detail_rows, detail_statuses, ctx)
+        facts, details_updated = details.ingest_detail_results(detail_rows, detail_statuses, ctx, text_rows=True)
         additional = details.additional_results(
             {n: r.rows for n, r in results.items() if n.startswith(ADDITIONAL_PREFIX)},
             {n: r.status for n, r in results.items() if n.startswith(ADDITIONAL_PREFIX)},
@@ -589,16 +597,33 @@ class AgentService:
         if not (facts.fields or details_updated or labels or policies_updated or host.refetch_requested
                 or facts.users is not None or facts.software is not None):
             return
-        async with self.uow() as uow:
-            await uow.hosts.apply_facts(
-                host.id, facts, at=now, details_updated=details_updated, labels_updated=bool(labels),
-                policies_updated=policies_updated, clear_refetch=host.refetch_requested)
-            if labels:
-                await uow.labels.record_results(host.id, labels, now)
-            if policy_answers:
-                await uow.policies.record_results(host.id, policy_answers, now, dropped=inapplicable)
-            await uow.commit()
-        await announce(self.bus, [host.id])
+        # The host as this write leaves it is kept in this process's cache (other processes drop
+        # theirs on the announcement and read it again), unless anything else touched it meanwhile.
+        key = self.cache.key_holding(host, now)
+        started = self.cache.begin_fill()
+        written: AgentHost | None = None
+        try:
+            async with self.uow() as uow:
+                await uow.hosts.apply_facts(
+                    host.id, facts, at=now, details_updated=details_updated, labels_updated=bool(labels),
+                    policies_updated=policies_updated, clear_refetch=host.refetch_requested)
+                if labels:
+                    await uow.labels.record_results(host.id, labels, now)
+                if policy_answers:
+                    await uow.policies.record_results(host.id, policy_answers, now, dropped=inapplicable)
+                await uow.commit()
+            untouched = not self.cache.invalidated_since(host.id, started)
+            before = self.cache.generation
+            await announce(self.bus, [host.id])
+            # Exactly one invalidation while announcing: this write's own (the bus tells this
+            # process before publish returns). Any other, or none, and the host is read again.
+            if key is not None and untouched and self.cache.generation == before + 1:
+                written = _written_host(host, facts, now, details_updated=details_updated,
+                                        labels_updated=bool(labels), policies_updated=policies_updated)
+        finally:
+            self.cache.finish_fill("", None, now, started, keep=False)
+        if written is not None and key is not None:
+            self.cache.put(key, written, now)
 
     # ---- logs -------------------------------------------------------------------------------------
 
@@ -632,6 +657,24 @@ async def announce_config_change(bus: InvalidationBus) -> None:
         await bus.publish_config_changed()
     except Unavailable:
         log.warning("config_change_not_announced")
+
+
+# The AgentHost fields a detail query may set (the others are the bookkeeping times and the team).
+_AGENT_HOST_FACTS = frozenset(attrs.fields_dict(AgentHost)) - {
+    "id", "team_id", "detail_updated_at", "label_updated_at", "policy_updated_at", "refetch_requested"}
+
+
+def _written_host(host: AgentHost, facts: HostFacts, at: dt.datetime, *, details_updated: bool,
+                  labels_updated: bool, policies_updated: bool) -> AgentHost:
+    """``host`` as apply_facts leaves its row, with the same flags and time."""
+    changes: dict[str, Any] = {name: value for name, value in facts.fields.items() if name in _AGENT_HOST_FACTS}
+    if details_updated:
+        changes["detail_updated_at"] = at
+    if labels_updated:
+        changes["label_updated_at"] = at
+    if policies_updated:
+        changes["policy_updated_at"] = at
+    return attrs.evolve(host, refetch_requested=False, **changes)
 
 
 def _int_suffix(name: str, prefix: str) -> int | None:

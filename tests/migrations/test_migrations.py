@@ -34,6 +34,7 @@ EXPECTED_TABLES = {
     "webhook_announced_failures", "webhook_deliveries", "webhook_state",
     "carve_metadata", "carve_blocks", "carve_block_digests",
     "cve_meta", "software_cve", "host_software_checksums", "software_host_counts", "software_jobs_state",
+    "host_list_checksums",
     "vulnerability_announcements",
     "host_search",
     # views (information_schema lists them as tables too)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from typing import Any, Final, LiteralString
 
+import psycopg
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 
 from fleet_adapters.postgres.errors import guarded_write, translated
 from fleet_adapters.postgres.hosts.columns import (
@@ -77,10 +81,20 @@ def enroll_host(columns: Sequence[LiteralString]) -> LiteralString:
 
 
 def update_host(columns: Sequence[LiteralString], *, details_updated: bool, labels_updated: bool,
-                policies_updated: bool, clear_refetch: bool) -> LiteralString:
+                policies_updated: bool, clear_refetch: bool, set_os: bool = False,
+                software_checksum: bool = False, list_checksums: bool = False) -> LiteralString:
     """Store the vital ``columns`` detail queries reported on one host (updated_at = at), with the
-    *_updated_at times the flags name and refetch_requested cleared if asked."""
+    *_updated_at times the flags name and refetch_requested cleared if asked.
+
+    ``set_os``: os_id becomes the operating_systems row named by the os_name, os_release and
+    os_platform parameters (NULL when there is none yet: the caller creates it, see apply_facts).
+    ``software_checksum``: also return the digest of the host's last software answer, which
+    saves reading it in a statement of its own; ``list_checksums``: those of its users, emails and
+    batteries (host_list_checksums)."""
     sets: LiteralString = "".join(", " + c + " = %(" + c + ")s" for c in columns)
+    if set_os:
+        sets += """, os_id = (SELECT o.id FROM operating_systems o WHERE o.name = %(os_name)s
+                                  AND o.version = %(os_release)s AND o.platform = %(os_platform)s)"""
     if details_updated:
         sets += ", detail_updated_at = %(at)s"
     if labels_updated:
@@ -89,11 +103,19 @@ def update_host(columns: Sequence[LiteralString], *, details_updated: bool, labe
         sets += ", policy_updated_at = %(at)s"
     if clear_refetch:
         sets += ", refetch_requested = false"
+    returning: LiteralString = "h.os_version, h.platform, h.os_id"
+    if software_checksum:
+        returning += """,
+              (SELECT c.checksum FROM host_software_checksums c WHERE c.host_id = h.id) AS software_checksum"""
+    if list_checksums:
+        returning += """,
+              (SELECT c.users FROM host_list_checksums c WHERE c.host_id = h.id) AS users_checksum,
+              (SELECT c.emails FROM host_list_checksums c WHERE c.host_id = h.id) AS emails_checksum,
+              (SELECT c.batteries FROM host_list_checksums c WHERE c.host_id = h.id) AS batteries_checksum"""
     return """
     UPDATE hosts h SET updated_at = %(at)s""" + sets + """
      WHERE h.id = %(host_id)s
-    RETURNING h.os_version, h.platform
-"""  # noqa: S608 - VITAL column names only
+    RETURNING """ + returning  # noqa: S608 - VITAL column names only
 
 
 # Get-or-create without calling nextval when the row exists, so ids are not burnt on every
@@ -125,21 +147,32 @@ GET_OR_CREATE_MDM_SOLUTION: Final[LiteralString] = """
     SELECT id FROM found UNION ALL SELECT id FROM created
 """
 
-DELETE_HOST_USERS: Final[LiteralString] = "DELETE FROM host_users WHERE host_id = %(host_id)s"
-INSERT_HOST_USERS: Final[LiteralString] = """
-    INSERT INTO host_users (host_id, uid, username, type, groupname, shell)
-    SELECT %(host_id)s, x.uid, x.username, x.type, x.groupname, x.shell
-      FROM unnest(%(uids)s::bigint[], %(usernames)s::text[], %(types)s::text[], %(groupnames)s::text[],
-                  %(shells)s::text[]) AS x(uid, username, type, groupname, shell)
+# The host's users, emails and batteries are each replaced by one statement that deletes the rows
+# no longer reported and inserts or updates the others, leaving unchanged rows alone (no dead
+# tuples when a refresh reports the same). The key sets deleted and upserted are disjoint, so
+# the order Postgres runs the two parts in does not matter.
+REPLACE_HOST_USERS: Final[LiteralString] = """
+    WITH reported AS (
+        SELECT x.uid, x.username, x.type, x.groupname, x.shell
+          FROM unnest(%(uids)s::bigint[], %(usernames)s::text[], %(types)s::text[], %(groupnames)s::text[],
+                      %(shells)s::text[]) AS x(uid, username, type, groupname, shell)
+    ), removed AS (
+        DELETE FROM host_users hu
+         WHERE hu.host_id = %(host_id)s
+           AND NOT EXISTS (SELECT 1 FROM reported r WHERE r.uid = hu.uid AND r.username = hu.username)
+    )
+    INSERT INTO host_users AS hu (host_id, uid, username, type, groupname, shell)
+    SELECT %(host_id)s, r.uid, r.username, r.type, r.groupname, r.shell FROM reported r ORDER BY r.uid, r.username
+    ON CONFLICT (host_id, uid, username) DO UPDATE
+       SET type = EXCLUDED.type, groupname = EXCLUDED.groupname, shell = EXCLUDED.shell
+     WHERE (hu.type, hu.groupname, hu.shell) IS DISTINCT FROM (EXCLUDED.type, EXCLUDED.groupname, EXCLUDED.shell)
 """
 
-# A host's software answer is stored as a diff. The digest of its last answer is read first: an
-# unchanged answer stops there (no write). A changed one costs three more statements whatever the
+# A host's software answer is stored as a diff. The digest of its last answer is read first (by the
+# host update, update_host's software_checksum): an unchanged answer stops there (no write). A
+# changed one costs three more statements whatever the
 # number of packages: create the software rows nobody had yet, delete and upsert the host's links
 # (rows that did not change are left alone), and store the new digest.
-SELECT_SOFTWARE_CHECKSUM: Final[LiteralString] = """
-    SELECT checksum FROM host_software_checksums WHERE host_id = %(host_id)s
-"""
 INSERT_SOFTWARE: Final[LiteralString] = """
     INSERT INTO software (name, version, source, release, vendor, arch, bundle_identifier, extension_id, browser)
     SELECT x.name, x.version, x.source, x.release, x.vendor, x.arch, x.bundle_identifier, x.extension_id, x.browser
@@ -184,23 +217,49 @@ UPSERT_SOFTWARE_CHECKSUM: Final[LiteralString] = """
     ON CONFLICT (host_id) DO UPDATE SET checksum = EXCLUDED.checksum, updated_at = EXCLUDED.updated_at
 """
 
-DELETE_HOST_EMAILS: Final[LiteralString] = "DELETE FROM host_emails WHERE host_id = %(host_id)s"
-INSERT_HOST_EMAILS: Final[LiteralString] = """
-    INSERT INTO host_emails (host_id, email, source)
-    SELECT %(host_id)s, x.email, x.source FROM unnest(%(emails)s::text[], %(sources)s::text[]) AS x(email, source)
+# The digests of the lists just stored; a list not reported (NULL) keeps its digest.
+UPSERT_LIST_CHECKSUMS: Final[LiteralString] = """
+    INSERT INTO host_list_checksums AS c (host_id, users, emails, batteries)
+    VALUES (%(host_id)s, %(users)s, %(emails)s, %(batteries)s)
+    ON CONFLICT (host_id) DO UPDATE
+       SET users = coalesce(EXCLUDED.users, c.users), emails = coalesce(EXCLUDED.emails, c.emails),
+           batteries = coalesce(EXCLUDED.batteries, c.batteries)
 """
 
+REPLACE_HOST_EMAILS: Final[LiteralString] = """
+    WITH reported AS (
+        SELECT x.email, x.source FROM unnest(%(emails)s::text[], %(sources)s::text[]) AS x(email, source)
+    ), removed AS (
+        DELETE FROM host_emails he
+         WHERE he.host_id = %(host_id)s
+           AND NOT EXISTS (SELECT 1 FROM reported r WHERE r.email = he.email AND r.source = he.source)
+    )
+    INSERT INTO host_emails (host_id, email, source)
+    SELECT %(host_id)s, r.email, r.source FROM reported r ORDER BY r.email, r.source
+    ON CONFLICT (host_id, email, source) DO NOTHING
+"""
+
+# mdm_id is looked up in the same statement when the caller does not know it yet (%(mdm_id)s
+# NULL): a solution nobody reported before leaves it NULL, and the caller creates the solution
+# and stores again. An unchanged row is not rewritten.
 UPSERT_HOST_MDM: Final[LiteralString] = """
-    INSERT INTO host_mdm (host_id, enrolled, server_url, installed_from_dep, name, mdm_id)
-    VALUES (%(host_id)s, %(enrolled)s, %(server_url)s, %(installed_from_dep)s, %(name)s, %(mdm_id)s)
+    INSERT INTO host_mdm AS m (host_id, enrolled, server_url, installed_from_dep, name, mdm_id)
+    VALUES (%(host_id)s, %(enrolled)s, %(server_url)s, %(installed_from_dep)s, %(name)s,
+            coalesce(%(mdm_id)s::bigint, (SELECT s.id FROM mdm_solutions s
+                                           WHERE %(identified)s AND s.name = %(name)s
+                                             AND s.server_url = %(server_url)s)))
     ON CONFLICT (host_id) DO UPDATE
        SET enrolled = EXCLUDED.enrolled, server_url = EXCLUDED.server_url,
            installed_from_dep = EXCLUDED.installed_from_dep, name = EXCLUDED.name, mdm_id = EXCLUDED.mdm_id
+     WHERE (m.enrolled, m.server_url, m.installed_from_dep, m.name, m.mdm_id)
+           IS DISTINCT FROM (EXCLUDED.enrolled, EXCLUDED.server_url, EXCLUDED.installed_from_dep, EXCLUDED.name,
+                             EXCLUDED.mdm_id)
+    RETURNING m.mdm_id
 """
 
 UPSERT_HOST_MUNKI: Final[LiteralString] = """
-    INSERT INTO host_munki_info (host_id, version) VALUES (%(host_id)s, %(version)s)
-    ON CONFLICT (host_id) DO UPDATE SET version = EXCLUDED.version
+    INSERT INTO host_munki_info AS mi (host_id, version) VALUES (%(host_id)s, %(version)s)
+    ON CONFLICT (host_id) DO UPDATE SET version = EXCLUDED.version WHERE mi.version <> EXCLUDED.version
 """
 INSERT_MUNKI_ISSUES: Final[LiteralString] = """
     INSERT INTO munki_issues (name, issue_type)
@@ -223,11 +282,19 @@ REPLACE_HOST_MUNKI_ISSUES: Final[LiteralString] = """
     ON CONFLICT (host_id, munki_issue_id) DO NOTHING
 """
 
-DELETE_HOST_BATTERIES: Final[LiteralString] = "DELETE FROM host_batteries WHERE host_id = %(host_id)s"
-INSERT_HOST_BATTERIES: Final[LiteralString] = """
-    INSERT INTO host_batteries (host_id, position, cycle_count, health)
-    SELECT %(host_id)s, x.position, x.cycle_count, x.health
-      FROM unnest(%(cycle_counts)s::bigint[], %(healths)s::text[]) WITH ORDINALITY AS x(cycle_count, health, position)
+REPLACE_HOST_BATTERIES: Final[LiteralString] = """
+    WITH reported AS (
+        SELECT x.position, x.cycle_count, x.health
+          FROM unnest(%(cycle_counts)s::bigint[], %(healths)s::text[])
+               WITH ORDINALITY AS x(cycle_count, health, position)
+    ), removed AS (
+        DELETE FROM host_batteries hb
+         WHERE hb.host_id = %(host_id)s AND NOT EXISTS (SELECT 1 FROM reported r WHERE r.position = hb.position)
+    )
+    INSERT INTO host_batteries AS hb (host_id, position, cycle_count, health)
+    SELECT %(host_id)s, r.position, r.cycle_count, r.health FROM reported r ORDER BY r.position
+    ON CONFLICT (host_id, position) DO UPDATE SET cycle_count = EXCLUDED.cycle_count, health = EXCLUDED.health
+     WHERE (hb.cycle_count, hb.health) IS DISTINCT FROM (EXCLUDED.cycle_count, EXCLUDED.health)
 """
 
 # One statement for a whole batch of check-ins. Sorted ids make concurrent flushes take row
@@ -269,6 +336,36 @@ SELECT_SEEN_BEFORE: Final[LiteralString] = """
 """
 
 
+def _digest(items: Sequence[tuple[Any, ...]]) -> bytes:
+    """A list's digest: its items in the order stored (each list is put in one order first)."""
+    return hashlib.blake2b(repr(items).encode(), digest_size=16).digest()
+
+
+def _stored(row: Mapping[str, Any], column: str) -> bytes | None:
+    value = row.get(column)
+    return bytes(value) if value is not None else None
+
+
+async def fetch_rows_alone(conn: AsyncConnection[Any], query: LiteralString,
+                           params: Mapping[str, Any]) -> builtins.list[dict[str, Any]]:
+    """Run one read-only statement, in autocommit when no transaction is open on ``conn``.
+
+    A single statement sees one snapshot either way (READ COMMITTED), so a unit of work that only
+    reads once loses nothing by it, and saves the BEGIN and ROLLBACK round trips. Inside an open
+    transaction the statement runs in it as usual. Autocommit is set back before returning; if a
+    cancellation still leaves it on, the pool's reset turns it off again.
+    """
+    if conn.pgconn.transaction_status != TransactionStatus.IDLE:
+        return await fetch_rows(conn, query, params)
+    await conn.set_autocommit(True)
+    try:
+        return await fetch_rows(conn, query, params)
+    finally:
+        # A connection broken meanwhile may refuse; the pool discards it anyway.
+        with suppress(psycopg.Error):
+            await conn.set_autocommit(False)
+
+
 class PgHostRepository:
     def __init__(self, conn: AsyncConnection[Any]) -> None:
         self._conn = conn
@@ -292,7 +389,11 @@ class PgHostRepository:
         return await self._one(SELECT_HOST_BY_ID, {"id": host_id})
 
     async def get_by_node_key(self, node_key_hash: str) -> Host | None:
-        return await self._one(SELECT_HOST_BY_NODE_KEY, {"node_key_hash": node_key_hash})
+        # The agent hot path's only statement on a host-cache miss: outside a transaction when
+        # none is open yet, it costs one round trip instead of BEGIN, SELECT and ROLLBACK.
+        with translated():
+            rows = await fetch_rows_alone(self._conn, SELECT_HOST_BY_NODE_KEY, {"node_key_hash": node_key_hash})
+        return row_to_host(rows[0]) if rows else None
 
     async def get_by_osquery_host_id(self, osquery_host_id: str) -> Host | None:
         return await self._one(SELECT_HOST_BY_OSQUERY_HOST_ID, {"osquery_host_id": osquery_host_id})
@@ -305,45 +406,65 @@ class PgHostRepository:
                           labels_updated: bool = False, policies_updated: bool = False,
                           clear_refetch: bool = False) -> None:
         check_fields(facts.fields)
-        query = update_host([VITAL[name] for name in sorted(facts.fields)], details_updated=details_updated,
+        fields = facts.fields
+        # With both OS fields reported (a detail refresh), the OS is known before the update and
+        # set by it; with one of them, the other is the row's, so it is set after (_sync_os).
+        set_os = "os_version" in fields and "platform" in fields
+        key = os_key(str(fields["os_version"] or ""), str(fields["platform"] or "")) if set_os else None
+        lists = facts.users is not None or facts.device_mapping is not None or facts.batteries is not None
+        query = update_host([VITAL[name] for name in sorted(fields)], details_updated=details_updated,
                             labels_updated=labels_updated, policies_updated=policies_updated,
-                            clear_refetch=clear_refetch)
-        params = {"host_id": host_id, "at": at, **field_params(facts.fields)}
+                            clear_refetch=clear_refetch, set_os=set_os,
+                            software_checksum=facts.software is not None, list_checksums=lists)
+        params = {"host_id": host_id, "at": at, **field_params(fields)}
+        if set_os:
+            params.update(zip(("os_name", "os_release", "os_platform"), key or (None, None, None), strict=True))
         conn = self._conn
         with translated():
             # Updating the host row first locks it, so concurrent writers of one host queue here.
             row = await fetch_one(conn, query, params)
             if row is None:
                 return
-            if "os_version" in facts.fields or "platform" in facts.fields:
+            if (set_os and key is not None and row["os_id"] is None) or (
+                    not set_os and ("os_version" in fields or "platform" in fields)):
+                # An OS nobody reported before is created here, after the host row is locked.
                 await self._sync_os(host_id, row["os_version"], row["platform"])
             ids = {"host_id": host_id}
+            # A list reported as last time (same digest) is not written at all.
+            changed: dict[str, bytes | None] = {"users": None, "emails": None, "batteries": None}
             if facts.users is not None:
                 users = unique_users(facts.users)
-                await conn.execute(DELETE_HOST_USERS, ids)
-                if users:
-                    await conn.execute(INSERT_HOST_USERS, {
+                digest = _digest([(u.uid, u.username, u.type, u.groupname, u.shell) for u in users])
+                if digest != _stored(row, "users_checksum"):
+                    changed["users"] = digest
+                    await conn.execute(REPLACE_HOST_USERS, {
                         **ids, "uids": [u.uid for u in users], "usernames": [u.username for u in users],
                         "types": [u.type for u in users], "groupnames": [u.groupname for u in users],
                         "shells": [u.shell for u in users]})
             if facts.software is not None:
-                await self._replace_software(host_id, facts.software, at)
+                stored = row["software_checksum"]
+                await self._replace_software(host_id, facts.software, at,
+                                             stored=bytes(stored) if stored is not None else None)
             if facts.device_mapping is not None:
                 mappings = unique_mappings(facts.device_mapping)
-                await conn.execute(DELETE_HOST_EMAILS, ids)
-                if mappings:
-                    await conn.execute(INSERT_HOST_EMAILS, {
+                digest = _digest([(m.email, m.source) for m in mappings])
+                if digest != _stored(row, "emails_checksum"):
+                    changed["emails"] = digest
+                    await conn.execute(REPLACE_HOST_EMAILS, {
                         **ids, "emails": [m.email for m in mappings], "sources": [m.source for m in mappings]})
             if facts.mdm is not None:
                 await self._store_mdm(host_id, facts.mdm)
             if facts.munki is not None:
                 await self._store_munki(host_id, normalized_munki(facts.munki))
             if facts.batteries is not None:
-                await conn.execute(DELETE_HOST_BATTERIES, ids)
-                if facts.batteries:
-                    await conn.execute(INSERT_HOST_BATTERIES, {
+                digest = _digest([(b.cycle_count, b.health) for b in facts.batteries])
+                if digest != _stored(row, "batteries_checksum"):
+                    changed["batteries"] = digest
+                    await conn.execute(REPLACE_HOST_BATTERIES, {
                         **ids, "cycle_counts": [b.cycle_count for b in facts.batteries],
                         "healths": [b.health for b in facts.batteries]})
+            if any(digest is not None for digest in changed.values()):
+                await conn.execute(UPSERT_LIST_CHECKSUMS, {**ids, **changed})
 
     async def mark_seen(self, seen: Mapping[int, dt.datetime]) -> None:
         if not seen:
@@ -402,14 +523,15 @@ class PgHostRepository:
                                               {"name": name, "version": version, "platform": platform})
         await self._conn.execute(SET_HOST_OS, {"host_id": host_id, "os_id": os_id})
 
-    async def _replace_software(self, host_id: int, reported: Sequence[SoftwareItem], at: dt.datetime) -> None:
+    async def _replace_software(self, host_id: int, reported: Sequence[SoftwareItem], at: dt.datetime, *,
+                                stored: bytes | None) -> None:
+        """Store the host's software answer unless it is the one whose digest is ``stored``."""
         # New software rows are inserted in one order for every host: two hosts first reporting
         # the same new packages in different orders would otherwise each wait on a row the other
         # inserted (ON CONFLICT waits for the inserting transaction) and deadlock.
         items = sorted(distinct_software(reported), key=software_identity)
         checksum = software_checksum(items)
-        row = await fetch_one(self._conn, SELECT_SOFTWARE_CHECKSUM, {"host_id": host_id})
-        if row is not None and bytes(row["checksum"]) == checksum:
+        if stored == checksum:
             return
         columns = {"names": [i.name for i in items], "versions": [i.version for i in items],
                    "sources": [i.source for i in items], "releases": [i.release for i in items],
@@ -423,13 +545,18 @@ class PgHostRepository:
         await self._conn.execute(UPSERT_SOFTWARE_CHECKSUM, {"host_id": host_id, "checksum": checksum, "at": at})
 
     async def _store_mdm(self, host_id: int, info: MDMInfo) -> None:
-        mdm_id = None
-        if info.name or info.server_url:
-            mdm_id = await self._get_or_create(GET_OR_CREATE_MDM_SOLUTION,
-                                               {"name": info.name, "server_url": info.server_url})
-        await self._conn.execute(UPSERT_HOST_MDM, {
-            "host_id": host_id, "enrolled": info.enrolled, "server_url": info.server_url,
-            "installed_from_dep": info.installed_from_dep, "name": info.name, "mdm_id": mdm_id})
+        identified = bool(info.name or info.server_url)
+        params = {"host_id": host_id, "enrolled": info.enrolled, "server_url": info.server_url,
+                  "installed_from_dep": info.installed_from_dep, "name": info.name, "mdm_id": None,
+                  "identified": identified}
+        cur = await self._conn.execute(UPSERT_HOST_MDM, params)
+        stored = await cur.fetchone()
+        # No row back: nothing changed, so the solution was known. A NULL id for an identified
+        # solution: it is new, and is created now.
+        if identified and stored is not None and stored[0] is None:
+            params["mdm_id"] = await self._get_or_create(GET_OR_CREATE_MDM_SOLUTION,
+                                                         {"name": info.name, "server_url": info.server_url})
+            await self._conn.execute(UPSERT_HOST_MDM, params)
 
     async def _store_munki(self, host_id: int, munki: MunkiInfo) -> None:
         await self._conn.execute(UPSERT_HOST_MUNKI, {"host_id": host_id, "version": munki.version})
