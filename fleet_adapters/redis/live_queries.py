@@ -91,20 +91,21 @@ class RedisResultSubscription:
         self._closed = False
 
     async def next(self, wait: float) -> LiveResult | None:
+        """The next result, waiting at most ``wait`` seconds; with no wait, one already received."""
         deadline = time.monotonic() + wait
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
+            remaining = max(0.0, deadline - time.monotonic())
             try:
+                # A zero timeout does not block: it reads what the connection already holds.
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
             except (RedisError, OSError) as exc:
                 raise Unavailable("live query results unavailable") from exc
-            if message is None or message.get("type") != "message":
-                continue
-            result = decode_result(message["data"])
-            if result is not None:
-                return result
+            if message is not None and message.get("type") == "message":
+                result = decode_result(message["data"])
+                if result is not None:
+                    return result
+            elif remaining <= 0:
+                return None
 
     async def close(self) -> None:
         if self._closed:
@@ -117,7 +118,10 @@ class RedisResultSubscription:
 
 
 class RedisLiveQueryStore:
-    def __init__(self, redis_client: redis.asyncio.Redis, *, cache_seconds: float = 1.0) -> None:
+    # A campaign started by another process reaches this one's check-ins within cache_seconds; a
+    # host checking in meanwhile is asked one distributed interval later, which is a campaign's
+    # tail. A quarter second costs a refresh (SMEMBERS, and one GET per campaign) 4 times a second.
+    def __init__(self, redis_client: redis.asyncio.Redis, *, cache_seconds: float = 0.25) -> None:
         self._redis = redis_client
         self._cache_seconds = cache_seconds
         self._active: dict[int, str] = {}
