@@ -127,9 +127,12 @@ def _sim_child(config_json: str) -> int:
     gc.callbacks.append(on_gc)
     if cfg["gc_freeze"]:
         # The hosts' templates, identities and answers live as long as the process: out of the
-        # collector's sight, so a full collection scans only what the run allocates since.
+        # collector's sight, so a full collection scans only what the run allocates since. A
+        # larger young generation: most of a request's objects die by reference count before it
+        # fills, so fewer of them survive into the older generations that cost a pause to scan.
         gc.collect()
         gc.freeze()
+        gc.set_threshold(10_000, 20, 20)
 
     async def tick() -> None:
         loop = asyncio.get_running_loop()
@@ -276,7 +279,7 @@ class Fleet:
                    "os_templates": args.os_templates, "start_period": start_period, "mode": mode,
                    "storm_double": args.storm_double, "config_interval": args.config_interval,
                    "query_interval": args.query_interval, "logger_tls_period": args.logger_tls_period,
-                   "max_connections": max(8, args.max_connections // count), "max_run": 4 * 3600.0,
+                   "max_connections": max(8, (args.max_connections or hosts) // count), "max_run": 4 * 3600.0,
                    "gc_freeze": not args.no_gc_freeze,
                    "result_path": str(workdir / f"sim-{mode}-{k}.json")}
             proc = subprocess.Popen([sys.executable, __file__, "--sim-child", json.dumps(cfg)], stdin=subprocess.PIPE,
@@ -929,8 +932,12 @@ def live_timeline(d: dict[str, Any], answers: list[Any]) -> list[str]:
     if not arrivals or start is None:
         return []
     rows = []
-    for query, hostname, read_sent, read_done, written in answers:
-        if query == name and hostname in arrivals:
+    seen: set[str] = set()
+    # A host answers once, unless its write was not acknowledged in time and it answered again:
+    # its first answer is the one the client got.
+    for query, hostname, read_sent, read_done, written in sorted(answers, key=lambda a: a[2]):
+        if query == name and hostname in arrivals and hostname not in seen:
+            seen.add(hostname)
             rows.append((read_sent - start, read_done - read_sent, written - read_done, arrivals[hostname] - written,
                          arrivals[hostname] - start))
     if not rows:
@@ -953,7 +960,8 @@ def live_timeline(d: dict[str, Any], answers: list[Any]) -> list[str]:
         f"| distributed/read sent to read (incl. any wait for a pooled connection) | {part(1)} | "
         f"{last[1] * 1000:.0f} |",
         f"| answered, distributed/write sent to acknowledged | {part(2)} | {last[2] * 1000:.0f} |",
-        f"| acknowledged (published) to read by the WebSocket client | {part(3)} | {last[3] * 1000:.0f} |",
+        f"| acknowledged to read by the WebSocket client (the server publishes before it acknowledges: "
+        f"negative when the stream is faster than the reply) | {part(3)} | {last[3] * 1000:.0f} |",
         f"| **POST sent to read by the client** | {part(4)} | **{last[4] * 1000:.0f}** |",
         "",
     ]
@@ -1069,7 +1077,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query-interval", type=float, default=10.0)
     p.add_argument("--logger-tls-period", type=float, default=10.0)
     p.add_argument("--schedule-interval", type=float, default=10.0)
-    p.add_argument("--max-connections", type=int, default=400, help="agent connections, over all processes")
+    p.add_argument("--max-connections", type=int, default=0,
+                   help="agent connections over all processes (default: one per host, as each osqueryd has its "
+                        "own; fewer make requests wait for a pooled connection, a wait the latencies leave out)")
     p.add_argument("--no-gc-freeze", action="store_true",
                    help="leave the simulator's garbage collector as it is (by default each simulator process "
                         "freezes what it holds after start-up and after the ramp)")
