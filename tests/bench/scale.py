@@ -7,11 +7,14 @@ Four phases, each printing its table and rewriting its own marked section of doc
           enroll latency, hosts in Postgres afterwards (duplicates), Postgres statements per enrollment;
 - steady: another fresh `fleet serve`; HOSTS agents (config, distributed, logger loops at Fleet's
           load-test intervals) started over START_PERIOD seconds; once all are enrolled and their
-          first answers are in, a WINDOW-second steady state: errors, p99 per endpoint, server CPU
-          per request next to the 2,000-host figure of `make bench` (read from this document);
+          first answers are in, a WINDOW-second steady state: errors, p99 per endpoint as the agents
+          and as the server's own request histogram (GET /metrics) see it, the simulator's own
+          event-loop lag, GC pauses and pool waits, server CPU per request next to `make bench`'s
+          plain-HTTP run of the real server at 2,000 hosts (read from this document);
 - live:   on the same fleet, one live query on every host followed on the results WebSocket (the
           same client as `make bench --live`): time from the POST to each host's result against
-          one distributed interval + 2 s, server CPU and Redis commands per result;
+          one distributed interval + 2 s, server CPU and Redis commands per result, and where each
+          result's time went (the host's next check-in, its read and write, the stream);
 - wave:   on the same fleet, every host's detail, label and policy timestamps are set one interval
           back (Postgres, then the hosts announced on the invalidation bus as the server itself
           does), so they all come due in the next seconds, spread by the configured jitter
