@@ -40,6 +40,11 @@ ACTIVE_KEY: Final = "livequery:active"
 EXPIRY_SECONDS: Final = 7 * 24 * 3600
 # Commands per pipeline when a campaign targets many hosts.
 PIPELINE_CHUNK: Final = 10_000
+# A host's pending set gains the campaign and its expiry is renewed: one command (and one reply to
+# parse) per targeted host rather than SADD and EXPIRE, which halves the client's work when a
+# campaign starts on 10,000 hosts (about 270 ms before, the larger part of the POST). One key
+# per call, so it runs on a cluster as well.
+TARGET_SCRIPT: Final = "redis.call('SADD', KEYS[1], ARGV[1]) redis.call('EXPIRE', KEYS[1], ARGV[2]) return 1"
 
 
 def sql_key(campaign_id: int) -> str:
@@ -91,20 +96,21 @@ class RedisResultSubscription:
         self._closed = False
 
     async def next(self, wait: float) -> LiveResult | None:
+        """The next result, waiting at most ``wait`` seconds; with no wait, one already received."""
         deadline = time.monotonic() + wait
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
+            remaining = max(0.0, deadline - time.monotonic())
             try:
+                # A zero timeout does not block: it reads what the connection already holds.
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
             except (RedisError, OSError) as exc:
                 raise Unavailable("live query results unavailable") from exc
-            if message is None or message.get("type") != "message":
-                continue
-            result = decode_result(message["data"])
-            if result is not None:
-                return result
+            if message is not None and message.get("type") == "message":
+                result = decode_result(message["data"])
+                if result is not None:
+                    return result
+            elif remaining <= 0:
+                return None
 
     async def close(self) -> None:
         if self._closed:
@@ -117,8 +123,12 @@ class RedisResultSubscription:
 
 
 class RedisLiveQueryStore:
-    def __init__(self, redis_client: redis.asyncio.Redis, *, cache_seconds: float = 1.0) -> None:
+    # A campaign started by another process reaches this one's check-ins within cache_seconds; a
+    # host checking in meanwhile is asked one distributed interval later, which is a campaign's
+    # tail. A quarter second costs a refresh (SMEMBERS, and one GET per campaign) 4 times a second.
+    def __init__(self, redis_client: redis.asyncio.Redis, *, cache_seconds: float = 0.25) -> None:
         self._redis = redis_client
+        self._target = redis_client.register_script(TARGET_SCRIPT)
         self._cache_seconds = cache_seconds
         self._active: dict[int, str] = {}
         self._fresh_until = 0.0
@@ -129,11 +139,11 @@ class RedisLiveQueryStore:
         member = str(campaign_id)
         try:
             await self._redis.set(sql_key(campaign_id), sql, ex=EXPIRY_SECONDS)
-            for start in range(0, len(ids), PIPELINE_CHUNK // 2):
+            for start in range(0, len(ids), PIPELINE_CHUNK):
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    for host_id in ids[start:start + PIPELINE_CHUNK // 2]:
-                        pipe.sadd(pending_key(host_id), member)
-                        pipe.expire(pending_key(host_id), EXPIRY_SECONDS)
+                    pipe.scripts.add(self._target)  # type: ignore[arg-type]  # loaded by the pipeline if Redis lacks it
+                    for host_id in ids[start:start + PIPELINE_CHUNK]:
+                        pipe.evalsha(self._target.sha, 1, pending_key(host_id), member, EXPIRY_SECONDS)
                     await pipe.execute()
             # Last: once active, the campaign is asked of hosts whose sets are all written.
             await self._redis.sadd(ACTIVE_KEY, member)

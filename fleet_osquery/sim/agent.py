@@ -289,7 +289,9 @@ class SimulatedHost:
             result = CheckIn(read=None)
             self.last_check_in = result
             return result
+        read_sent = self._wall()
         reply = await self.wire.post(Endpoint.DISTRIBUTED_READ, self._auth_body, lane=self.index)
+        read_done = self._wall()
         self._forget_key_if_invalid(reply)
         result = CheckIn(read=reply.outcome)
         self.last_check_in = result
@@ -314,6 +316,10 @@ class SimulatedHost:
         self.queries_answered.update(answers.keys())
         self.stats.distributed_queries_answered += len(answers)
         result.write = await self._write(answers)
+        if result.write is Outcome.OK:
+            written = self._wall()
+            self.stats.live_answers.extend((name, self.identity.hostname, read_sent, read_done, written)
+                                           for name in answers if name.startswith(LIVE_PREFIX))
         return result
 
     # carver --------------------------------------------------------------------------------------

@@ -94,9 +94,20 @@ class Stats:
     carves_completed: int = 0
     carves_failed: int = 0
     carve_bytes_sent: int = 0
+    # Time each request waited for one of the simulator's pooled connections before it could be
+    # sent (ms, every endpoint): a real osqueryd has a connection of its own, so this wait is the
+    # simulator's and is kept out of the latencies above.
+    slot_waits_ms: array[float] = field(default_factory=lambda: array("d"))
+    # Live query answers as the host saw them: (query name, hostname, wall time the distributed/read
+    # that carried it was sent, its reply read, the distributed/write acknowledged), to split a
+    # campaign's delivery time into the host's schedule, the server's replies and the stream.
+    live_answers: list[tuple[str, str, float, float, float]] = field(default_factory=list)
 
-    def record(self, endpoint: Endpoint, outcome: Outcome, status: int | None, latency_ms: float | None) -> None:
+    def record(self, endpoint: Endpoint, outcome: Outcome, status: int | None, latency_ms: float | None,
+               slot_wait_ms: float | None = None) -> None:
         ep = self.endpoints[endpoint]
+        if slot_wait_ms is not None:
+            self.slot_waits_ms.append(slot_wait_ms)
         ep.outcomes[outcome] += 1
         if status is not None:
             ep.status_codes[status] += 1

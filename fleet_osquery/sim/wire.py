@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,7 @@ class Wire:
     async def post(self, endpoint: Endpoint, body: bytes, *, gzipped: bool = False, lane: int = 0) -> Reply:
         """Send one request. Latency runs from when a connection slot is ours: it is the server's
         (plus the network), not time spent queued behind other simulated hosts in the same process."""
+        called = time.perf_counter()
         try:
             status, content, elapsed_s = await self._lanes[lane % len(self._lanes)].post(
                 self._paths[endpoint], body, gzipped=gzipped
@@ -105,13 +107,14 @@ class Wire:
             self.stats.record(endpoint, Outcome.TRANSPORT, None, None)
             return Reply(Outcome.TRANSPORT, None, None)
         latency_ms = elapsed_s * 1000.0
+        slot_wait_ms = max(0.0, (time.perf_counter() - called) * 1000.0 - latency_ms)
         outcome, parsed = classify(status, content)
         if outcome is Outcome.OK and endpoint is Endpoint.ENROLL:
             # osquery accepts `id` as the key's name too; an empty key is a failed enroll.
             key = (parsed.get("node_key") or parsed.get("id")) if parsed else None
             if not isinstance(key, str) or not key:
                 outcome = Outcome.BAD_BODY
-        self.stats.record(endpoint, outcome, status, latency_ms)
+        self.stats.record(endpoint, outcome, status, latency_ms, slot_wait_ms)
         return Reply(outcome, status, parsed)
 
 

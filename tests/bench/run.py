@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -670,12 +670,15 @@ def finish_campaign(ctx: LiveContext, cid: int) -> None:
             raise RuntimeError(f"campaign {cid}: {msg.get('data')}")
 
 
-def live_delivery(ctx: LiveContext, timeout: float) -> dict[str, Any]:
-    """One campaign on All Hosts; the client listens from the start and waits for every online host."""
+def live_delivery(ctx: LiveContext, timeout: float,
+                  on_result: Callable[[dict[str, Any], float], None] | None = None) -> dict[str, Any]:
+    """One campaign on All Hosts; the client listens from the start and waits for every online host.
+    ``on_result(data, wall)`` is told each result and the wall time the client read it."""
     with ws_connect(ctx) as ws:
         ctx.ctl.mark("delivery.start")
         s0 = ctx.take()
         t0 = time.monotonic()
+        t0_wall = time.time()
         campaign = start_campaign(ctx)
         post_s = time.monotonic() - t0
         ws.send(json.dumps({"type": "select_campaign", "data": {"campaign_id": campaign["id"]}}))
@@ -701,6 +704,8 @@ def live_delivery(ctx: LiveContext, timeout: float) -> dict[str, Any]:
             elif kind == "status":
                 last_status = data
             elif kind == "result":
+                if on_result is not None:
+                    on_result(data, time.time())
                 host_id = int(data["host"]["id"])
                 if host_id in arrivals:
                     duplicates += 1
@@ -726,7 +731,7 @@ def live_delivery(ctx: LiveContext, timeout: float) -> dict[str, Any]:
         "online": online,
         "answered": len(arrivals),
         "all_online_answered": bool(totals) and len(arrivals) >= online,
-        "post_s": round(post_s, 3),
+        "post_s": round(post_s, 3), "started_wall": t0_wall,
         "first_result_s": round(times[0], 3) if times else None,
         "p50_s": at(50), "p90_s": at(90), "p99_s": at(99),
         "all_s": round(times[-1], 3) if times else None,
@@ -745,7 +750,7 @@ def live_load(ctx: LiveContext, n: int, window: float, settle: float) -> dict[st
     ids = [int(start_campaign(ctx)["id"]) for _ in range(n)]
     create_s = time.monotonic() - t
     active = int(ctx.rds.scard(ACTIVE_CAMPAIGNS_KEY))
-    # Each server process caches the active campaigns for 1 s (RedisLiveQueryStore.cache_seconds).
+    # Each server process caches the active campaigns for 0.25 s (RedisLiveQueryStore.cache_seconds).
     time.sleep(settle)
     ctx.ctl.mark(f"campaigns{n}.start")
     s0 = ctx.take()

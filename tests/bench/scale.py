@@ -7,11 +7,14 @@ Four phases, each printing its table and rewriting its own marked section of doc
           enroll latency, hosts in Postgres afterwards (duplicates), Postgres statements per enrollment;
 - steady: another fresh `fleet serve`; HOSTS agents (config, distributed, logger loops at Fleet's
           load-test intervals) started over START_PERIOD seconds; once all are enrolled and their
-          first answers are in, a WINDOW-second steady state: errors, p99 per endpoint, server CPU
-          per request next to the 2,000-host figure of `make bench` (read from this document);
+          first answers are in, a WINDOW-second steady state: errors, p99 per endpoint as the agents
+          and as the server's own request histogram (GET /metrics) see it, the simulator's own
+          event-loop lag, GC pauses and pool waits, server CPU per request next to `make bench`'s
+          plain-HTTP run of the real server at 2,000 hosts (read from this document);
 - live:   on the same fleet, one live query on every host followed on the results WebSocket (the
           same client as `make bench --live`): time from the POST to each host's result against
-          one distributed interval + 2 s, server CPU and Redis commands per result;
+          one distributed interval + 2 s, server CPU and Redis commands per result, and where each
+          result's time went (the host's next check-in, its read and write, the stream);
 - wave:   on the same fleet, every host's detail, label and policy timestamps are set one interval
           back (Postgres, then the hosts announced on the invalidation bus as the server itself
           does), so they all come due in the next seconds, spread by the configured jitter
@@ -33,6 +36,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import json
 import os
 import random
@@ -43,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,11 +114,41 @@ def _sim_child(config_json: str) -> int:
                     start_period=cfg["start_period"], verify=False, max_connections=cfg["max_connections"])
     marks: dict[str, dict[str, Any]] = {}
     first_mark = asyncio.Event()  # the storm starts with the harness' first mark, not before
+    # What the simulator itself adds to the latencies it reports: how late its event loop runs a
+    # 10 ms timer (a response that has arrived waits that long to be read), and its garbage
+    # collector's pauses (the whole loop stops).
+    loop_lags_ms: array[float] = array("d")
+    gc_pauses_ms: array[float] = array("d")
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_pauses_ms.append((time.perf_counter() - gc_started[0]) * 1000.0)
+
+    gc.callbacks.append(on_gc)
+    if cfg["gc_freeze"]:
+        # The hosts' templates, identities and answers live as long as the process: out of the
+        # collector's sight, so a full collection scans only what the run allocates since. A
+        # larger young generation: most of a request's objects die by reference count before it
+        # fills, so fewer of them survive into the older generations that cost a pause to scan.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(10_000, 20, 20)
+
+    async def tick() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            began = loop.time()
+            await asyncio.sleep(0.01)
+            loop_lags_ms.append(max(0.0, (loop.time() - began - 0.01) * 1000.0))
 
     def snapshot() -> dict[str, Any]:
         return {"monotonic": time.monotonic(), "wall": time.time(),
                 "eps": {ep.value: (Counter(s.outcomes), Counter(s.status_codes), len(s.latencies_ms))
-                        for ep, s in sim.stats.endpoints.items()}}
+                        for ep, s in sim.stats.endpoints.items()},
+                "lags": len(loop_lags_ms), "gc": len(gc_pauses_ms), "waits": len(sim.stats.slot_waits_ms)}
 
     async def storm_host(host: SimulatedHost, delay: float, twice: bool) -> None:
         """One agent coming back: enroll (twice at once if told), retrying as osqueryd does."""
@@ -145,6 +180,12 @@ def _sim_child(config_json: str) -> int:
             enrolled = sum(1 for h in sim.hosts if h.node_key)
             answered = sum(1 for h in sim.hosts if h.queries_answered)
             print(f"STATUS {enrolled} {sim.started_hosts} {answered} {len(sim.hosts)}", flush=True)
+        elif words[:1] == ["gcfreeze"]:
+            # After the ramp: what every host has learnt by now (schedules, buffers) lives on too.
+            if cfg["gc_freeze"]:
+                gc.collect()
+                gc.freeze()
+            print("GCFROZEN", flush=True)
         elif words[:1] == ["stop"]:
             loop_task.cancel()
 
@@ -159,12 +200,15 @@ def _sim_child(config_json: str) -> int:
         async with sim:
             coro = storm(cfg["max_run"]) if cfg["mode"] == "storm" else sim.run(cfg["max_run"])
             task = asyncio.create_task(coro)
+            ticker = asyncio.create_task(tick())
             threading.Thread(target=read_commands, args=(asyncio.get_running_loop(), task), daemon=True).start()
             print("READY", flush=True)
             try:
                 return await task
             except (asyncio.CancelledError, TimeoutError):
                 return sim.report()
+            finally:
+                ticker.cancel()
 
     try:
         import uvloop
@@ -185,8 +229,12 @@ def _sim_child(config_json: str) -> int:
             e_out, e_codes, e_len = last["eps"][ep.value]
             eps[ep.value] = {"outcomes": dict(e_out - s_out), "status_codes": dict(e_codes - s_codes),
                              "latencies_ms": list(stats.latencies_ms[s_len:e_len])}
-        intervals[base] = {"elapsed_s": last["monotonic"] - first["monotonic"], "endpoints": eps}
-    Path(cfg["result_path"]).write_text(json.dumps({"report": report, "intervals": intervals}))
+        intervals[base] = {"elapsed_s": last["monotonic"] - first["monotonic"], "endpoints": eps,
+                           "loop_lags_ms": list(loop_lags_ms[first["lags"]:last["lags"]]),
+                           "gc_pauses_ms": list(gc_pauses_ms[first["gc"]:last["gc"]]),
+                           "slot_waits_ms": list(sim.stats.slot_waits_ms[first["waits"]:last["waits"]])}
+    Path(cfg["result_path"]).write_text(json.dumps({"report": report, "intervals": intervals,
+                                                    "live_answers": sim.stats.live_answers}))
     print("DONE", flush=True)
     return 0
 
@@ -234,7 +282,8 @@ class Fleet:
                    "os_templates": args.os_templates, "start_period": start_period, "mode": mode,
                    "storm_double": args.storm_double, "config_interval": args.config_interval,
                    "query_interval": args.query_interval, "logger_tls_period": args.logger_tls_period,
-                   "max_connections": max(8, args.max_connections // count), "max_run": 4 * 3600.0,
+                   "max_connections": max(8, (args.max_connections or hosts) // count), "max_run": 4 * 3600.0,
+                   "gc_freeze": not args.no_gc_freeze,
                    "result_path": str(workdir / f"sim-{mode}-{k}.json")}
             proc = subprocess.Popen([sys.executable, __file__, "--sim-child", json.dumps(cfg)], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=(workdir / f"sim-{mode}-{k}.err").open("wb"),
@@ -250,6 +299,12 @@ class Fleet:
             s.send(f"mark {name}")
         for s in self.shards:
             s.expect(f"MARK {name} ")
+
+    def gc_freeze(self) -> None:
+        for s in self.shards:
+            s.send("gcfreeze")
+        for s in self.shards:
+            s.expect("GCFROZEN")
 
     def status(self) -> dict[str, int]:
         for s in self.shards:
@@ -312,7 +367,9 @@ def merge_shards(results: list[dict[str, Any]]) -> dict[str, Any]:
             eps[ep] = merged.summary(elapsed)
         intervals[name] = {"elapsed_s": round(elapsed, 3), "endpoints": eps,
                            "requests": sum(e["requests"] for e in eps.values()),
-                           "errors": sum(e["errors"] for e in eps.values())}
+                           "errors": sum(e["errors"] for e in eps.values()),
+                           "simulator": {key: spread([v for p in parts for v in p.get(key, [])])
+                                         for key in ("loop_lags_ms", "gc_pauses_ms", "slot_waits_ms")}}
     totals: Counter[str] = Counter()
     hosts: Counter[str] = Counter()
     for r in results:
@@ -320,12 +377,68 @@ def merge_shards(results: list[dict[str, Any]]) -> dict[str, Any]:
         totals.update({k: v for k, v in rep["totals"].items() if k in ("requests", "errors", "node_invalid",
                                                                           "reenrolls", "host_crashes")})
         hosts.update(rep["hosts"])
-    return {"intervals": intervals, "totals": dict(totals), "hosts": dict(hosts)}
+    return {"intervals": intervals, "totals": dict(totals), "hosts": dict(hosts),
+            "live_answers": [a for r in results for a in r.get("live_answers", [])]}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """count, sum, p50, p99, max of some milliseconds."""
+    from fleet_osquery.sim.stats import percentile
+
+    v = sorted(values)
+    return {"count": len(v), "sum": round(sum(v), 1), "p50": round(percentile(v, 50), 2),
+            "p99": round(percentile(v, 99), 2), "max": round(v[-1], 2) if v else 0.0}
 
 
 # ---------------------------------------------------------------------------------------------
 # Helpers shared by the phases
 # ---------------------------------------------------------------------------------------------
+
+
+class MetricsServer(Server):
+    """`fleet serve` with GET /metrics open, to read its own request histogram."""
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--prometheus-basic-auth-disable"]
+
+
+ENDPOINT_OF_ROUTE = {"/enroll": "enroll", "/config": "config", "/distributed/read": "distributed_read",
+                     "/distributed/write": "distributed_write", "/log": "log"}
+HISTOGRAM = "fleet_http_request_duration_seconds_bucket{"
+
+
+def scrape_requests(server: Server) -> dict[str, dict[float, float]]:
+    """The server's own histogram of the agents' requests: endpoint -> {bucket bound (s): count}.
+    It times a request from the app receiving it to the response sent, in the serving process."""
+    text = httpx.get(f"{server.url}/metrics", timeout=30.0).text
+    out: dict[str, dict[float, float]] = {}
+    for line in text.splitlines():
+        if not line.startswith(HISTOGRAM) or 'api="osquery"' not in line:
+            continue
+        labels, _, value = line[len(HISTOGRAM):].rpartition("} ")
+        fields = dict(part.split("=", 1) for part in labels.split(","))
+        route, le = fields["route"].strip('"'), fields["le"].strip('"')
+        endpoint = next((e for suffix, e in ENDPOINT_OF_ROUTE.items() if route.endswith(suffix)), None)
+        if endpoint is None:
+            continue
+        bound = float("inf") if le == "+Inf" else float(le)
+        buckets = out.setdefault(endpoint, {})
+        buckets[bound] = buckets.get(bound, 0.0) + float(value)
+    return out
+
+
+def server_side(h0: dict[str, dict[float, float]], h1: dict[str, dict[float, float]]) -> dict[str, Any]:
+    """Per endpoint over a window: requests, the share over 25/50/100 ms, and the bucket holding p99."""
+    out: dict[str, Any] = {}
+    for endpoint, buckets in h1.items():
+        cum = {b: n - h0.get(endpoint, {}).get(b, 0.0) for b, n in sorted(buckets.items())}
+        total = cum.get(float("inf"), 0.0)
+        if total <= 0:
+            continue
+        p99 = next((b for b, n in cum.items() if n >= 0.99 * total), float("inf"))
+        out[endpoint] = {"requests": int(total), "p99_le_ms": p99 * 1000.0,
+                         **{f"over_{ms}ms": (total - cum.get(ms / 1000.0, total)) / total for ms in (25, 50, 100)}}
+    return out
 
 
 @dataclass
@@ -398,8 +511,9 @@ def statements_between(server: Server, s: Sample, e: Sample) -> list[Any]:
 
 
 def baseline_cpu_ms(workers: int) -> dict[str, Any] | None:
-    """The latest `make bench` figure, from this document's raw numbers: the same --workers if that
-    run had it, else the run with the most workers."""
+    """The latest `make bench` figure, from this document's raw numbers: its plain-HTTP run of the
+    real server (not the floor, not TLS, not profiled), the same --workers if that run had it, else
+    the one with the most workers."""
     text = DOC.read_text() if DOC.exists() else ""
     if RESULTS_MARKER not in text:
         return None
@@ -408,24 +522,46 @@ def baseline_cpu_ms(workers: int) -> dict[str, Any] | None:
                  if ln.startswith("## Results (")), "?")
     with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
         raw = json.loads(results.split("```json", 1)[1].split("```", 1)[0])
-        runs = [r for r in raw["runs"] if not r.get("profiled") and "cpu" in r]
+        runs = [r for r in raw["runs"] if not r.get("profiled") and "cpu" in r
+                and r.get("phase", "fleet") == "fleet" and r.get("tls", "off") == "off"]
         same = [r for r in runs if r.get("workers") == workers]
         run = (same or sorted(runs, key=lambda r: int(r.get("workers", 0))))[-1]
-        return {"ms": run["cpu"]["server_ms_per_request"], "hosts": run["hosts"], "date": date,
-                "workers": run["workers"]}
+        return {"ms": run["cpu"]["server_ms_per_request"], "hosts": run["hosts"], "date": run.get("date", date),
+                "workers": run["workers"], "run": "plain HTTP, kept-alive connections, not profiled"}
     return None
 
 
-def endpoint_rows(eps: dict[str, Any]) -> list[str]:
-    out = ["| endpoint | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+def endpoint_rows(eps: dict[str, Any], server: dict[str, Any] | None = None) -> list[str]:
+    """The simulator's view per endpoint and, given the server's histogram over the same window,
+    the server-side view: its p99 bucket and the share of its requests over 25 / 50 / 100 ms."""
+    out = ["| endpoint | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |"
+           + (" server-side p99 | server-side > 25 / 50 / 100 ms |" if server is not None else ""),
+           "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if server is not None else "")]
     for name, ep in eps.items():
         if not ep["requests"]:
             continue
         lat = ep["latency_ms"]
-        out.append(f"| {name} | {ep['requests']} | {ep['rps']:.1f} | {_ms(lat['p50'])} | {_ms(lat['p90'])} | "
-                   f"{_ms(lat['p99'])} | {_ms(lat['max'])} | {ep['errors']} |")
+        row = (f"| {name} | {ep['requests']} | {ep['rps']:.1f} | {_ms(lat['p50'])} | {_ms(lat['p90'])} | "
+               f"{_ms(lat['p99'])} | {_ms(lat['max'])} | {ep['errors']} |")
+        if server is not None:
+            srv = server.get(name)
+            row += (f" ≤ {srv['p99_le_ms']:g} ms | {srv['over_25ms']:.2%} / {srv['over_50ms']:.2%} / "
+                    f"{srv['over_100ms']:.2%} |" if srv else " | |")
+        out.append(row)
     return out
+
+
+def simulator_line(interval: dict[str, Any]) -> str:
+    """What the simulator's own process adds, in the same window."""
+    sim = interval.get("simulator")
+    if not sim:
+        return ""
+    lag, gcp, wait = sim["loop_lags_ms"], sim["gc_pauses_ms"], sim["slot_waits_ms"]
+    return (f"The simulator's own share, same window: its event loop ran a 10 ms timer late by p50 {lag['p50']} / "
+            f"p99 {lag['p99']} / max {lag['max']} ms (a response waits that long to be read, and it is in the "
+            f"latencies above); {gcp['count']} garbage collector pauses, {gcp['sum']} ms in all, the longest "
+            f"{gcp['max']} ms; waits for one of its pooled connections p50 {wait['p50']} / p99 {wait['p99']} / "
+            f"max {wait['max']} ms (not in the latencies: a real osqueryd has its own connection).")
 
 
 def top_statements(statements: list[Any], n: int = 12) -> list[str]:
@@ -564,7 +700,7 @@ def render_storm(r: dict[str, Any], args: argparse.Namespace) -> str:
 
 
 def run_fleet(args: argparse.Namespace, phases: list[str], workdir: Path) -> dict[str, Any]:
-    server = Server(workdir / "fleet", args.workers)
+    server = MetricsServer(workdir / "fleet", args.workers)
     server.workdir.mkdir()
     fleet: Fleet | None = None
     out: dict[str, Any] = {"hosts": args.hosts}
@@ -582,25 +718,42 @@ def run_fleet(args: argparse.Namespace, phases: list[str], workdir: Path) -> dic
                  lambda: fleet is not None and fleet.status()["answered"] >= args.hosts,
                  args.start_period + args.ramp_timeout, poll=2.0)
         out["ramp"] = {"status": fleet.status(), "after_s": round(time.monotonic() - t0, 1)}
+        fleet.gc_freeze()
         time.sleep(max(0.0, args.start_period + args.settle - (time.monotonic() - t0)))
         print(f"  fleet ready: {out['ramp']}", flush=True)
         if "steady" in phases:
             fleet.mark("steady.start")
             set_statement_logging(pg, on=True)
+            h0 = scrape_requests(server)
             s0 = counters.take()
             time.sleep(args.window)
             s1 = counters.take()
+            h1 = scrape_requests(server)
             set_statement_logging(pg, on=False)
             fleet.mark("steady.end")
             statements = statements_between(server, s0, s1)
-            out["steady"] = {"counters": delta(s0, s1), "statements": summarise_statements(statements)}
+            out["steady"] = {"counters": delta(s0, s1), "statements": summarise_statements(statements),
+                             "server_side": server_side(h0, h1)}
         if "live" in phases:
+            scrapes: list[dict[str, dict[float, float]]] = []
+            arrivals: dict[str, float] = {}
+
+            def take_with_histogram() -> Sample:
+                scrapes.append(scrape_requests(server))
+                return counters.take()
+
+            def arrived(data: dict[str, Any], wall: float) -> None:
+                arrivals.setdefault(str(data["host"]["hostname"]), wall)
+
             try:
                 with httpx.Client(base_url=server.url, timeout=120.0,
                                   headers={"Authorization": f"Bearer {token}"}) as api:
-                    ctx = LiveContext(server, token, api, fleet, counters.take, rds)  # type: ignore[arg-type]
+                    ctx = LiveContext(server, token, api, fleet, take_with_histogram, rds)  # type: ignore[arg-type]
                     ctx.label_id = all_hosts_label(api)
-                    out["live"] = live_delivery(ctx, args.live_timeout)
+                    out["live"] = live_delivery(ctx, args.live_timeout, arrived)
+                    if len(scrapes) == 2:
+                        out["live"]["server_side"] = server_side(*scrapes)
+                    out["live"]["arrivals_wall"] = arrivals
             except Exception as exc:  # the other phases still count
                 out["live"] = {"error": f"{exc!r}"[:3000]}
             print(f"  live: {out['live'].get('answered')}/{out['live'].get('online')} in "
@@ -674,8 +827,9 @@ def render_steady(r: dict[str, Any], args: argparse.Namespace) -> str:
     worst = max((ep["latency_ms"]["p99"] for ep in interval["endpoints"].values() if ep["requests"]), default=0.0)
     if args.baseline_ms:
         base = {"ms": args.baseline_ms, "hosts": 2000, "date": "given with --baseline-ms", "workers": args.workers}
-    ratio = (f"**{ms / base['ms']:.2f}x** the {base['hosts']:,}-host `make bench` figure, {base['ms']:.3f} ms with "
-             f"`--workers {base['workers']}` ({base['date']})") if base else "no `make bench` figure in this document"
+    ratio = (f"**{ms / base['ms']:.2f}x** the {base['hosts']:,}-host `make bench` figure, {base['ms']:.3f} ms "
+             f"({base.get('run', 'as given')}, `--workers {base['workers']}`, {base['date']})"
+             ) if base else "no `make bench` figure in this document"
     pgs = st["statements"]
     out += [
         f"{r['hosts']:,} agents ({args.os_templates}) at distributed {args.query_interval:g} s, config "
@@ -686,9 +840,15 @@ def render_steady(r: dict[str, Any], args: argparse.Namespace) -> str:
         "Targets: zero errors, p99 < 50 ms on every agent endpoint, server CPU per request within 10 % of "
         "the 2,000-host figure.",
         "",
-        *endpoint_rows(interval["endpoints"]),
+        *endpoint_rows(interval["endpoints"], st.get("server_side")),
         f"| **all** | {reqs:,} | {reqs / interval['elapsed_s']:.1f} | | | **{_ms(worst)}** (worst) | | "
-        f"**{interval['errors']}** |",
+        f"**{interval['errors']}** |" + (" | |" if st.get("server_side") is not None else ""),
+        "",
+        "The server-side columns are the server's own request histogram (`fleet_http_request_duration_seconds` "
+        "from GET /metrics at the window's start and end): from its app receiving the request to the response "
+        "sent, so without the wait for its event loop before that.",
+        "",
+        simulator_line(interval),
         "",
         "| steady state, per agent request | value |",
         "|---|---:|",
@@ -757,9 +917,57 @@ def render_live(r: dict[str, Any], args: argparse.Namespace) -> str:
         "",
     ]
     if eps:
-        out += ["Agent requests meanwhile:", "", *endpoint_rows(eps), ""]
+        out += ["Agent requests meanwhile (server-side: its own histogram over the same time):", "",
+                *endpoint_rows(eps, d.get("server_side")), "", simulator_line(interval), ""]
+    out += live_timeline(d, r.get("merged", {}).get("live_answers", []))
     out.append(end_marker("live"))
     return "\n".join(out)
+
+
+def live_timeline(d: dict[str, Any], answers: list[Any]) -> list[str]:
+    """Where each result's time went, from the hosts' side (the simulator's wall clock, the same
+    machine's as the client's): the campaign's start to the check-in that carried the query, that
+    distributed/read, answering and the distributed/write until the server acknowledged it (it
+    publishes the result before), and from then until the WebSocket client read the result."""
+    arrivals: dict[str, float] = d.get("arrivals_wall") or {}
+    name = f"fleet_distributed_query_{d.get('campaign_id')}"
+    start = d.get("started_wall")
+    if not arrivals or start is None:
+        return []
+    rows = []
+    seen: set[str] = set()
+    # A host answers once, unless its write was not acknowledged in time and it answered again:
+    # its first answer is the one the client got.
+    for query, hostname, read_sent, read_done, written in sorted(answers, key=lambda a: a[2]):
+        if query == name and hostname in arrivals and hostname not in seen:
+            seen.add(hostname)
+            rows.append((read_sent - start, read_done - read_sent, written - read_done, arrivals[hostname] - written,
+                         arrivals[hostname] - start))
+    if not rows:
+        return []
+    from fleet_osquery.sim.stats import percentile
+
+    def part(i: int) -> str:
+        v = sorted(x[i] * 1000.0 for x in rows)
+        return f"{percentile(v, 50):.0f} / {percentile(v, 99):.0f} / {v[-1]:.0f}"
+
+    last = max(rows, key=lambda x: x[4])
+    post_ms = d["post_s"] * 1000.0
+    return [
+        f"Where the time went, per result ({len(rows):,} matched by hostname; ms, p50 / p99 / max):",
+        "",
+        "| from ... to ... | p50 / p99 / max ms | the last result |",
+        "|---|---:|---:|",
+        f"| POST sent to the host's check-in that carried the query (POST {post_ms:.0f} ms, then the "
+        f"host's next check-in) | {part(0)} | {last[0] * 1000:.0f} |",
+        f"| distributed/read sent to read (incl. any wait for a pooled connection) | {part(1)} | "
+        f"{last[1] * 1000:.0f} |",
+        f"| answered, distributed/write sent to acknowledged | {part(2)} | {last[2] * 1000:.0f} |",
+        f"| acknowledged to read by the WebSocket client (the server publishes before it acknowledges: "
+        f"negative when the stream is faster than the reply) | {part(3)} | {last[3] * 1000:.0f} |",
+        f"| **POST sent to read by the client** | {part(4)} | **{last[4] * 1000:.0f}** |",
+        "",
+    ]
 
 
 def render_wave(r: dict[str, Any], args: argparse.Namespace) -> str:
@@ -872,7 +1080,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query-interval", type=float, default=10.0)
     p.add_argument("--logger-tls-period", type=float, default=10.0)
     p.add_argument("--schedule-interval", type=float, default=10.0)
-    p.add_argument("--max-connections", type=int, default=400, help="agent connections, over all processes")
+    p.add_argument("--max-connections", type=int, default=0,
+                   help="agent connections over all processes (default: one per host, as each osqueryd has its "
+                        "own; fewer make requests wait for a pooled connection, a wait the latencies leave out)")
+    p.add_argument("--no-gc-freeze", action="store_true",
+                   help="leave the simulator's garbage collector as it is (by default each simulator process "
+                        "freezes what it holds after start-up and after the ramp)")
     p.add_argument("--baseline-ms", type=float, default=0.0,
                    help="server CPU per request to compare with (default: the latest `make bench` run in "
                         "docs/performance.md, same --workers if it has it)")

@@ -194,3 +194,45 @@ async def test_an_unreachable_redis_is_reported_as_such() -> None:
             await store.queries_for_host(1)
     finally:
         await client.aclose()
+
+
+async def test_redis_hands_over_results_already_received_without_waiting(redis_url: str) -> None:
+    # The result stream sends a burst of results that have already arrived, then one status.
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        store = RedisLiveQueryStore(client)
+        subscription = await store.subscribe(21)
+        try:
+            assert await subscription.next(0.0) is None
+            for host_id in (1, 2, 3):
+                assert await store.publish(answer(21, host_id)) is True
+            first = await subscription.next(DEADLINE)
+            assert first is not None and first.host_id == 1
+            rest = []
+            with anyio.fail_after(DEADLINE):
+                while len(rest) < 2:
+                    result = await subscription.next(0.0)
+                    if result is not None:
+                        rest.append(result.host_id)
+            assert rest == [2, 3]
+            assert await subscription.next(0.0) is None
+        finally:
+            await subscription.close()
+    finally:
+        await client.aclose()
+
+
+async def test_redis_targets_hosts_after_its_script_was_flushed(redis_url: str) -> None:
+    # Targeting runs a script (SADD and EXPIRE in one command): a Redis that lost its scripts
+    # (restarted, SCRIPT FLUSH) is given it again.
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        store = RedisLiveQueryStore(client)
+        await store.start(22, "SELECT 22", [8])
+        await client.script_flush()
+        await store.start(23, "SELECT 23", [8, 9])
+        assert await client.smembers(pending_key(8)) == {b"22", b"23"}
+        assert 0 < await client.ttl(pending_key(9)) <= 7 * 24 * 3600
+        assert await store.queries_for_host(9) == {23: "SELECT 23"}
+    finally:
+        await client.aclose()

@@ -335,3 +335,19 @@ async def test_v1_api_prefix_is_used_when_asked(fake: FakeOsqueryServer, make_ho
 
 def test_calendar_time_matches_osquery_format() -> None:
     assert calendar_time(1646258574) == "Wed Mar  2 22:02:54 2022 UTC"
+
+
+async def test_live_answers_are_timed_from_the_read_to_the_acknowledged_write(
+    fake: FakeOsqueryServer, make_host: HostFactory
+) -> None:
+    # The scale bench splits a campaign's delivery time with these: only live queries count.
+    host = make_host("macos_14")
+    await host.enroll()
+    fake.queue_queries(host.host_identifier, {"fleet_distributed_query_5": "SELECT 1",
+                                              "fleet_label_query_7": "SELECT 1"})
+    assert (await host.check_in()).write is Outcome.OK
+    ((name, hostname, read_sent, read_done, written),) = host.stats.live_answers
+    assert (name, hostname) == ("fleet_distributed_query_5", host.identity.hostname)
+    assert read_sent <= read_done <= written
+    # Every request's wait for a pooled connection is counted apart from its latency.
+    assert len(host.stats.slot_waits_ms) == sum(len(s.latencies_ms) for s in host.stats.endpoints.values())
