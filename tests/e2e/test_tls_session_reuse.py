@@ -8,6 +8,7 @@ save the server a handshake per request (`make bench` measures what each costs).
 from __future__ import annotations
 
 import socket
+import time
 import ssl
 from pathlib import Path
 
@@ -58,4 +59,17 @@ def test_connections_are_kept_alive_and_tls_sessions_resumed(fleet: FleetCLI, da
         assert again.session_reused, "the server did not resume the TLS session"
         assert exchange(again).startswith(b"HTTP/1.1 401")
 
+    assert server.terminate() == 0
+
+
+def test_an_idle_agent_connection_outlives_a_check_in_interval(fleet: FleetCLI, data_dir: Path) -> None:
+    # osqueryd checks in every 10-60 s on the connection it keeps; uvicorn's default idle timeout
+    # (5 s) closed it in between, and every request paid a new handshake. The wait below is the
+    # idleness under test, not a synchronisation.
+    server = fleet.serve(data_dir)
+    context = ssl.create_default_context(cafile=data_dir / "tls" / "server.crt")
+    with connect(server.port, context) as conn:
+        assert exchange(conn).startswith(b"HTTP/1.1 401")
+        time.sleep(7)
+        assert exchange(conn).startswith(b"HTTP/1.1 401")
     assert server.terminate() == 0
