@@ -129,13 +129,12 @@ def _fsync_directory(path: Path) -> None:
 # Group commit of the filesystem destination: when the file was last synced less than
 # GROUP_BUSY_SECONDS ago, the next group waits GROUP_DELAY_SECONDS for more batches before its
 # write and fsync. An agent's batch waits at most that much longer (osquery's logger period is
-# seconds); at a few hundred batches a second, groups of several batches share one fsync. A group
-# (thread hop, write, fsync) costs a few hundred µs of CPU here. At 277 batches/s (the /log rate
-# of 2,000 hosts; tests/bench/hot_path.py --log-writes 277, its driving loop's ~90 µs included) a
-# 4 ms delay measured 425-510 µs of CPU per batch, 10 ms 355-367 µs, 20 ms 275-294 µs: the saving
-# is about 0.08 ms of every agent request at that load. An idle file is still written at once.
+# seconds); at a few hundred batches a second, groups of several batches share one fsync.
+# A 20 ms delay was tried (2026-12-05): in process it cut the CPU per batch at 277 batches/s from
+# 425-510 to 275-294 µs, but the whole server at 2,000 hosts did not get cheaper (0.418 -> 0.434 ms
+# per request, within the noise) and at 10,000 hosts it put 20 ms on every /log. Kept at 4 ms.
 GROUP_BUSY_SECONDS: Final = 0.05
-GROUP_DELAY_SECONDS: Final = 0.02
+GROUP_DELAY_SECONDS: Final = 0.004
 
 
 class _LogFile:
