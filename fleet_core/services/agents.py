@@ -175,6 +175,12 @@ class HostCache:
         """Whether an invalidation after ``generation`` may concern this host."""
         return self._everything_at > generation or self._invalidated_at.get(host_id, -1) > generation
 
+    def invalidated_only_at(self, host_id: int, generation: int) -> bool:
+        """Whether the one invalidation that may concern this host since ``generation - 1`` is the
+        one at ``generation`` (valid while a fill is in flight). Other hosts' invalidations in
+        between do not count: under load every process announces hosts many times a second."""
+        return self._everything_at < generation and self._invalidated_at.get(host_id, -1) == generation
+
     def invalidate(self, host_ids: Sequence[int]) -> None:
         """Forget these hosts; an empty sequence means every host (the bus lost messages)."""
         self.generation += 1
@@ -615,9 +621,10 @@ class AgentService:
             untouched = not self.cache.invalidated_since(host.id, started)
             before = self.cache.generation
             await announce(self.bus, [host.id])
-            # Exactly one invalidation while announcing: this write's own (the bus tells this
-            # process before publish returns). Any other, or none, and the host is read again.
-            if key is not None and untouched and self.cache.generation == before + 1:
+            # This host's only invalidation while announcing is this write's own (the bus tells
+            # this process before publish returns, at generation before + 1). Any other, or none,
+            # and the host is read again.
+            if key is not None and untouched and self.cache.invalidated_only_at(host.id, before + 1):
                 written = _written_host(host, facts, now, details_updated=details_updated,
                                         labels_updated=bool(labels), policies_updated=policies_updated)
         finally:

@@ -8,8 +8,8 @@ save the server a handshake per request (`make bench` measures what each costs).
 from __future__ import annotations
 
 import socket
-import time
 import ssl
+import time
 from pathlib import Path
 
 from tests.e2e.fleet_process import FleetCLI

@@ -144,3 +144,54 @@ async def test_a_host_no_longer_cached_when_the_write_began_is_not_kept(kit: InM
     await writer.distributed_write(host, answers(queries))
 
     assert writer.cache.get(writer.tokens.digest(node_key), writer.clock.now()) is None
+
+
+class BusyBus:
+    """The bus of a busy fleet: while this process's announcement travels, announcements about
+    other hosts arrive from other processes (the Redis bus yields while it publishes)."""
+
+    def __init__(self, inner: Any, others: list[int]) -> None:
+        self._inner, self._others = inner, others
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def publish(self, host_ids: Any) -> None:
+        await self._inner.publish(host_ids)
+        for other in self._others:
+            await self._inner.publish([other])
+
+
+async def test_other_hosts_announced_while_the_write_ran_do_not_stop_it_being_kept(
+    kit: InMemoryKit, admin: Viewer
+) -> None:
+    # Under load every process hears other hosts announced many times a second; only this host's
+    # own invalidations may make the writer read it again.
+    await kit.services.config.replace_enroll_secrets(admin, [ENROLL_SECRET])
+    mine = kit.services.agents
+    node_key = await mine.enroll(enroll_secret=ENROLL_SECRET, host_identifier="laptop", host_details=DETAILS)
+    writer = AgentService(uow=kit.store.unit_of_work, tokens=mine.tokens, clock=mine.clock,
+                          bus=BusyBus(kit.services.bus, []), logs=mine.logs, packs=mine.packs, settings=mine.settings)
+    host = await writer.authenticate(node_key)
+    writer.bus._others.extend([host.id + 1, host.id + 2])  # type: ignore[attr-defined]
+
+    await writer.distributed_write(host, answers((await writer.distributed_read(host)).queries))
+
+    kept = writer.cache.get(writer.tokens.digest(node_key), writer.clock.now())
+    assert kept is not None and kept == await stored(kit, host.id)
+
+
+async def test_the_same_host_announced_while_the_write_was_announced_is_read_again(
+    kit: InMemoryKit, admin: Viewer
+) -> None:
+    await kit.services.config.replace_enroll_secrets(admin, [ENROLL_SECRET])
+    mine = kit.services.agents
+    node_key = await mine.enroll(enroll_secret=ENROLL_SECRET, host_identifier="laptop", host_details=DETAILS)
+    writer = AgentService(uow=kit.store.unit_of_work, tokens=mine.tokens, clock=mine.clock,
+                          bus=BusyBus(kit.services.bus, []), logs=mine.logs, packs=mine.packs, settings=mine.settings)
+    host = await writer.authenticate(node_key)
+    writer.bus._others.append(host.id)  # type: ignore[attr-defined]
+
+    await writer.distributed_write(host, answers((await writer.distributed_read(host)).queries))
+
+    assert writer.cache.get(writer.tokens.digest(node_key), writer.clock.now()) is None
