@@ -59,6 +59,9 @@ class Result(msgspec.Struct, kw_only=True):
     stats: dict[str, Any] | None = None
 
 
+CLOSE_SECONDS = 2.0
+
+
 class StreamError(msgspec.Struct, kw_only=True):
     """The server refused something (``unauthorized``, ``campaign N not found``, ...)."""
 
@@ -131,7 +134,11 @@ class Campaign:
                 if verify is False:
                     context.check_hostname = False
                     context.verify_mode = ssl.CERT_NONE
-        self._socket = await connect(self._url(), ssl=context, user_agent_header=USER_AGENT, open_timeout=30)
+        # Leaving the stream (the end, or Ctrl-C in fleetctl) waits for the server's close frame at
+        # most CLOSE_SECONDS, not websockets' 10 s (twice over: the frame, then the TCP close): a
+        # busy server must not keep the user waiting, and the campaign ends when the socket does.
+        self._socket = await connect(self._url(), ssl=context, user_agent_header=USER_AGENT, open_timeout=30,
+                                     close_timeout=CLOSE_SECONDS)
         await self._socket.send(json.dumps({"type": "auth", "data": {"token": self.transport.token}}))
         await self._socket.send(json.dumps({"type": "select_campaign", "data": {"campaign_id": self.id}}))
         return self
