@@ -151,15 +151,25 @@ class BusyBus:
     other hosts arrive from other processes (the Redis bus yields while it publishes)."""
 
     def __init__(self, inner: Any, others: list[int]) -> None:
-        self._inner, self._others = inner, others
+        self._inner, self.others = inner, others
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     async def publish(self, host_ids: Any) -> None:
         await self._inner.publish(host_ids)
-        for other in self._others:
+        for other in self.others:
             await self._inner.publish([other])
+
+
+async def writer_on(kit: InMemoryKit, admin: Viewer, bus: BusyBus) -> tuple[AgentService, str, AgentHost]:
+    """A server process announcing on ``bus``, and a host it has enrolled and cached."""
+    await kit.services.config.replace_enroll_secrets(admin, [ENROLL_SECRET])
+    mine = kit.services.agents
+    node_key = await mine.enroll(enroll_secret=ENROLL_SECRET, host_identifier="laptop", host_details=DETAILS)
+    writer = AgentService(uow=kit.store.unit_of_work, tokens=mine.tokens, clock=mine.clock, bus=bus,
+                          logs=mine.logs, packs=mine.packs, settings=mine.settings)
+    return writer, node_key, await writer.authenticate(node_key)
 
 
 async def test_other_hosts_announced_while_the_write_ran_do_not_stop_it_being_kept(
@@ -167,13 +177,9 @@ async def test_other_hosts_announced_while_the_write_ran_do_not_stop_it_being_ke
 ) -> None:
     # Under load every process hears other hosts announced many times a second; only this host's
     # own invalidations may make the writer read it again.
-    await kit.services.config.replace_enroll_secrets(admin, [ENROLL_SECRET])
-    mine = kit.services.agents
-    node_key = await mine.enroll(enroll_secret=ENROLL_SECRET, host_identifier="laptop", host_details=DETAILS)
-    writer = AgentService(uow=kit.store.unit_of_work, tokens=mine.tokens, clock=mine.clock,
-                          bus=BusyBus(kit.services.bus, []), logs=mine.logs, packs=mine.packs, settings=mine.settings)
-    host = await writer.authenticate(node_key)
-    writer.bus._others.extend([host.id + 1, host.id + 2])  # type: ignore[attr-defined]
+    bus = BusyBus(kit.services.bus, [])
+    writer, node_key, host = await writer_on(kit, admin, bus)
+    bus.others.extend([host.id + 1, host.id + 2])
 
     await writer.distributed_write(host, answers((await writer.distributed_read(host)).queries))
 
@@ -184,13 +190,9 @@ async def test_other_hosts_announced_while_the_write_ran_do_not_stop_it_being_ke
 async def test_the_same_host_announced_while_the_write_was_announced_is_read_again(
     kit: InMemoryKit, admin: Viewer
 ) -> None:
-    await kit.services.config.replace_enroll_secrets(admin, [ENROLL_SECRET])
-    mine = kit.services.agents
-    node_key = await mine.enroll(enroll_secret=ENROLL_SECRET, host_identifier="laptop", host_details=DETAILS)
-    writer = AgentService(uow=kit.store.unit_of_work, tokens=mine.tokens, clock=mine.clock,
-                          bus=BusyBus(kit.services.bus, []), logs=mine.logs, packs=mine.packs, settings=mine.settings)
-    host = await writer.authenticate(node_key)
-    writer.bus._others.append(host.id)  # type: ignore[attr-defined]
+    bus = BusyBus(kit.services.bus, [])
+    writer, node_key, host = await writer_on(kit, admin, bus)
+    bus.others.append(host.id)
 
     await writer.distributed_write(host, answers((await writer.distributed_read(host)).queries))
 
