@@ -76,7 +76,7 @@ def _serve(settings: Settings) -> int:
     from uvicorn.supervisors import Multiprocess
 
     _prepare_metrics_dir(settings.data_path / METRICS_DIR_NAME, workers=settings.workers)
-    with contextlib.ExitStack() as stack, _quiet_unwinding():
+    with _signals_restored(), contextlib.ExitStack() as stack, _quiet_unwinding():
         database_url, redis_url = settings.database_url, settings.redis_url
         embedded: list[EmbeddedPostgres | EmbeddedRedis] = []
         watchdog: Watchdog | None = None
@@ -187,7 +187,7 @@ async def _check_backends(settings: Settings) -> bool:
 
 
 def _prepare_db(settings: Settings) -> int:
-    with contextlib.ExitStack() as stack, _quiet_unwinding():
+    with _signals_restored(), contextlib.ExitStack() as stack, _quiet_unwinding():
         url = settings.database_url
         if url is None:
             url = stack.enter_context(EmbeddedPostgres(settings.data_path)).url
@@ -455,6 +455,22 @@ def _stop_signals_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_restored() -> Iterator[None]:
+    """Put back the Ctrl-C and SIGTERM handlers found on entry, once everything inside is stopped.
+
+    Entered outside the stack that _quiet_unwinding protects: a process that runs a command in
+    process (tests, a supervisor in Python) must not be left ignoring Ctrl-C, nor pass that on to
+    every program it starts (an ignored signal stays ignored across exec).
+    """
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
 
 
 @contextlib.contextmanager

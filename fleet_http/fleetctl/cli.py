@@ -7,11 +7,15 @@ Every command takes ``--config`` and ``--context``; every failure prints the ser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
 import json
+import os
+import signal
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -55,10 +59,38 @@ def _client(config: str | None, context: str | None, *, need_token: bool = True)
                             ca_file=ctx.rootca or None)
 
 
+# After Ctrl-C the command is cancelled and cleans up (a live query's stream is closed, which
+# ends the campaign); if that takes longer than this, fleetctl exits anyway.
+INTERRUPT_GRACE_SECONDS = 5.0
+
+
+def _exit_interrupted() -> None:
+    stderr.print("interrupted")
+    sys.stderr.flush()
+    os._exit(130)
+
+
 def run(coro: Awaitable[Any]) -> Any:
-    """Run one command's coroutine; the client's errors become a message and exit 1."""
+    """Run one command's coroutine; the client's errors become a message and exit 1. Ctrl-C
+    cancels it, and ends fleetctl (exit 130) at most INTERRUPT_GRACE_SECONDS later."""
+    interrupted = threading.Event()
 
     async def main() -> Any:
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_interrupt() -> None:
+            if interrupted.is_set():
+                _exit_interrupted()  # a second Ctrl-C: stop waiting for the clean-up
+            interrupted.set()
+            # A daemon timer, so it fires even if the clean-up or the interpreter's exit blocks.
+            watchdog = threading.Timer(INTERRUPT_GRACE_SECONDS, _exit_interrupted)
+            watchdog.daemon = True
+            watchdog.start()
+            task.cancel()
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_interrupt)
         return await coro
 
     try:
@@ -67,8 +99,10 @@ def run(coro: Awaitable[Any]) -> Any:
         raise Failure(str(exc)) from None
     except specs.SpecError as exc:
         raise Failure(str(exc)) from None
-    except KeyboardInterrupt:
-        # asyncio.run cancelled the command first: a live query's stream is closed by now.
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        if not interrupted.is_set() and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            raise
+        # The command was cancelled first: a live query's stream is closed by now.
         stderr.print("interrupted")
         raise SystemExit(130) from None
 

@@ -253,8 +253,11 @@ def test_ctrl_c_stops_a_live_query_cleanly(ctl: Fleetctl) -> None:
         return node_key
 
     node_key = anyio.run(enroll)
+    # Ctrl-C as a terminal delivers it: an ignored SIGINT is inherited across exec, so fleetctl must
+    # not get whatever disposition this test process was left with by what ran before it.
     process = subprocess.Popen(ctl.command("query", "--labels", "All Hosts", "--query", "SELECT 1;", "--quiet"),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctl.env, cwd=ctl.tmp)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctl.env, cwd=ctl.tmp,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     with httpx.Client(base_url=ctl.server.base_url, verify=ctl.server.verify()) as agent:
         def asked() -> bool:
             # What the host is asked to run: the campaign's query while the campaign is open.

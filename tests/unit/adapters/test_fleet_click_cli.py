@@ -4,6 +4,8 @@ errors are one line with argparse's exit codes (2 for usage, 0 for --help)."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from typing import NoReturn
 
 import pytest
@@ -90,3 +92,12 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("fleet version ")
 
 
+
+
+def test_a_command_run_in_process_leaves_ctrl_c_as_it_found_it() -> None:
+    # The stop-signal handling of a finished command ignored Ctrl-C for good: the test process
+    # then started every later program (fleetctl in the e2e tests) with Ctrl-C ignored.
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with cli._signals_restored(), contextlib.ExitStack(), cli._quiet_unwinding():
+        pass
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
